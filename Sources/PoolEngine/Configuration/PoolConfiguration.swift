@@ -1,0 +1,146 @@
+public import Logging
+
+/// Everything that shapes a ``WorkerPool``: its size limits, queue, scaling, retries and execution.
+///
+/// Build one with the defaults and change what matters, then pass it to ``WorkerPool/init(configuration:clock:)``,
+/// which validates it. The scaling fields (``minWorkers``, ``maxWorkers``, ``scaleUpThreshold``) can also be
+/// changed while the pool runs with ``WorkerPool/updateScaling(_:)``.
+public struct PoolConfiguration: Sendable {
+    /// A name for logs, metrics dimensions and the dashboard.
+    public var name: String = "pool"
+    /// The pool never scales below this many workers.
+    public var minWorkers: Int = 1
+    /// The pool never scales above this many workers.
+    public var maxWorkers: Int = 8
+    /// Workers started when the pool starts; `nil` means ``minWorkers``.
+    public var initialWorkers: Int? = nil
+    /// The most jobs waiting in the queue at once; `nil` means unbounded.
+    public var queueCapacity: Int? = 10_000
+    /// What happens to a submission when the queue is full.
+    public var overflowPolicy: OverflowPolicy = .reject
+    /// How the waiting jobs are ordered and handed to workers.
+    public var queueStrategy: QueueStrategyKind = .sharedFIFO
+    /// Scale up when pending jobs per worker exceed this number.
+    public var scaleUpThreshold: Int = 4
+    /// How many workers a scale-up adds.
+    public var growth: Growth = .double
+    /// A worker idle this long is retired, never below ``minWorkers``.
+    public var idleTimeout: Duration = .seconds(10)
+    /// The least time between two scaling decisions.
+    public var cooldown: Duration = .seconds(1)
+    /// How often the scaler looks at the pool (it also looks at once when the queue crosses the threshold).
+    public var scalingInterval: Duration = .milliseconds(100)
+    /// How failed attempts are retried before a job is dead-lettered.
+    public var retry: RetryPolicy = .none
+    /// A timeout for each attempt of jobs that do not set their own; `nil` means none.
+    public var defaultTimeout: Duration? = nil
+    /// How many dead-lettered jobs are kept for inspection (the oldest are forgotten first).
+    public var deadLetterCapacity: Int = 1_000
+    /// Where the workers run.
+    public var executor: WorkerExecutor = .dedicatedThreads(nil)
+    /// Where the pool logs scaling and shutdown.
+    public var logger: Logger = Logger(label: "poolscope.pool")
+    /// Whether every job's latencies are also recorded as swift-metrics timers (counters and gauges are
+    /// always published, once per ``scalingInterval``). Off by default: a per-job timer costs a backend call.
+    public var exportsLatencyTimers: Bool = false
+
+    /// A configuration with the defaults: 1 to 8 workers, a queue of 10,000 that rejects when full.
+    public init() {}
+
+    /// Checks every field and throws the first problem, naming the field and the allowed values.
+    public func validate() throws(ConfigurationError) {
+        func fail(_ field: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(field: field, message: message)
+        }
+        if name.isEmpty { throw fail("name", "must not be empty") }
+        if minWorkers < 0 { throw fail("minWorkers", "must be 0 or more, got \(minWorkers)") }
+        if maxWorkers < 1 { throw fail("maxWorkers", "must be 1 or more, got \(maxWorkers)") }
+        if minWorkers > maxWorkers {
+            throw fail("minWorkers", "must not exceed maxWorkers (\(minWorkers) > \(maxWorkers))")
+        }
+        if let initial = initialWorkers, !(minWorkers...maxWorkers).contains(initial) {
+            throw fail("initialWorkers", "must lie within minWorkers...maxWorkers (\(minWorkers)...\(maxWorkers)), got \(initial)")
+        }
+        if let capacity = queueCapacity, capacity < 1 {
+            throw fail("queueCapacity", "must be 1 or more, or nil for unbounded, got \(capacity)")
+        }
+        if scaleUpThreshold < 1 { throw fail("scaleUpThreshold", "must be 1 or more jobs per worker, got \(scaleUpThreshold)") }
+        if case .add(let n) = growth, n < 1 { throw fail("growth", "must add 1 or more workers, got \(n)") }
+        if idleTimeout < .zero { throw fail("idleTimeout", "must not be negative, got \(idleTimeout)") }
+        if cooldown < .zero { throw fail("cooldown", "must not be negative, got \(cooldown)") }
+        if scalingInterval <= .zero { throw fail("scalingInterval", "must be positive, got \(scalingInterval)") }
+        if let timeout = defaultTimeout, timeout <= .zero {
+            throw fail("defaultTimeout", "must be positive, or nil for none, got \(timeout)")
+        }
+        if deadLetterCapacity < 0 { throw fail("deadLetterCapacity", "must be 0 or more, got \(deadLetterCapacity)") }
+        if case .dedicatedThreads(let count?) = executor, count < 1 {
+            throw fail("executor", "needs 1 or more threads, got \(count)")
+        }
+        try retry.validate()
+    }
+
+    /// The number of workers the pool starts with.
+    public var effectiveInitialWorkers: Int { initialWorkers ?? minWorkers }
+}
+
+/// A configuration field that is out of range, with the reason.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    /// The field at fault, as named in ``PoolConfiguration``.
+    public var field: String
+    /// What is wrong and what would be allowed.
+    public var message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "\(field): \(message)" }
+}
+
+/// What the pool does with a submission that finds the queue full.
+public enum OverflowPolicy: String, Sendable, CaseIterable {
+    /// Refuse the new job with ``RejectionReason/queueFull``.
+    case reject
+    /// ``WorkerPool/submit(_:)`` waits for space (backpressure); ``WorkerPool/trySubmit(_:)`` still refuses at once.
+    case wait
+    /// Admit the new job and drop the oldest waiting one, which ends as rejected with
+    /// ``RejectionReason/droppedOldest``.
+    case dropOldest
+    /// ``WorkerPool/submit(_:)`` runs the job in the caller's task, which slows the producer down
+    /// (Java's `CallerRunsPolicy`); ``WorkerPool/trySubmit(_:)`` refuses at once.
+    case runInCaller
+}
+
+/// How many workers one scale-up adds.
+public enum Growth: Sendable, Equatable {
+    /// Double the workers (at least one more), capped at the maximum.
+    case double
+    /// Add this many workers, capped at the maximum.
+    case add(Int)
+
+    /// The worker count after one step of growth from `current`, capped at `max`.
+    public func next(from current: Int, max: Int) -> Int {
+        switch self {
+        case .double: return Swift.min(Swift.max(current * 2, current + 1), max)
+        case .add(let n): return Swift.min(current + n, max)
+        }
+    }
+}
+
+/// Which queue strategy the pool uses.
+public enum QueueStrategyKind: String, Sendable, CaseIterable {
+    /// One first-in first-out queue shared by all workers.
+    case sharedFIFO = "fifo"
+}
+
+/// Where a pool's workers run.
+public enum WorkerExecutor: Sendable {
+    /// Threads of the pool's own (`nil`: one per core), so that jobs that block or spin cannot starve the
+    /// rest of the process (timers, the scaler, a dashboard), which run on Swift's shared pool.
+    case dedicatedThreads(Int?)
+    /// Swift's shared cooperative pool; cheap, but jobs that block a thread delay every other task.
+    case globalConcurrent
+    /// An executor of the caller's.
+    case custom(any TaskExecutor)
+}

@@ -1,0 +1,79 @@
+/// A unit of work for a ``WorkerPool``: an async throwing closure with optional routing and limits.
+///
+/// The closure should check for cancellation when it can (`try Task.checkCancellation()`, or any
+/// cancellable `await`): timeouts and immediate shutdown work by cancelling it.
+public struct Job: Sendable {
+    /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order).
+    public var key: String?
+    /// Higher runs sooner under a priority strategy; other strategies ignore it.
+    public var priority: Int
+    /// The longest one attempt may run before it is cancelled and counted as timed out; `nil` uses the
+    /// pool's ``PoolConfiguration/defaultTimeout``.
+    public var timeout: Duration?
+    /// The work itself.
+    public var work: @Sendable () async throws -> Void
+
+    public init(
+        key: String? = nil,
+        priority: Int = 0,
+        timeout: Duration? = nil,
+        _ work: @escaping @Sendable () async throws -> Void
+    ) {
+        self.key = key
+        self.priority = priority
+        self.timeout = timeout
+        self.work = work
+    }
+}
+
+/// A pool-unique number given to each submitted job, in submission order.
+public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public static func < (lhs: JobID, rhs: JobID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { "#\(rawValue)" }
+}
+
+/// The pool's immediate answer to a submission.
+public enum Admission: Sendable, Equatable {
+    /// The job is in the pool and will end in exactly one ``JobOutcome``.
+    case accepted(JobID)
+    /// The job was refused and will not run.
+    case rejected(RejectionReason)
+
+    /// Whether the job was accepted.
+    public var isAccepted: Bool {
+        if case .accepted = self { return true }
+        return false
+    }
+}
+
+/// Why a job was refused, or dropped after being accepted.
+public enum RejectionReason: String, Error, Sendable, Equatable, CustomStringConvertible {
+    /// The queue was at capacity.
+    case queueFull
+    /// The queue was full and this job, the oldest waiting, made room for a newer one.
+    case droppedOldest
+    /// The pool is shutting down or has shut down.
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .queueFull: "queue full"
+        case .droppedOldest: "dropped as oldest"
+        case .shuttingDown: "pool shutting down"
+        }
+    }
+}
+
+/// The one terminal state a job ends in.
+public enum JobOutcome: Sendable, Equatable {
+    /// An attempt returned normally.
+    case completed(attempts: Int)
+    /// Every allowed attempt failed; the job was dead-lettered.
+    case failed(attempts: Int, lastError: String, timedOut: Bool)
+    /// Refused at admission, or dropped from the queue to make room.
+    case rejected(RejectionReason)
+    /// Cancelled by shutdown before it could finish.
+    case cancelled
+}

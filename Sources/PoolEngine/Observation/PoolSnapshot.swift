@@ -1,0 +1,93 @@
+/// An immutable picture of a whole pool at one instant, for dashboards and reports.
+public struct PoolSnapshot: Sendable {
+    public internal(set) var name: String
+    public internal(set) var takenAt: PoolInstant
+    public internal(set) var uptime: Duration
+    public internal(set) var phase: PoolPhase
+    public internal(set) var strategy: QueueStrategyKind
+    public internal(set) var settings: ScalingSettings
+    public internal(set) var queueCapacity: Int?
+    public internal(set) var overflowPolicy: OverflowPolicy
+    /// Every worker that has not yet stopped, by id.
+    public internal(set) var workers: [WorkerSnapshot]
+    public internal(set) var queue: QueueDepths
+    /// Jobs running now.
+    public internal(set) var inFlight: Int
+    /// Failed jobs waiting out their backoff before another attempt.
+    public internal(set) var awaitingRetry: Int
+    /// Callers suspended in ``WorkerPool/submit(_:)`` for space in the queue.
+    public internal(set) var blockedSubmitters: Int
+    public internal(set) var counters: JobCounters
+    /// Latencies of every finished attempt so far (`nil` if the snapshot was taken without them).
+    public internal(set) var latencies: LatencyHistograms?
+    public internal(set) var throughput: Throughput
+    /// The latest events, oldest first.
+    public internal(set) var recentEvents: [PoolEvent]
+    public internal(set) var deadLetterCount: Int
+}
+
+/// Where a pool is in its life.
+public enum PoolPhase: String, Sendable, Equatable {
+    /// Accepting and running jobs.
+    case running
+    /// Refusing new jobs, finishing the accepted ones.
+    case draining
+    /// Refusing new jobs, cancelling what is left.
+    case cancelling
+    /// Every worker has stopped.
+    case stopped
+}
+
+/// One worker as a snapshot shows it.
+public struct WorkerSnapshot: Sendable, Equatable {
+    public let id: WorkerID
+    public let state: WorkerState
+    /// Jobs this worker finished successfully.
+    public let completed: Int
+    /// Attempts that failed on this worker.
+    public let failed: Int
+    /// Time spent running jobs so far, the current one included.
+    public let busyTime: Duration
+    public let startedAt: PoolInstant
+}
+
+/// What a worker is doing.
+public enum WorkerState: Sendable, Equatable {
+    /// Created, not yet running.
+    case starting
+    /// Waiting for work since the instant given.
+    case idle(since: PoolInstant)
+    /// Running a job since the instant given.
+    case busy(job: JobID, since: PoolInstant)
+    /// Finishing its current job, then it stops.
+    case draining(job: JobID, since: PoolInstant)
+
+    public var name: String {
+        switch self {
+        case .starting: "starting"
+        case .idle: "idle"
+        case .busy: "busy"
+        case .draining: "draining"
+        }
+    }
+}
+
+/// Completions per second, over sliding windows and second by second.
+public struct Throughput: Sendable, Equatable {
+    /// One second of history.
+    public struct Second: Sendable, Equatable {
+        /// Seconds since the pool started, at the end of this second.
+        public let t: Double
+        public let completed: Int
+        public let failed: Int
+    }
+
+    /// The last 60 whole seconds, oldest first.
+    public let seconds: [Second]
+    /// Completions per second over the last 1, 10 and 60 seconds (or as many as there have been).
+    public let last1s: Double
+    public let last10s: Double
+    public let last60s: Double
+    /// The best whole second so far.
+    public let peakPerSecond: Int
+}

@@ -1,0 +1,475 @@
+import DequeModule
+
+/// How one attempt of a job ended.
+enum AttemptResult: Sendable {
+    case success
+    case failure(error: String, timedOut: Bool)
+}
+
+/// What a worker does next.
+enum WorkerStep {
+    /// Run this job.
+    case run(QueuedJob)
+    /// Wait for work.
+    case park
+    /// Stop.
+    case exit
+}
+
+/// The pool's bookkeeping for one worker.
+struct WorkerRecord {
+    let id: WorkerID
+    let startedAt: PoolInstant
+    var state: WorkerState = .starting
+    /// Told to stop after its current job (scale-down or shutdown).
+    var retiring = false
+    /// Set while the worker waits for work.
+    var parked: UnsafeContinuation<WorkerStep, Never>?
+    var completed = 0
+    var failed = 0
+    var busyNanoseconds: Int64 = 0
+    var task: Task<Void, Never>?
+}
+
+/// A caller of ``WorkerPool/submit(_:)`` waiting for space in a full queue.
+struct BlockedSubmitter {
+    let job: Job
+    let box: OutcomeBox?
+    let continuation: CheckedContinuation<Admission, Never>
+}
+
+/// Side effects that the pool's state machine asks its owner to carry out once the lock is released.
+struct Effects {
+    /// The instant of the event being handled.
+    let now: PoolInstant
+    var resumeWorkers: [(UnsafeContinuation<WorkerStep, Never>, WorkerStep)] = []
+    var resumeSubmitters: [(CheckedContinuation<Admission, Never>, Admission)] = []
+    var outcomes: [(OutcomeBox, JobOutcome)] = []
+    var events: [PoolEvent.Kind] = []
+    var startWorkers: [WorkerID] = []
+    var scheduleRetries: [(JobID, Duration)] = []
+    var cancelTasks: [Task<Void, Never>] = []
+    var signals: [CheckedContinuation<Void, Never>] = []
+}
+
+/// The pool's state and every rule that changes it, free of threads and I/O.
+///
+/// ``WorkerPool`` keeps one of these behind a mutex; each method is one event (a submission, a finished
+/// attempt, a tick, a shutdown step) and leaves what must happen outside the lock in an ``Effects``.
+struct PoolCore {
+    let configuration: PoolConfiguration
+    let startedAt: PoolInstant
+    private(set) var settings: ScalingSettings
+    private(set) var queue: any QueueStrategy
+    private(set) var phase: PoolPhase = .running
+    private(set) var counters = JobCounters()
+    private(set) var workers: [WorkerID: WorkerRecord] = [:]
+    /// Parked workers, most recently parked last (woken first, so the others can idle out).
+    private var parkedWorkers: [WorkerID] = []
+    private(set) var activeWorkers = 0
+    private(set) var inFlight = 0
+    private var blockedSubmitters = Deque<BlockedSubmitter>()
+    private var awaitingRetry: [JobID: QueuedJob] = [:]
+    private var retryTasks: [JobID: Task<Void, Never>] = [:]
+    private(set) var deadLetters = Deque<DeadLetter>()
+    private(set) var deadLetterTotal = 0
+    private(set) var lastScaledAt: PoolInstant?
+    private var nextJobID: UInt64 = 0
+    private var nextWorkerID = 0
+    /// Once set, every worker stops as soon as it has no job in hand.
+    private var workersReleased = false
+    private var drainedWaiter: CheckedContinuation<Void, Never>?
+    private var stoppedWaiter: CheckedContinuation<Void, Never>?
+    private(set) var cancelledWhileQueued = 0
+    private(set) var cancelledWhileRunning = 0
+    var throughput: ThroughputTracker
+
+    init(configuration: PoolConfiguration, queue: any QueueStrategy, now: PoolInstant) {
+        self.configuration = configuration
+        self.startedAt = now
+        self.settings = ScalingSettings(configuration)
+        self.queue = queue
+        self.throughput = ThroughputTracker(origin: now)
+    }
+
+    var pendingCount: Int { queue.count }
+    var awaitingRetryCount: Int { awaitingRetry.count }
+    var blockedSubmitterCount: Int { blockedSubmitters.count }
+
+    // MARK: Admission
+
+    /// The answer to a submission.
+    enum SubmitResult {
+        case decided(Admission)
+        /// The caller must run the job itself (``OverflowPolicy/runInCaller``); it is counted as accepted.
+        case runInCaller(QueuedJob)
+    }
+
+    /// A submission. `waiter` is given when the caller will wait for space (``OverflowPolicy/wait``), and
+    /// `callerMayRun` when it would run the job itself (``OverflowPolicy/runInCaller``).
+    mutating func submit(
+        _ job: Job, box: OutcomeBox?, waiter: CheckedContinuation<Admission, Never>? = nil,
+        callerMayRun: Bool = false, now: PoolInstant, effects: inout Effects
+    ) -> SubmitResult? {
+        guard phase == .running else {
+            return .decided(reject(box: box, reason: .shuttingDown, effects: &effects))
+        }
+        if let capacity = configuration.queueCapacity, queue.count >= capacity {
+            switch configuration.overflowPolicy {
+            case .reject:
+                return .decided(reject(box: box, reason: .queueFull, effects: &effects))
+            case .dropOldest:
+                if let dropped = queue.removeOldest() {
+                    counters.rejected += 1
+                    if let droppedBox = dropped.outcome { effects.outcomes.append((droppedBox, .rejected(.droppedOldest))) }
+                }
+            case .wait:
+                guard let waiter else { return .decided(reject(box: box, reason: .queueFull, effects: &effects)) }
+                blockedSubmitters.append(BlockedSubmitter(job: job, box: box, continuation: waiter))
+                return nil
+            case .runInCaller:
+                guard callerMayRun else { return .decided(reject(box: box, reason: .queueFull, effects: &effects)) }
+                let queued = admit(job, box: box, now: now)
+                inFlight += 1
+                return .runInCaller(queued)
+            }
+        }
+        let queued = admit(job, box: box, now: now)
+        enqueue(queued, effects: &effects)
+        scaleIfOverThreshold(now: now, effects: &effects)
+        return .decided(.accepted(queued.id))
+    }
+
+    private mutating func reject(box: OutcomeBox?, reason: RejectionReason, effects: inout Effects) -> Admission {
+        counters.submitted += 1
+        counters.rejected += 1
+        if let box { effects.outcomes.append((box, .rejected(reason))) }
+        return .rejected(reason)
+    }
+
+    private mutating func admit(_ job: Job, box: OutcomeBox?, now: PoolInstant) -> QueuedJob {
+        nextJobID += 1
+        counters.submitted += 1
+        return QueuedJob(id: JobID(nextJobID), job: job, attempt: 1, submittedAt: now, enqueuedAt: now, outcome: box)
+    }
+
+    private mutating func enqueue(_ job: QueuedJob, effects: inout Effects) {
+        let target = queue.enqueue(job)
+        wakeWorker(for: target, effects: &effects)
+    }
+
+    private mutating func wakeWorker(for target: DispatchTarget, effects: inout Effects) {
+        let candidate: WorkerID?
+        switch target {
+        case .anyWorker:
+            candidate = parkedWorkers.last
+        case .worker(let id):
+            candidate = workers[id]?.parked == nil ? nil : id
+        }
+        guard let id = candidate, let continuation = workers[id]?.parked else { return }
+        guard let job = takeJob(for: id, now: effects.now, effects: &effects) else { return }
+        unpark(id)
+        effects.resumeWorkers.append((continuation, .run(job)))
+    }
+
+    private mutating func unpark(_ id: WorkerID) {
+        workers[id]?.parked = nil
+        if parkedWorkers.last == id {
+            parkedWorkers.removeLast()
+        } else if let index = parkedWorkers.lastIndex(of: id) {
+            parkedWorkers.remove(at: index)
+        }
+    }
+
+    /// Hands `worker` its next job, marking it busy, and lets a blocked submitter into the freed space.
+    private mutating func takeJob(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> QueuedJob? {
+        guard let job = queue.dequeue(for: id) else { return nil }
+        inFlight += 1
+        if let record = workers[id] {
+            workers[id]?.state = record.retiring ? .draining(job: job.id, since: now) : .busy(job: job.id, since: now)
+        }
+        admitBlockedSubmitters(now: now, effects: &effects)
+        return job
+    }
+
+    private mutating func admitBlockedSubmitters(now: PoolInstant, effects: inout Effects) {
+        while !blockedSubmitters.isEmpty, phase == .running,
+            configuration.queueCapacity.map({ queue.count < $0 }) ?? true
+        {
+            let blocked = blockedSubmitters.removeFirst()
+            let queued = admit(blocked.job, box: blocked.box, now: now)
+            effects.resumeSubmitters.append((blocked.continuation, .accepted(queued.id)))
+            enqueue(queued, effects: &effects)
+        }
+    }
+
+    // MARK: Workers
+
+    mutating func workerStarted(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
+        nextStep(for: id, now: now, effects: &effects)
+    }
+
+    /// Parks the worker, unless there is work or it must stop, in which case that step is returned.
+    mutating func park(
+        _ id: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>, now: PoolInstant, effects: inout Effects
+    ) -> WorkerStep? {
+        let step = nextStep(for: id, now: now, effects: &effects)
+        guard case .park = step else { return step }
+        workers[id]?.parked = continuation
+        parkedWorkers.append(id)
+        return nil
+    }
+
+    private mutating func nextStep(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
+        guard let record = workers[id], !record.retiring, !workersReleased else { return .exit }
+        if let job = takeJob(for: id, now: now, effects: &effects) { return .run(job) }
+        if case .idle = record.state {} else { workers[id]?.state = .idle(since: now) }
+        return .park
+    }
+
+    /// An attempt ended, on `worker` or (for ``OverflowPolicy/runInCaller``) in the caller.
+    mutating func attemptFinished(
+        _ job: QueuedJob, result: AttemptResult, startedAt: PoolInstant, on worker: WorkerID?,
+        now: PoolInstant, effects: inout Effects
+    ) -> WorkerStep {
+        inFlight -= 1
+        if let worker {
+            queue.jobFinished(job, by: worker)
+            workers[worker]?.busyNanoseconds += (now - startedAt).nanoseconds
+        }
+        switch result {
+        case .success:
+            counters.completed += 1
+            if let worker { workers[worker]?.completed += 1 }
+            job.outcome.map { effects.outcomes.append(($0, .completed(attempts: job.attempt))) }
+        case .failure(let error, let timedOut):
+            if timedOut { counters.timedOut += 1 }
+            if let worker { workers[worker]?.failed += 1 }
+            if phase == .cancelling {
+                counters.cancelled += 1
+                cancelledWhileRunning += 1
+                job.outcome.map { effects.outcomes.append(($0, .cancelled)) }
+            } else if job.attempt < configuration.retry.maxAttempts {
+                counters.retried += 1
+                var retry = job
+                retry.attempt += 1
+                awaitingRetry[job.id] = retry
+                let unit = Double.random(in: 0..<1)
+                effects.scheduleRetries.append((job.id, configuration.retry.backoff(afterAttempt: job.attempt, unit: unit)))
+            } else {
+                counters.failed += 1
+                let letter = DeadLetter(
+                    id: job.id, key: job.job.key, attempts: job.attempt, lastError: error, timedOut: timedOut, at: now)
+                deadLetterTotal += 1
+                if configuration.deadLetterCapacity > 0 {
+                    deadLetters.append(letter)
+                    if deadLetters.count > configuration.deadLetterCapacity { deadLetters.removeFirst() }
+                }
+                effects.events.append(.deadLettered(letter))
+                job.outcome.map {
+                    effects.outcomes.append(($0, .failed(attempts: job.attempt, lastError: error, timedOut: timedOut)))
+                }
+            }
+        }
+        checkDrained(effects: &effects)
+        guard let worker else { return .exit }
+        return nextStep(for: worker, now: now, effects: &effects)
+    }
+
+    mutating func workerExited(_ id: WorkerID, effects: inout Effects) {
+        guard let record = workers.removeValue(forKey: id) else { return }
+        if !record.retiring { activeWorkers -= 1 }
+        unpark(id)
+        if workersReleased && workers.isEmpty, let waiter = stoppedWaiter {
+            stoppedWaiter = nil
+            effects.signals.append(waiter)
+        }
+    }
+
+    mutating func attach(_ task: Task<Void, Never>, to id: WorkerID) {
+        if workers[id] != nil { workers[id]?.task = task }
+        if phase == .cancelling { task.cancel() }
+    }
+
+    // MARK: Retries
+
+    mutating func attach(retryTask task: Task<Void, Never>, to id: JobID) {
+        if awaitingRetry[id] != nil { retryTasks[id] = task } else { task.cancel() }
+    }
+
+    /// A retry's backoff is over: queue its next attempt (beyond the capacity: it was accepted long ago).
+    mutating func retryDue(_ id: JobID, now: PoolInstant, effects: inout Effects) {
+        retryTasks[id] = nil
+        guard var job = awaitingRetry.removeValue(forKey: id) else { return }
+        job.enqueuedAt = now
+        enqueue(job, effects: &effects)
+    }
+
+    // MARK: Scaling
+
+    private mutating func scaleIfOverThreshold(now: PoolInstant, effects: inout Effects) {
+        guard queue.count > settings.scaleUpThreshold * activeWorkers, activeWorkers < settings.maxWorkers else { return }
+        if let last = lastScaledAt, now - last < settings.cooldown { return }
+        evaluateScaling(now: now, effects: &effects)
+    }
+
+    /// The scaler's tick: decide and apply.
+    mutating func evaluateScaling(now: PoolInstant, effects: inout Effects) {
+        guard phase == .running || phase == .draining else { return }
+        let candidates = workers.values.filter { !$0.retiring }.map { record in
+            let idleSince: PoolInstant? =
+                switch record.state {
+                case .idle(let since): since
+                case .starting: record.startedAt
+                default: nil
+                }
+            return ScalingInput.Worker(id: record.id, idleSince: idleSince)
+        }
+        let input = ScalingInput(
+            now: now, pending: queue.count, workers: candidates, lastScaledAt: lastScaledAt, settings: settings)
+        apply(ScalingPolicy.decide(input), now: now, effects: &effects)
+    }
+
+    private mutating func apply(_ decision: ScalingDecision, now: PoolInstant, effects: inout Effects) {
+        switch decision {
+        case .hold:
+            return
+        case .scaleUp(let target, let reason):
+            let from = activeWorkers
+            for _ in from..<target { effects.startWorkers.append(addWorker(now: now)) }
+            effects.events.append(.scaledUp(from: from, to: target, reason: reason))
+        case .scaleDown(let retire, let target, let reason):
+            let from = activeWorkers
+            for id in retire { self.retire(id, effects: &effects) }
+            effects.events.append(.scaledDown(from: from, to: target, reason: reason))
+        }
+        lastScaledAt = now
+        queue.workersChanged(to: workers.values.filter { !$0.retiring }.map(\.id).sorted())
+    }
+
+    mutating func addWorker(now: PoolInstant) -> WorkerID {
+        nextWorkerID += 1
+        let id = WorkerID(nextWorkerID)
+        workers[id] = WorkerRecord(id: id, startedAt: now)
+        activeWorkers += 1
+        return id
+    }
+
+    private mutating func retire(_ id: WorkerID, effects: inout Effects) {
+        guard let record = workers[id], !record.retiring else { return }
+        workers[id]?.retiring = true
+        activeWorkers -= 1
+        if let continuation = record.parked {
+            unpark(id)
+            effects.resumeWorkers.append((continuation, .exit))
+        } else if case .busy(let job, let since) = record.state {
+            workers[id]?.state = .draining(job: job, since: since)
+        }
+    }
+
+    /// Replaces the scaling settings (already validated) and corrects the pool at once if it is now
+    /// outside the new limits.
+    mutating func updateSettings(_ new: ScalingSettings, now: PoolInstant, effects: inout Effects) {
+        let old = settings
+        settings = new
+        var changes: [String] = []
+        if old.minWorkers != new.minWorkers { changes.append("min \(old.minWorkers) -> \(new.minWorkers)") }
+        if old.maxWorkers != new.maxWorkers { changes.append("max \(old.maxWorkers) -> \(new.maxWorkers)") }
+        if old.scaleUpThreshold != new.scaleUpThreshold {
+            changes.append("threshold \(old.scaleUpThreshold) -> \(new.scaleUpThreshold)")
+        }
+        if old.growth != new.growth { changes.append("growth changed") }
+        if old.idleTimeout != new.idleTimeout {
+            changes.append("idle timeout \(formatted(old.idleTimeout)) -> \(formatted(new.idleTimeout))")
+        }
+        if old.cooldown != new.cooldown { changes.append("cooldown \(formatted(old.cooldown)) -> \(formatted(new.cooldown))") }
+        if !changes.isEmpty { effects.events.append(.settingsChanged(changes.joined(separator: ", "))) }
+        evaluateScaling(now: now, effects: &effects)
+    }
+
+    // MARK: Shutdown
+
+    /// Closes admission; blocked submitters are refused. An immediate shutdown also cancels everything.
+    mutating func beginShutdown(_ mode: ShutdownMode, now: PoolInstant, effects: inout Effects) -> Bool {
+        guard phase == .running else { return false }
+        phase = .draining
+        effects.events.append(.shutdownStarted(mode))
+        while let blocked = blockedSubmitters.popFirst() {
+            effects.resumeSubmitters.append((blocked.continuation, reject(box: blocked.box, reason: .shuttingDown, effects: &effects)))
+        }
+        if case .immediate = mode { cancelRemaining(effects: &effects) }
+        return true
+    }
+
+    private var isDrained: Bool { queue.count == 0 && inFlight == 0 && awaitingRetry.isEmpty }
+
+    /// Registers the wait for a graceful drain; returns `false` (and keeps nothing) if it is already over.
+    mutating func waitForDrain(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        if isDrained || phase == .cancelling { return false }
+        drainedWaiter = continuation
+        return true
+    }
+
+    private mutating func checkDrained(effects: inout Effects) {
+        guard phase == .draining, isDrained, let waiter = drainedWaiter else { return }
+        drainedWaiter = nil
+        effects.signals.append(waiter)
+    }
+
+    /// Ends every queued job and pending retry as cancelled and cancels the running ones.
+    mutating func cancelRemaining(effects: inout Effects) {
+        phase = .cancelling
+        var cancelled = queue.removeAll()
+        cancelled.append(contentsOf: awaitingRetry.values)
+        awaitingRetry.removeAll()
+        effects.cancelTasks.append(contentsOf: retryTasks.values)
+        retryTasks.removeAll()
+        counters.cancelled += cancelled.count
+        cancelledWhileQueued += cancelled.count
+        for job in cancelled { job.outcome.map { effects.outcomes.append(($0, .cancelled)) } }
+        for record in workers.values { record.task.map { effects.cancelTasks.append($0) } }
+        if let waiter = drainedWaiter {
+            drainedWaiter = nil
+            effects.signals.append(waiter)
+        }
+    }
+
+    /// The number of jobs a graceful shutdown's deadline would cancel.
+    var remainingJobs: Int { queue.count + inFlight + awaitingRetry.count }
+
+    /// Tells every worker to stop once its hands are empty.
+    mutating func releaseWorkers(effects: inout Effects) {
+        workersReleased = true
+        for id in parkedWorkers {
+            if let continuation = workers[id]?.parked {
+                workers[id]?.parked = nil
+                effects.resumeWorkers.append((continuation, .exit))
+            }
+        }
+        parkedWorkers.removeAll()
+    }
+
+    /// Registers the wait for every worker to stop; returns `false` if they already have.
+    mutating func waitForWorkersToStop(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        if workers.isEmpty { return false }
+        stoppedWaiter = continuation
+        return true
+    }
+
+    mutating func markStopped() { phase = .stopped }
+
+    // MARK: Observation
+
+    func workerSnapshots(now: PoolInstant) -> [WorkerSnapshot] {
+        workers.values.sorted { $0.id < $1.id }.map { record in
+            var busy = record.busyNanoseconds
+            switch record.state {
+            case .busy(_, let since), .draining(_, let since): busy += (now - since).nanoseconds
+            default: break
+            }
+            return WorkerSnapshot(
+                id: record.id, state: record.state, completed: record.completed, failed: record.failed,
+                busyTime: .nanoseconds(busy), startedAt: record.startedAt)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+/// How a pool orders its waiting jobs and hands them to workers.
+///
+/// A strategy is a plain value that the pool keeps under its lock: it is never called concurrently, and
+/// it must not block or suspend. Implementations must give every job they were handed back exactly once,
+/// through ``dequeue(for:)``, ``removeOldest()`` or ``removeAll()``; the pool's accounting relies on it.
+/// See docs/ARCHITECTURE.md for how to add one.
+public protocol QueueStrategy {
+    /// The number of jobs waiting.
+    var count: Int { get }
+    /// Takes in a job and says which worker should be woken for it.
+    mutating func enqueue(_ job: QueuedJob) -> DispatchTarget
+    /// The next job for `worker`, or `nil` if it has nothing to do now.
+    mutating func dequeue(for worker: WorkerID) -> QueuedJob?
+    /// Removes the job that has waited longest (for ``OverflowPolicy/dropOldest``).
+    mutating func removeOldest() -> QueuedJob?
+    /// Removes and returns every waiting job (for shutdown).
+    mutating func removeAll() -> [QueuedJob]
+    /// Tells the strategy the current set of workers after the pool grew or shrank.
+    mutating func workersChanged(to workers: [WorkerID])
+    /// Tells the strategy that `worker` finished `job` (whatever its outcome).
+    mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID)
+    /// The waiting jobs, by queue.
+    func depths() -> QueueDepths
+}
+
+extension QueueStrategy {
+    public mutating func workersChanged(to workers: [WorkerID]) {}
+    public mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID) {}
+}
+
+/// Which worker a newly queued job should wake.
+public enum DispatchTarget: Sendable, Equatable {
+    /// Any idle worker may take it.
+    case anyWorker
+    /// Only this worker may take it (it sits in that worker's own queue).
+    case worker(WorkerID)
+}
+
+/// How many jobs wait, in the shared queue and in each worker's own queue.
+public struct QueueDepths: Sendable, Equatable {
+    /// Jobs in the queue that every worker takes from.
+    public var shared: Int
+    /// Jobs in each worker's own queue, for strategies that have them.
+    public var perWorker: [WorkerID: Int]
+
+    public init(shared: Int, perWorker: [WorkerID: Int] = [:]) {
+        self.shared = shared
+        self.perWorker = perWorker
+    }
+
+    /// All waiting jobs.
+    public var total: Int { perWorker.values.reduce(shared, +) }
+}
+
+/// A job waiting in (or taken from) a queue, with what the pool tracks about it.
+public struct QueuedJob: Sendable {
+    /// The job's number.
+    public let id: JobID
+    /// The job as submitted.
+    public let job: Job
+    /// Which attempt this is, from 1.
+    public internal(set) var attempt: Int
+    /// When the job was first submitted.
+    public let submittedAt: PoolInstant
+    /// When this attempt entered the queue.
+    public internal(set) var enqueuedAt: PoolInstant
+    /// Where the caller waits for the outcome, if it asked to.
+    let outcome: OutcomeBox?
+}
+
+/// A worker's number, unique within one pool and never reused.
+public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(_ rawValue: Int) { self.rawValue = rawValue }
+    public static func < (lhs: WorkerID, rhs: WorkerID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { "w\(rawValue)" }
+}

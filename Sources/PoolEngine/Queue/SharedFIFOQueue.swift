@@ -1,0 +1,26 @@
+import DequeModule
+
+/// One first-in first-out queue that every worker takes from: the classic thread-pool queue.
+public struct SharedFIFOQueue: QueueStrategy {
+    private var jobs = Deque<QueuedJob>()
+
+    public init() {}
+
+    public var count: Int { jobs.count }
+
+    public mutating func enqueue(_ job: QueuedJob) -> DispatchTarget {
+        jobs.append(job)
+        return .anyWorker
+    }
+
+    public mutating func dequeue(for worker: WorkerID) -> QueuedJob? { jobs.popFirst() }
+
+    public mutating func removeOldest() -> QueuedJob? { jobs.popFirst() }
+
+    public mutating func removeAll() -> [QueuedJob] {
+        defer { jobs.removeAll() }
+        return Array(jobs)
+    }
+
+    public func depths() -> QueueDepths { QueueDepths(shared: jobs.count) }
+}

@@ -1,0 +1,91 @@
+import Synchronization
+import Testing
+
+@testable import PoolEngine
+
+@Suite("Shutdown accounts for every job")
+struct ShutdownTests {
+    @Test("a graceful shutdown mid-burst drains the queue and finishes every job")
+    func gracefulMidBurst() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 8, capacity: nil, threshold: 10))
+        let producer = Task {
+            for _ in 0..<20_000 {
+                pool.trySubmit { try await Task.sleep(for: .microseconds(50)) }
+                await Task.yield()
+            }
+        }
+        #expect(await eventually { pool.counters.submitted >= 2_000 })
+        let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
+        await producer.value
+        let counters = pool.counters
+        #expect(!report.deadlineReached)
+        #expect(report.counters.cancelled == 0)
+        #expect(report.counters.completed == report.counters.submitted - report.counters.rejected)
+        expectBalanced(report.counters)
+        expectBalanced(counters)
+        #expect(counters.rejected == report.counters.rejected + (counters.submitted - report.counters.submitted),
+            "every submission after the shutdown is rejected")
+    }
+
+    @Test("a graceful shutdown whose deadline passes cancels the rest and still balances")
+    func gracefulDeadline() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 2, capacity: nil))
+        for _ in 0..<200 {
+            pool.trySubmit { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let report = await pool.shutdown(.graceful(deadline: .milliseconds(100)))
+        #expect(report.deadlineReached)
+        #expect(report.counters.cancelled > 0)
+        #expect(report.cancelledWhileQueued + report.cancelledWhileRunning == report.counters.cancelled)
+        #expect(report.counters.submitted == 200)
+        expectBalanced(report.counters)
+    }
+
+    @Test("an immediate shutdown mid-burst cancels running and queued jobs and balances")
+    func immediateMidBurst() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 4, capacity: nil))
+        var handles: [JobHandle] = []
+        for _ in 0..<500 {
+            if case .success(let handle) = await pool.submitWithHandle(Job { try await Task.sleep(for: .seconds(30)) }) {
+                handles.append(handle)
+            }
+        }
+        #expect(await eventually { pool.snapshot(includingLatencies: false).inFlight >= 2 })
+        let report = await pool.shutdown(.immediate)
+        #expect(report.counters.cancelled == 500)
+        #expect(report.cancelledWhileRunning >= 2)
+        #expect(report.cancelledWhileQueued + report.cancelledWhileRunning == 500)
+        expectBalanced(report.counters)
+        for handle in handles {
+            #expect(await handle.outcome() == .cancelled)
+        }
+    }
+
+    @Test("an immediate shutdown cancels jobs waiting out a retry backoff")
+    func immediateCancelsRetries() async throws {
+        var configuration = makeConfiguration()
+        configuration.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(30), maxBackoff: .seconds(30))
+        let pool = try WorkerPool(configuration: configuration)
+        pool.trySubmit { throw TestFailure() }
+        #expect(await eventually { pool.snapshot(includingLatencies: false).awaitingRetry == 1 })
+        let report = await pool.shutdown(.immediate)
+        #expect(report.counters.cancelled == 1 && report.counters.retried == 1)
+        expectBalanced(report.counters)
+    }
+
+    @Test("the event stream reports the shutdown phases and then ends")
+    func shutdownEvents() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration())
+        let events = pool.events()
+        pool.trySubmit {}
+        _ = await pool.shutdown(.graceful(deadline: .seconds(10)))
+        var kinds: [PoolEvent.Kind] = []
+        for await event in events { kinds.append(event.kind) }
+        #expect(kinds.contains(.shutdownStarted(.graceful(deadline: .seconds(10)))))
+        guard case .shutdownCompleted(let counters)? = kinds.last else {
+            Issue.record("the last event should be the completed shutdown, got \(kinds)")
+            return
+        }
+        #expect(counters.completed == 1)
+    }
+}
