@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 
 @testable import PoolEngine
@@ -9,12 +8,12 @@ struct ShutdownTests {
     func gracefulMidBurst() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 8, capacity: nil, threshold: 10))
         let producer = Task {
-            for _ in 0..<20_000 {
+            for _ in 0..<5_000 {
                 pool.trySubmit { try await Task.sleep(for: .microseconds(50)) }
                 await Task.yield()
             }
         }
-        #expect(await eventually { pool.counters.submitted >= 2_000 })
+        #expect(await eventually(timeout: .seconds(60)) { pool.counters.submitted >= 500 })
         let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
         await producer.value
         let counters = pool.counters

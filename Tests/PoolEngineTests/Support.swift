@@ -12,7 +12,7 @@ final class Gate: Sendable {
         var arrived = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Jobs that have reached the gate so far.
     var arrived: Int { state.withLock { $0.arrived } }
@@ -41,7 +41,7 @@ final class Gate: Sendable {
 
 /// A thread-safe counter of how often each job ran.
 final class RunLog: Sendable {
-    private let runs = Mutex<[Int: Int]>([:])
+    private let runs = Locked<[Int: Int]>([:])
 
     func ran(_ id: Int) { runs.withLock { $0[id, default: 0] += 1 } }
     func count(_ id: Int) -> Int { runs.withLock { $0[id] ?? 0 } }

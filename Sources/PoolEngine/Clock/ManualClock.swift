@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A clock that moves only when told to, for exact tests of time-driven behaviour.
 ///
@@ -17,10 +16,10 @@ public final class ManualClock: PoolClock {
         var cancelledBeforeRegistration: Set<UInt64> = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(start: PoolInstant = .zero) {
-        state = Mutex(State(now: start))
+        state = Locked(State(now: start))
     }
 
     public func now() -> PoolInstant { state.withLock { $0.now } }

@@ -1,7 +1,6 @@
 import DequeModule
 import Dispatch
 import Foundation
-import Synchronization
 
 /// A task executor backed by threads of its own.
 ///
@@ -15,7 +14,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
         var stopping = false
     }
 
-    private let queue = Mutex(Queue())
+    private let queue = Locked(Queue())
     /// Counts the jobs in `queue` (plus one per thread once stopping), so each wake finds work or the end.
     private let available = DispatchSemaphore(value: 0)
     let threadCount: Int

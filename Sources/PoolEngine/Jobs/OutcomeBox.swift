@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A value that arrives once, for any number of waiters.
 final class Completion<Value: Sendable>: Sendable {
@@ -7,7 +6,7 @@ final class Completion<Value: Sendable>: Sendable {
         var waiters: [CheckedContinuation<Value, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init() {}
 

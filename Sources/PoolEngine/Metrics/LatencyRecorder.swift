@@ -1,10 +1,9 @@
-import Synchronization
 
 /// The pool's latency histograms, split into a few independently locked shards so that workers rarely
 /// wait for each other to record; a snapshot merges them.
 final class LatencyRecorder: Sendable {
     private final class Shard: Sendable {
-        let histograms = Mutex(LatencyHistograms())
+        let histograms = Locked(LatencyHistograms())
     }
 
     private let shards: [Shard]

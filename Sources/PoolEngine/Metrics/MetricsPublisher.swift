@@ -1,5 +1,4 @@
 import CoreMetrics
-import Synchronization
 
 /// Publishes the pool's counts and gauges through swift-metrics, so any metrics backend sees them.
 final class MetricsPublisher: Sendable {
@@ -9,7 +8,7 @@ final class MetricsPublisher: Sendable {
     private let inFlight: Gauge
     private let queueWait: Timer
     private let service: Timer
-    private let published = Mutex(JobCounters())
+    private let published = Locked(JobCounters())
 
     init(poolName: String) {
         let dimensions = [("pool", poolName)]

@@ -1,5 +1,4 @@
 import DequeModule
-import Synchronization
 
 /// Fans the pool's events out to every subscriber and keeps the latest for snapshots.
 final class EventHub: Sendable {
@@ -10,7 +9,7 @@ final class EventHub: Sendable {
         var finished = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     static let recentCapacity = 64
     static let subscriberBuffer = 4_096
 

@@ -10,6 +10,8 @@ public struct PoolSnapshot: Sendable {
     public internal(set) var overflowPolicy: OverflowPolicy
     /// Every worker that has not yet stopped, by id.
     public internal(set) var workers: [WorkerSnapshot]
+    /// The most recently stopped workers (retired or shut down), newest last, with their final counts.
+    public internal(set) var stoppedWorkers: [WorkerSnapshot]
     public internal(set) var queue: QueueDepths
     /// Jobs running now.
     public internal(set) var inFlight: Int
@@ -61,6 +63,8 @@ public enum WorkerState: Sendable, Equatable {
     case busy(job: JobID, since: PoolInstant)
     /// Finishing its current job, then it stops.
     case draining(job: JobID, since: PoolInstant)
+    /// Gone: retired by a scale-down or by shutdown at the instant given.
+    case stopped(at: PoolInstant)
 
     public var name: String {
         switch self {
@@ -68,6 +72,7 @@ public enum WorkerState: Sendable, Equatable {
         case .idle: "idle"
         case .busy: "busy"
         case .draining: "draining"
+        case .stopped: "stopped"
         }
     }
 }

@@ -72,6 +72,9 @@ struct PoolCore {
     private var awaitingRetry: [JobID: QueuedJob] = [:]
     private var retryTasks: [JobID: Task<Void, Never>] = [:]
     private(set) var deadLetters = Deque<DeadLetter>()
+    /// The last workers to stop, newest last.
+    private(set) var stoppedWorkers = Deque<WorkerSnapshot>()
+    static let stoppedWorkersKept = 32
     private(set) var deadLetterTotal = 0
     private(set) var lastScaledAt: PoolInstant?
     private var nextJobID: UInt64 = 0
@@ -277,7 +280,10 @@ struct PoolCore {
     }
 
     mutating func workerExited(_ id: WorkerID, effects: inout Effects) {
-        guard let record = workers.removeValue(forKey: id) else { return }
+        guard var record = workers.removeValue(forKey: id) else { return }
+        record.state = .stopped(at: effects.now)
+        stoppedWorkers.append(snapshot(of: record, now: effects.now))
+        if stoppedWorkers.count > Self.stoppedWorkersKept { stoppedWorkers.removeFirst() }
         if !record.retiring { activeWorkers -= 1 }
         unpark(id)
         if workersReleased && workers.isEmpty, let waiter = stoppedWaiter {
@@ -461,15 +467,17 @@ struct PoolCore {
     // MARK: Observation
 
     func workerSnapshots(now: PoolInstant) -> [WorkerSnapshot] {
-        workers.values.sorted { $0.id < $1.id }.map { record in
-            var busy = record.busyNanoseconds
-            switch record.state {
-            case .busy(_, let since), .draining(_, let since): busy += (now - since).nanoseconds
-            default: break
-            }
-            return WorkerSnapshot(
-                id: record.id, state: record.state, completed: record.completed, failed: record.failed,
-                busyTime: .nanoseconds(busy), startedAt: record.startedAt)
+        workers.values.sorted { $0.id < $1.id }.map { snapshot(of: $0, now: now) }
+    }
+
+    private func snapshot(of record: WorkerRecord, now: PoolInstant) -> WorkerSnapshot {
+        var busy = record.busyNanoseconds
+        switch record.state {
+        case .busy(_, let since), .draining(_, let since): busy += (now - since).nanoseconds
+        default: break
         }
+        return WorkerSnapshot(
+            id: record.id, state: record.state, completed: record.completed, failed: record.failed,
+            busyTime: .nanoseconds(busy), startedAt: record.startedAt)
     }
 }

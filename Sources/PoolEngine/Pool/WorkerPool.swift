@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// A live pool of workers that run submitted jobs, growing and shrinking with the load.
 ///
@@ -18,7 +17,7 @@ public final class WorkerPool: Sendable {
     /// The configuration the pool was created with (scaling fields may since have changed: see ``snapshot(includingLatencies:)``).
     public let configuration: PoolConfiguration
     let clock: any PoolClock
-    let core: Mutex<PoolCore>
+    let core: Locked<PoolCore>
     let taskExecutor: any TaskExecutor
     private let ownedThreads: DedicatedThreadExecutor?
     let latencies: LatencyRecorder
@@ -26,7 +25,7 @@ public final class WorkerPool: Sendable {
     let metrics: MetricsPublisher
     let logger: Logger
     let shutdownReport = Completion<ShutdownReport>()
-    private let scaler = Mutex<Task<Void, Never>?>(nil)
+    private let scaler = Locked<Task<Void, Never>?>(nil)
 
     /// Creates and starts a pool; throws if the configuration is invalid.
     public init(configuration: PoolConfiguration = PoolConfiguration(), clock: any PoolClock = SystemPoolClock())
@@ -57,7 +56,7 @@ public final class WorkerPool: Sendable {
         let now = clock.now()
         var core = PoolCore(configuration: configuration, queue: Self.makeQueue(configuration.queueStrategy), now: now)
         let initial = (0..<configuration.effectiveInitialWorkers).map { _ in core.addWorker(now: now) }
-        self.core = Mutex(core)
+        self.core = Locked(core)
         for id in initial { startWorker(id) }
         let scalerTask = Task { [self] in await runScaler() }
         scaler.withLock { $0 = scalerTask }
@@ -192,7 +191,7 @@ public final class WorkerPool: Sendable {
                 name: configuration.name, takenAt: now, uptime: now - core.startedAt, phase: core.phase,
                 strategy: configuration.queueStrategy, settings: core.settings,
                 queueCapacity: configuration.queueCapacity, overflowPolicy: configuration.overflowPolicy,
-                workers: core.workerSnapshots(now: now), queue: core.queue.depths(), inFlight: core.inFlight,
+                workers: core.workerSnapshots(now: now), stoppedWorkers: Array(core.stoppedWorkers), queue: core.queue.depths(), inFlight: core.inFlight,
                 awaitingRetry: core.awaitingRetryCount, blockedSubmitters: core.blockedSubmitterCount,
                 counters: core.counters, latencies: nil, throughput: core.throughput.current, recentEvents: [],
                 deadLetterCount: core.deadLetterTotal)

@@ -1,0 +1,98 @@
+import CoreMetrics
+import MetricsTestKit
+import Testing
+
+@testable import PoolEngine
+
+/// swift-metrics can be bootstrapped once per process; every test that reads metrics shares this.
+enum SharedTestMetrics {
+    static let metrics: TestMetrics = {
+        let metrics = TestMetrics()
+        MetricsSystem.bootstrap(metrics)
+        return metrics
+    }()
+}
+
+@Suite("Snapshots, latencies, throughput, events and swift-metrics")
+struct ObservationTests {
+    @Test("the counts reach swift-metrics, labelled by pool and outcome")
+    func swiftMetrics() async throws {
+        let metrics = SharedTestMetrics.metrics
+        var configuration = makeConfiguration(min: 1, max: 1, capacity: 5)
+        configuration.name = "metrics-test"
+        let pool = try WorkerPool(configuration: configuration)
+        let gate = Gate()
+        pool.trySubmit { await gate.wait() }
+        #expect(await eventually { gate.arrived == 1 })
+        for _ in 0..<5 { pool.trySubmit {} }
+        pool.trySubmit {}
+        pool.trySubmit { throw TestFailure() }
+        gate.open()
+        _ = await pool.shutdown(.graceful(deadline: .seconds(30)))
+        func total(_ outcome: String) -> Int64 {
+            metrics.counterTotal(
+                label: "poolscope_jobs_total", dimensions: [("pool", "metrics-test"), ("outcome", outcome)])
+        }
+        #expect(total("submitted") == 8)
+        #expect(total("completed") == 6)
+        #expect(total("rejected") == 2)
+        #expect(total("failed") == 0)
+    }
+
+    @Test("latency histograms count every attempt and order their percentiles")
+    func latencies() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 2))
+        for _ in 0..<200 { pool.trySubmit { try await Task.sleep(for: .milliseconds(1)) } }
+        _ = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        let snapshot = pool.snapshot()
+        let latencies = try #require(snapshot.latencies)
+        #expect(latencies.service.totalCount == 200)
+        #expect(latencies.queueWait.totalCount == 200)
+        #expect(latencies.endToEnd.totalCount == 200)
+        let service = LatencySummary(latencies.service)
+        #expect(service.p50 >= 1, "a 1 ms sleep takes at least 1 ms")
+        #expect(service.p50 <= service.p99 && service.p99 <= service.max)
+        let endToEnd = LatencySummary(latencies.endToEnd)
+        #expect(endToEnd.mean >= service.mean)
+    }
+
+    @Test("a snapshot shows each worker's state, current job and counts")
+    func workerStates() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 2))
+        let gate = Gate()
+        let admission = pool.trySubmit { await gate.wait() }
+        #expect(await eventually { gate.arrived == 1 })
+        let snapshot = pool.snapshot()
+        #expect(snapshot.workers.count == 2)
+        let busy = snapshot.workers.filter { if case .busy = $0.state { true } else { false } }
+        #expect(busy.count == 1)
+        if case .accepted(let id) = admission, case .busy(let job, _)? = busy.first?.state {
+            #expect(job == id)
+        } else {
+            Issue.record("expected the busy worker to show the job")
+        }
+        #expect(snapshot.inFlight == 1)
+        #expect(snapshot.phase == .running)
+        gate.open()
+        _ = await pool.shutdown(.graceful(deadline: .seconds(30)))
+        #expect(pool.snapshot().phase == .stopped)
+        #expect(pool.snapshot().stoppedWorkers.map(\.completed).reduce(0, +) == 1)
+    }
+
+    @Test("throughput is counted per whole second")
+    func throughputSeconds() {
+        var tracker = ThroughputTracker(origin: .zero)
+        var counters = JobCounters()
+        counters.completed = 120
+        counters.failed = 3
+        tracker.sample(now: PoolInstant(nanoseconds: 500_000_000), counters: counters)
+        #expect(tracker.current.seconds.isEmpty)
+        tracker.sample(now: PoolInstant(nanoseconds: 1_000_000_000), counters: counters)
+        counters.completed = 200
+        tracker.sample(now: PoolInstant(nanoseconds: 2_100_000_000), counters: counters)
+        let throughput = tracker.current
+        #expect(throughput.seconds.map(\.completed) == [120, 80])
+        #expect(throughput.seconds.map(\.failed) == [3, 0])
+        #expect(throughput.last1s == 80 && throughput.last10s == 100 && throughput.peakPerSecond == 120)
+    }
+}
