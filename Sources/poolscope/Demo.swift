@@ -65,7 +65,12 @@ struct Demo: AsyncParsableCommand {
                 + " + cancelled \(c.cancelled)  (\(c.isBalanced ? "balanced" : "NOT BALANCED"))")
         if let latencies = pool.snapshot().latencies {
             let e2e = LatencySummary(latencies.endToEnd)
-            print("end-to-end latency ms: p50 \(e2e.p50)  p99 \(e2e.p99)  max \(e2e.max)")
+            print("end-to-end latency: p50 \(milliseconds(e2e.p50))  p99 \(milliseconds(e2e.p99))  max \(milliseconds(e2e.max))")
         }
     }
+}
+
+/// A latency in milliseconds as "12.34ms".
+func milliseconds(_ value: Double) -> String {
+    formatted(.nanoseconds(Int64((value * 1e6).rounded())))
 }
