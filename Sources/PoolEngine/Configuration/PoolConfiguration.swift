@@ -40,6 +40,14 @@ public struct PoolConfiguration: Sendable {
     public var executor: WorkerExecutor = .dedicatedThreads(nil)
     /// Where the pool logs scaling and shutdown.
     public var logger: Logger = Logger(label: "poolscope.pool")
+    /// Starts at most this many jobs per second (at dispatch); `nil` for no limit. Changeable while running.
+    public var rateLimit: RateLimit? = nil
+    /// Stops starting jobs after repeated failures, and tests recovery; `nil` for none.
+    public var circuitBreaker: CircuitBreakerPolicy? = nil
+    /// Faults injected from the start (changeable while running).
+    public var faults: FaultInjection = .none
+    /// Seeds the choices of fault injection and random crashes, so a run can be repeated.
+    public var faultSeed: UInt64 = 0x5EED
     /// Whether every job's latencies are also recorded as swift-metrics timers (counters and gauges are
     /// always published, once per ``scalingInterval``). Off by default: a per-job timer costs a backend call.
     public var exportsLatencyTimers: Bool = false
@@ -77,6 +85,12 @@ public struct PoolConfiguration: Sendable {
             throw fail("executor", "needs 1 or more threads, got \(count)")
         }
         try retry.validate()
+        try rateLimit?.validate()
+        try circuitBreaker?.validate()
+        try faults.validate()
+        if case .priority(let aging?) = queueStrategy, aging <= .zero {
+            throw fail("queueStrategy", "priority aging must be positive, or none, got \(aging)")
+        }
     }
 
     /// The number of workers the pool starts with.
@@ -129,9 +143,39 @@ public enum Growth: Sendable, Equatable {
 }
 
 /// Which queue strategy the pool uses.
-public enum QueueStrategyKind: String, Sendable, CaseIterable {
+public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible {
     /// One first-in first-out queue shared by all workers.
-    case sharedFIFO = "fifo"
+    case sharedFIFO
+    /// One last-in first-out stack shared by all workers.
+    case lifo
+    /// Highest priority first; with `aging`, waiting raises a job's urgency (see ``AgingPriorityQueue``).
+    case priority(aging: Duration?)
+    /// A queue per worker filled by a dispatcher, optionally with work stealing.
+    case perWorker(DispatchRule, stealing: Bool)
+    /// One worker per key, by jump consistent hash (see ``KeyedQueues``).
+    case keyed
+
+    public var description: String {
+        switch self {
+        case .sharedFIFO: "fifo"
+        case .lifo: "lifo"
+        case .priority(let aging?): "priority (aging \(formatted(aging)))"
+        case .priority(nil): "priority"
+        case .perWorker(let rule, let stealing): "per-worker \(rule.rawValue)\(stealing ? " + stealing" : "")"
+        case .keyed: "keyed"
+        }
+    }
+
+    /// A fresh, empty queue of this kind.
+    public func makeQueue() -> any QueueStrategy {
+        switch self {
+        case .sharedFIFO: SharedFIFOQueue()
+        case .lifo: SharedLIFOQueue()
+        case .priority(let aging): AgingPriorityQueue(agingInterval: aging)
+        case .perWorker(let rule, let stealing): PerWorkerQueues(rule: rule, stealing: stealing)
+        case .keyed: KeyedQueues()
+        }
+    }
 }
 
 /// Where a pool's workers run.

@@ -56,12 +56,15 @@ public enum RejectionReason: String, Error, Sendable, Equatable, CustomStringCon
     case droppedOldest
     /// The pool is shutting down or has shut down.
     case shuttingDown
+    /// The circuit breaker is open.
+    case circuitOpen
 
     public var description: String {
         switch self {
         case .queueFull: "queue full"
         case .droppedOldest: "dropped as oldest"
         case .shuttingDown: "pool shutting down"
+        case .circuitOpen: "circuit open"
         }
     }
 }

@@ -8,8 +8,14 @@ public struct PoolEvent: Sendable, Equatable {
         case scaledDown(from: Int, to: Int, reason: String)
         /// A job used up its attempts and was dead-lettered.
         case deadLettered(DeadLetter)
-        /// A scaling setting was changed while running.
+        /// A setting was changed while running.
         case settingsChanged(String)
+        /// The circuit breaker changed state.
+        case breakerChanged(to: BreakerState, reason: String)
+        /// Fault injection crashed a worker, with the job it was running.
+        case workerCrashed(WorkerID, job: JobID?)
+        /// A crashed worker's replacement started.
+        case workerReplaced(old: WorkerID, new: WorkerID)
         /// Shutdown began: admission is closed.
         case shutdownStarted(ShutdownMode)
         /// A graceful shutdown's deadline passed with work left; what remained was cancelled.
@@ -35,6 +41,10 @@ extension PoolEvent.Kind: CustomStringConvertible {
         case .deadLettered(let letter):
             "dead letter \(letter.id) after \(letter.attempts) attempt\(letter.attempts == 1 ? "" : "s"): \(letter.lastError)"
         case .settingsChanged(let change): "settings: \(change)"
+        case .breakerChanged(let state, let reason): "breaker \(state): \(reason)"
+        case .workerCrashed(let worker, let job?): "worker \(worker) crashed running job \(job)"
+        case .workerCrashed(let worker, nil): "worker \(worker) crashed while idle"
+        case .workerReplaced(let old, let new): "worker \(new) replaces \(old)"
         case .shutdownStarted(let mode): "shutdown started (\(mode))"
         case .shutdownDeadlineReached(let remaining): "shutdown deadline reached, cancelling \(remaining) jobs"
         case .shutdownCompleted(let counts):

@@ -26,6 +26,12 @@ public struct PoolSnapshot: Sendable {
     /// The latest events, oldest first.
     public internal(set) var recentEvents: [PoolEvent]
     public internal(set) var deadLetterCount: Int
+    /// The circuit breaker's state, if the pool has one.
+    public internal(set) var breaker: BreakerState?
+    /// The rate limit in force, if any.
+    public internal(set) var rateLimit: RateLimit?
+    /// The faults being injected.
+    public internal(set) var faults: FaultInjection
 }
 
 /// Where a pool is in its life.

@@ -12,8 +12,18 @@ enum WorkerStep {
     case run(QueuedJob)
     /// Wait for work.
     case park
+    /// Wait for the rate limiter's next token, then look again.
+    case sleep(until: PoolInstant)
     /// Stop.
     case exit
+}
+
+/// What a worker found when it looked for a job.
+enum TakeResult {
+    case job(QueuedJob)
+    /// Jobs wait, but the rate limiter has no token until then.
+    case throttled(until: PoolInstant)
+    case nothing
 }
 
 /// The pool's bookkeeping for one worker.
@@ -23,6 +33,8 @@ struct WorkerRecord {
     var state: WorkerState = .starting
     /// Told to stop after its current job (scale-down or shutdown).
     var retiring = false
+    /// Crashed by fault injection: its current attempt fails, and it stops.
+    var crashed = false
     /// Set while the worker waits for work.
     var parked: UnsafeContinuation<WorkerStep, Never>?
     var completed = 0
@@ -86,6 +98,12 @@ struct PoolCore {
     private(set) var cancelledWhileQueued = 0
     private(set) var cancelledWhileRunning = 0
     var throughput: ThroughputTracker
+    private(set) var breaker: CircuitBreaker?
+    private(set) var bucket: TokenBucket?
+    private(set) var faults: FaultInjection
+    private var random: SplitMix64
+    /// Workers asleep until the rate limiter's next token (at most one is needed).
+    private var throttleSleepers = 0
 
     init(configuration: PoolConfiguration, queue: any QueueStrategy, now: PoolInstant) {
         self.configuration = configuration
@@ -93,6 +111,10 @@ struct PoolCore {
         self.settings = ScalingSettings(configuration)
         self.queue = queue
         self.throughput = ThroughputTracker(origin: now)
+        self.breaker = configuration.circuitBreaker.map { CircuitBreaker(policy: $0) }
+        self.bucket = configuration.rateLimit.map { TokenBucket(limit: $0, now: now) }
+        self.faults = configuration.faults
+        self.random = SplitMix64(seed: configuration.faultSeed)
     }
 
     var pendingCount: Int { queue.count }
@@ -117,12 +139,16 @@ struct PoolCore {
         guard phase == .running else {
             return .decided(reject(box: box, reason: .shuttingDown, effects: &effects))
         }
+        if breaker != nil, let admits = breaker?.admits(now: now) {
+            report(admits.1, effects: &effects)
+            if !admits.0 { return .decided(reject(box: box, reason: .circuitOpen, effects: &effects)) }
+        }
         if let capacity = configuration.queueCapacity, queue.count >= capacity {
             switch configuration.overflowPolicy {
             case .reject:
                 return .decided(reject(box: box, reason: .queueFull, effects: &effects))
             case .dropOldest:
-                if let dropped = queue.removeOldest() {
+                if let dropped = queue.evict() {
                     counters.rejected += 1
                     if let droppedBox = dropped.outcome { effects.outcomes.append((droppedBox, .rejected(.droppedOldest))) }
                 }
@@ -168,11 +194,29 @@ struct PoolCore {
             candidate = parkedWorkers.last
         case .worker(let id):
             candidate = workers[id]?.parked == nil ? nil : id
+        case .preferring(let id):
+            candidate = workers[id]?.parked == nil ? parkedWorkers.last : id
         }
         guard let id = candidate, let continuation = workers[id]?.parked else { return }
-        guard let job = takeJob(for: id, now: effects.now, effects: &effects) else { return }
+        let step: WorkerStep
+        switch takeJob(for: id, now: effects.now, effects: &effects) {
+        case .job(let job):
+            step = .run(job)
+        case .throttled(let until) where throttleSleepers == 0:
+            throttleSleepers += 1
+            step = .sleep(until: until)
+        case .throttled, .nothing:
+            return
+        }
         unpark(id)
-        effects.resumeWorkers.append((continuation, .run(job)))
+        effects.resumeWorkers.append((continuation, step))
+    }
+
+    /// Offers work to every parked worker (after the workers or the breaker changed).
+    private mutating func wakeParkedWorkersWithWork(effects: inout Effects) {
+        for id in parkedWorkers.reversed() where queue.count > 0 {
+            wakeWorker(for: .worker(id), effects: &effects)
+        }
     }
 
     private mutating func unpark(_ id: WorkerID) {
@@ -185,14 +229,30 @@ struct PoolCore {
     }
 
     /// Hands `worker` its next job, marking it busy, and lets a blocked submitter into the freed space.
-    private mutating func takeJob(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> QueuedJob? {
-        guard let job = queue.dequeue(for: id) else { return nil }
+    /// Rate limit and circuit breaker are applied here, at dispatch.
+    private mutating func takeJob(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> TakeResult {
+        guard queue.count > 0 else { return .nothing }
+        if let breaker, !breaker.mayStart { return .nothing }
+        if bucket != nil, let next = bucket?.nextToken(now: now) { return .throttled(until: next) }
+        guard var job = queue.dequeue(for: id) else { return .nothing }
+        bucket?.spend()
+        breaker?.started()
+        if faults.isActive {
+            let fails = Double.random(in: 0..<1, using: &random) < faults.failureProbability
+            job.injectedFault = InjectedFault(delay: faults.extraLatency, fails: fails)
+        }
         inFlight += 1
         if let record = workers[id] {
             workers[id]?.state = record.retiring ? .draining(job: job.id, since: now) : .busy(job: job.id, since: now)
         }
         admitBlockedSubmitters(now: now, effects: &effects)
-        return job
+        if bucket != nil && throttleSleepers == 0 && queue.count > 0 { wakeWorker(for: .anyWorker, effects: &effects) }
+        return .job(job)
+    }
+
+    private mutating func report(_ transition: CircuitBreaker.Transition?, effects: inout Effects) {
+        guard let transition else { return }
+        effects.events.append(.breakerChanged(to: transition.to, reason: transition.reason))
     }
 
     private mutating func admitBlockedSubmitters(now: PoolInstant, effects: inout Effects) {
@@ -225,9 +285,20 @@ struct PoolCore {
 
     private mutating func nextStep(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
         guard let record = workers[id], !record.retiring, !workersReleased else { return .exit }
-        if let job = takeJob(for: id, now: now, effects: &effects) { return .run(job) }
+        let taken = takeJob(for: id, now: now, effects: &effects)
+        if case .job(let job) = taken { return .run(job) }
         if case .idle = record.state {} else { workers[id]?.state = .idle(since: now) }
+        if case .throttled(let until) = taken, throttleSleepers == 0 {
+            throttleSleepers += 1
+            return .sleep(until: until)
+        }
         return .park
+    }
+
+    /// A worker's wait for a rate-limit token is over.
+    mutating func throttleSleepEnded(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
+        throttleSleepers -= 1
+        return nextStep(for: id, now: now, effects: &effects)
     }
 
     /// An attempt ended, on `worker` or (for ``OverflowPolicy/runInCaller``) in the caller.
@@ -236,9 +307,16 @@ struct PoolCore {
         now: PoolInstant, effects: inout Effects
     ) -> WorkerStep {
         inFlight -= 1
+        var result = result
         if let worker {
-            queue.jobFinished(job, by: worker)
+            if let target = queue.jobFinished(job, by: worker) { wakeWorker(for: target, effects: &effects) }
             workers[worker]?.busyNanoseconds += (now - startedAt).nanoseconds
+            if workers[worker]?.crashed == true { result = .failure(error: "worker \(worker) crashed", timedOut: false) }
+        }
+        if phase != .cancelling, breaker != nil {
+            var success = false
+            if case .success = result { success = true }
+            report(breaker?.record(success: success, now: now), effects: &effects)
         }
         switch result {
         case .success:
@@ -322,6 +400,10 @@ struct PoolCore {
     /// The scaler's tick: decide and apply.
     mutating func evaluateScaling(now: PoolInstant, effects: inout Effects) {
         guard phase == .running || phase == .draining else { return }
+        if let transition = breaker?.tick(now: now) {
+            report(transition, effects: &effects)
+            wakeParkedWorkersWithWork(effects: &effects)
+        }
         let candidates = workers.values.filter { !$0.retiring }.map { record in
             let idleSince: PoolInstant? =
                 switch record.state {
@@ -344,13 +426,69 @@ struct PoolCore {
             let from = activeWorkers
             for _ in from..<target { effects.startWorkers.append(addWorker(now: now)) }
             effects.events.append(.scaledUp(from: from, to: target, reason: reason))
-        case .scaleDown(let retire, let target, let reason):
+        case .scaleDown(let suggested, let target, let reason):
             let from = activeWorkers
+            let retire = queue.workersToRetire(count: suggested.count, from: activeWorkerIDs) ?? suggested
             for id in retire { self.retire(id, effects: &effects) }
             effects.events.append(.scaledDown(from: from, to: target, reason: reason))
         }
         lastScaledAt = now
-        queue.workersChanged(to: workers.values.filter { !$0.retiring }.map(\.id).sorted())
+        workersChanged(effects: &effects)
+    }
+
+    private var activeWorkerIDs: [WorkerID] { workers.values.filter { !$0.retiring }.map(\.id).sorted() }
+
+    private mutating func workersChanged(effects: inout Effects) {
+        queue.workersChanged(to: activeWorkerIDs)
+        wakeParkedWorkersWithWork(effects: &effects)
+    }
+
+    // MARK: Flow control and faults
+
+    mutating func setRateLimit(_ limit: RateLimit?, now: PoolInstant, effects: inout Effects) {
+        if let limit {
+            if bucket == nil { bucket = TokenBucket(limit: limit, now: now) } else { bucket?.change(to: limit, now: now) }
+            effects.events.append(.settingsChanged("rate limit \(limit.perSecond)/s, burst \(limit.burst)"))
+        } else {
+            bucket = nil
+            effects.events.append(.settingsChanged("rate limit off"))
+        }
+        wakeParkedWorkersWithWork(effects: &effects)
+    }
+
+    mutating func setFaults(_ faults: FaultInjection, effects: inout Effects) {
+        self.faults = faults
+        effects.events.append(
+            .settingsChanged(
+                "faults: failure probability \(faults.failureProbability), extra latency \(formatted(faults.extraLatency))"))
+    }
+
+    /// Crashes `requested` (or a random worker): its running attempt fails with "worker crashed" (and is
+    /// retried or dead-lettered per the retry policy), and a replacement starts at once.
+    mutating func crashWorker(_ requested: WorkerID?, now: PoolInstant, effects: inout Effects) -> WorkerID? {
+        guard phase == .running || phase == .draining else { return nil }
+        let candidates = activeWorkerIDs
+        guard !candidates.isEmpty else { return nil }
+        let victim = requested ?? candidates[Int(random.next() % UInt64(candidates.count))]
+        guard candidates.contains(victim), let record = workers[victim] else { return nil }
+        workers[victim]?.crashed = true
+        workers[victim]?.retiring = true
+        activeWorkers -= 1
+        var runningJob: JobID?
+        if let continuation = record.parked {
+            unpark(victim)
+            effects.resumeWorkers.append((continuation, .exit))
+        } else if case .busy(let job, let since) = record.state {
+            runningJob = job
+            workers[victim]?.state = .draining(job: job, since: since)
+            record.task.map { effects.cancelTasks.append($0) }
+        }
+        let replacement = addWorker(now: now)
+        effects.startWorkers.append(replacement)
+        effects.events.append(.workerCrashed(victim, job: runningJob))
+        effects.events.append(.workerReplaced(old: victim, new: replacement))
+        workersChanged(effects: &effects)
+        return victim
     }
 
     mutating func addWorker(now: PoolInstant) -> WorkerID {

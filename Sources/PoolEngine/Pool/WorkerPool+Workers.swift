@@ -26,6 +26,11 @@ extension WorkerPool {
                     perform(effects)
                     if let immediate { continuation.resume(returning: immediate) }
                 }
+            case .sleep(let until):
+                try? await clock.sleep(until: until)
+                var effects = Effects(now: clock.now())
+                step = core.withLock { $0.throttleSleepEnded(id, now: effects.now, effects: &effects) }
+                perform(effects)
             case .exit:
                 var effects = Effects(now: clock.now())
                 core.withLock { $0.workerExited(id, effects: &effects) }
@@ -67,7 +72,7 @@ extension WorkerPool {
     /// beside a timer child; the timer prefers the shared pool so that it fires even while every worker
     /// thread is busy.
     private func attempt(_ queued: QueuedJob) async -> AttemptResult {
-        let work = queued.job.work
+        let work = withInjectedFault(queued)
         guard let timeout = queued.job.timeout ?? configuration.defaultTimeout else {
             do {
                 try await work()
@@ -101,6 +106,18 @@ extension WorkerPool {
                 }
             }
             return .failure(error: "cancelled", timedOut: false)
+        }
+    }
+
+    /// The job's work, preceded by the fault injection chose for this attempt, if any.
+    private func withInjectedFault(_ queued: QueuedJob) -> @Sendable () async throws -> Void {
+        let original = queued.job.work
+        guard let fault = queued.injectedFault else { return original }
+        let clock = self.clock
+        return {
+            if fault.delay > .zero { try await clock.sleep(for: fault.delay) }
+            if fault.fails { throw InjectedFailure() }
+            try await original()
         }
     }
 

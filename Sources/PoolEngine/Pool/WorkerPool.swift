@@ -54,18 +54,12 @@ public final class WorkerPool: Sendable {
         latencies = LatencyRecorder(shardCount: max(threads, 2))
         metrics = MetricsPublisher(poolName: configuration.name)
         let now = clock.now()
-        var core = PoolCore(configuration: configuration, queue: Self.makeQueue(configuration.queueStrategy), now: now)
+        var core = PoolCore(configuration: configuration, queue: configuration.queueStrategy.makeQueue(), now: now)
         let initial = (0..<configuration.effectiveInitialWorkers).map { _ in core.addWorker(now: now) }
         self.core = Locked(core)
         for id in initial { startWorker(id) }
         let scalerTask = Task { [self] in await runScaler() }
         scaler.withLock { $0 = scalerTask }
-    }
-
-    static func makeQueue(_ kind: QueueStrategyKind) -> any QueueStrategy {
-        switch kind {
-        case .sharedFIFO: SharedFIFOQueue()
-        }
     }
 
     // MARK: Submitting
@@ -177,6 +171,33 @@ public final class WorkerPool: Sendable {
         perform(effects)
     }
 
+    /// Sets or removes the rate limit while the pool runs.
+    public func updateRateLimit(_ limit: RateLimit?) throws(ConfigurationError) {
+        try limit?.validate()
+        var effects = Effects(now: clock.now())
+        core.withLock { $0.setRateLimit(limit, now: effects.now, effects: &effects) }
+        perform(effects)
+    }
+
+    /// Changes the injected faults while the pool runs (``FaultInjection/none`` to stop).
+    public func injectFaults(_ faults: FaultInjection) throws(ConfigurationError) {
+        try faults.validate()
+        var effects = Effects(now: clock.now())
+        core.withLock { $0.setFaults(faults, effects: &effects) }
+        perform(effects)
+    }
+
+    /// Crashes a worker (the given one, or one at random) as a fault would: its running attempt fails and
+    /// is retried or dead-lettered per the retry policy, and a replacement starts at once. Returns the
+    /// crashed worker, or `nil` if there was none to crash.
+    @discardableResult
+    public func crashWorker(_ worker: WorkerID? = nil) -> WorkerID? {
+        var effects = Effects(now: clock.now())
+        let crashed = core.withLock { $0.crashWorker(worker, now: effects.now, effects: &effects) }
+        perform(effects)
+        return crashed
+    }
+
     // MARK: Observing
 
     /// The counts so far.
@@ -194,7 +215,8 @@ public final class WorkerPool: Sendable {
                 workers: core.workerSnapshots(now: now), stoppedWorkers: Array(core.stoppedWorkers), queue: core.queue.depths(), inFlight: core.inFlight,
                 awaitingRetry: core.awaitingRetryCount, blockedSubmitters: core.blockedSubmitterCount,
                 counters: core.counters, latencies: nil, throughput: core.throughput.current, recentEvents: [],
-                deadLetterCount: core.deadLetterTotal)
+                deadLetterCount: core.deadLetterTotal, breaker: core.breaker?.state,
+                rateLimit: core.bucket?.limit, faults: core.faults)
         }
         snapshot.latencies = includingLatencies ? latencies.merged() : nil
         snapshot.recentEvents = eventHub.recent

@@ -2,7 +2,7 @@
 ///
 /// A strategy is a plain value that the pool keeps under its lock: it is never called concurrently, and
 /// it must not block or suspend. Implementations must give every job they were handed back exactly once,
-/// through ``dequeue(for:)``, ``removeOldest()`` or ``removeAll()``; the pool's accounting relies on it.
+/// through ``dequeue(for:)``, ``evict()`` or ``removeAll()``; the pool's accounting relies on it.
 /// See docs/ARCHITECTURE.md for how to add one.
 public protocol QueueStrategy {
     /// The number of jobs waiting.
@@ -11,21 +11,28 @@ public protocol QueueStrategy {
     mutating func enqueue(_ job: QueuedJob) -> DispatchTarget
     /// The next job for `worker`, or `nil` if it has nothing to do now.
     mutating func dequeue(for worker: WorkerID) -> QueuedJob?
-    /// Removes the job that has waited longest (for ``OverflowPolicy/dropOldest``).
-    mutating func removeOldest() -> QueuedJob?
+    /// Removes the job to sacrifice when the queue overflows under ``OverflowPolicy/dropOldest``: the one
+    /// that has waited longest, or for a priority queue the least urgent.
+    mutating func evict() -> QueuedJob?
     /// Removes and returns every waiting job (for shutdown).
     mutating func removeAll() -> [QueuedJob]
     /// Tells the strategy the current set of workers after the pool grew or shrank.
     mutating func workersChanged(to workers: [WorkerID])
-    /// Tells the strategy that `worker` finished `job` (whatever its outcome).
-    mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID)
+    /// Tells the strategy that `worker` finished `job` (whatever its outcome); returns a worker to wake if
+    /// that made a waiting job runnable.
+    mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID) -> DispatchTarget?
+    /// Which `count` of `workers` should leave when the pool shrinks, or `nil` to let the scaler choose
+    /// (idle longest first). The keyed strategy retires its newest workers, so that consistent hashing
+    /// moves only the keys it must.
+    func workersToRetire(count: Int, from workers: [WorkerID]) -> [WorkerID]?
     /// The waiting jobs, by queue.
     func depths() -> QueueDepths
 }
 
 extension QueueStrategy {
     public mutating func workersChanged(to workers: [WorkerID]) {}
-    public mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID) {}
+    public mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID) -> DispatchTarget? { nil }
+    public func workersToRetire(count: Int, from workers: [WorkerID]) -> [WorkerID]? { nil }
 }
 
 /// Which worker a newly queued job should wake.
@@ -34,6 +41,8 @@ public enum DispatchTarget: Sendable, Equatable {
     case anyWorker
     /// Only this worker may take it (it sits in that worker's own queue).
     case worker(WorkerID)
+    /// This worker should take it, but if it is busy an idle worker may steal it.
+    case preferring(WorkerID)
 }
 
 /// How many jobs wait, in the shared queue and in each worker's own queue.
@@ -42,10 +51,13 @@ public struct QueueDepths: Sendable, Equatable {
     public var shared: Int
     /// Jobs in each worker's own queue, for strategies that have them.
     public var perWorker: [WorkerID: Int]
+    /// How many keys each worker owns, for the keyed strategy.
+    public var ownedKeys: [WorkerID: Int]
 
-    public init(shared: Int, perWorker: [WorkerID: Int] = [:]) {
+    public init(shared: Int, perWorker: [WorkerID: Int] = [:], ownedKeys: [WorkerID: Int] = [:]) {
         self.shared = shared
         self.perWorker = perWorker
+        self.ownedKeys = ownedKeys
     }
 
     /// All waiting jobs.
@@ -66,6 +78,8 @@ public struct QueuedJob: Sendable {
     public internal(set) var enqueuedAt: PoolInstant
     /// Where the caller waits for the outcome, if it asked to.
     let outcome: OutcomeBox?
+    /// Set when fault injection picked this attempt.
+    var injectedFault: InjectedFault? = nil
 }
 
 /// A worker's number, unique within one pool and never reused.

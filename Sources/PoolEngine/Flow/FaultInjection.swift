@@ -1,0 +1,51 @@
+/// Faults to inject into a running pool, for experiments and teaching.
+public struct FaultInjection: Sendable, Equatable {
+    /// The chance (0...1) that an attempt fails with an injected error instead of running.
+    public var failureProbability: Double
+    /// Extra time added before every attempt, as if a dependency had slowed down.
+    public var extraLatency: Duration
+
+    public init(failureProbability: Double = 0, extraLatency: Duration = .zero) {
+        self.failureProbability = failureProbability
+        self.extraLatency = extraLatency
+    }
+
+    /// No faults.
+    public static let none = FaultInjection()
+
+    var isActive: Bool { failureProbability > 0 || extraLatency > .zero }
+
+    func validate() throws(ConfigurationError) {
+        guard (0...1).contains(failureProbability) else {
+            throw ConfigurationError(
+                field: "faults.failureProbability", message: "must lie within 0...1, got \(failureProbability)")
+        }
+        guard extraLatency >= .zero else {
+            throw ConfigurationError(field: "faults.extraLatency", message: "must not be negative, got \(extraLatency)")
+        }
+    }
+}
+
+/// What fault injection decided for one attempt when a worker took it.
+struct InjectedFault: Sendable {
+    var delay: Duration
+    var fails: Bool
+}
+
+/// The error an injected failure throws.
+public struct InjectedFailure: Error, CustomStringConvertible {
+    public var description: String { "injected failure" }
+}
+
+/// A small seeded generator, so that injected faults repeat run after run with the same seed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

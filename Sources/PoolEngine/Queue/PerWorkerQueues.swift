@@ -1,0 +1,120 @@
+import DequeModule
+
+/// How a push strategy picks the worker whose queue receives a new job.
+public enum DispatchRule: String, Sendable, CaseIterable {
+    /// Each worker in turn.
+    case roundRobin = "round-robin"
+    /// The worker with the shortest queue (ties: the first).
+    case leastLoaded = "least-loaded"
+}
+
+/// A queue per worker, filled by a dispatcher (push), with optional work stealing.
+///
+/// Without stealing a worker runs only what was pushed to it, so one slow job holds up everything queued
+/// behind it while other workers idle. With stealing, a worker whose own queue is empty takes a job from
+/// the busiest queue, from the end opposite to the owner (the newest job), so owner and thief rarely want
+/// the same job and the owner keeps its oldest work in order. The road not taken: stealing half a queue at
+/// once (as Go's scheduler does); here one job at a time keeps depths exact for the dashboard.
+public struct PerWorkerQueues: QueueStrategy {
+    private var queues: [WorkerID: Deque<QueuedJob>] = [:]
+    /// Workers in dispatch order.
+    private var order: [WorkerID] = []
+    /// Jobs that arrived while there was no worker.
+    private var unassigned = Deque<QueuedJob>()
+    private var nextIndex = 0
+    private(set) public var count = 0
+    public let rule: DispatchRule
+    public let stealing: Bool
+
+    public init(rule: DispatchRule, stealing: Bool) {
+        self.rule = rule
+        self.stealing = stealing
+    }
+
+    public mutating func enqueue(_ job: QueuedJob) -> DispatchTarget {
+        count += 1
+        guard let target = chooseWorker() else {
+            unassigned.append(job)
+            return .anyWorker
+        }
+        queues[target, default: []].append(job)
+        return stealing ? .preferring(target) : .worker(target)
+    }
+
+    private mutating func chooseWorker() -> WorkerID? {
+        guard !order.isEmpty else { return nil }
+        switch rule {
+        case .roundRobin:
+            nextIndex %= order.count
+            defer { nextIndex += 1 }
+            return order[nextIndex]
+        case .leastLoaded:
+            return order.min { (queues[$0]?.count ?? 0) < (queues[$1]?.count ?? 0) }
+        }
+    }
+
+    public mutating func dequeue(for worker: WorkerID) -> QueuedJob? {
+        if let job = queues[worker]?.popFirst() ?? unassigned.popFirst() {
+            count -= 1
+            return job
+        }
+        guard stealing, let victim = busiestQueue(excluding: worker), let job = queues[victim]?.popLast() else {
+            return nil
+        }
+        count -= 1
+        return job
+    }
+
+    private func busiestQueue(excluding worker: WorkerID) -> WorkerID? {
+        var best: (id: WorkerID, depth: Int)?
+        for (id, queue) in queues where id != worker && queue.count > (best?.depth ?? 0) {
+            best = (id, queue.count)
+        }
+        return best?.id
+    }
+
+    public mutating func evict() -> QueuedJob? {
+        // The oldest job is at the front of some queue; without timestamps per queue, take the front of the
+        // deepest queue, which holds the longest wait in all but contrived cases.
+        if let job = unassigned.popFirst() {
+            count -= 1
+            return job
+        }
+        guard let deepest = queues.max(by: { $0.value.count < $1.value.count })?.key,
+            let job = queues[deepest]?.popFirst()
+        else { return nil }
+        count -= 1
+        return job
+    }
+
+    public mutating func removeAll() -> [QueuedJob] {
+        var all = Array(unassigned)
+        for id in order { all.append(contentsOf: queues[id] ?? []) }
+        for (id, queue) in queues where !order.contains(id) { all.append(contentsOf: queue) }
+        queues.removeAll()
+        unassigned.removeAll()
+        count = 0
+        return all
+    }
+
+    /// Keeps the queues of the workers that stay; the jobs of departed workers are dispatched again.
+    public mutating func workersChanged(to workers: [WorkerID]) {
+        let staying = Set(workers)
+        var orphans = Deque<QueuedJob>()
+        for (id, queue) in queues where !staying.contains(id) {
+            orphans.append(contentsOf: queue)
+            queues[id] = nil
+        }
+        order = workers
+        orphans.append(contentsOf: unassigned)
+        unassigned.removeAll()
+        count -= orphans.count
+        for job in orphans { _ = enqueue(job) }
+    }
+
+    public func depths() -> QueueDepths {
+        var perWorker: [WorkerID: Int] = [:]
+        for id in order { perWorker[id] = queues[id]?.count ?? 0 }
+        return QueueDepths(shared: unassigned.count, perWorker: perWorker)
+    }
+}
