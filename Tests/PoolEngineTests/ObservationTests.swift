@@ -13,7 +13,7 @@ enum SharedTestMetrics {
     }()
 }
 
-@Suite("Snapshots, latencies, throughput, events and swift-metrics")
+@Suite("Snapshots, latencies, throughput, events and swift-metrics", .timeLimit(.minutes(3)))
 struct ObservationTests {
     @Test("the counts reach swift-metrics, labelled by pool and outcome")
     func swiftMetrics() async throws {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import PoolEngine
 
-@Suite("The live pool scales")
+@Suite("The live pool scales", .timeLimit(.minutes(3)))
 struct ScalingTests {
     @Test("a queue over the threshold scales up at once, with the reason in the event")
     func scaleUpOnBurst() async throws {

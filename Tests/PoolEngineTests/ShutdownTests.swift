@@ -2,7 +2,7 @@ import Testing
 
 @testable import PoolEngine
 
-@Suite("Shutdown accounts for every job")
+@Suite("Shutdown accounts for every job", .timeLimit(.minutes(3)))
 struct ShutdownTests {
     @Test("a graceful shutdown mid-burst drains the queue and finishes every job")
     func gracefulMidBurst() async throws {

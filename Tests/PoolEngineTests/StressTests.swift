@@ -2,18 +2,6 @@ import Testing
 
 @testable import PoolEngine
 
-/// A tiny seeded generator so that a stress run is the same run each time.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// What a stress job does.
 enum StressKind: Equatable {
     case succeed
@@ -23,7 +11,7 @@ enum StressKind: Equatable {
     case timeOut
 }
 
-@Suite("Stress: the conservation law under failures, timeouts and scaling churn")
+@Suite("Stress: the conservation law under failures, timeouts and scaling churn", .timeLimit(.minutes(5)))
 struct StressTests {
     static func configuration() -> PoolConfiguration {
         var configuration = makeConfiguration(min: 1, max: 16, capacity: 20_000, overflow: .reject, threshold: 8)
@@ -36,7 +24,7 @@ struct StressTests {
     }
 
     static func kinds(count: Int, seed: UInt64) -> [StressKind] {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         return (0..<count).map { _ in
             switch Int.random(in: 0..<1_000, using: &random) {
             case 0..<50: .fail

@@ -2,7 +2,7 @@ import Testing
 
 @testable import PoolEngine
 
-@Suite("The pool runs, refuses, retries and accounts for jobs")
+@Suite("The pool runs, refuses, retries and accounts for jobs", .timeLimit(.minutes(3)))
 struct WorkerPoolTests {
     @Test("every submitted job runs exactly once and a graceful shutdown balances the counts")
     func runsEveryJobOnce() async throws {

@@ -198,6 +198,8 @@ struct PoolCore {
             candidate = workers[id]?.parked == nil ? parkedWorkers.last : id
         }
         guard let id = candidate, let continuation = workers[id]?.parked else { return }
+        // Unparked before taking a job: taking one may wake another worker, which must not be this one.
+        unpark(id)
         let step: WorkerStep
         switch takeJob(for: id, now: effects.now, effects: &effects) {
         case .job(let job):
@@ -206,9 +208,10 @@ struct PoolCore {
             throttleSleepers += 1
             step = .sleep(until: until)
         case .throttled, .nothing:
+            workers[id]?.parked = continuation
+            parkedWorkers.append(id)
             return
         }
-        unpark(id)
         effects.resumeWorkers.append((continuation, step))
     }
 
@@ -489,6 +492,13 @@ struct PoolCore {
         effects.events.append(.workerReplaced(old: victim, new: replacement))
         workersChanged(effects: &effects)
         return victim
+    }
+
+    /// Creates the configured initial workers (the owner starts their tasks).
+    mutating func startInitialWorkers(now: PoolInstant) -> [WorkerID] {
+        let ids = (0..<configuration.effectiveInitialWorkers).map { _ in addWorker(now: now) }
+        queue.workersChanged(to: activeWorkerIDs)
+        return ids
     }
 
     mutating func addWorker(now: PoolInstant) -> WorkerID {

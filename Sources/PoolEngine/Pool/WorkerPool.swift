@@ -55,7 +55,7 @@ public final class WorkerPool: Sendable {
         metrics = MetricsPublisher(poolName: configuration.name)
         let now = clock.now()
         var core = PoolCore(configuration: configuration, queue: configuration.queueStrategy.makeQueue(), now: now)
-        let initial = (0..<configuration.effectiveInitialWorkers).map { _ in core.addWorker(now: now) }
+        let initial = core.startInitialWorkers(now: now)
         self.core = Locked(core)
         for id in initial { startWorker(id) }
         let scalerTask = Task { [self] in await runScaler() }
@@ -234,13 +234,14 @@ public final class WorkerPool: Sendable {
     /// Carries out what the state machine asked for, outside its lock.
     func perform(_ effects: Effects) {
         for (continuation, step) in effects.resumeWorkers { continuation.resume(returning: step) }
+        // Events before outcomes: a caller that learns its job's outcome also sees what led to it.
+        if !effects.events.isEmpty { publish(effects.events, at: effects.now) }
         for (continuation, admission) in effects.resumeSubmitters { continuation.resume(returning: admission) }
         for (box, outcome) in effects.outcomes { box.complete(outcome) }
         for id in effects.startWorkers { startWorker(id) }
         for (id, delay) in effects.scheduleRetries { scheduleRetry(id, after: delay) }
         for task in effects.cancelTasks { task.cancel() }
         for signal in effects.signals { signal.resume() }
-        if !effects.events.isEmpty { publish(effects.events, at: effects.now) }
     }
 
     func publish(_ kinds: [PoolEvent.Kind], at time: PoolInstant) {

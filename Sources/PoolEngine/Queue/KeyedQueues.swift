@@ -2,24 +2,33 @@ import DequeModule
 
 /// Dedicated workers: a job's key picks its worker by jump consistent hash, so each key is served by one
 /// worker at a time and a key's jobs run in submission order. Jobs without a key go to a shared queue that
-/// any worker takes from when its own is empty.
+/// any worker takes from when it has no keyed work.
+///
+/// Layout: each key with waiting jobs has its own FIFO, and each worker a round-robin list of the keys it
+/// owns that have jobs waiting. Re-homing a key is then O(1) whatever its backlog, and a worker serves its
+/// keys fairly rather than draining one key's backlog first.
 ///
 /// Re-homing: workers sit in numbered slots, and a key's slot is `jumpConsistentHash(key, slots)`. A new
 /// worker takes a new last slot, so growing moves only the keys that now hash to it; the strategy asks the
 /// pool to retire its newest workers first, so shrinking moves only the keys of the removed slots; a crashed
-/// worker's replacement takes over its slot, so replacing moves no key. All waiting jobs of a key always sit
-/// in its owner's queue, in order. While a key's job is still running on its old owner, its new owner skips
-/// that key's waiting jobs, so two jobs of one key never run at once; the old owner's finish wakes it.
+/// worker's replacement takes over its slot, so replacing moves no key. While a key's job still runs on its
+/// old owner, the new owner passes over that key; the old owner's finish wakes the new one. So two jobs of
+/// one key never run at once. (A retried attempt re-enters its key's FIFO at the back.)
 public struct KeyedQueues: QueueStrategy {
     private var slots: [WorkerID] = []
-    private var queues: [WorkerID: Deque<QueuedJob>] = [:]
+    /// Waiting jobs per key, in submission order.
+    private var pending: [String: Deque<QueuedJob>] = [:]
+    /// The worker whose ready list holds each key with waiting jobs (absent: no worker yet).
+    private var home: [String: WorkerID] = [:]
+    /// Per worker, its keys with waiting jobs, served round-robin. Entries whose key has since moved or
+    /// emptied are dropped lazily when met.
+    private var ready: [WorkerID: Deque<String>] = [:]
+    private var waitingPerWorker: [WorkerID: Int] = [:]
     private var unkeyed = Deque<QueuedJob>()
-    /// Keyed jobs that arrived (or were left) while there was no worker, in order.
-    private var homeless = Deque<QueuedJob>()
     /// Keys with a job running, and where.
     private var running: [String: WorkerID] = [:]
-    /// Every key seen (up to ``trackedKeyLimit``), with its owner, for the snapshot's key counts.
-    private var knownKeys: [String: WorkerID] = [:]
+    /// Every key seen (up to ``trackedKeyLimit``), for the snapshot's count of keys per worker.
+    private var knownKeys: Set<String> = []
     private var ownedKeyCounts: [WorkerID: Int] = [:]
     private(set) public var count = 0
     /// Keys beyond this many are still placed correctly but no longer counted per worker.
@@ -39,33 +48,46 @@ public struct KeyedQueues: QueueStrategy {
             unkeyed.append(job)
             return .anyWorker
         }
-        guard let target = owner(of: key) else {
-            homeless.append(job)
-            return .anyWorker
+        if knownKeys.count < Self.trackedKeyLimit, knownKeys.insert(key).inserted, let owner = owner(of: key) {
+            ownedKeyCounts[owner, default: 0] += 1
         }
-        track(key, owner: target)
-        queues[target, default: []].append(job)
-        return .worker(target)
+        pending[key, default: []].append(job)
+        if let current = home[key] {
+            waitingPerWorker[current, default: 0] += 1
+            return .worker(current)
+        }
+        guard let owner = owner(of: key) else { return .anyWorker }
+        place(key, on: owner)
+        return .worker(owner)
     }
 
-    private mutating func track(_ key: String, owner: WorkerID) {
-        guard knownKeys[key] == nil, knownKeys.count < Self.trackedKeyLimit else { return }
-        knownKeys[key] = owner
-        ownedKeyCounts[owner, default: 0] += 1
+    /// Puts a key (with its waiting jobs) on `worker`'s ready list.
+    private mutating func place(_ key: String, on worker: WorkerID) {
+        home[key] = worker
+        ready[worker, default: []].append(key)
+        waitingPerWorker[worker, default: 0] += pending[key]?.count ?? 0
     }
 
     public mutating func dequeue(for worker: WorkerID) -> QueuedJob? {
-        if let queue = queues[worker], !queue.isEmpty {
-            // Usually the first job; only a key still running on its previous owner is skipped.
-            if let index = queue.firstIndex(where: { job in
-                guard let key = job.job.key, let runner = running[key] else { return true }
-                return runner == worker
-            }) {
-                guard let job = queues[worker]?.remove(at: index) else { return nil }
-                count -= 1
-                if let key = job.job.key { running[key] = worker }
-                return job
+        var passes = ready[worker]?.count ?? 0
+        while passes > 0, let key = ready[worker]?.popFirst() {
+            passes -= 1
+            guard home[key] == worker, let jobs = pending[key], !jobs.isEmpty else { continue }
+            if let runner = running[key], runner != worker {
+                ready[worker]?.append(key)  // still running on its previous owner: pass over it for now
+                continue
             }
+            guard let job = pending[key]?.popFirst() else { continue }
+            count -= 1
+            waitingPerWorker[worker, default: 0] -= 1
+            running[key] = worker
+            if pending[key]?.isEmpty == true {
+                pending[key] = nil
+                home[key] = nil
+            } else {
+                ready[worker]?.append(key)
+            }
+            return job
         }
         guard let job = unkeyed.popFirst() else { return nil }
         count -= 1
@@ -75,30 +97,35 @@ public struct KeyedQueues: QueueStrategy {
     public mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID) -> DispatchTarget? {
         guard let key = job.job.key, running[key] == worker else { return nil }
         running[key] = nil
-        guard let owner = owner(of: key), owner != worker,
-            queues[owner]?.contains(where: { $0.job.key == key }) == true
-        else { return nil }
-        return .worker(owner)
+        guard let next = home[key], next != worker else { return nil }
+        return .worker(next)
     }
 
     public mutating func evict() -> QueuedJob? {
-        if let job = unkeyed.popFirst() ?? homeless.popFirst() {
+        if let job = unkeyed.popFirst() {
             count -= 1
             return job
         }
-        guard let deepest = queues.max(by: { $0.value.count < $1.value.count })?.key,
-            let job = queues[deepest]?.popFirst()
+        guard let (key, _) = pending.min(by: { ($0.value.first?.enqueuedAt ?? .zero) < ($1.value.first?.enqueuedAt ?? .zero) }),
+            let job = pending[key]?.popFirst()
         else { return nil }
         count -= 1
+        if let owner = home[key] { waitingPerWorker[owner, default: 0] -= 1 }
+        if pending[key]?.isEmpty == true {
+            pending[key] = nil
+            home[key] = nil
+        }
         return job
     }
 
     public mutating func removeAll() -> [QueuedJob] {
-        var all = Array(unkeyed) + Array(homeless)
-        for queue in queues.values { all.append(contentsOf: queue) }
-        queues.removeAll()
+        var all = Array(unkeyed)
+        for jobs in pending.values { all.append(contentsOf: jobs) }
+        pending.removeAll()
+        home.removeAll()
+        ready.removeAll()
+        waitingPerWorker.removeAll()
         unkeyed.removeAll()
-        homeless.removeAll()
         count = 0
         return all
     }
@@ -132,51 +159,36 @@ public struct KeyedQueues: QueueStrategy {
         rehome()
     }
 
-    /// Moves every waiting keyed job whose key changed owner to the new owner's queue, keeping each key's
-    /// order; recounts the keys each worker owns.
+    /// Moves every key with waiting jobs whose owner changed to its new owner (O(keys with waiting jobs)),
+    /// and recounts the keys each worker owns.
     private mutating func rehome() {
-        var moved: [WorkerID: Deque<QueuedJob>] = [:]
-        for (id, queue) in queues {
-            var kept = Deque<QueuedJob>()
-            for job in queue {
-                guard let key = job.job.key else {
-                    kept.append(job)
-                    continue
-                }
-                if let owner = owner(of: key) {
-                    if owner == id { kept.append(job) } else { moved[owner, default: []].append(job) }
-                } else {
-                    homeless.append(job)
-                }
-            }
-            queues[id] = kept
-        }
-        for (owner, jobs) in moved { queues[owner, default: []].append(contentsOf: jobs) }
-        if !slots.isEmpty {
-            let waiting = homeless
-            homeless.removeAll()
-            for job in waiting {
-                if let key = job.job.key, let owner = owner(of: key) { queues[owner, default: []].append(job) }
-            }
-        }
         let live = Set(slots)
-        for (id, queue) in queues where !live.contains(id) {
-            precondition(queue.isEmpty, "a departed worker \(id) still holds \(queue.count) keyed jobs")
-            queues[id] = nil
+        for worker in ready.keys where !live.contains(worker) { ready[worker] = nil }
+        for worker in waitingPerWorker.keys where !live.contains(worker) { waitingPerWorker[worker] = nil }
+        for (key, jobs) in pending {
+            let owner = owner(of: key)
+            guard home[key] != owner else { continue }
+            if let previous = home[key], live.contains(previous) {
+                waitingPerWorker[previous, default: 0] -= jobs.count
+            }
+            home[key] = nil
+            if let owner { place(key, on: owner) }
         }
         ownedKeyCounts = [:]
-        for key in knownKeys.keys {
+        for key in knownKeys {
             guard let owner = owner(of: key) else { continue }
-            knownKeys[key] = owner
             ownedKeyCounts[owner, default: 0] += 1
         }
     }
 
     public func depths() -> QueueDepths {
         var perWorker: [WorkerID: Int] = [:]
-        for id in slots { perWorker[id] = queues[id]?.count ?? 0 }
         var owned: [WorkerID: Int] = [:]
-        for id in slots { owned[id] = ownedKeyCounts[id] ?? 0 }
-        return QueueDepths(shared: unkeyed.count + homeless.count, perWorker: perWorker, ownedKeys: owned)
+        for id in slots {
+            perWorker[id] = waitingPerWorker[id] ?? 0
+            owned[id] = ownedKeyCounts[id] ?? 0
+        }
+        let homeless = pending.reduce(0) { $0 + (home[$1.key] == nil ? $1.value.count : 0) }
+        return QueueDepths(shared: unkeyed.count + homeless, perWorker: perWorker, ownedKeys: owned)
     }
 }

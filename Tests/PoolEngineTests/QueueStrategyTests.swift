@@ -1,0 +1,123 @@
+import Testing
+
+@testable import PoolEngine
+
+/// A queued job for strategy tests, with the id, key, priority and arrival given.
+func queued(_ id: UInt64, key: String? = nil, priority: Int = 0, at milliseconds: Int64 = 0) -> QueuedJob {
+    let at = PoolInstant(nanoseconds: milliseconds * 1_000_000)
+    return QueuedJob(
+        id: JobID(id), job: Job(key: key, priority: priority) {}, attempt: 1, submittedAt: at, enqueuedAt: at,
+        outcome: nil)
+}
+
+func drain(_ queue: inout some QueueStrategy, for worker: WorkerID = WorkerID(1)) -> [UInt64] {
+    var ids: [UInt64] = []
+    while let job = queue.dequeue(for: worker) { ids.append(job.id.rawValue) }
+    return ids
+}
+
+@Suite("Queue strategies keep their ordering promises")
+struct QueueStrategyTests {
+    @Test("FIFO runs in arrival order and evicts the oldest")
+    func fifo() {
+        var queue = SharedFIFOQueue()
+        for id in 1...5 { _ = queue.enqueue(queued(UInt64(id))) }
+        #expect(queue.evict()?.id == JobID(1))
+        #expect(drain(&queue) == [2, 3, 4, 5])
+    }
+
+    @Test("LIFO runs the newest first and evicts the oldest")
+    func lifo() {
+        var queue = SharedLIFOQueue()
+        for id in 1...5 { _ = queue.enqueue(queued(UInt64(id))) }
+        #expect(queue.evict()?.id == JobID(1))
+        #expect(drain(&queue) == [5, 4, 3, 2])
+    }
+
+    @Test("strict priority runs higher first, FIFO among equals, and evicts the least urgent")
+    func strictPriority() {
+        var queue = AgingPriorityQueue(agingInterval: nil)
+        let jobs = [(1, 0), (2, 5), (3, 1), (4, 5), (5, 0)]
+        for (id, priority) in jobs { _ = queue.enqueue(queued(UInt64(id), priority: priority, at: Int64(id))) }
+        #expect(queue.evict()?.id == JobID(5))
+        #expect(drain(&queue) == [2, 4, 3, 1])
+    }
+
+    @Test("without aging, a steady stream of urgent jobs starves a low-priority one")
+    func starvationWithoutAging() {
+        var queue = AgingPriorityQueue(agingInterval: nil)
+        _ = queue.enqueue(queued(0, priority: 0, at: 0))
+        var served: [UInt64] = []
+        for step in 1...1_000 {
+            _ = queue.enqueue(queued(UInt64(step), priority: 10, at: Int64(step)))
+            if let job = queue.dequeue(for: WorkerID(1)) { served.append(job.id.rawValue) }
+        }
+        #expect(!served.contains(0), "the low-priority job never ran")
+    }
+
+    @Test("with aging, no job of priority q arriving more than (q - p) x aging after a job of priority p overtakes it")
+    func agingBound() {
+        let aging = Duration.milliseconds(10)
+        var queue = AgingPriorityQueue(agingInterval: aging)
+        // Job 0 (priority 0) at t=0; then one priority-10 job every ms, and one dequeue every ms.
+        _ = queue.enqueue(queued(0, priority: 0, at: 0))
+        var servedAt: Int64?
+        var overtakers: [Int64] = []
+        for step in Int64(1)...1_000 {
+            _ = queue.enqueue(queued(UInt64(step), priority: 10, at: step))
+            guard let job = queue.dequeue(for: WorkerID(1)) else { continue }
+            if job.id == JobID(0) {
+                servedAt = step
+                break
+            }
+            overtakers.append(job.enqueuedAt.nanoseconds / 1_000_000)
+        }
+        let bound: Int64 = 10 * 10  // (q - p) x aging, in ms
+        #expect(servedAt != nil, "the low-priority job ran")
+        #expect(overtakers.allSatisfy { $0 <= bound }, "overtaken by jobs that arrived after \(bound) ms")
+        #expect(overtakers.count >= 50, "urgent jobs did overtake it while inside the bound")
+    }
+
+    @Test("round-robin dispatch spreads jobs over the workers in turn")
+    func roundRobin() {
+        var queue = PerWorkerQueues(rule: .roundRobin, stealing: false)
+        queue.workersChanged(to: [WorkerID(1), WorkerID(2), WorkerID(3)])
+        let targets = (1...6).map { queue.enqueue(queued(UInt64($0))) }
+        #expect(targets == [1, 2, 3, 1, 2, 3].map { DispatchTarget.worker(WorkerID($0)) })
+        #expect(queue.depths().perWorker == [WorkerID(1): 2, WorkerID(2): 2, WorkerID(3): 2])
+        #expect(drain(&queue, for: WorkerID(2)) == [2, 5], "without stealing a worker takes only its own")
+    }
+
+    @Test("least-loaded dispatch fills the shortest queue")
+    func leastLoaded() {
+        var queue = PerWorkerQueues(rule: .leastLoaded, stealing: false)
+        queue.workersChanged(to: [WorkerID(1), WorkerID(2)])
+        _ = queue.enqueue(queued(1))
+        _ = queue.enqueue(queued(2))
+        _ = queue.dequeue(for: WorkerID(1))
+        #expect(queue.enqueue(queued(3)) == .worker(WorkerID(1)))
+    }
+
+    @Test("an idle worker steals from the busiest queue, from the far end")
+    func stealing() {
+        var queue = PerWorkerQueues(rule: .roundRobin, stealing: true)
+        queue.workersChanged(to: [WorkerID(1), WorkerID(2), WorkerID(3)])
+        for id in 1...9 { _ = queue.enqueue(queued(UInt64(id))) }  // w1: 1,4,7  w2: 2,5,8  w3: 3,6,9
+        _ = queue.dequeue(for: WorkerID(1))
+        _ = queue.dequeue(for: WorkerID(1))
+        _ = queue.dequeue(for: WorkerID(1))  // w1 empty now
+        let stolen = queue.dequeue(for: WorkerID(1))
+        #expect(stolen?.id == JobID(8) || stolen?.id == JobID(9), "the newest job of a busiest queue")
+        #expect(queue.count == 5)
+    }
+
+    @Test("a departing worker's queued jobs are dispatched to the others, none lost")
+    func perWorkerRebalance() {
+        var queue = PerWorkerQueues(rule: .roundRobin, stealing: false)
+        queue.workersChanged(to: [WorkerID(1), WorkerID(2)])
+        for id in 1...10 { _ = queue.enqueue(queued(UInt64(id))) }
+        queue.workersChanged(to: [WorkerID(2)])
+        #expect(queue.count == 10)
+        #expect(Set(drain(&queue, for: WorkerID(2))) == Set(1...10))
+    }
+}
