@@ -63,13 +63,18 @@ struct CircuitBreakerTests {
 struct FlowControlTests {
     @Test("an open breaker rejects with circuitOpen, reports its transitions, and recovers")
     func breakerInPool() async throws {
+        let clock = ManualClock()
         var configuration = makeConfiguration(min: 1, max: 1)
-        configuration.circuitBreaker = CircuitBreakerPolicy(consecutiveFailures: 3, coolOff: .milliseconds(200))
-        configuration.scalingInterval = .milliseconds(10)
-        let pool = try WorkerPool(configuration: configuration)
+        configuration.circuitBreaker = CircuitBreakerPolicy(consecutiveFailures: 3, coolOff: .seconds(5))
+        configuration.scalingInterval = .seconds(1)
+        let pool = try WorkerPool(configuration: configuration, clock: clock)
         for _ in 0..<3 { _ = await pool.execute(Job { throw TestFailure() }) }
-        #expect(pool.snapshot().breaker.map { if case .open = $0 { true } else { false } } == true)
+        #expect(pool.snapshot().breaker == .open(until: PoolInstant.zero + .seconds(5)))
         #expect(pool.trySubmit {} == .rejected(.circuitOpen))
+        clock.advance(by: .seconds(4))
+        #expect(pool.trySubmit {} == .rejected(.circuitOpen), "still cooling off")
+        #expect(await eventually { clock.sleeperCount >= 1 })
+        clock.advance(by: .seconds(1))
         #expect(await eventually { pool.snapshot().breaker == .halfOpen })
         #expect(await pool.execute(Job {}) == .completed(attempts: 1))
         #expect(pool.snapshot().breaker == .closed)
@@ -79,7 +84,7 @@ struct FlowControlTests {
         }
         #expect(kinds == ["open", "half-open", "closed"])
         let report = await pool.shutdown(.graceful(deadline: .seconds(10)))
-        #expect(report.counters.rejected == 1 && report.counters.failed == 3 && report.counters.completed == 1)
+        #expect(report.counters.rejected == 2 && report.counters.failed == 3 && report.counters.completed == 1)
         expectBalanced(report.counters)
     }
 

@@ -29,8 +29,9 @@ struct ShutdownTests {
     @Test("a graceful shutdown whose deadline passes cancels the rest and still balances")
     func gracefulDeadline() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 2, capacity: nil))
-        for _ in 0..<200 {
-            pool.trySubmit { try await Task.sleep(for: .milliseconds(20)) }
+        for index in 0..<200 {
+            // A few quick jobs, then jobs that cannot finish before the deadline on any machine.
+            pool.trySubmit { try await Task.sleep(for: index < 5 ? .milliseconds(1) : .seconds(60)) }
         }
         let report = await pool.shutdown(.graceful(deadline: .milliseconds(100)))
         #expect(report.deadlineReached)

@@ -54,17 +54,16 @@ struct StrategyPoolTests {
             let gate = Gate()
             pool.trySubmit { await gate.wait() }
             #expect(await eventually { gate.arrived == 1 })
-            let order = RunLog()
             let sequence = Locked<[Int]>([])
             for (index, priority) in [(1, 0), (2, 9), (3, 5)] {
                 pool.trySubmit(priority: priority) {
-                    order.ran(index)
                     sequence.withLock { $0.append(index) }
                 }
             }
             gate.open()
-            _ = await pool.shutdown(.graceful(deadline: .seconds(10)))
+            let report = await pool.shutdown(.graceful(deadline: .seconds(10)))
             #expect(sequence.withLock { $0 } == expected, "\(kind)")
+            expectBalanced(report.counters)
         }
     }
 
