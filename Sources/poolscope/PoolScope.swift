@@ -1,5 +1,11 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The `poolscope` command line.
 @main
 struct PoolScope: AsyncParsableCommand {
@@ -8,8 +14,57 @@ struct PoolScope: AsyncParsableCommand {
         abstract: "Watch, teach and measure worker pools.",
         discussion: """
             With no subcommand, runs the built-in demo: a pool under steady load with periodic bursts.
-            The live dashboard, scenario files and the benchmark are on their way.
+            Scenario files are YAML (docs/SCENARIOS.md); bundled demos are listed by 'poolscope demos'.
+
+            Exit codes: 0 success, 1 a failed run or an invalid scenario, 2 a usage error.
             """,
-        subcommands: [Demo.self],
+        subcommands: [Demo.self, Run.self, Check.self, Demos.self],
         defaultSubcommand: Demo.self)
+
+    /// Parses and runs, mapping usage errors to exit code 2 as the CLI contract says (ArgumentParser's
+    /// default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                terminate(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    writeStandardError(text.hasSuffix("\n") ? text : text + "\n")
+}
+
+/// Writes text to standard error as is (unbuffered, so progress redraws show at once).
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { buffer -> Int in
+            guard let base = buffer.baseAddress else { return 0 }
+            return write(2, base + offset, buffer.count - offset)
+        }
+        if written <= 0 { return }
+        offset += written
+    }
+}
+
+/// Ends the process with `code`.
+func terminate(_ code: Int32) -> Never {
+    exit(code)
+}
+
+/// Whether a file descriptor is a terminal.
+func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }

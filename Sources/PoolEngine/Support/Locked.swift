@@ -6,18 +6,19 @@ import Musl
 import Darwin
 #endif
 
-/// A value guarded by a `pthread_mutex_t`.
+/// A value guarded by a `pthread_mutex_t`, for the engine and the modules built on it.
 ///
 /// Why not `Synchronization.Mutex`: on Linux it locks with raw futex calls that ThreadSanitizer does not
 /// see, so every access under it is reported as a race and the sanitizer run that CI relies on becomes
 /// useless. pthread mutexes are intercepted by the sanitizer and cost the same uncontended.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     // Safety: `value` is read and written only inside `withLock`, between `pthread_mutex_lock` and
     // `pthread_mutex_unlock` on `mutex`, which this object allocates, owns and destroys.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
-    init(_ value: Value) {
+    /// Guards `value`.
+    public init(_ value: Value) {
         self.value = value
         mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -32,7 +33,7 @@ final class Locked<Value>: @unchecked Sendable {
 
     /// Runs `body` with exclusive access to the value.
     @inline(__always)
-    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+    public func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

@@ -1,0 +1,94 @@
+public import PoolEngine
+
+/// The machine-readable summary of a run: the JSON contract of `poolscope run --json` (DESIGN.md).
+/// Fields may be added; none of the contract's fields may change meaning.
+public struct RunResult: Codable, Sendable, Equatable {
+    public var scenario: String
+    public var seed: UInt64
+    /// Wall time from the pool's start to the end of its shutdown.
+    public var durationS: Double
+    public var jobs: JobCounters
+    public var latencyMs: Latencies
+    public var throughput: ThroughputResult
+    public var workers: WorkerCounts
+    public var scaleEvents: [ScaleEvent]
+    /// Present when Erlang C applies: a stationary Poisson/exponential workload on a fixed-size pool.
+    public var theory: Theory?
+    /// Extra: whether submitted == completed + failed + rejected + cancelled.
+    public var balanced: Bool
+    /// Extra: the queue strategy.
+    public var strategy: String
+    /// Extra: jobs dead-lettered.
+    public var deadLetters: Int
+    /// Extra: the captions shown, with when.
+    public var captions: [Caption]
+    /// Extra: timeline actions the pool refused (for example a min above the max), with why.
+    public var warnings: [String]
+
+    public struct Latencies: Codable, Sendable, Equatable {
+        public var queueWait: LatencySummary
+        public var service: LatencySummary
+        public var endToEnd: LatencySummary
+    }
+
+    public struct ThroughputResult: Codable, Sendable, Equatable {
+        public var meanPerS: Double
+        public var peakPerS: Double
+    }
+
+    public struct WorkerCounts: Codable, Sendable, Equatable {
+        public var minSeen: Int
+        public var maxSeen: Int
+        /// Workers just before the final shutdown.
+        public var final: Int
+    }
+
+    public struct ScaleEvent: Codable, Sendable, Equatable {
+        public var tS: Double
+        public var from: Int
+        public var to: Int
+        public var reason: String
+    }
+
+    public struct Theory: Codable, Sendable, Equatable {
+        public var model: String
+        /// Erlang C's mean queue wait for the scenario's nominal rate, service mean and pool size.
+        public var predictedMeanWaitMs: Double
+        public var measuredMeanWaitMs: Double
+        /// Extra: the inputs, and the prediction redone with the service mean actually measured
+        /// (sleeps overshoot a little, which raises the load).
+        public var servers: Int
+        public var arrivalRatePerS: Double
+        public var meanServiceMs: Double
+        public var utilisation: Double
+        public var measuredMeanServiceMs: Double
+        public var predictedWithMeasuredServiceMs: Double?
+    }
+
+    public struct Caption: Codable, Sendable, Equatable {
+        public var tS: Double
+        public var text: String
+    }
+}
+
+/// One second of a run, a row of `--csv`.
+public struct SecondRow: Sendable, Equatable {
+    public var t: Double
+    public var workers: Int
+    public var queueDepth: Int
+    public var inFlight: Int
+    public var completedPerS: Int
+    public var failedPerS: Int
+    /// End-to-end latency of the jobs that completed in this second, in milliseconds.
+    public var p50Ms: Double
+    public var p99Ms: Double
+
+    public static let csvHeader = "t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms"
+
+    public var csvLine: String {
+        "\(rounded(t)),\(workers),\(queueDepth),\(inFlight),\(completedPerS),\(failedPerS),\(rounded(p50Ms)),\(rounded(p99Ms))"
+    }
+}
+
+/// A number with at most three decimals, for tables and CSV.
+func rounded(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }

@@ -1,0 +1,457 @@
+import PoolEngine
+import Yams
+
+/// Reads scenario files (YAML). Every problem is reported as `file:line: message` naming the field and
+/// what is allowed; unknown fields are errors, not ignored. docs/SCENARIOS.md documents every field.
+public enum ScenarioParser {
+    /// Parses scenario text; `file` names it in messages.
+    public static func parse(_ text: String, file: String) throws(ScenarioError) -> Scenario {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw yamlError(error, file: file)
+        } catch {
+            throw ScenarioError(file: file, line: 0, message: "cannot read YAML: \(error)")
+        }
+        guard let root else { throw ScenarioError(file: file, line: 1, message: "the file is empty; a scenario needs name, duration, pool and workload") }
+        return try Reader(file: file).scenario(root)
+    }
+
+    private static func yamlError(_ error: YamlError, file: String) -> ScenarioError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ScenarioError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
+        default:
+            return ScenarioError(file: file, line: 0, message: "invalid YAML: \(error)")
+        }
+    }
+}
+
+/// Walks the YAML tree, turning each node into a typed value or a located error.
+struct Reader {
+    let file: String
+
+    func fail(_ node: Node?, _ message: String) -> ScenarioError {
+        ScenarioError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message)
+    }
+
+    /// A mapping's entries by key, refusing unknown and repeated keys and checking required ones.
+    func fields(_ node: Node, _ path: String, allowed: [String], required: [String] = []) throws(ScenarioError)
+        -> [String: Node]
+    {
+        guard let mapping = node.mapping else {
+            throw fail(node, "\(path) must be a mapping with fields \(allowed.joined(separator: ", "))")
+        }
+        var result: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { throw fail(keyNode, "\(path): field names must be text") }
+            let name = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else {
+                throw fail(keyNode, "unknown field '\(name)'; allowed here: \(allowed.joined(separator: ", "))")
+            }
+            guard result[key] == nil else { throw fail(keyNode, "field '\(name)' appears twice") }
+            result[key] = value
+        }
+        for key in required where result[key] == nil {
+            throw fail(node, "missing field '\(path.isEmpty ? key : "\(path).\(key)")'")
+        }
+        return result
+    }
+
+    /// A field that ``fields(_:_:allowed:required:)`` already required.
+    func need(_ fields: [String: Node], _ key: String) throws(ScenarioError) -> Node {
+        guard let node = fields[key] else { throw ScenarioError(file: file, line: 0, message: "missing field '\(key)'") }
+        return node
+    }
+
+    func scalar(_ node: Node, _ path: String) throws(ScenarioError) -> String {
+        guard let scalar = node.scalar else { throw fail(node, "\(path) must be a single value") }
+        return scalar.string
+    }
+
+    func string(_ node: Node, _ path: String) throws(ScenarioError) -> String {
+        try scalar(node, path)
+    }
+
+    func int(_ node: Node, _ path: String, min: Int? = nil, max: Int? = nil) throws(ScenarioError) -> Int {
+        let text = try scalar(node, path)
+        guard let value = Int(text) else { throw fail(node, "\(path) must be a whole number, got '\(text)'") }
+        if let min, value < min { throw fail(node, "\(path) must be at least \(min), got \(value)") }
+        if let max, value > max { throw fail(node, "\(path) must be at most \(max), got \(value)") }
+        return value
+    }
+
+    func double(_ node: Node, _ path: String, within range: ClosedRange<Double>) throws(ScenarioError) -> Double {
+        let text = try scalar(node, path)
+        guard let value = Double(text), value.isFinite else { throw fail(node, "\(path) must be a number, got '\(text)'") }
+        guard range.contains(value) else {
+            throw fail(node, "\(path) must lie within \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    func bool(_ node: Node, _ path: String) throws(ScenarioError) -> Bool {
+        let text = try scalar(node, path)
+        switch text {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail(node, "\(path) must be true or false, got '\(text)'")
+        }
+    }
+
+    func duration(_ node: Node, _ path: String, allowZero: Bool = false) throws(ScenarioError) -> Duration {
+        let text = try scalar(node, path)
+        guard let value = Units.duration(text) else {
+            throw fail(node, "\(path) must be a duration with a unit (us, ms, s, m, h), like \"20ms\" or \"2s\"; got '\(text)'")
+        }
+        if value < .zero || (!allowZero && value == .zero) {
+            throw fail(node, "\(path) must be \(allowZero ? "zero or more" : "positive"), got '\(text)'")
+        }
+        return value
+    }
+
+    func rate(_ node: Node, _ path: String, allowZero: Bool = true) throws(ScenarioError) -> Double {
+        let text = try scalar(node, path)
+        guard let value = Units.rate(text) else {
+            throw fail(node, "\(path) must be a rate like \"300/s\" (per s, ms, m or h); got '\(text)'")
+        }
+        if value < 0 || (!allowZero && value == 0) {
+            throw fail(node, "\(path) must be \(allowZero ? "zero or more" : "positive"), got '\(text)'")
+        }
+        return value
+    }
+
+    func choice(_ node: Node, _ path: String, _ allowed: [String]) throws(ScenarioError) -> String {
+        let text = try scalar(node, path)
+        guard allowed.contains(text) else {
+            throw fail(node, "\(path) must be one of \(allowed.joined(separator: ", ")); got '\(text)'")
+        }
+        return text
+    }
+
+    // MARK: Scenario
+
+    func scenario(_ root: Node) throws(ScenarioError) -> Scenario {
+        let top = try fields(
+            root, "", allowed: ["name", "description", "seed", "duration", "shutdown_deadline", "pool", "workload", "timeline"],
+            required: ["name", "duration", "workload"])
+        let name = try string(try need(top, "name"), "name")
+        guard !name.isEmpty else { throw fail(top["name"], "name must not be empty") }
+        let seed = try top["seed"].map { (node) throws(ScenarioError) in UInt64(try int(node, "seed", min: 0)) } ?? 1
+        let duration = try self.duration(try need(top, "duration"), "duration")
+        let deadline = try top["shutdown_deadline"].map { (node) throws(ScenarioError) in try self.duration(node, "shutdown_deadline") } ?? .seconds(10)
+        var pool = PoolConfiguration()
+        pool.name = name
+        if let node = top["pool"] { pool = try self.pool(node, base: pool) }
+        let workload = try self.workload(try need(top, "workload"))
+        var timeline: [TimelineEntry] = []
+        if let node = top["timeline"] {
+            guard let sequence = node.sequence else { throw fail(node, "timeline must be a list of entries, each with 'at' and one action") }
+            for entry in sequence { timeline.append(try self.timelineEntry(entry, duration: duration)) }
+        }
+        return Scenario(
+            name: name, description: try top["description"].map { (node) throws(ScenarioError) in try string(node, "description") } ?? "",
+            seed: seed, duration: duration, shutdownDeadline: deadline, pool: pool, workload: workload, timeline: timeline)
+    }
+
+    // MARK: Pool
+
+    static let poolFields = [
+        "min_workers", "max_workers", "initial_workers", "queue_capacity", "overflow", "strategy", "aging", "dispatch",
+        "stealing", "scale_up_threshold", "growth", "idle_timeout", "cooldown", "scaling_interval", "threads",
+        "timeout", "retry", "rate_limit", "circuit_breaker", "dead_letter_capacity",
+    ]
+
+    func pool(_ node: Node, base: PoolConfiguration) throws(ScenarioError) -> PoolConfiguration {
+        let f = try fields(node, "pool", allowed: Self.poolFields)
+        var c = base
+        if let n = f["min_workers"] { c.minWorkers = try int(n, "pool.min_workers", min: 0, max: 100_000) }
+        if let n = f["max_workers"] { c.maxWorkers = try int(n, "pool.max_workers", min: 1, max: 100_000) }
+        if let n = f["initial_workers"] { c.initialWorkers = try int(n, "pool.initial_workers", min: 0, max: 100_000) }
+        if let n = f["queue_capacity"] {
+            c.queueCapacity = try scalar(n, "pool.queue_capacity") == "unbounded" ? nil : try int(n, "pool.queue_capacity", min: 1)
+        }
+        if let n = f["overflow"] {
+            switch try choice(n, "pool.overflow", ["reject", "wait", "drop_oldest", "run_in_caller"]) {
+            case "wait": c.overflowPolicy = .wait
+            case "drop_oldest": c.overflowPolicy = .dropOldest
+            case "run_in_caller": c.overflowPolicy = .runInCaller
+            default: c.overflowPolicy = .reject
+            }
+        }
+        let strategy = try f["strategy"].map { (n) throws(ScenarioError) in
+            try choice(n, "pool.strategy", ["fifo", "lifo", "priority", "per_worker", "keyed"])
+        } ?? "fifo"
+        for (field, owner) in [("aging", "priority"), ("dispatch", "per_worker"), ("stealing", "per_worker")]
+        where f[field] != nil && strategy != owner {
+            throw fail(f[field], "pool.\(field) applies only to strategy \(owner), not \(strategy)")
+        }
+        switch strategy {
+        case "lifo": c.queueStrategy = .lifo
+        case "priority":
+            c.queueStrategy = .priority(aging: try f["aging"].map { (n) throws(ScenarioError) in try duration(n, "pool.aging") })
+        case "per_worker":
+            let rule: DispatchRule =
+                try f["dispatch"].map { (n) throws(ScenarioError) in
+                    try choice(n, "pool.dispatch", ["round_robin", "least_loaded"]) == "least_loaded" ? .leastLoaded : .roundRobin
+                } ?? .roundRobin
+            let stealing = try f["stealing"].map { (n) throws(ScenarioError) in try bool(n, "pool.stealing") } ?? false
+            c.queueStrategy = .perWorker(rule, stealing: stealing)
+        case "keyed": c.queueStrategy = .keyed
+        default: c.queueStrategy = .sharedFIFO
+        }
+        if let n = f["scale_up_threshold"] { c.scaleUpThreshold = try int(n, "pool.scale_up_threshold", min: 1) }
+        if let n = f["growth"] {
+            let text = try scalar(n, "pool.growth")
+            if text == "double" {
+                c.growth = .double
+            } else if text.hasPrefix("+"), let step = Int(text.dropFirst()), step >= 1 {
+                c.growth = .add(step)
+            } else {
+                throw fail(n, "pool.growth must be \"double\" or \"+N\" (workers added per step), got '\(text)'")
+            }
+        }
+        if let n = f["idle_timeout"] { c.idleTimeout = try duration(n, "pool.idle_timeout") }
+        if let n = f["cooldown"] { c.cooldown = try duration(n, "pool.cooldown", allowZero: true) }
+        if let n = f["scaling_interval"] { c.scalingInterval = try duration(n, "pool.scaling_interval") }
+        if let n = f["threads"] { c.executor = .dedicatedThreads(try int(n, "pool.threads", min: 1, max: 1_024)) }
+        if let n = f["timeout"] { c.defaultTimeout = try duration(n, "pool.timeout") }
+        if let n = f["dead_letter_capacity"] { c.deadLetterCapacity = try int(n, "pool.dead_letter_capacity", min: 0) }
+        if let n = f["retry"] { c.retry = try retry(n) }
+        if let n = f["rate_limit"] {
+            let r = try fields(n, "pool.rate_limit", allowed: ["rate", "burst"], required: ["rate"])
+            c.rateLimit = RateLimit(
+                perSecond: try rate(try need(r, "rate"), "pool.rate_limit.rate", allowZero: false),
+                burst: try r["burst"].map { (b) throws(ScenarioError) in try int(b, "pool.rate_limit.burst", min: 1) } ?? 1)
+        }
+        if let n = f["circuit_breaker"] { c.circuitBreaker = try breaker(n) }
+        do {
+            try c.validate()
+        } catch {
+            throw fail(f[Self.yamlName(of: error.field)] ?? node, "pool: \(Self.yamlName(of: error.field)) \(error.message)")
+        }
+        return c
+    }
+
+    /// The scenario-file name of a ``PoolConfiguration`` field.
+    static func yamlName(of field: String) -> String {
+        let names = [
+            "minWorkers": "min_workers", "maxWorkers": "max_workers", "initialWorkers": "initial_workers",
+            "queueCapacity": "queue_capacity", "scaleUpThreshold": "scale_up_threshold", "idleTimeout": "idle_timeout",
+            "scalingInterval": "scaling_interval", "defaultTimeout": "timeout",
+        ]
+        return names[field] ?? field
+    }
+
+    func retry(_ node: Node) throws(ScenarioError) -> RetryPolicy {
+        let f = try fields(
+            node, "pool.retry", allowed: ["max_attempts", "initial_backoff", "multiplier", "max_backoff", "jitter"],
+            required: ["max_attempts"])
+        var policy = RetryPolicy(maxAttempts: try int(try need(f, "max_attempts"), "pool.retry.max_attempts", min: 1, max: 100))
+        if let n = f["initial_backoff"] { policy.initialBackoff = try duration(n, "pool.retry.initial_backoff", allowZero: true) }
+        if let n = f["multiplier"] { policy.multiplier = try double(n, "pool.retry.multiplier", within: 1...100) }
+        if let n = f["max_backoff"] { policy.maxBackoff = try duration(n, "pool.retry.max_backoff", allowZero: true) }
+        if let n = f["jitter"] { policy.jitter = try double(n, "pool.retry.jitter", within: 0...1) }
+        if policy.maxBackoff < policy.initialBackoff {
+            throw fail(f["max_backoff"] ?? node, "pool.retry.max_backoff must be at least initial_backoff")
+        }
+        return policy
+    }
+
+    func breaker(_ node: Node) throws(ScenarioError) -> CircuitBreakerPolicy {
+        let f = try fields(
+            node, "pool.circuit_breaker",
+            allowed: ["consecutive_failures", "failure_ratio", "window", "cool_off", "half_open_trials", "when_open"])
+        var policy = CircuitBreakerPolicy(consecutiveFailures: nil)
+        if let n = f["consecutive_failures"] { policy.consecutiveFailures = try int(n, "pool.circuit_breaker.consecutive_failures", min: 1) }
+        if let n = f["failure_ratio"] { policy.failureRatio = try double(n, "pool.circuit_breaker.failure_ratio", within: 0.01...1) }
+        if policy.consecutiveFailures == nil && policy.failureRatio == nil {
+            throw fail(node, "pool.circuit_breaker needs consecutive_failures, failure_ratio or both")
+        }
+        if let n = f["window"] { policy.window = try int(n, "pool.circuit_breaker.window", min: 1) }
+        if let n = f["cool_off"] { policy.coolOff = try duration(n, "pool.circuit_breaker.cool_off") }
+        if let n = f["half_open_trials"] { policy.halfOpenTrials = try int(n, "pool.circuit_breaker.half_open_trials", min: 1) }
+        if let n = f["when_open"] {
+            policy.whenOpen = try choice(n, "pool.circuit_breaker.when_open", ["reject", "hold"]) == "hold" ? .hold : .reject
+        }
+        return policy
+    }
+
+    // MARK: Workload
+
+    func workload(_ node: Node) throws(ScenarioError) -> WorkloadSpec {
+        let f = try fields(
+            node, "workload", allowed: ["arrivals", "job", "service", "failure_rate", "keys", "priorities"],
+            required: ["arrivals", "service"])
+        let arrivals = try self.arrivals(try need(f, "arrivals"))
+        var kind = JobKind.sleep
+        if let n = f["job"] {
+            let j = try fields(n, "workload.job", allowed: ["kind", "cpu_fraction"], required: ["kind"])
+            switch try choice(try need(j, "kind"), "workload.job.kind", ["sleep", "cpu", "mixed"]) {
+            case "cpu": kind = .cpu
+            case "mixed":
+                kind = .mixed(cpuFraction: try j["cpu_fraction"].map { (c) throws(ScenarioError) in
+                    try double(c, "workload.job.cpu_fraction", within: 0...1)
+                } ?? 0.5)
+            default: kind = .sleep
+            }
+            if j["cpu_fraction"] != nil, kind != .mixed(cpuFraction: kind.cpuFraction) {
+                throw fail(j["cpu_fraction"], "workload.job.cpu_fraction applies only to kind mixed")
+            }
+        }
+        let service = try self.service(try need(f, "service"))
+        let failureRate = try f["failure_rate"].map { (n) throws(ScenarioError) in try double(n, "workload.failure_rate", within: 0...1) } ?? 0
+        var keys: KeyDistribution?
+        if let n = f["keys"] {
+            let k = try fields(n, "workload.keys", allowed: ["distribution", "count", "exponent"], required: ["count"])
+            let count = try int(try need(k, "count"), "workload.keys.count", min: 1, max: 10_000_000)
+            let distribution = try k["distribution"].map { (d) throws(ScenarioError) in
+                try choice(d, "workload.keys.distribution", ["uniform", "zipf"])
+            } ?? "uniform"
+            if distribution == "zipf" {
+                keys = .zipf(count: count, exponent: try k["exponent"].map { (e) throws(ScenarioError) in
+                    try double(e, "workload.keys.exponent", within: 0.01...10)
+                } ?? 1.0)
+            } else {
+                if k["exponent"] != nil { throw fail(k["exponent"], "workload.keys.exponent applies only to distribution zipf") }
+                keys = .uniform(count: count)
+            }
+        }
+        var priorities: PriorityDistribution?
+        if let n = f["priorities"] {
+            let p = try fields(n, "workload.priorities", allowed: ["levels", "weights"], required: ["levels", "weights"])
+            guard let levelNodes = p["levels"]?.sequence, let weightNodes = p["weights"]?.sequence else {
+                throw fail(n, "workload.priorities.levels and .weights must be lists")
+            }
+            var levels: [Int] = []
+            for item in levelNodes { levels.append(try int(item, "workload.priorities.levels[]")) }
+            var weights: [Double] = []
+            for item in weightNodes { weights.append(try double(item, "workload.priorities.weights[]", within: 0...1_000_000)) }
+            guard !levels.isEmpty, levels.count == weights.count, weights.reduce(0, +) > 0 else {
+                throw fail(n, "workload.priorities needs as many weights as levels (got \(levels.count) levels, \(weights.count) weights), with a positive sum")
+            }
+            priorities = PriorityDistribution(levels: levels, weights: weights)
+        }
+        return WorkloadSpec(
+            arrivals: arrivals, kind: kind, service: service, failureRate: failureRate, keys: keys, priorities: priorities)
+    }
+
+    func arrivals(_ node: Node) throws(ScenarioError) -> ArrivalProcess {
+        let processes = ["constant", "poisson", "bursts", "ramp", "on_off"]
+        let f = try fields(
+            node, "workload.arrivals", allowed: ["process", "rate", "burst_size", "every", "from", "to", "over", "on", "off"],
+            required: ["process"])
+        let process = try choice(try need(f, "process"), "workload.arrivals.process", processes)
+        let needs: [String: [String]] = [
+            "constant": ["rate"], "poisson": ["rate"], "bursts": ["rate", "burst_size", "every"],
+            "ramp": ["from", "to", "over"], "on_off": ["rate", "on", "off"],
+        ]
+        let wanted = needs[process] ?? []
+        for (key, value) in f where key != "process" && !wanted.contains(key) {
+            throw fail(value, "workload.arrivals.\(key) does not apply to process \(process); it takes \(wanted.joined(separator: ", "))")
+        }
+        for key in wanted where f[key] == nil { throw fail(node, "workload.arrivals: process \(process) needs '\(key)'") }
+        func r(_ key: String) throws(ScenarioError) -> Double { try rate(try need(f, key), "workload.arrivals.\(key)") }
+        func d(_ key: String) throws(ScenarioError) -> Duration { try duration(try need(f, key), "workload.arrivals.\(key)") }
+        switch process {
+        case "constant": return .constant(rate: try r("rate"))
+        case "poisson": return .poisson(rate: try r("rate"))
+        case "bursts":
+            return .bursts(rate: try r("rate"), size: try int(try need(f, "burst_size"), "workload.arrivals.burst_size", min: 1, max: 10_000_000), every: try d("every"))
+        case "ramp": return .ramp(from: try r("from"), to: try r("to"), over: try d("over"))
+        default: return .onOff(rate: try r("rate"), on: try d("on"), off: try d("off"))
+        }
+    }
+
+    func service(_ node: Node) throws(ScenarioError) -> ServiceTime {
+        let needs: [String: [String]] = [
+            "constant": ["value"], "uniform": ["min", "max"], "exponential": ["mean"], "lognormal": ["median", "sigma"],
+            "bimodal": ["fast", "slow", "slow_fraction"], "pareto": ["min", "alpha"],
+        ]
+        let f = try fields(
+            node, "workload.service",
+            allowed: ["distribution", "value", "min", "max", "mean", "median", "sigma", "fast", "slow", "slow_fraction", "alpha"],
+            required: ["distribution"])
+        let distribution = try choice(try need(f, "distribution"), "workload.service.distribution", needs.keys.sorted())
+        let wanted = needs[distribution] ?? []
+        for (key, value) in f where key != "distribution" && !wanted.contains(key) {
+            throw fail(value, "workload.service.\(key) does not apply to distribution \(distribution); it takes \(wanted.joined(separator: ", "))")
+        }
+        for key in wanted where f[key] == nil { throw fail(node, "workload.service: distribution \(distribution) needs '\(key)'") }
+        func d(_ key: String) throws(ScenarioError) -> Duration { try duration(try need(f, key), "workload.service.\(key)") }
+        switch distribution {
+        case "constant": return .constant(try d("value"))
+        case "uniform":
+            let low = try d("min")
+            let high = try d("max")
+            guard low <= high else { throw fail(f["max"], "workload.service.max must be at least min") }
+            return .uniform(min: low, max: high)
+        case "exponential": return .exponential(mean: try d("mean"))
+        case "lognormal": return .lognormal(median: try d("median"), sigma: try double(try need(f, "sigma"), "workload.service.sigma", within: 0.01...5))
+        case "bimodal":
+            return .bimodal(fast: try d("fast"), slow: try d("slow"), slowFraction: try double(try need(f, "slow_fraction"), "workload.service.slow_fraction", within: 0...1))
+        default: return .pareto(minimum: try d("min"), alpha: try double(try need(f, "alpha"), "workload.service.alpha", within: 0.1...10))
+        }
+    }
+
+    // MARK: Timeline
+
+    static let actions = [
+        "burst", "rate", "threshold", "min_workers", "max_workers", "failure_rate", "extra_latency", "rate_limit",
+        "crash_worker", "pause", "resume", "shutdown", "caption",
+    ]
+
+    func timelineEntry(_ node: Node, duration: Duration) throws(ScenarioError) -> TimelineEntry {
+        let f = try fields(node, "timeline entry", allowed: ["at"] + Self.actions + ["deadline"], required: ["at"])
+        let at = try self.duration(try need(f, "at"), "timeline.at", allowZero: true)
+        guard at <= duration else { throw fail(f["at"], "timeline.at \(formatted(at)) is after the scenario's duration \(formatted(duration))") }
+        let present = Self.actions.filter { f[$0] != nil }
+        guard present.count == 1, let name = present.first, let value = f[name] else {
+            throw fail(node, "each timeline entry needs exactly one action (\(Self.actions.joined(separator: ", "))); found \(present.isEmpty ? "none" : present.joined(separator: ", "))")
+        }
+        if f["deadline"] != nil && name != "shutdown" { throw fail(f["deadline"], "timeline.deadline applies only to shutdown") }
+        let path = "timeline.\(name)"
+        let action: ScenarioAction
+        switch name {
+        case "burst": action = .burst(try int(value, path, min: 1, max: 10_000_000))
+        case "rate": action = .setRate(try rate(value, path))
+        case "threshold": action = .setThreshold(try int(value, path, min: 1))
+        case "min_workers": action = .setMinWorkers(try int(value, path, min: 0))
+        case "max_workers": action = .setMaxWorkers(try int(value, path, min: 1))
+        case "failure_rate": action = .setFailureRate(try double(value, path, within: 0...1))
+        case "extra_latency": action = .setExtraLatency(try self.duration(value, path, allowZero: true))
+        case "rate_limit":
+            action = .setRateLimit(try scalar(value, path) == "off" ? nil : RateLimit(perSecond: try rate(value, path, allowZero: false), burst: 1))
+        case "crash_worker":
+            action = .crashWorker(try scalar(value, path) == "random" ? nil : try int(value, path, min: 1))
+        case "pause":
+            guard try bool(value, path) else { throw fail(value, "timeline.pause takes true (use resume: true to resume)") }
+            action = .pauseArrivals
+        case "resume":
+            guard try bool(value, path) else { throw fail(value, "timeline.resume takes true") }
+            action = .resumeArrivals
+        case "shutdown":
+            let mode = try choice(value, path, ["graceful", "immediate"])
+            if mode == "immediate" {
+                if f["deadline"] != nil { throw fail(f["deadline"], "timeline.deadline applies only to a graceful shutdown") }
+                action = .shutdown(.immediate)
+            } else {
+                action = .shutdown(.graceful(deadline: try f["deadline"].map { (n) throws(ScenarioError) in try self.duration(n, "timeline.deadline") } ?? .seconds(10)))
+            }
+        default:
+            let text = try string(value, path)
+            guard !text.isEmpty else { throw fail(value, "timeline.caption must not be empty") }
+            action = .caption(text)
+        }
+        return TimelineEntry(at: at, action: action, line: node.mark?.line ?? 0)
+    }
+}
+
+extension JobKind {
+    var cpuFraction: Double {
+        if case .mixed(let fraction) = self { return fraction }
+        return 0
+    }
+}

@@ -1,0 +1,267 @@
+public import PoolEngine
+import Histogram
+import Logging
+
+/// How far a run has got, reported about ten times a second.
+public struct RunProgress: Sendable {
+    public var elapsed: Duration
+    public var duration: Duration
+    public var submitted: Int
+    public var completed: Int
+    public var workers: Int
+    public var queueDepth: Int
+}
+
+/// What a run produced: the JSON summary and the per-second rows.
+public struct RunOutput: Sendable {
+    public var result: RunResult
+    public var seconds: [SecondRow]
+}
+
+/// Runs a scenario headless against a live pool: submits its job stream on time, performs its timeline,
+/// samples the pool every second, ends with a shutdown, and summarises.
+public final class ScenarioRunner: Sendable {
+    public let scenario: Scenario
+
+    public init(scenario: Scenario) {
+        self.scenario = scenario
+    }
+
+    public func run(progress: (@Sendable (RunProgress) -> Void)? = nil) async throws(ConfigurationError) -> RunOutput {
+        var configuration = scenario.pool
+        configuration.logger = Logger(label: "poolscope.run", factory: { _ in SwiftLogNoOpLogHandler() })
+        let pool = try WorkerPool(configuration: configuration)
+        let origin = SystemPoolClock().now()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let state = RunState()
+
+        let events = pool.events()
+        let collector = Task {
+            for await event in events {
+                let t = (event.time - origin).seconds
+                switch event.kind {
+                case .scaledUp(let from, let to, let reason), .scaledDown(let from, let to, let reason):
+                    state.record(RunResult.ScaleEvent(tS: rounded(t), from: from, to: to, reason: reason))
+                default: break
+                }
+            }
+        }
+        let sampler = Task { [scenario] in
+            var nextRow = start + .seconds(1)
+            var last = JobCounters()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                let snapshot = pool.snapshot(includingLatencies: false)
+                if snapshot.phase == .running { state.sawWorkers(snapshot.workers.count) }
+                progress?(
+                    RunProgress(
+                        elapsed: clock.now - start, duration: scenario.duration, submitted: snapshot.counters.submitted,
+                        completed: snapshot.counters.completed, workers: snapshot.workers.count,
+                        queueDepth: snapshot.queue.total))
+                if clock.now >= nextRow {
+                    let (p50, p99) = state.takeSecondPercentiles()
+                    state.add(
+                        SecondRow(
+                            t: (nextRow - start).seconds, workers: snapshot.workers.count, queueDepth: snapshot.queue.total,
+                            inFlight: snapshot.inFlight, completedPerS: snapshot.counters.completed - last.completed,
+                            failedPerS: snapshot.counters.failed - last.failed, p50Ms: p50, p99Ms: p99))
+                    last = snapshot.counters
+                    nextRow = nextRow + .seconds(1)
+                }
+            }
+        }
+
+        let shutdownMode = await drive(pool, state: state, start: start)
+        state.setFinalWorkers(pool.snapshot(includingLatencies: false).workers.count)
+        let report = await pool.shutdown(shutdownMode)
+        let end = clock.now
+        sampler.cancel()
+        await sampler.value
+        await collector.value
+        return RunOutput(result: summarise(pool, report: report, state: state, wallTime: end - start), seconds: state.rows)
+    }
+
+    /// Submits the job stream and performs the timeline until the duration ends or the timeline shuts the
+    /// pool down; returns the shutdown to perform.
+    private func drive(_ pool: WorkerPool, state: RunState, start: ContinuousClock.Instant) async -> ShutdownMode {
+        let clock = ContinuousClock()
+        var schedule = SubmissionSchedule(
+            workload: scenario.workload, timeline: scenario.timeline, duration: scenario.duration, seed: scenario.seed)
+        var actions = scenario.timeline.filter { !SubmissionSchedule.affectsStream($0.action) }
+        var next = schedule.next()
+        var faults = FaultInjection.none
+        let kind = scenario.workload.kind
+        while true {
+            let actionFirst = actions.first.map { action in next.map { action.at <= $0.at } ?? true } ?? false
+            let at: Duration
+            if actionFirst, let action = actions.first {
+                at = action.at
+            } else if let submission = next {
+                at = submission.at
+            } else {
+                break
+            }
+            if clock.now < start + at { try? await Task.sleep(until: start + at, clock: clock) }
+            if actionFirst {
+                let entry = actions.removeFirst()
+                let t = (clock.now - start).seconds
+                switch entry.action {
+                case .shutdown(let mode):
+                    return mode
+                case .caption(let text):
+                    state.caption(RunResult.Caption(tS: rounded(t), text: text))
+                case .setThreshold(let value):
+                    state.warn(entry, { try pool.updateScaling { $0.scaleUpThreshold = value } })
+                case .setMinWorkers(let value):
+                    state.warn(entry, { try pool.updateScaling { $0.minWorkers = value } })
+                case .setMaxWorkers(let value):
+                    state.warn(entry, { try pool.updateScaling { $0.maxWorkers = value } })
+                case .setExtraLatency(let latency):
+                    faults.extraLatency = latency
+                    let current = faults
+                    state.warn(entry, { try pool.injectFaults(current) })
+                case .setRateLimit(let limit):
+                    state.warn(entry, { try pool.updateRateLimit(limit) })
+                case .crashWorker(let number):
+                    if pool.crashWorker(number.map { WorkerID($0) }) == nil {
+                        state.warning("t=\(rounded(t))s: crash_worker \(number.map(String.init) ?? "random"): no such worker")
+                    }
+                default:
+                    break
+                }
+            } else if let submission = next {
+                let submitted = clock.now
+                let job = SimulatedWork.job(for: submission.spec, kind: kind) {
+                    state.recordEndToEnd(clock.now - submitted)
+                }
+                await pool.submit(job)
+                next = schedule.next()
+            }
+        }
+        if clock.now < start + scenario.duration { try? await Task.sleep(until: start + scenario.duration, clock: clock) }
+        return .graceful(deadline: scenario.shutdownDeadline)
+    }
+
+    private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: RunState, wallTime: Duration) -> RunResult {
+        let snapshot = pool.snapshot()
+        let latencies = snapshot.latencies ?? LatencyHistograms()
+        let counters = report.counters
+        let seconds = max(wallTime.seconds, 1e-9)
+        let rows = state.rows
+        let (minSeen, maxSeen, final) = state.workerCounts
+        return RunResult(
+            scenario: scenario.name, seed: scenario.seed, durationS: rounded(wallTime.seconds), jobs: counters,
+            latencyMs: RunResult.Latencies(
+                queueWait: LatencySummary(latencies.queueWait).rounded, service: LatencySummary(latencies.service).rounded,
+                endToEnd: LatencySummary(latencies.endToEnd).rounded),
+            throughput: RunResult.ThroughputResult(
+                meanPerS: rounded(Double(counters.completed) / seconds),
+                peakPerS: Double(max(rows.map(\.completedPerS).max() ?? 0, snapshot.throughput.peakPerSecond))),
+            workers: RunResult.WorkerCounts(minSeen: minSeen, maxSeen: maxSeen, final: final),
+            scaleEvents: state.scaleEvents, theory: theory(latencies), balanced: counters.isBalanced,
+            strategy: scenario.pool.queueStrategy.description, deadLetters: snapshot.deadLetterCount,
+            captions: state.captions, warnings: state.warnings)
+    }
+
+    /// Erlang C's prediction beside the measurement, when the scenario is an M/M/c queue.
+    private func theory(_ latencies: LatencyHistograms) -> RunResult.Theory? {
+        guard case .poisson(let rate) = scenario.workload.arrivals, case .exponential(let mean) = scenario.workload.service,
+            scenario.workload.kind == .sleep, scenario.workload.failureRate == 0,
+            scenario.pool.minWorkers == scenario.pool.maxWorkers, scenario.pool.rateLimit == nil,
+            scenario.pool.circuitBreaker == nil,
+            scenario.timeline.allSatisfy({ if case .caption = $0.action { true } else { false } }),
+            let predicted = ErlangC.meanWait(servers: scenario.pool.maxWorkers, arrivalRate: rate, meanService: mean.seconds)
+        else { return nil }
+        let servers = scenario.pool.maxWorkers
+        let measuredService = latencies.service.mean / 1e9
+        return RunResult.Theory(
+            model: "M/M/c", predictedMeanWaitMs: rounded(predicted * 1e3),
+            measuredMeanWaitMs: rounded(latencies.queueWait.mean / 1e6), servers: servers, arrivalRatePerS: rate,
+            meanServiceMs: rounded(mean.seconds * 1e3), utilisation: rounded(rate * mean.seconds / Double(servers)),
+            measuredMeanServiceMs: rounded(measuredService * 1e3),
+            predictedWithMeasuredServiceMs: ErlangC.meanWait(servers: servers, arrivalRate: rate, meanService: measuredService)
+                .map { rounded($0 * 1e3) })
+    }
+}
+
+/// What a run collects while it runs, shared by its tasks.
+final class RunState: Sendable {
+    private struct State {
+        var scaleEvents: [RunResult.ScaleEvent] = []
+        var captions: [RunResult.Caption] = []
+        var warnings: [String] = []
+        var rows: [SecondRow] = []
+        var minWorkers = Int.max
+        var maxWorkers = 0
+        var finalWorkers = 0
+        var second = Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
+    }
+
+    private let state = Locked(State())
+
+    func record(_ event: RunResult.ScaleEvent) { state.withLock { $0.scaleEvents.append(event) } }
+    func caption(_ caption: RunResult.Caption) { state.withLock { $0.captions.append(caption) } }
+    func warning(_ text: String) { state.withLock { $0.warnings.append(text) } }
+    func add(_ row: SecondRow) { state.withLock { $0.rows.append(row) } }
+
+    func warn(_ entry: TimelineEntry, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            warning("line \(entry.line): \(entry.action) refused: \(error)")
+        }
+    }
+
+    func sawWorkers(_ count: Int) {
+        state.withLock { state in
+            state.minWorkers = min(state.minWorkers, count)
+            state.maxWorkers = max(state.maxWorkers, count)
+        }
+    }
+
+    func setFinalWorkers(_ count: Int) {
+        sawWorkers(count)
+        state.withLock { $0.finalWorkers = count }
+    }
+
+    func recordEndToEnd(_ latency: Duration) {
+        let nanoseconds = UInt64(max(min(latency.nanoseconds, 3_600_000_000_000), 0))
+        state.withLock { _ = $0.second.record(nanoseconds) }
+    }
+
+    /// The p50 and p99 (ms) of the second that just ended, and a fresh histogram for the next.
+    func takeSecondPercentiles() -> (Double, Double) {
+        state.withLock { state in
+            defer { state.second.reset() }
+            guard state.second.totalCount > 0 else { return (0, 0) }
+            return (
+                rounded(Double(state.second.valueAtPercentile(50)) / 1e6),
+                rounded(Double(state.second.valueAtPercentile(99)) / 1e6)
+            )
+        }
+    }
+
+    var scaleEvents: [RunResult.ScaleEvent] { state.withLock { $0.scaleEvents } }
+    var captions: [RunResult.Caption] { state.withLock { $0.captions } }
+    var warnings: [String] { state.withLock { $0.warnings } }
+    var rows: [SecondRow] { state.withLock { $0.rows } }
+    var workerCounts: (Int, Int, Int) {
+        state.withLock { ($0.minWorkers == .max ? $0.finalWorkers : $0.minWorkers, $0.maxWorkers, $0.finalWorkers) }
+    }
+}
+
+extension LatencySummary {
+    /// The same summary with every figure to three decimals, for JSON people read.
+    var rounded: LatencySummary {
+        var copy = self
+        copy.mean = Workload.rounded(mean)
+        copy.p50 = Workload.rounded(p50)
+        copy.p90 = Workload.rounded(p90)
+        copy.p99 = Workload.rounded(p99)
+        copy.p999 = Workload.rounded(p999)
+        copy.max = Workload.rounded(max)
+        return copy
+    }
+}

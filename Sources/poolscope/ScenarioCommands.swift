@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import PoolEngine
+import Workload
+
+/// Loads the scenario a command names, or ends the process with the contract's exit code and a message.
+func loadScenario(_ reference: String) -> (Scenario, URL) {
+    guard let url = DemoCatalog.resolve(reference) else {
+        let demos = DemoCatalog.demoFiles().map { $0.deletingPathExtension().lastPathComponent }
+        printError("poolscope: no scenario file or bundled demo named '\(reference)'")
+        if !demos.isEmpty { printError("bundled demos: \(demos.joined(separator: ", "))") }
+        terminate(2)
+    }
+    do {
+        return (try DemoCatalog.load(url), url)
+    } catch {
+        printError(error.description)
+        terminate(1)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a scenario file: exit 0 if valid, else 1 with file:line: message.")
+
+    @Argument(help: "A scenario file, or the name of a bundled demo.")
+    var scenario: String
+
+    func run() throws {
+        let (scenario, url) = loadScenario(scenario)
+        print("\(DemoCatalog.displayPath(url)): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries)")
+    }
+}
+
+struct Demos: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the bundled teaching demos, one line each.")
+
+    func run() throws {
+        let files = DemoCatalog.demoFiles()
+        guard !files.isEmpty else {
+            printError("poolscope: no demos found (looked in $POOLSCOPE_DEMOS, ./demos and the source tree's demos/)")
+            terminate(1)
+        }
+        let width = files.map { $0.deletingPathExtension().lastPathComponent.count }.max() ?? 0
+        for file in files {
+            let name = file.deletingPathExtension().lastPathComponent
+            let padded = name.padding(toLength: width, withPad: " ", startingAt: 0)
+            switch Result(catching: { () throws(ScenarioError) in try DemoCatalog.load(file) }) {
+            case .success(let scenario):
+                let line = scenario.description.split(separator: "\n").first.map(String.init) ?? ""
+                print("\(padded)  \(line)")
+            case .failure(let error):
+                print("\(padded)  (invalid: \(error))")
+            }
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario headless and summarise it (or print the JSON summary with --json).")
+
+    @Argument(help: "A scenario file, or the name of a bundled demo.")
+    var scenario: String
+
+    @Option(help: "Override the scenario's seed.")
+    var seed: UInt64?
+
+    @Flag(help: "Print exactly one JSON document (the summary) on standard output.")
+    var json = false
+
+    @Option(help: "Write one CSV row per second to this file.")
+    var csv: String?
+
+    @Option(help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
+    var duration: String?
+
+    func validate() throws {
+        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
+            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
+        }
+    }
+
+    func run() async throws {
+        var (scenario, _) = loadScenario(scenario)
+        if let seed { scenario.seed = seed }
+        if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
+        let progress = ProgressReporter(duration: scenario.duration, enabled: true)
+        let output: RunOutput
+        do {
+            output = try await ScenarioRunner(scenario: scenario).run { progress.update($0) }
+        } catch {
+            progress.finish()
+            printError("poolscope: the pool refused the scenario's configuration: \(error)")
+            terminate(1)
+        }
+        progress.finish()
+        if let csv {
+            let lines = [SecondRow.csvHeader] + output.seconds.map(\.csvLine)
+            do {
+                try (lines.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+            } catch {
+                printError("poolscope: cannot write \(csv): \(error.localizedDescription)")
+                terminate(1)
+            }
+        }
+        if json {
+            print(try RunReportFormatter.json(output.result))
+        } else {
+            print(RunReportFormatter.human(output.result))
+        }
+        if !output.result.balanced { terminate(1) }
+    }
+}
