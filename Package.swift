@@ -51,7 +51,12 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkloadTests",
-            dependencies: ["Workload", "PoolEngine"]
+            dependencies: ["Workload", "PoolEngine"],
+            exclude: ["broken"]
+        ),
+        .testTarget(
+            name: "PoolScopeCLITests",
+            dependencies: ["poolscope"]
         ),
         .testTarget(
             name: "PoolEngineTests",

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// The repository's root, found from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+struct CommandResult {
+    var status: Int32
+    var output: String
+    var error: String
+}
+
+/// Runs the built `poolscope` from the repository root, as a person would, and waits for it.
+func poolscope(_ arguments: String...) throws -> CommandResult {
+    let binary = repositoryRoot.appendingPathComponent(".build/debug/poolscope")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.currentDirectoryURL = repositoryRoot
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let outData = output.fileHandleForReading.readDataToEndOfFile()
+    let errData = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+        error: String(decoding: errData, as: UTF8.self))
+}
+
+@Suite("The poolscope command line", .timeLimit(.minutes(3)))
+struct CLITests {
+    @Test("check accepts a demo and exits 0")
+    func checkValid() throws {
+        let result = try poolscope("check", "demos/burst.yaml")
+        #expect(result.status == 0)
+        #expect(result.output.hasPrefix("demos/burst.yaml: ok"))
+    }
+
+    @Test("check rejects a broken file with file:line: message and exit 1, without a backtrace")
+    func checkBroken() throws {
+        let result = try poolscope("check", "Tests/WorkloadTests/broken/wrong-unit.yaml")
+        #expect(result.status == 1)
+        #expect(result.error.hasPrefix("Tests/WorkloadTests/broken/wrong-unit.yaml:7: workload.service.value must be a duration"))
+        #expect(!result.error.contains("Backtrace") && !result.error.contains("Fatal error"))
+    }
+
+    @Test("an unknown scenario and an unknown option are usage errors: exit 2")
+    func usageErrors() throws {
+        let missing = try poolscope("run", "no-such-demo")
+        #expect(missing.status == 2)
+        #expect(missing.error.contains("no scenario file or bundled demo named 'no-such-demo'"))
+        let option = try poolscope("run", "burst", "--bogus")
+        #expect(option.status == 2)
+        let badDuration = try poolscope("run", "burst", "--duration", "soon")
+        #expect(badDuration.status == 2)
+        #expect(badDuration.error.contains("--duration must be a positive duration"))
+    }
+
+    @Test("run --json prints exactly one JSON document whose counts balance, with the seed given")
+    func runJSON() throws {
+        let result = try poolscope("run", "burst", "--json", "--duration", "2s", "--seed", "5")
+        #expect(result.status == 0, "\(result.error)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect(object["seed"] as? Int == 5)
+        #expect(object["balanced"] as? Bool == true)
+        let jobs = try #require(object["jobs"] as? [String: Int])
+        #expect(jobs["submitted"] == (jobs["completed"] ?? 0) + (jobs["failed"] ?? 0) + (jobs["rejected"] ?? 0) + (jobs["cancelled"] ?? 0))
+        #expect(result.error.contains("progress"), "progress goes to standard error")
+    }
+
+    @Test("run --csv writes one row per second with the documented header")
+    func runCSV() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try poolscope("run", "burst", "--duration", "3s", "--csv", file.path)
+        #expect(result.status == 0, "\(result.error)")
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms")
+        #expect(lines.count >= 3)
+        #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",").count == 8 })
+        #expect(result.output.contains("balanced"), "the human summary is on standard output")
+    }
+
+    @Test("demos lists every bundled demo with one line each")
+    func demos() throws {
+        let result = try poolscope("demos")
+        #expect(result.status == 0)
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.count >= 10)
+        #expect(lines.contains { $0.hasPrefix("burst ") })
+    }
+}

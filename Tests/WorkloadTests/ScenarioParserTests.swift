@@ -1,0 +1,129 @@
+import Foundation
+import PoolEngine
+import Testing
+
+@testable import Workload
+
+/// The repository's root, found from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+func demoFiles() -> [URL] {
+    let directory = repositoryRoot.appendingPathComponent("demos")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasSuffix(".yaml") }.sorted().map { directory.appendingPathComponent($0) }
+}
+
+@Suite("Scenario files")
+struct ScenarioParserTests {
+    @Test("there are at least 10 demos, and every one parses")
+    func demosParse() throws {
+        let files = demoFiles()
+        #expect(files.count >= 10)
+        for file in files {
+            let scenario = try DemoCatalog.load(file)
+            #expect(!scenario.description.isEmpty, "\(file.lastPathComponent) has a description")
+            #expect(scenario.timeline.contains { if case .caption = $0.action { true } else { false } }, "\(file.lastPathComponent) has captions")
+        }
+    }
+
+    @Test(
+        "broken files are rejected with the line and a message naming the field",
+        arguments: [
+            ("bad-yaml.yaml", 5, "invalid YAML"),
+            ("unknown-field.yaml", 5, "unknown field 'pool.max_workerz'; allowed here: min_workers, max_workers"),
+            ("wrong-unit.yaml", 7, "workload.service.value must be a duration with a unit"),
+            ("negative-rate.yaml", 6, "workload.arrivals.rate must be zero or more"),
+            ("min-above-max.yaml", 4, "min_workers must not exceed maxWorkers (9 > 4)"),
+            ("two-actions.yaml", 9, "each timeline entry needs exactly one action"),
+        ])
+    func brokenFiles(name: String, line: Int, message: String) {
+        let url = repositoryRoot.appendingPathComponent("Tests/WorkloadTests/broken/\(name)")
+        do {
+            _ = try DemoCatalog.load(url)
+            Issue.record("\(name) was accepted")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(message), "\(error)")
+            #expect(error.description.hasPrefix(error.file + ":\(line): "))
+        }
+    }
+
+    @Test("a full scenario reads into the engine's configuration")
+    func fullScenario() throws {
+        let text = """
+            name: full
+            seed: 99
+            duration: 30s
+            pool:
+              min_workers: 2
+              max_workers: 12
+              queue_capacity: unbounded
+              overflow: drop_oldest
+              strategy: per_worker
+              dispatch: least_loaded
+              stealing: true
+              growth: "+3"
+              cooldown: 0s
+              retry: { max_attempts: 4, initial_backoff: 5ms }
+              rate_limit: { rate: 100/s, burst: 10 }
+              circuit_breaker: { failure_ratio: 0.5, window: 10, when_open: hold }
+            workload:
+              arrivals: { process: bursts, rate: 20/s, burst_size: 100, every: 5s }
+              job: { kind: mixed, cpu_fraction: 0.25 }
+              service: { distribution: lognormal, median: 10ms, sigma: 0.5 }
+              keys: { distribution: zipf, count: 100, exponent: 1.2 }
+              priorities: { levels: [0, 5], weights: [3, 1] }
+            timeline:
+              - at: 1s
+                crash_worker: random
+              - at: 2s
+                shutdown: graceful
+                deadline: 3s
+            """
+        let scenario = try ScenarioParser.parse(text, file: "full.yaml")
+        #expect(scenario.seed == 99 && scenario.duration == .seconds(30))
+        #expect(scenario.pool.queueCapacity == nil && scenario.pool.overflowPolicy == .dropOldest)
+        #expect(scenario.pool.queueStrategy == .perWorker(.leastLoaded, stealing: true))
+        #expect(scenario.pool.growth == .add(3) && scenario.pool.cooldown == .zero)
+        #expect(scenario.pool.retry.maxAttempts == 4 && scenario.pool.rateLimit == RateLimit(perSecond: 100, burst: 10))
+        #expect(scenario.pool.circuitBreaker?.whenOpen == .hold)
+        #expect(scenario.workload.arrivals == .bursts(rate: 20, size: 100, every: .seconds(5)))
+        #expect(scenario.workload.kind == .mixed(cpuFraction: 0.25))
+        #expect(scenario.workload.keys == .zipf(count: 100, exponent: 1.2))
+        #expect(scenario.timeline.map(\.action) == [.crashWorker(nil), .shutdown(.graceful(deadline: .seconds(3)))])
+    }
+
+    @Test("a field that does not apply is an error, not ignored")
+    func inapplicableField() {
+        let text = """
+            name: x
+            duration: 5s
+            pool: { strategy: fifo, aging: 10ms }
+            workload:
+              arrivals: { process: poisson, rate: 1/s }
+              service: { distribution: constant, value: 1ms }
+            """
+        do {
+            _ = try ScenarioParser.parse(text, file: "x.yaml")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.line == 3 && error.message == "pool.aging applies only to strategy priority, not fifo")
+        }
+    }
+
+    @Test("units: durations need a unit, rates a time base")
+    func units() {
+        #expect(Units.duration("20ms") == .milliseconds(20))
+        #expect(Units.duration("1.5s") == .milliseconds(1_500))
+        #expect(Units.duration("250us") == .microseconds(250))
+        #expect(Units.duration("2m") == .seconds(120))
+        #expect(Units.duration("20") == nil)
+        #expect(Units.duration("fast") == nil)
+        #expect(Units.rate("300/s") == 300)
+        #expect(Units.rate("2/ms") == 2_000)
+        #expect(Units.rate("120/m") == 2)
+        #expect(Units.rate("300") == nil)
+        #expect(Units.rate("300/day") == nil)
+    }
+}
