@@ -1,3 +1,4 @@
+import Foundation
 import PoolEngine
 import Testing
 
@@ -76,22 +77,28 @@ struct ScheduleAndTheoryTests {
         #expect(ErlangC.meanWait(servers: 4, arrivalRate: 200, meanService: 0.02) == nil, "overloaded: no steady state")
     }
 
-    @Test("measured mean queue wait of a live M/M/c pool agrees with Erlang C", .timeLimit(.minutes(2)))
+    /// A measurement, so it runs alone: `.ci/run` runs it in a `swift test` of its own with
+    /// `POOLSCOPE_THEORY_TEST=1`. Beside the other tests, which saturate both cores and the shared
+    /// cooperative pool, the arrival driver falls behind and the waits it would measure are the machine's.
+    @Test(
+        "measured mean queue wait of a live M/M/c pool agrees with Erlang C", .timeLimit(.minutes(2)),
+        .enabled(if: ProcessInfo.processInfo.environment["POOLSCOPE_THEORY_TEST"] == "1", "runs alone in CI"))
     func measuredAgainstErlangC() async throws {
         var pool = PoolConfiguration()
-        pool.minWorkers = 4
-        pool.maxWorkers = 4
+        pool.minWorkers = 8
+        pool.maxWorkers = 8
         pool.queueCapacity = nil
+        // Utilisation 0.8 with eight workers relaxes fast enough that 15 s (~4,800 jobs) gives a stable mean.
         let scenario = Scenario(
             name: "mmc", seed: 21, duration: .seconds(15), pool: pool,
-            workload: WorkloadSpec(arrivals: .poisson(rate: 160), service: .exponential(mean: .milliseconds(20))))
+            workload: WorkloadSpec(arrivals: .poisson(rate: 320), service: .exponential(mean: .milliseconds(20))))
         let output = try await ScenarioRunner(scenario: scenario).run()
         let theory = try #require(output.result.theory)
         let predicted = try #require(theory.predictedWithMeasuredServiceMs)
         let error = abs(theory.measuredMeanWaitMs - predicted) / predicted
-        // 15 s is ~2,400 jobs: the sampling error alone is ~10%; the closing note reports a long run.
-        #expect(error < 0.3, "measured \(theory.measuredMeanWaitMs) ms, predicted \(predicted) ms")
-        #expect(abs(theory.predictedMeanWaitMs - 14.91) < 0.05)
+        // A short run on a shared, loaded machine: a generous bound; the closing note reports long runs.
+        #expect(error < 0.25, "measured \(theory.measuredMeanWaitMs) ms, predicted \(predicted) ms")
+        #expect(abs(theory.predictedMeanWaitMs - 5.72) < 0.01)
         #expect(output.result.balanced)
     }
 }
