@@ -28,21 +28,19 @@ public final class ScenarioRunner: Sendable {
     }
 
     public func run(progress: (@Sendable (RunProgress) -> Void)? = nil) async throws(ConfigurationError) -> RunOutput {
-        var configuration = scenario.pool
-        configuration.logger = Logger(label: "poolscope.run", factory: { _ in SwiftLogNoOpLogHandler() })
-        let pool = try WorkerPool(configuration: configuration)
+        let session = try LiveSession(scenario: scenario)
+        let pool = session.pool
+        let log = session.log
         let origin = SystemPoolClock().now()
         let clock = ContinuousClock()
         let start = clock.now
-        let state = RunState()
 
         let events = pool.events()
         let collector = Task {
             for await event in events {
-                let t = (event.time - origin).seconds
                 switch event.kind {
                 case .scaledUp(let from, let to, let reason), .scaledDown(let from, let to, let reason):
-                    state.record(RunResult.ScaleEvent(tS: rounded(t), from: from, to: to, reason: reason))
+                    log.record(RunResult.ScaleEvent(tS: rounded((event.time - origin).seconds), from: from, to: to, reason: reason))
                 default: break
                 }
             }
@@ -53,15 +51,15 @@ public final class ScenarioRunner: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 let snapshot = pool.snapshot(includingLatencies: false)
-                if snapshot.phase == .running { state.sawWorkers(snapshot.workers.count) }
+                if snapshot.phase == .running { log.sawWorkers(snapshot.workers.count) }
                 progress?(
                     RunProgress(
                         elapsed: clock.now - start, duration: scenario.duration, submitted: snapshot.counters.submitted,
                         completed: snapshot.counters.completed, workers: snapshot.workers.count,
                         queueDepth: snapshot.queue.total))
                 if clock.now >= nextRow {
-                    let (p50, p99) = state.takeSecondPercentiles()
-                    state.add(
+                    let (p50, p99) = log.takeSecondPercentiles()
+                    log.add(
                         SecondRow(
                             t: (nextRow - start).seconds, workers: snapshot.workers.count, queueDepth: snapshot.queue.total,
                             inFlight: snapshot.inFlight, completedPerS: snapshot.counters.completed - last.completed,
@@ -72,78 +70,17 @@ public final class ScenarioRunner: Sendable {
             }
         }
 
-        let shutdownMode = await drive(pool, state: state, start: start)
-        state.setFinalWorkers(pool.snapshot(includingLatencies: false).workers.count)
-        let report = await pool.shutdown(shutdownMode)
+        let shutdownMode = await session.drive()
+        log.setFinalWorkers(pool.snapshot(includingLatencies: false).workers.count)
+        let report = await session.shutdown(shutdownMode)
         let end = clock.now
         sampler.cancel()
         await sampler.value
         await collector.value
-        return RunOutput(result: summarise(pool, report: report, state: state, wallTime: end - start), seconds: state.rows)
+        return RunOutput(result: summarise(pool, report: report, state: log, wallTime: end - start), seconds: log.rows)
     }
 
-    /// Submits the job stream and performs the timeline until the duration ends or the timeline shuts the
-    /// pool down; returns the shutdown to perform.
-    private func drive(_ pool: WorkerPool, state: RunState, start: ContinuousClock.Instant) async -> ShutdownMode {
-        let clock = ContinuousClock()
-        var schedule = SubmissionSchedule(
-            workload: scenario.workload, timeline: scenario.timeline, duration: scenario.duration, seed: scenario.seed)
-        var actions = scenario.timeline.filter { !SubmissionSchedule.affectsStream($0.action) }
-        var next = schedule.next()
-        var faults = FaultInjection.none
-        let kind = scenario.workload.kind
-        while true {
-            let actionFirst = actions.first.map { action in next.map { action.at <= $0.at } ?? true } ?? false
-            let at: Duration
-            if actionFirst, let action = actions.first {
-                at = action.at
-            } else if let submission = next {
-                at = submission.at
-            } else {
-                break
-            }
-            if clock.now < start + at { try? await Task.sleep(until: start + at, clock: clock) }
-            if actionFirst {
-                let entry = actions.removeFirst()
-                let t = (clock.now - start).seconds
-                switch entry.action {
-                case .shutdown(let mode):
-                    return mode
-                case .caption(let text):
-                    state.caption(RunResult.Caption(tS: rounded(t), text: text))
-                case .setThreshold(let value):
-                    state.warn(entry, { try pool.updateScaling { $0.scaleUpThreshold = value } })
-                case .setMinWorkers(let value):
-                    state.warn(entry, { try pool.updateScaling { $0.minWorkers = value } })
-                case .setMaxWorkers(let value):
-                    state.warn(entry, { try pool.updateScaling { $0.maxWorkers = value } })
-                case .setExtraLatency(let latency):
-                    faults.extraLatency = latency
-                    let current = faults
-                    state.warn(entry, { try pool.injectFaults(current) })
-                case .setRateLimit(let limit):
-                    state.warn(entry, { try pool.updateRateLimit(limit) })
-                case .crashWorker(let number):
-                    if pool.crashWorker(number.map { WorkerID($0) }) == nil {
-                        state.warning("t=\(rounded(t))s: crash_worker \(number.map(String.init) ?? "random"): no such worker")
-                    }
-                default:
-                    break
-                }
-            } else if let submission = next {
-                let submitted = clock.now
-                let job = SimulatedWork.job(for: submission.spec, kind: kind) {
-                    state.recordEndToEnd(clock.now - submitted)
-                }
-                await pool.submit(job)
-                next = schedule.next()
-            }
-        }
-        if clock.now < start + scenario.duration { try? await Task.sleep(until: start + scenario.duration, clock: clock) }
-        return .graceful(deadline: scenario.shutdownDeadline)
-    }
-
-    private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: RunState, wallTime: Duration) -> RunResult {
+    private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: SessionLog, wallTime: Duration) -> RunResult {
         let snapshot = pool.snapshot()
         let latencies = snapshot.latencies ?? LatencyHistograms()
         let counters = report.counters
@@ -185,8 +122,8 @@ public final class ScenarioRunner: Sendable {
     }
 }
 
-/// What a run collects while it runs, shared by its tasks.
-final class RunState: Sendable {
+/// What a session collects while it runs, shared by its tasks.
+final class SessionLog: Sendable {
     private struct State {
         var scaleEvents: [RunResult.ScaleEvent] = []
         var captions: [RunResult.Caption] = []
@@ -206,11 +143,12 @@ final class RunState: Sendable {
     func warning(_ text: String) { state.withLock { $0.warnings.append(text) } }
     func add(_ row: SecondRow) { state.withLock { $0.rows.append(row) } }
 
-    func warn(_ entry: TimelineEntry, _ body: () throws -> Void) {
+    /// Runs a steering call; a refusal (say, a min above the max) becomes a warning, not a failure.
+    func attempt(_ place: String, _ action: ScenarioAction, _ body: () throws -> Void) {
         do {
             try body()
         } catch {
-            warning("line \(entry.line): \(entry.action) refused: \(error)")
+            warning("\(place): \(action) refused: \(error)")
         }
     }
 

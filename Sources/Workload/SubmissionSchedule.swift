@@ -65,6 +65,12 @@ public struct SubmissionSchedule: Sendable {
 
     /// The next submission, or `nil` once the scenario's duration is over.
     public mutating func next() -> Submission? {
+        guard peek() != nil else { return nil }
+        return queued.removeFirst()
+    }
+
+    /// The next submission without taking it.
+    public mutating func peek() -> Submission? {
         while queued.isEmpty {
             let candidates = [nextArrival, nextPeriodicBurst, pendingActions.first?.at].compactMap { $0 }
             guard let time = candidates.min(), time < end else { return nil }
@@ -81,8 +87,11 @@ public struct SubmissionSchedule: Sendable {
                 nextArrival = arrival(after: time)
             }
         }
-        return queued.removeFirst()
+        return queued.first
     }
+
+    /// Whether arrivals are paused.
+    public var isPaused: Bool { paused }
 
     /// Applies an action that shapes the stream, at scenario time `time`; other actions are ignored here.
     public mutating func apply(_ action: ScenarioAction, at time: Duration) {
@@ -107,8 +116,11 @@ public struct SubmissionSchedule: Sendable {
         paused ? 0 : rateOverride ?? workload.arrivals.rate(at: time)
     }
 
+    /// Adds `count` jobs at `time`, ahead of anything already drawn for later.
     private mutating func enqueueBurst(_ count: Int, at time: Duration) {
-        for _ in 0..<max(count, 0) { queued.append(Submission(at: time, spec: makeSpec())) }
+        let burst = (0..<max(count, 0)).map { _ in Submission(at: time, spec: makeSpec()) }
+        let index = queued.firstIndex { $0.at > time } ?? queued.count
+        queued.insert(contentsOf: burst, at: index)
     }
 
     /// The first arrival after `time` (for on/off, skipping the off periods); `nil` if the rate stays zero.

@@ -1,0 +1,181 @@
+public import PoolEngine
+import Logging
+
+/// What a live session looks like now, beside the pool's own snapshot.
+public struct SessionStatus: Sendable, Equatable {
+    public var scenarioName: String
+    /// Scenario time: wall time scaled by the speed.
+    public var scenarioTime: Duration
+    public var duration: Duration
+    public var caption: String?
+    public var arrivalRate: Double
+    public var paused: Bool
+    public var speed: Double
+    public var failureRate: Double
+    public var extraLatency: Duration
+    /// Set once arrivals have ended (the duration passed, or a shutdown was asked for).
+    public var finished: Bool
+}
+
+/// A scenario running against a live pool: it submits the job stream on time, performs the timeline,
+/// and takes actions live (the dashboard's keys). Headless runs and the dashboard share it.
+///
+/// Scenario time advances with wall time multiplied by ``SessionStatus/speed``, and service times are
+/// divided by it, so a speed of 0.25 shows the same scenario in slow motion.
+public final class LiveSession: Sendable {
+    public let scenario: Scenario
+    public let pool: WorkerPool
+    let log = SessionLog()
+
+    private struct State {
+        var schedule: SubmissionSchedule
+        var actions: [TimelineEntry]
+        var live: [ScenarioAction] = []
+        var scenarioTime: Duration = .zero
+        var speed = 1.0
+        var caption: String?
+        var faults = FaultInjection.none
+        var failureRate: Double
+        var stopRequested: ShutdownMode?
+        var finished = false
+    }
+
+    private let state: Locked<State>
+
+    public init(scenario: Scenario, quiet: Bool = true) throws(ConfigurationError) {
+        self.scenario = scenario
+        var configuration = scenario.pool
+        if quiet { configuration.logger = Logger(label: "poolscope.session", factory: { _ in SwiftLogNoOpLogHandler() }) }
+        pool = try WorkerPool(configuration: configuration)
+        state = Locked(
+            State(
+                schedule: SubmissionSchedule(
+                    workload: scenario.workload, timeline: scenario.timeline, duration: scenario.duration,
+                    seed: scenario.seed),
+                actions: scenario.timeline.filter { !SubmissionSchedule.affectsStream($0.action) },
+                failureRate: scenario.workload.failureRate))
+    }
+
+    /// Queues an action to apply at the current scenario time.
+    public func send(_ action: ScenarioAction) {
+        state.withLock { $0.live.append(action) }
+    }
+
+    /// Changes the speed (0.05...20): below 1 is slow motion.
+    public func setSpeed(_ speed: Double) {
+        state.withLock { $0.speed = min(max(speed, 0.05), 20) }
+    }
+
+    public var status: SessionStatus {
+        state.withLock { state in
+            SessionStatus(
+                scenarioName: scenario.name, scenarioTime: state.scenarioTime, duration: scenario.duration,
+                caption: state.caption, arrivalRate: state.schedule.currentRate(at: state.scenarioTime),
+                paused: state.schedule.isPaused, speed: state.speed, failureRate: state.failureRate,
+                extraLatency: state.faults.extraLatency, finished: state.finished)
+        }
+    }
+
+    /// Submits and acts until the scenario's duration is over or a shutdown is asked for; returns the
+    /// shutdown to perform.
+    public func drive() async -> ShutdownMode {
+        let clock = ContinuousClock()
+        var lastWall = clock.now
+        while true {
+            let now = clock.now
+            let (due, stop, wait) = state.withLock { state in
+                state.scenarioTime = state.scenarioTime + (now - lastWall) * state.speed
+                return step(&state)
+            }
+            lastWall = now
+            for submission in due {
+                await submit(submission, speed: state.withLock { $0.speed })
+            }
+            if let stop {
+                state.withLock { $0.finished = true }
+                return stop
+            }
+            try? await Task.sleep(for: min(wait, .milliseconds(20)))
+        }
+    }
+
+    /// One pass under the lock: applies live actions, then catches up with scenario time in time order
+    /// (so a late driver still submits what was due before a timeline shutdown).
+    private func step(_ state: inout State) -> ([Submission], ShutdownMode?, Duration) {
+        let t = state.scenarioTime
+        for action in state.live { if let mode = perform(action, at: t, in: &state) { return ([], mode, .zero) } }
+        state.live.removeAll()
+        if let mode = state.stopRequested { return ([], mode, .zero) }
+        var due: [Submission] = []
+        while true {
+            let actionAt = state.actions.first.map(\.at)
+            let submission = state.schedule.peek()
+            if let actionAt, actionAt <= t, actionAt <= (submission?.at ?? actionAt) {
+                let entry = state.actions.removeFirst()
+                if let mode = perform(entry.action, at: entry.at, in: &state, line: entry.line) { return (due, mode, .zero) }
+            } else if let submission, submission.at <= t {
+                _ = state.schedule.next()
+                due.append(submission)
+            } else {
+                break
+            }
+        }
+        if t >= scenario.duration && state.actions.isEmpty { return (due, .graceful(deadline: scenario.shutdownDeadline), .zero) }
+        let nextTime = [state.schedule.peek()?.at, state.actions.first?.at, scenario.duration].compactMap { $0 }.min() ?? t
+        let wait = (nextTime - t) / max(state.speed, 0.05)
+        return (due, nil, max(wait, .milliseconds(1)))
+    }
+
+    /// Carries out one action; returns a shutdown mode if it ends the session.
+    private func perform(_ action: ScenarioAction, at t: Duration, in state: inout State, line: Int = 0) -> ShutdownMode? {
+        let where_ = line > 0 ? "line \(line)" : "t=\(formatted(t))"
+        switch action {
+        case .shutdown(let mode):
+            return mode
+        case .caption(let text):
+            state.caption = text
+            log.caption(RunResult.Caption(tS: rounded(t.seconds), text: text))
+        case .setFailureRate(let rate):
+            state.failureRate = rate
+            state.schedule.apply(action, at: t)
+        case .burst, .setRate, .pauseArrivals, .resumeArrivals:
+            state.schedule.apply(action, at: t)
+        case .setThreshold(let value):
+            log.attempt(where_, action) { try pool.updateScaling { $0.scaleUpThreshold = value } }
+        case .setMinWorkers(let value):
+            log.attempt(where_, action) { try pool.updateScaling { $0.minWorkers = value } }
+        case .setMaxWorkers(let value):
+            log.attempt(where_, action) { try pool.updateScaling { $0.maxWorkers = value } }
+        case .setExtraLatency(let latency):
+            state.faults.extraLatency = latency
+            let faults = state.faults
+            log.attempt(where_, action) { try pool.injectFaults(faults) }
+        case .setRateLimit(let limit):
+            log.attempt(where_, action) { try pool.updateRateLimit(limit) }
+        case .crashWorker(let number):
+            if pool.crashWorker(number.map { WorkerID($0) }) == nil {
+                log.warning("\(where_): crash_worker \(number.map(String.init) ?? "random"): no such worker")
+            }
+        }
+        return nil
+    }
+
+    private func submit(_ submission: Submission, speed: Double) async {
+        let clock = ContinuousClock()
+        let submitted = clock.now
+        let log = self.log
+        let job = SimulatedWork.job(for: submission.spec, kind: scenario.workload.kind, speed: speed) {
+            log.recordEndToEnd(clock.now - submitted)
+        }
+        await pool.submit(job)
+    }
+
+    /// Ends the session: stops arrivals and shuts the pool down.
+    public func shutdown(_ mode: ShutdownMode) async -> ShutdownReport {
+        state.withLock { state in
+            state.stopRequested = state.stopRequested ?? mode
+            state.finished = true
+        }
+        return await pool.shutdown(mode)
+    }
+}
