@@ -41,11 +41,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "Dashboard",
+            dependencies: ["PoolEngine", "Workload"]
+        ),
+        .systemLibrary(
+            name: "CNcurses",
+            path: "Sources/CNcurses",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        .target(
+            name: "TerminalBackend",
+            dependencies: ["CNcurses", "Dashboard"]
+        ),
         .executableTarget(
             name: "poolscope",
             dependencies: [
                 "PoolEngine",
                 "Workload",
+                "Dashboard",
+                "TerminalBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +68,10 @@ let package = Package(
             name: "WorkloadTests",
             dependencies: ["Workload", "PoolEngine"],
             exclude: ["broken"]
+        ),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: ["Dashboard", "PoolEngine", "Workload"]
         ),
         .testTarget(
             name: "PoolScopeCLITests",
@@ -70,6 +89,6 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
 }

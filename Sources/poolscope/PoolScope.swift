@@ -13,13 +13,14 @@ struct PoolScope: AsyncParsableCommand {
         commandName: "poolscope",
         abstract: "Watch, teach and measure worker pools.",
         discussion: """
-            With no subcommand, runs the built-in demo: a pool under steady load with periodic bursts.
+            With no subcommand, opens the live dashboard on the built-in demo: a pool under steady load with
+            periodic bursts. 'poolscope SCENARIO' opens it on a scenario file or a bundled demo name.
             Scenario files are YAML (docs/SCENARIOS.md); bundled demos are listed by 'poolscope demos'.
 
             Exit codes: 0 success, 1 a failed run or an invalid scenario, 2 a usage error.
             """,
-        subcommands: [Demo.self, Run.self, Check.self, Demos.self],
-        defaultSubcommand: Demo.self)
+        subcommands: [Watch.self, Run.self, Check.self, Demos.self],
+        defaultSubcommand: Watch.self)
 
     /// Parses and runs, mapping usage errors to exit code 2 as the CLI contract says (ArgumentParser's
     /// default is 64).

@@ -21,6 +21,10 @@ public struct PoolInstant: Comparable, Hashable, Sendable, CustomStringConvertib
         PoolInstant(nanoseconds: lhs.nanoseconds &+ rhs.nanoseconds)
     }
 
+    public static func - (lhs: PoolInstant, rhs: Duration) -> PoolInstant {
+        PoolInstant(nanoseconds: lhs.nanoseconds &- rhs.nanoseconds)
+    }
+
     public static func - (lhs: PoolInstant, rhs: PoolInstant) -> Duration {
         .nanoseconds(lhs.nanoseconds &- rhs.nanoseconds)
     }

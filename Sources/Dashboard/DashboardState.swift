@@ -1,0 +1,76 @@
+public import PoolEngine
+public import Workload
+
+/// What the dashboard shows at one tick: the pool and the session driving it.
+public struct DashboardFrame: Sendable {
+    public var snapshot: PoolSnapshot
+    public var status: SessionStatus
+
+    public init(snapshot: PoolSnapshot, status: SessionStatus) {
+        self.snapshot = snapshot
+        self.status = status
+    }
+}
+
+/// Which latency the histogram shows.
+public enum HistogramKind: String, Sendable, CaseIterable {
+    case endToEnd = "end-to-end"
+    case queueWait = "queue wait"
+    case service = "service"
+
+    var next: HistogramKind {
+        let all = Self.allCases
+        return all[((all.firstIndex(of: self) ?? 0) + 1) % all.count]
+    }
+}
+
+/// A key press, as the backend decodes it.
+public enum Key: Equatable, Sendable {
+    case character(Character)
+    case left, right, up, down, enter, escape, tab
+    /// Ctrl-C (the terminal is in raw mode, so it arrives as a key).
+    case interrupt
+}
+
+/// Everything that can happen to the dashboard.
+public enum Message: Sendable {
+    case key(Key)
+    case tick(DashboardFrame)
+    case shutdownFinished(ShutdownReport)
+}
+
+/// What the dashboard asks the outside world to do.
+public enum Command: Equatable, Sendable {
+    case session(ScenarioAction)
+    case setSpeed(Double)
+    case shutdown(ShutdownMode)
+    case quit
+}
+
+/// The dashboard's whole state; changed only by ``update(_:_:)``.
+public struct DashboardState: Sendable {
+    public var frame: DashboardFrame?
+    /// Busy fraction of each worker over the last tick.
+    public var busyFractions: [WorkerID: Double] = [:]
+    /// Events seen so far (the newest kept), oldest first.
+    public var events: [PoolEvent] = []
+    public var showHelp = false
+    public var showDetail = false
+    /// The selected worker, by id.
+    public var selected: WorkerID?
+    public var histogram: HistogramKind = .endToEnd
+    public var shutdownRequested: ShutdownMode?
+    public var report: ShutdownReport?
+    /// Feedback for the last key, shown in the footer.
+    public var notice: String?
+    /// Jobs a burst (`b`) submits.
+    public var burstSize: Int
+    public var glyphs: Glyphs
+
+    public static let eventsKept = 200
+
+    public init(burstSize: Int = 500, glyphs: Glyphs = .unicode) {
+        self.burstSize = burstSize
+        self.glyphs = glyphs
+    }
+}

@@ -1,0 +1,131 @@
+import PoolEngine
+import Workload
+
+/// The dashboard's logic: a key or a tick in, the new state and the commands to carry out.
+public func update(_ state: DashboardState, _ message: Message) -> (DashboardState, [Command]) {
+    var state = state
+    switch message {
+    case .tick(let frame):
+        absorb(frame, into: &state)
+        return (state, [])
+    case .shutdownFinished(let report):
+        state.report = report
+        state.notice = "shutdown complete; press q to quit"
+        return (state, [])
+    case .key(let key):
+        let commands = handle(key, &state)
+        return (state, commands)
+    }
+}
+
+private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
+    if let previous = state.frame {
+        let elapsed = (frame.snapshot.takenAt - previous.snapshot.takenAt).seconds
+        let before = Dictionary(previous.snapshot.workers.map { ($0.id, $0.busyTime) }, uniquingKeysWith: { a, _ in a })
+        var fractions: [WorkerID: Double] = [:]
+        for worker in frame.snapshot.workers {
+            guard elapsed > 0, let earlier = before[worker.id] else { continue }
+            fractions[worker.id] = min(max((worker.busyTime - earlier).seconds / elapsed, 0), 1)
+        }
+        state.busyFractions = fractions
+    }
+    let lastSeen = state.events.last?.time
+    let fresh = frame.snapshot.recentEvents.filter { event in lastSeen.map { event.time > $0 } ?? true }
+    state.events.append(contentsOf: fresh)
+    if state.events.count > DashboardState.eventsKept { state.events.removeFirst(state.events.count - DashboardState.eventsKept) }
+    state.frame = frame
+    if let selected = state.selected, !frame.snapshot.workers.contains(where: { $0.id == selected }) {
+        state.selected = frame.snapshot.workers.first?.id
+    }
+}
+
+private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
+    if key == .character("q") || key == .interrupt { return [.quit] }
+    if key == .character("?") {
+        state.showHelp.toggle()
+        return []
+    }
+    if key == .escape {
+        state.showHelp = false
+        state.showDetail = false
+        return []
+    }
+    guard state.report == nil, state.shutdownRequested == nil, let frame = state.frame else {
+        if state.report == nil && state.shutdownRequested != nil { state.notice = "shutting down..." }
+        return []
+    }
+    let settings = frame.snapshot.settings
+    let status = frame.status
+    switch key {
+    case .character("b"):
+        state.notice = "burst of \(state.burstSize) jobs"
+        return [.session(.burst(state.burstSize))]
+    case .character("+"), .character("="):
+        state.notice = "threshold \(settings.scaleUpThreshold) -> \(settings.scaleUpThreshold + 1)"
+        return [.session(.setThreshold(settings.scaleUpThreshold + 1))]
+    case .character("-"):
+        let value = max(settings.scaleUpThreshold - 1, 1)
+        state.notice = "threshold \(settings.scaleUpThreshold) -> \(value)"
+        return [.session(.setThreshold(value))]
+    case .character("s"):
+        let mode = ShutdownMode.graceful(deadline: .seconds(10))
+        state.shutdownRequested = mode
+        state.notice = "graceful shutdown: draining..."
+        return [.shutdown(mode)]
+    case .character("S"):
+        state.shutdownRequested = .immediate
+        state.notice = "immediate shutdown: cancelling..."
+        return [.shutdown(.immediate)]
+    case .character("p"):
+        state.notice = status.paused ? "arrivals resumed" : "arrivals paused"
+        return [.session(status.paused ? .resumeArrivals : .pauseArrivals)]
+    case .character("]"), .character("["):
+        let factor = key == .character("]") ? 1.25 : 0.8
+        let rate = max((status.arrivalRate == 0 ? 1 : status.arrivalRate) * factor, 0)
+        state.notice = "arrival rate \(Units.format(rate: rate))"
+        return [.session(.setRate(rate))]
+    case .character("m"), .character("M"):
+        let value = max(settings.minWorkers + (key == .character("M") ? 1 : -1), 0)
+        state.notice = value > settings.maxWorkers ? "min cannot exceed max (\(settings.maxWorkers))" : "min workers \(value)"
+        return value > settings.maxWorkers ? [] : [.session(.setMinWorkers(value))]
+    case .character("x"), .character("X"):
+        let value = max(settings.maxWorkers + (key == .character("X") ? 1 : -1), 1)
+        state.notice = value < settings.minWorkers ? "max cannot go below min (\(settings.minWorkers))" : "max workers \(value)"
+        return value < settings.minWorkers ? [] : [.session(.setMaxWorkers(value))]
+    case .character("f"), .character("F"):
+        let step = key == .character("F") ? 0.05 : -0.05
+        let value = min(max(((status.failureRate + step) * 100).rounded() / 100, 0), 1)
+        state.notice = "failure rate \(Int(value * 100))%"
+        return [.session(.setFailureRate(value))]
+    case .character("k"):
+        state.notice = "crashing \(state.selected.map { "worker \($0)" } ?? "a random worker")"
+        return [.session(.crashWorker(state.selected?.rawValue))]
+    case .character("h"):
+        state.histogram = state.histogram.next
+        return []
+    case .character(","), .character("."):
+        let speed = min(max(status.speed * (key == .character(".") ? 2 : 0.5), 0.125), 8)
+        state.notice = "speed \(speedLabel(speed))"
+        return [.setSpeed(speed)]
+    case .left, .right, .tab, .up, .down:
+        let workers = frame.snapshot.workers.map(\.id)
+        guard !workers.isEmpty else { return [] }
+        let current = state.selected.flatMap { workers.firstIndex(of: $0) }
+        let forward = key == .right || key == .tab || key == .down
+        let index = current.map { (($0 + (forward ? 1 : -1)) % workers.count + workers.count) % workers.count } ?? 0
+        state.selected = workers[index]
+        return []
+    case .enter:
+        if state.selected == nil { state.selected = frame.snapshot.workers.first?.id }
+        state.showDetail.toggle()
+        return []
+    default:
+        state.notice = "unknown key; press ? for help"
+        return []
+    }
+}
+
+/// "1x", "0.5x", "0.125x".
+func speedLabel(_ speed: Double) -> String {
+    speed == speed.rounded() ? "\(Int(speed))x" : "\(speed)x"
+}

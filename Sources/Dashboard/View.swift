@@ -1,0 +1,402 @@
+import PoolEngine
+import Workload
+
+/// The smallest terminal the full layout fits in.
+public let minimumSize = (width: 80, height: 24)
+
+/// Draws the whole dashboard for a terminal of `width` × `height`.
+public func view(_ state: DashboardState, width: Int, height: Int) -> Canvas {
+    var canvas = Canvas(width: width, height: height)
+    guard width >= minimumSize.width, height >= minimumSize.height else {
+        drawTooSmall(&canvas)
+        return canvas
+    }
+    guard let frame = state.frame else {
+        canvas.write("PoolScope: starting the pool...", x: 1, y: 0, style: Style(bold: true))
+        return canvas
+    }
+    let g = state.glyphs
+    drawHeader(&canvas, frame, state)
+    drawCaption(&canvas, frame)
+    let bodyTop = 2
+    let bodyHeight = height - 3
+    let topHeight = max(bodyHeight * 36 / 100, 7)
+    let middleHeight = max(bodyHeight * 34 / 100, 7)
+    let bottomHeight = bodyHeight - topHeight - middleHeight
+    let half = width / 2
+    let workersRect = Rect(x: 0, y: bodyTop, width: half, height: topHeight)
+    let queueRect = Rect(x: half, y: bodyTop, width: width - half, height: topHeight)
+    let throughputRect = Rect(x: 0, y: bodyTop + topHeight, width: half, height: middleHeight)
+    let latencyRect = Rect(x: half, y: bodyTop + topHeight, width: width - half, height: middleHeight)
+    let eventsRect = Rect(x: 0, y: bodyTop + topHeight + middleHeight, width: width, height: bottomHeight)
+    drawWorkers(&canvas, workersRect, frame, state)
+    drawQueues(&canvas, queueRect, frame, g)
+    drawThroughput(&canvas, throughputRect, frame, g)
+    drawLatency(&canvas, latencyRect, frame, state)
+    drawEvents(&canvas, eventsRect, state, origin: frame.snapshot.takenAt - frame.snapshot.uptime)
+    drawFooter(&canvas, state)
+    if state.showDetail, let selected = state.selected { drawDetail(&canvas, selected, frame, state) }
+    if let report = state.report { drawReport(&canvas, report, g) }
+    if state.showHelp { drawHelp(&canvas, g) }
+    return canvas
+}
+
+// MARK: Styles
+
+let titleStyle = Style(foreground: .cyan, bold: true)
+let dimStyle = Style(dim: true)
+let warnStyle = Style(foreground: .red, bold: true)
+
+func workerStyle(_ state: WorkerState) -> Style {
+    switch state {
+    case .starting: Style(foreground: .blue)
+    case .idle: Style(foreground: .green, dim: true)
+    case .busy: Style(foreground: .yellow, bold: true)
+    case .draining: Style(foreground: .magenta)
+    case .stopped: Style(dim: true)
+    }
+}
+
+// MARK: Panes
+
+private func drawTooSmall(_ canvas: inout Canvas) {
+    let lines = [
+        "Terminal too small: \(canvas.width)x\(canvas.height).",
+        "PoolScope needs \(minimumSize.width)x\(minimumSize.height).",
+        "Enlarge the window, or press q to quit.",
+    ]
+    let top = max((canvas.height - lines.count) / 2, 0)
+    for (index, line) in lines.enumerated() {
+        canvas.write(line, x: max((canvas.width - line.count) / 2, 0), y: top + index, style: index == 0 ? warnStyle : .plain)
+    }
+}
+
+private func drawHeader(_ canvas: inout Canvas, _ frame: DashboardFrame, _ state: DashboardState) {
+    let s = frame.snapshot
+    let status = frame.status
+    canvas.fill(Rect(x: 0, y: 0, width: canvas.width, height: 1), with: Cell(" ", style: Style(reverse: true)))
+    let phase = status.paused && s.phase == .running ? "paused" : s.phase.rawValue
+    let text =
+        " PoolScope | \(status.scenarioName) | \(s.strategy) | workers \(s.workers.count) (\(s.settings.minWorkers)..\(s.settings.maxWorkers))"
+        + " | threshold \(s.settings.scaleUpThreshold) | rate \(Units.format(rate: status.arrivalRate)) | up \(clock(s.uptime))"
+        + " | \(phase) | \(speedLabel(status.speed))"
+    canvas.write(text, x: 0, y: 0, style: Style(bold: true, reverse: true))
+}
+
+private func drawCaption(_ canvas: inout Canvas, _ frame: DashboardFrame) {
+    guard let caption = frame.status.caption else { return }
+    canvas.write(" > \(caption)", x: 0, y: 1, style: Style(foreground: .cyan, bold: true))
+}
+
+private func drawWorkers(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
+    let workers = frame.snapshot.workers
+    canvas.box(rect, title: "Workers (\(workers.count))", glyphs: state.glyphs)
+    let inner = rect.inner
+    var counts: [String: Int] = [:]
+    for worker in workers { counts[worker.state.name, default: 0] += 1 }
+    let summary = ["busy", "idle", "starting", "draining"].compactMap { name in counts[name].map { "\(name) \($0)" } }
+    canvas.write(summary.joined(separator: "  "), x: inner.x, y: inner.y, limit: inner.width)
+    let gridTop = inner.y + 1
+    let rows = inner.height - 1
+    guard rows > 0, inner.width > 0 else { return }
+    let cellWidth = workers.count * 3 <= inner.width * rows ? 3 : (workers.count * 2 <= inner.width * rows ? 2 : 1)
+    let perRow = max(inner.width / cellWidth, 1)
+    for (index, worker) in workers.enumerated() {
+        let row = index / perRow
+        guard row < rows else {
+            canvas.write("+\(workers.count - index) more", x: inner.x + inner.width - 10, y: gridTop + rows - 1, style: dimStyle, limit: 10)
+            break
+        }
+        let x = inner.x + (index % perRow) * cellWidth
+        var style = workerStyle(worker.state)
+        if worker.id == state.selected { style.reverse = true }
+        let glyph = workerGlyph(worker, fraction: state.busyFractions[worker.id], glyphs: state.glyphs)
+        canvas.write(String(repeating: glyph, count: max(cellWidth - 1, 1)), x: x, y: gridTop + row, style: style)
+    }
+}
+
+func workerGlyph(_ worker: WorkerSnapshot, fraction: Double?, glyphs: Glyphs) -> Character {
+    switch worker.state {
+    case .idle: return glyphs == .ascii ? "." : "░"
+    case .starting: return glyphs == .ascii ? "s" : "▫"
+    case .draining: return glyphs == .ascii ? "d" : "▒"
+    case .stopped: return " "
+    case .busy:
+        let levels = glyphs.levels
+        let level = Int(((fraction ?? 1) * Double(levels.count - 2)).rounded()) + 1
+        return levels[min(max(level, 2), levels.count - 1)]
+    }
+}
+
+func bar(_ value: Int, of total: Int, width: Int, glyphs: Glyphs) -> String {
+    guard width > 0 else { return "" }
+    let filled = total > 0 ? min(Int((Double(value) / Double(total) * Double(width)).rounded(.up)), width) : 0
+    return String(repeating: glyphs.barFull, count: filled) + String(repeating: glyphs.barEmpty, count: width - filled)
+}
+
+private func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ g: Glyphs) {
+    let s = frame.snapshot
+    canvas.box(rect, title: "Queues", glyphs: g)
+    let inner = rect.inner
+    let capacity = s.queueCapacity
+    let depth = s.queue.total
+    let scale = capacity ?? max(depth, 1)
+    let label = "\(depth)/\(capacity.map(String.init) ?? "unbounded")"
+    canvas.write("queue", x: inner.x, y: inner.y)
+    let barWidth = max(inner.width - 8 - label.count - 1, 4)
+    canvas.write(bar(depth, of: scale, width: barWidth, glyphs: g), x: inner.x + 6, y: inner.y, style: Style(foreground: depth > 0 ? .yellow : .green))
+    canvas.write(label, x: inner.x + 7 + barWidth, y: inner.y, limit: inner.width - 7 - barWidth)
+    canvas.write(
+        "in flight \(s.inFlight)  retrying \(s.awaitingRetry)  blocked \(s.blockedSubmitters)", x: inner.x, y: inner.y + 1,
+        limit: inner.width)
+    var third = "rejected \(s.counters.rejected)  dead \(s.deadLetterCount)"
+    if let breaker = s.breaker { third += "  breaker \(breaker)" }
+    if let limit = s.rateLimit { third += "  limit \(Units.format(rate: limit.perSecond))" }
+    canvas.write(third, x: inner.x, y: inner.y + 2, style: s.breaker.map { if case .closed = $0 { .plain } else { warnStyle } } ?? .plain, limit: inner.width)
+    let perWorker = s.queue.perWorker.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+    guard !perWorker.isEmpty, inner.height > 4 else { return }
+    canvas.write(s.queue.ownedKeys.isEmpty ? "per worker (deepest first)" : "per worker (deepest first), keys owned", x: inner.x, y: inner.y + 3, style: dimStyle, limit: inner.width)
+    let deepest = max(perWorker.first?.value ?? 1, 1)
+    for (offset, entry) in perWorker.prefix(inner.height - 4).enumerated() {
+        let y = inner.y + 4 + offset
+        let keys = s.queue.ownedKeys[entry.key].map { "  keys \($0)" } ?? ""
+        let name = "\(entry.key)".padding(toLength: 5, withPad: " ", startingAt: 0)
+        let width = max(min(inner.width - 20 - keys.count, 30), 4)
+        canvas.write(name, x: inner.x, y: y)
+        canvas.write(bar(entry.value, of: deepest, width: width, glyphs: g), x: inner.x + 6, y: y, style: Style(foreground: .yellow))
+        canvas.write(" \(entry.value)\(keys)", x: inner.x + 6 + width, y: y, limit: inner.width - 6 - width)
+    }
+}
+
+private func sparkline(_ values: [Int], width: Int, glyphs: Glyphs) -> String {
+    let shown = Array(values.suffix(width))
+    let top = max(shown.max() ?? 0, 1)
+    let levels = glyphs.levels
+    return String(shown.map { value in
+        value == 0 ? levels[0] : levels[max(Int((Double(value) / Double(top) * Double(levels.count - 1)).rounded(.up)), 1)]
+    })
+}
+
+private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ g: Glyphs) {
+    let t = frame.snapshot.throughput
+    canvas.box(rect, title: "Throughput (per second, last 60 s)", glyphs: g)
+    let inner = rect.inner
+    canvas.write(
+        "completed now \(Int(t.last1s))  10s avg \(Int(t.last10s.rounded()))  peak \(t.peakPerSecond)", x: inner.x, y: inner.y,
+        limit: inner.width)
+    let width = inner.width
+    let graphRows = max(inner.height - 3, 1)
+    let completed = t.seconds.map(\.completed)
+    // A taller sparkline: each row shows a band of the value range.
+    let top = max(completed.max() ?? 0, 1)
+    let shown = Array(completed.suffix(width))
+    for row in 0..<graphRows {
+        let band = graphRows - row
+        let line = String(shown.map { value -> Character in
+            let scaled = Double(value) / Double(top) * Double(graphRows)
+            if scaled >= Double(band) { return g.barFull }
+            if scaled > Double(band - 1) {
+                let part = scaled - Double(band - 1)
+                return g.levels[max(Int((part * Double(g.levels.count - 1)).rounded()), 1)]
+            }
+            return " "
+        })
+        canvas.write(line, x: inner.x + width - shown.count, y: inner.y + 1 + row, style: Style(foreground: .green))
+    }
+    let failed = t.seconds.map(\.failed)
+    let failedTotal = failed.reduce(0, +)
+    canvas.write("failed", x: inner.x, y: inner.y + inner.height - 1, style: dimStyle)
+    canvas.write(
+        failedTotal == 0 ? "none" : sparkline(failed, width: width - 8, glyphs: g), x: inner.x + 7, y: inner.y + inner.height - 1,
+        style: failedTotal == 0 ? dimStyle : Style(foreground: .red), limit: width - 7)
+}
+
+private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
+    let g = state.glyphs
+    canvas.box(rect, title: "Latency: \(state.histogram.rawValue) (h)", glyphs: g)
+    let inner = rect.inner
+    guard let latencies = frame.snapshot.latencies else { return }
+    let histogram =
+        switch state.histogram {
+        case .endToEnd: latencies.endToEnd
+        case .queueWait: latencies.queueWait
+        case .service: latencies.service
+        }
+    guard histogram.totalCount > 0 else {
+        canvas.write("no jobs finished yet", x: inner.x, y: inner.y, style: dimStyle)
+        return
+    }
+    let summary = LatencySummary(histogram)
+    canvas.write(
+        "p50 \(short(summary.p50))  p90 \(short(summary.p90))  p99 \(short(summary.p99))  p99.9 \(short(summary.p999))",
+        x: inner.x, y: inner.y, limit: inner.width)
+    let rows = inner.height - 1
+    guard rows > 0 else { return }
+    // Log-scale buckets (powers of 2, or of 4 when that needs too many rows) from the fastest to the slowest.
+    let low = max(histogram.min, 1)
+    let high = max(histogram.max, low)
+    var exponent = 0
+    while (UInt64(1) << (exponent + 1)) <= low { exponent += 1 }
+    let highExponent = Int(log2(Double(high)))
+    var step = 1
+    while (highExponent - exponent) / step + 1 > rows { step += 1 }
+    var buckets: [(lower: UInt64, upper: UInt64, count: UInt64)] = []
+    var lower = UInt64(1) << exponent
+    while lower <= high && buckets.count < rows {
+        let shift = UInt64(1) << step
+        let upper = lower > UInt64.max / shift ? UInt64.max : lower * shift
+        buckets.append((lower, upper, histogram.count(within: lower...(upper - 1))))
+        lower = upper
+    }
+    let most = max(buckets.map(\.count).max() ?? 1, 1)
+    let markers: [(String, Double)] = [("p50", summary.p50), ("p90", summary.p90), ("p99", summary.p99), ("p99.9", summary.p999)]
+    for (index, bucket) in buckets.enumerated() {
+        let y = inner.y + 1 + index
+        let label = "\(short(Double(bucket.lower) / 1e6))+".padding(toLength: 8, withPad: " ", startingAt: 0)
+        let here = markers.filter { marker in
+            let nanoseconds = marker.1 * 1e6
+            return nanoseconds >= Double(bucket.lower) && nanoseconds < Double(bucket.upper)
+        }.map(\.0)
+        let tag = here.isEmpty ? "" : " \(g.marker)" + here.joined(separator: ",")
+        // One scale for every row: room for the count and the longest possible marker list.
+        let barWidth = max(inner.width - 8 - 8 - 22, 3)
+        let filled = bucket.count == 0 ? 0 : max(Int(Double(bucket.count) / Double(most) * Double(barWidth)), 1)
+        canvas.write(label, x: inner.x, y: y, style: dimStyle)
+        canvas.write(String(repeating: g.barFull, count: filled), x: inner.x + 8, y: y, style: Style(foreground: .magenta))
+        canvas.write(" \(bucket.count)\(tag)", x: inner.x + 8 + filled, y: y, style: here.isEmpty ? .plain : Style(bold: true), limit: inner.width - 8 - filled)
+    }
+}
+
+private func log2(_ value: Double) -> Double {
+    var result = 0.0
+    var v = value
+    while v >= 2 {
+        v /= 2
+        result += 1
+    }
+    return result
+}
+
+private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: DashboardState, origin: PoolInstant) {
+    canvas.box(rect, title: "Events", glyphs: state.glyphs)
+    let inner = rect.inner
+    for (index, event) in state.events.suffix(inner.height).enumerated() {
+        let style: Style =
+            switch event.kind {
+            case .scaledUp: Style(foreground: .green)
+            case .scaledDown: Style(foreground: .blue)
+            case .workerCrashed, .deadLettered, .shutdownDeadlineReached: Style(foreground: .red)
+            case .breakerChanged: Style(foreground: .magenta)
+            default: .plain
+            }
+        canvas.write("\(clock(event.time - origin, tenths: true))  \(event.kind)", x: inner.x, y: inner.y + index, style: style, limit: inner.width)
+    }
+}
+
+private func drawFooter(_ canvas: inout Canvas, _ state: DashboardState) {
+    let y = canvas.height - 1
+    let keys = "b burst  +/- threshold  [/] rate  p pause  s drain  S stop  h histogram  ? help  q quit"
+    canvas.write(keys, x: 0, y: y, style: dimStyle)
+    if let notice = state.notice {
+        let text = " \(notice) "
+        canvas.write(text, x: max(canvas.width - text.count, keys.count + 1), y: y, style: Style(foreground: .yellow, bold: true))
+    }
+}
+
+/// The keys, for the help overlay and docs/KEYS.md.
+public let keyHelp: [(String, String)] = [
+    ("b", "inject a burst of jobs"),
+    ("+ / -", "raise / lower the scale-up threshold (jobs per worker)"),
+    ("] / [", "raise / lower the arrival rate (x1.25)"),
+    ("p", "pause / resume arrivals"),
+    ("M / m", "raise / lower min workers"),
+    ("X / x", "raise / lower max workers"),
+    ("F / f", "raise / lower the failure rate (5% steps)"),
+    ("k", "crash the selected worker (or a random one)"),
+    ("h", "histogram: end-to-end / queue wait / service"),
+    ("> / <", "speed: . faster, , slower (slow motion)"),
+    ("arrows, Tab", "select a worker"),
+    ("Enter", "details of the selected worker"),
+    ("s", "graceful shutdown (drain, then report)"),
+    ("S", "immediate shutdown (cancel, then report)"),
+    ("?", "this help; Esc closes"),
+    ("q, Ctrl-C", "quit"),
+]
+
+private func overlay(_ canvas: inout Canvas, width: Int, height: Int, title: String, _ g: Glyphs) -> Rect {
+    let rect = Rect(
+        x: max((canvas.width - width) / 2, 0), y: max((canvas.height - height) / 2, 0), width: min(width, canvas.width),
+        height: min(height, canvas.height))
+    canvas.fill(rect)
+    canvas.box(rect, title: title, style: Style(foreground: .cyan), glyphs: g)
+    return rect.inner
+}
+
+private func drawHelp(_ canvas: inout Canvas, _ g: Glyphs) {
+    let inner = overlay(&canvas, width: 74, height: keyHelp.count + 2, title: "Keys", g)
+    for (index, (key, meaning)) in keyHelp.enumerated() {
+        canvas.write(key, x: inner.x + 1, y: inner.y + index, style: Style(bold: true))
+        canvas.write(meaning, x: inner.x + 14, y: inner.y + index, limit: inner.width - 14)
+    }
+}
+
+private func drawDetail(_ canvas: inout Canvas, _ id: WorkerID, _ frame: DashboardFrame, _ state: DashboardState) {
+    let inner = overlay(&canvas, width: 50, height: 10, title: "Worker \(id)", state.glyphs)
+    guard let worker = frame.snapshot.workers.first(where: { $0.id == id }) else {
+        canvas.write("worker \(id) has stopped", x: inner.x + 1, y: inner.y)
+        return
+    }
+    var lines = ["state      \(worker.state.name)"]
+    switch worker.state {
+    case .busy(let job, let since), .draining(let job, let since):
+        lines.append("job        \(job), running for \(formatted(frame.snapshot.takenAt - since))")
+    case .idle(let since):
+        lines.append("idle for   \(formatted(frame.snapshot.takenAt - since))")
+    default: break
+    }
+    lines.append("done       \(worker.completed) completed, \(worker.failed) failed attempts")
+    lines.append("busy       \(Int(((state.busyFractions[id] ?? 0) * 100).rounded()))% of the last tick, \(formatted(worker.busyTime)) in all")
+    lines.append("own queue  \(frame.snapshot.queue.perWorker[id].map(String.init) ?? "none (shared queue)")")
+    if let keys = frame.snapshot.queue.ownedKeys[id] { lines.append("keys owned \(keys)") }
+    lines.append("up since   \(clock(worker.startedAt - (frame.snapshot.takenAt - frame.snapshot.uptime)))")
+    for (index, line) in lines.prefix(inner.height).enumerated() { canvas.write(line, x: inner.x + 1, y: inner.y + index, limit: inner.width - 1) }
+}
+
+private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ g: Glyphs) {
+    let c = report.counters
+    let inner = overlay(&canvas, width: 70, height: 11, title: "Final report", g)
+    let balanced = c.isBalanced
+    let lines: [(String, Style)] = [
+        ("shutdown     \(report.mode), took \(formatted(report.duration))\(report.deadlineReached ? ", deadline reached" : "")", .plain),
+        ("submitted    \(c.submitted)", Style(bold: true)),
+        ("  completed  \(c.completed)", Style(foreground: .green)),
+        ("  failed     \(c.failed)   (retried \(c.retried), timed out \(c.timedOut))", Style(foreground: .red)),
+        ("  rejected   \(c.rejected)", Style(foreground: .yellow)),
+        ("  cancelled  \(c.cancelled)   (queued \(report.cancelledWhileQueued), running \(report.cancelledWhileRunning))", Style(foreground: .magenta)),
+        ("\(c.submitted) = \(c.completed) + \(c.failed) + \(c.rejected) + \(c.cancelled)   \(balanced ? "balanced" : "NOT BALANCED")", balanced ? Style(foreground: .green, bold: true) : warnStyle),
+        ("press q to quit", dimStyle),
+    ]
+    for (index, (line, style)) in lines.prefix(inner.height).enumerated() {
+        canvas.write(line, x: inner.x + 1, y: inner.y + index, style: style, limit: inner.width - 1)
+    }
+}
+
+// MARK: Formatting
+
+/// "01:05" or "01:05.3".
+func clock(_ duration: Duration, tenths: Bool = false) -> String {
+    let total = max(duration.seconds, 0)
+    let minutes = Int(total) / 60
+    let seconds = total - Double(minutes * 60)
+    let whole = Int(seconds)
+    let base = "\(minutes < 10 ? "0" : "")\(minutes):\(whole < 10 ? "0" : "")\(whole)"
+    return tenths ? "\(base).\(Int((seconds - Double(whole)) * 10))" : base
+}
+
+/// A latency in milliseconds, short: "840us", "12ms", "1.2s".
+func short(_ milliseconds: Double) -> String {
+    if milliseconds < 1 { return "\(Int((milliseconds * 1000).rounded()))us" }
+    if milliseconds < 10 { return "\((milliseconds * 10).rounded() / 10)ms" }
+    if milliseconds < 1000 { return "\(Int(milliseconds.rounded()))ms" }
+    return "\((milliseconds / 100).rounded() / 10)s"
+}

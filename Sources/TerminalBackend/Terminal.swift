@@ -1,0 +1,136 @@
+import CNcurses
+public import Dashboard
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the terminal reported.
+public enum TerminalInput: Equatable, Sendable {
+    case key(Key)
+    /// The window changed size.
+    case resize
+}
+
+/// The only code that talks to ncurses: sets the terminal up, draws canvases (only the cells that
+/// changed), reads keys with a timeout, and restores the terminal.
+///
+/// Use it from one thread only (the dashboard's loop); it is not `Sendable`.
+public final class Terminal {
+    private var previous: Canvas?
+    private var stopped = false
+    private let colors: Bool
+    /// Whether the terminal can show Unicode box and block characters.
+    public let unicode: Bool
+
+    /// Takes over the terminal: raw mode (Ctrl-C arrives as a key), no echo, hidden cursor, keypad keys.
+    public init(forceASCII: Bool = false) {
+        poolscope_set_locale()
+        let environment = ProcessInfo.processInfo.environment
+        let locale = environment["LC_ALL"] ?? environment["LC_CTYPE"] ?? environment["LANG"] ?? ""
+        unicode = !forceASCII && (locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8"))
+        initscr()
+        raw()
+        noecho()
+        keypad(poolscope_stdscr(), true)
+        curs_set(0)
+        set_escdelay(25)
+        if has_colors() {
+            start_color()
+            use_default_colors()
+            for color in Color.allCases { init_pair(Int16(color.rawValue) + 1, Int16(color.rawValue), -1) }
+            colors = true
+        } else {
+            colors = false
+        }
+    }
+
+    deinit { stop() }
+
+    /// The terminal's size in cells.
+    public var size: (width: Int, height: Int) {
+        (Int(getmaxx(poolscope_stdscr())), Int(getmaxy(poolscope_stdscr())))
+    }
+
+    /// Copies `canvas` to the screen, writing only the runs of cells that differ from the last draw.
+    public func draw(_ canvas: Canvas) {
+        let window = poolscope_stdscr()
+        let full = previous.map { $0.width != canvas.width || $0.height != canvas.height } ?? true
+        if full { werase(window) }
+        for y in 0..<canvas.height {
+            var x = 0
+            while x < canvas.width {
+                let cell = canvas[x, y]
+                if !full, let previous, previous[x, y] == cell {
+                    x += 1
+                    continue
+                }
+                // A run of changed cells with one style.
+                var run = String(cell.character)
+                var end = x + 1
+                while end < canvas.width, canvas[end, y].style == cell.style,
+                    full || previous.map({ $0[end, y] != canvas[end, y] }) ?? true
+                {
+                    run.append(canvas[end, y].character)
+                    end += 1
+                }
+                // Avoid the bottom-right cell: writing it scrolls some terminals.
+                if y == canvas.height - 1 && end == canvas.width { run.removeLast() }
+                wattrset(window, Int32(bitPattern: attributes(cell.style)))
+                _ = mvwaddstr(window, Int32(y), Int32(x), run)
+                x = end
+            }
+        }
+        wattrset(window, 0)
+        wrefresh(window)
+        previous = canvas
+    }
+
+    /// Forgets what is on screen, so the next draw repaints everything (after a resize).
+    public func invalidate() {
+        previous = nil
+        clearok(poolscope_stdscr(), true)
+    }
+
+    private func attributes(_ style: Style) -> UInt32 {
+        var result: UInt32 = 0
+        if style.bold { result |= UInt32(poolscope_a_bold()) }
+        if style.reverse { result |= UInt32(poolscope_a_reverse()) }
+        if style.dim { result |= UInt32(poolscope_a_dim()) }
+        if colors, let color = style.foreground { result |= UInt32(poolscope_color_pair(Int32(color.rawValue) + 1)) }
+        return result
+    }
+
+    /// Waits up to `milliseconds` for input.
+    public func read(timeoutMilliseconds milliseconds: Int) -> TerminalInput? {
+        wtimeout(poolscope_stdscr(), Int32(max(milliseconds, 0)))
+        let code = wgetch(poolscope_stdscr())
+        switch code {
+        case ERR: return nil
+        case poolscope_key_resize(): return .resize
+        case poolscope_key_left(): return .key(.left)
+        case poolscope_key_right(): return .key(.right)
+        case poolscope_key_up(): return .key(.up)
+        case poolscope_key_down(): return .key(.down)
+        case poolscope_key_enter(), 10, 13: return .key(.enter)
+        case 3: return .key(.interrupt)
+        case 9: return .key(.tab)
+        case 27: return .key(.escape)
+        case 32...126:
+            guard let scalar = Unicode.Scalar(UInt32(code)) else { return nil }
+            return .key(.character(Character(scalar)))
+        default: return nil
+        }
+    }
+
+    /// Gives the terminal back as it was. Safe to call more than once.
+    public func stop() {
+        guard !stopped else { return }
+        stopped = true
+        curs_set(1)
+        endwin()
+    }
+}
