@@ -76,11 +76,18 @@ private func drawHeader(_ canvas: inout Canvas, _ frame: DashboardFrame, _ state
     let status = frame.status
     canvas.fill(Rect(x: 0, y: 0, width: canvas.width, height: 1), with: Cell(" ", style: Style(reverse: true)))
     let phase = status.paused && s.phase == .running ? "paused" : s.phase.rawValue
-    let text =
-        " PoolScope | \(status.scenarioName) | \(s.strategy) | workers \(s.workers.count) (\(s.settings.minWorkers)..\(s.settings.maxWorkers))"
-        + " | threshold \(s.settings.scaleUpThreshold) | rate \(Units.format(rate: status.arrivalRate)) | up \(clock(s.uptime))"
-        + " | \(phase) | \(speedLabel(status.speed))"
-    canvas.write(text, x: 0, y: 0, style: Style(bold: true, reverse: true))
+    // Parts in order; the droppable ones go first when the line does not fit.
+    var parts: [(text: String, drop: Int)] = [
+        ("PoolScope", 2), (status.scenarioName, 0), ("\(s.strategy)", 0),
+        ("workers \(s.workers.count) (\(s.settings.minWorkers)..\(s.settings.maxWorkers))", 0),
+        ("threshold \(s.settings.scaleUpThreshold)", 0), ("rate \(Units.format(rate: status.arrivalRate))", 0),
+        ("up \(clock(s.uptime))", 1), (phase, 0), (speedLabel(status.speed), status.speed == 1 ? 3 : 0),
+    ]
+    func line() -> String { " " + parts.map(\.text).joined(separator: " | ") }
+    for level in [3, 2, 1] where line().count > canvas.width {
+        parts.removeAll { $0.drop == level }
+    }
+    canvas.write(line(), x: 0, y: 0, style: Style(bold: true, reverse: true))
 }
 
 private func drawCaption(_ canvas: inout Canvas, _ frame: DashboardFrame) {
@@ -182,7 +189,7 @@ private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
     canvas.box(rect, title: "Throughput (per second, last 60 s)", glyphs: g)
     let inner = rect.inner
     canvas.write(
-        "completed now \(Int(t.last1s))  10s avg \(Int(t.last10s.rounded()))  peak \(t.peakPerSecond)", x: inner.x, y: inner.y,
+        "now \(Int(t.last1s))/s  10s \(Int(t.last10s.rounded()))/s  peak \(t.peakPerSecond)/s", x: inner.x, y: inner.y,
         limit: inner.width)
     let width = inner.width
     let graphRows = max(inner.height - 3, 1)
@@ -228,7 +235,7 @@ private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashboar
     }
     let summary = LatencySummary(histogram)
     canvas.write(
-        "p50 \(short(summary.p50))  p90 \(short(summary.p90))  p99 \(short(summary.p99))  p99.9 \(short(summary.p999))",
+        "p50 \(short(summary.p50)) p90 \(short(summary.p90)) p99 \(short(summary.p99)) p99.9 \(short(summary.p999))",
         x: inner.x, y: inner.y, limit: inner.width)
     let rows = inner.height - 1
     guard rows > 0 else { return }

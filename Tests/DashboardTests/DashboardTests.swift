@@ -1,0 +1,214 @@
+import Testing
+
+@testable import Dashboard
+@testable import PoolEngine
+@testable import Workload
+
+/// A fixed pool picture: 6 workers in every state, a queue, latencies, throughput and events.
+func fixedFrame(workers count: Int = 6, keyed: Bool = false) -> DashboardFrame {
+    let origin = PoolInstant(nanoseconds: 1_000_000_000_000)
+    let now = origin + .seconds(75)
+    let states: [WorkerState] = [
+        .busy(job: JobID(41), since: now - .milliseconds(120)), .busy(job: JobID(42), since: now - .milliseconds(30)),
+        .idle(since: now - .seconds(2)), .starting, .draining(job: JobID(40), since: now - .seconds(1)),
+        .busy(job: JobID(43), since: now - .milliseconds(5)),
+    ]
+    let workers = (0..<count).map { index in
+        WorkerSnapshot(
+            id: WorkerID(index + 1), state: states[index % states.count], completed: 100 + index, failed: index,
+            busyTime: .seconds(Double(index) + 10), startedAt: origin)
+    }
+    var latencies = LatencyHistograms()
+    for value in stride(from: 1_000_000, through: 90_000_000, by: 1_000_000) {
+        latencies.record(queueWait: Int64(value / 3), service: Int64(value / 2), endToEnd: Int64(value))
+    }
+    var counters = JobCounters()
+    counters.submitted = 1_250
+    counters.completed = 1_100
+    counters.failed = 20
+    counters.rejected = 30
+    counters.retried = 40
+    let seconds = (1...60).map { Throughput.Second(t: Double($0), completed: $0 % 10 * 20, failed: $0 % 15 == 0 ? 3 : 0) }
+    var perWorker: [WorkerID: Int] = [:]
+    var owned: [WorkerID: Int] = [:]
+    if keyed {
+        for worker in workers {
+            perWorker[worker.id] = worker.id.rawValue * 3
+            owned[worker.id] = 40 + worker.id.rawValue
+        }
+    }
+    let events = [
+        PoolEvent(time: origin + .seconds(12), kind: .scaledUp(from: 2, to: 4, reason: "queue 240 > 2 workers x 50")),
+        PoolEvent(time: origin + .seconds(40), kind: .scaledDown(from: 4, to: 3, reason: "1 worker idle >= 10s")),
+    ]
+    let snapshot = PoolSnapshot(
+        name: "fixture", takenAt: now, uptime: .seconds(75), phase: .running, strategy: keyed ? .keyed : .sharedFIFO,
+        settings: ScalingSettings(minWorkers: 2, maxWorkers: 16, scaleUpThreshold: 50), queueCapacity: 1_000,
+        overflowPolicy: .reject, workers: workers, stoppedWorkers: [],
+        queue: QueueDepths(shared: 120, perWorker: perWorker, ownedKeys: owned), inFlight: 4, awaitingRetry: 2,
+        blockedSubmitters: 0, counters: counters, latencies: latencies,
+        throughput: Throughput(seconds: seconds, last1s: 180, last10s: 90, last60s: 90, peakPerSecond: 180),
+        recentEvents: events, deadLetterCount: 20, breaker: nil, rateLimit: nil, faults: .none)
+    let status = SessionStatus(
+        scenarioName: "fixture", scenarioTime: .seconds(75), duration: .seconds(600),
+        caption: "A burst arrives: watch the pool double.", arrivalRate: 80, paused: false, speed: 1, failureRate: 0,
+        extraLatency: .zero, finished: false)
+    return DashboardFrame(snapshot: snapshot, status: status)
+}
+
+func state(with frame: DashboardFrame = fixedFrame(), glyphs: Glyphs = .unicode) -> DashboardState {
+    var state = DashboardState(burstSize: 500, glyphs: glyphs)
+    state = update(state, .tick(frame)).0
+    return state
+}
+
+@Suite("Dashboard view: panes rendered into a canvas")
+struct DashboardViewTests {
+    @Test("at 80x24 every pane is there with its figures", arguments: [Glyphs.unicode, .ascii])
+    func standardSize(glyphs: Glyphs) {
+        let canvas = view(state(glyphs: glyphs), width: 80, height: 24)
+        let lines = canvas.lines
+        #expect(lines.count == 24 && lines.allSatisfy { $0.count == 80 })
+        #expect(lines[0].hasPrefix(" fixture | fifo | workers 6 (2..16) | threshold 50 | rate 80/s | running"))
+        #expect(lines[1] .hasPrefix(" > A burst arrives: watch the pool double."))
+        let text = canvas.text
+        for expected in [
+            "Workers (6)", "busy 3  idle 1  starting 1  draining 1", "Queues", "120/1000", "in flight 4  retrying 2  blocked 0",
+            "rejected 30  dead 20", "Throughput", "now 180/s  10s 90/s  peak 180/s", "Latency: end-to-end (h)",
+            "p50 45ms p90 81ms p99 90ms p99.9 90ms", "Events", "00:12.0  scale up 2 -> 4: queue 240 > 2 workers x 50",
+            "00:40.0  scale down 4 -> 3: 1 worker idle >= 10s", "b burst  +/- threshold",
+        ] {
+            #expect(text.contains(expected), "missing '\(expected)'\n\(text)")
+        }
+        if glyphs == .ascii { #expect(!text.contains("█") && !text.contains("─"), "ASCII fallback uses no Unicode") }
+    }
+
+    @Test("at 120x40 and 200x60 the layout grows and keeps every pane", arguments: [(120, 40), (200, 60)])
+    func largerSizes(width: Int, height: Int) {
+        let canvas = view(state(with: fixedFrame(workers: 200)), width: width, height: height)
+        #expect(canvas.lines.count == height && canvas.lines.allSatisfy { $0.count == width })
+        let text = canvas.text
+        for expected in ["Workers (200)", "Queues", "Throughput", "Latency", "Events", "p99"] {
+            #expect(text.contains(expected), "missing '\(expected)' at \(width)x\(height)")
+        }
+    }
+
+    @Test("a keyed pool shows per-worker depths and keys owned")
+    func keyedQueues() {
+        let text = view(state(with: fixedFrame(keyed: true)), width: 120, height: 40).text
+        #expect(text.contains("per worker (deepest first), keys owned"))
+        #expect(text.contains("18  keys 46"))
+    }
+
+    @Test("at 40x10 a clear message replaces the layout, without a crash")
+    func tooSmall() {
+        let text = view(state(), width: 40, height: 10).text
+        #expect(text.contains("Terminal too small: 40x10."))
+        #expect(text.contains("PoolScope needs 80x24."))
+        #expect(view(state(), width: 0, height: 0).lines.isEmpty)
+        #expect(view(state(), width: 1, height: 1).lines.count == 1)
+    }
+
+    @Test("the help overlay lists every key")
+    func helpOverlay() {
+        var s = state()
+        s = update(s, .key(.character("?"))).0
+        let text = view(s, width: 120, height: 40).text
+        for (key, meaning) in keyHelp {
+            #expect(text.contains(key) && text.contains(meaning), "help is missing \(key)")
+        }
+    }
+
+    @Test("the worker detail shows the selected worker's job, counts and queue")
+    func detail() {
+        var s = state()
+        s = update(s, .key(.right)).0
+        s = update(s, .key(.enter)).0
+        let text = view(s, width: 120, height: 40).text
+        #expect(text.contains("Worker w1"))
+        #expect(text.contains("job        #41, running for 120ms"))
+        #expect(text.contains("done       100 completed, 0 failed attempts"))
+    }
+
+    @Test("after shutdown the final report shows every count, balanced")
+    func finalReport() {
+        var counters = JobCounters()
+        counters.submitted = 10
+        counters.completed = 7
+        counters.failed = 1
+        counters.rejected = 1
+        counters.cancelled = 1
+        let report = ShutdownReport(
+            mode: .immediate, counters: counters, deadlineReached: false, cancelledWhileQueued: 1, cancelledWhileRunning: 0,
+            duration: .milliseconds(5))
+        let s = update(state(), .shutdownFinished(report)).0
+        let text = view(s, width: 80, height: 24).text
+        #expect(text.contains("Final report"))
+        #expect(text.contains("10 = 7 + 1 + 1 + 1   balanced"))
+        #expect(text.contains("press q to quit"))
+    }
+
+    @Test("a latency histogram switches between end-to-end, queue wait and service")
+    func histogramModes() {
+        var s = state()
+        #expect(view(s, width: 120, height: 40).text.contains("Latency: end-to-end"))
+        s = update(s, .key(.character("h"))).0
+        #expect(view(s, width: 120, height: 40).text.contains("Latency: queue wait"))
+        s = update(s, .key(.character("h"))).0
+        #expect(view(s, width: 120, height: 40).text.contains("Latency: service"))
+    }
+}
+
+@Suite("Dashboard update: keys become commands")
+struct DashboardUpdateTests {
+    @Test("the contract's keys", arguments: [
+        (Key.character("b"), [Command.session(.burst(500))]),
+        (.character("+"), [.session(.setThreshold(51))]),
+        (.character("-"), [.session(.setThreshold(49))]),
+        (.character("s"), [.shutdown(.graceful(deadline: .seconds(10)))]),
+        (.character("S"), [.shutdown(.immediate)]),
+        (.character("p"), [.session(.pauseArrivals)]),
+        (.character("q"), [.quit]),
+        (.interrupt, [.quit]),
+        (.character("]"), [.session(.setRate(100))]),
+        (.character("M"), [.session(.setMinWorkers(3))]),
+        (.character("x"), [.session(.setMaxWorkers(15))]),
+        (.character("F"), [.session(.setFailureRate(0.05))]),
+        (.character("k"), [.session(.crashWorker(nil))]),
+        (.character("."), [.setSpeed(2)]),
+    ])
+    func keys(key: Key, expected: [Command]) {
+        #expect(update(state(), .key(key)).1 == expected)
+    }
+
+    @Test("? toggles the help and Esc closes it")
+    func help() {
+        var s = update(state(), .key(.character("?"))).0
+        #expect(s.showHelp)
+        s = update(s, .key(.escape)).0
+        #expect(!s.showHelp)
+    }
+
+    @Test("after a shutdown is asked for, steering keys do nothing but q still quits")
+    func afterShutdown() {
+        let s = update(state(), .key(.character("s"))).0
+        #expect(update(s, .key(.character("b"))).1.isEmpty)
+        #expect(update(s, .key(.character("q"))).1 == [.quit])
+    }
+
+    @Test("a tick computes each worker's busy fraction from the busy time it gained")
+    func busyFractions() {
+        let first = fixedFrame()
+        var second = first
+        second.snapshot.takenAt = first.snapshot.takenAt + .seconds(1)
+        second.snapshot.workers = first.snapshot.workers.map { worker in
+            WorkerSnapshot(
+                id: worker.id, state: worker.state, completed: worker.completed, failed: worker.failed,
+                busyTime: worker.busyTime + .milliseconds(worker.id.rawValue * 100), startedAt: worker.startedAt)
+        }
+        var s = update(DashboardState(), .tick(first)).0
+        s = update(s, .tick(second)).0
+        #expect(abs((s.busyFractions[WorkerID(3)] ?? 0) - 0.3) < 1e-9)
+        #expect(s.events.count == 2, "events are not duplicated across ticks")
+    }
+}
