@@ -75,7 +75,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolScopeCLITests",
-            dependencies: ["poolscope"]
+            dependencies: ["poolscope"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "PoolEngineTests",

@@ -28,6 +28,14 @@ public final class Terminal {
 
     /// Takes over the terminal: raw mode (Ctrl-C arrives as a key), no echo, hidden cursor, keypad keys.
     public init(forceASCII: Bool = false) {
+        // A parent may have left SIGWINCH ignored or blocked (threads of Dispatch block every signal);
+        // ncurses then never learns of a resize. Restore the default and unblock it on this thread, the one
+        // that reads keys, before ncurses installs its handler.
+        signal(SIGWINCH, SIG_DFL)
+        var resize = sigset_t()
+        sigemptyset(&resize)
+        sigaddset(&resize, SIGWINCH)
+        pthread_sigmask(SIG_UNBLOCK, &resize, nil)
         poolscope_set_locale()
         let environment = ProcessInfo.processInfo.environment
         let locale = environment["LC_ALL"] ?? environment["LC_CTYPE"] ?? environment["LANG"] ?? ""

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+
+/// A detached tmux session of fixed size running a command, on a tmux server of its own.
+final class TmuxSession {
+    let socket = "poolscope-test-\(UUID().uuidString.prefix(8))"
+    let name = "dash"
+
+    init(_ command: String, width: Int = 120, height: Int = 40) throws {
+        let script = "cd '\(repositoryRoot.path)' && LANG=C.UTF-8 \(command); echo EXITED $?; sleep 120"
+        // The command that starts the server must not hand it our pipes, or reading them never ends.
+        _ = try run(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", script], capture: false)
+    }
+
+    deinit { _ = try? run(["kill-server"], capture: false) }
+
+    @discardableResult
+    func tmux(_ arguments: String...) throws -> String {
+        try run(arguments, capture: true)
+    }
+
+    private func run(_ arguments: [String], capture: Bool) throws -> String {
+        // Through bash, which first closes every inherited descriptor above 2: a tmux server started here
+        // would otherwise keep the test process's pipes (say, another test's) open for as long as it lives.
+        let closeAndExec = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec tmux "$@""#
+        return try spawnAndWait(["/bin/bash", "-c", closeAndExec, "bash", "-L", socket] + arguments, capture: capture)
+    }
+
+    var screen: String { (try? tmux("capture-pane", "-p", "-t", name)) ?? "" }
+
+    func press(_ key: String) throws { try tmux("send-keys", "-t", name, key) }
+
+    func resize(width: Int, height: Int) throws { try tmux("resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)") }
+
+    /// Polls the screen until `condition` holds; returns the last screen read, or `nil` after the timeout.
+    func wait(upTo timeout: Duration = .seconds(30), for condition: (String) -> Bool) async -> String? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            let text = screen
+            if condition(text) { return text }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+}
+
+/// The first integer after `prefix` on the screen.
+func number(after prefix: String, in text: String) -> Int? {
+    guard let range = text.range(of: prefix) else { return nil }
+    return Int(text[range.upperBound...].prefix { $0.isNumber })
+}
+
+/// The waiting jobs shown by the Queues pane ("queue ███░░ 240/20000").
+func queueDepth(in text: String) -> Int? {
+    guard let line = text.split(separator: "\n").first(where: { $0.contains("/20000") }),
+        let slash = line.range(of: "/20000")
+    else { return nil }
+    return Int(String(line[..<slash.lowerBound].reversed().prefix { $0.isNumber }.reversed()))
+}
+
+let tmuxAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux")
+
+@Suite("The dashboard, driven in tmux as a person would", .serialized, .timeLimit(.minutes(3)))
+struct TUITests {
+    let binary = ".build/debug/poolscope"
+
+    @Test("b raises the queue, then the workers, with a scale-up event; + moves the threshold; s shows a balanced report; q exits and restores the terminal")
+    func burstThresholdShutdownQuit() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml --burst 3000")
+        let start = await tmux.wait { $0.contains("Workers (2)") && $0.contains("threshold 5") }
+        try #require(start != nil, "the dashboard did not come up:\n\(tmux.screen)")
+        try tmux.press("b")
+        let queued = await tmux.wait { (queueDepth(in: $0) ?? 0) > 100 }
+        #expect(queued != nil, "the queue did not rise:\n\(tmux.screen)")
+        let scaled = await tmux.wait { (number(after: "Workers (", in: $0) ?? 0) > 2 && $0.contains("scale up 2 -> 4") }
+        #expect(scaled != nil, "no scale-up shown:\n\(tmux.screen)")
+        try tmux.press("+")
+        #expect(await tmux.wait { $0.contains("threshold 6") } != nil, "the threshold did not change on screen")
+        try tmux.press("s")
+        let report = await tmux.wait(upTo: .seconds(60)) { $0.contains("Final report") && $0.contains("balanced") }
+        #expect(report != nil, "no final report:\n\(tmux.screen)")
+        if let report, let submitted = number(after: "submitted    ", in: report),
+            let completed = number(after: "completed  ", in: report)
+        {
+            #expect(submitted == completed, "a graceful drain completes every job: \(submitted) vs \(completed)")
+            #expect(report.contains("\(submitted) = \(completed) + 0 + 0 + 0"))
+        }
+        try tmux.press("q")
+        let exited = await tmux.wait { $0.contains("EXITED 0") }
+        #expect(exited != nil, "poolscope did not exit 0:\n\(tmux.screen)")
+        #expect(exited.map { !$0.contains("Workers (") && !$0.contains("Final report") } == true, "the terminal was not restored")
+    }
+
+    @Test("? shows the help overlay with every key")
+    func helpOverlay() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml")
+        try #require(await tmux.wait { $0.contains("Workers (") } != nil)
+        try tmux.press("?")
+        let help = await tmux.wait {
+            $0.contains("Keys") && $0.contains("inject a burst of jobs") && $0.contains("graceful shutdown")
+                && $0.contains("pause / resume arrivals") && $0.contains("q, Ctrl-C")
+        }
+        #expect(help != nil, "no complete help overlay:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+    }
+
+    @Test("resizing to 60x15 shows the too-small message, and back restores the layout, without a crash")
+    func resize() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml")
+        try #require(await tmux.wait { $0.contains("Workers (") } != nil)
+        try tmux.resize(width: 60, height: 15)
+        #expect(await tmux.wait { $0.contains("Terminal too small: 60x15.") } != nil, "no message at 60x15:\n\(tmux.screen)\n\((try? tmux.tmux("display", "-p", "-t", "dash", "#{window_width}x#{window_height}")) ?? "")")
+        try tmux.resize(width: 120, height: 40)
+        #expect(await tmux.wait { $0.contains("Workers (") && $0.contains("Events") } != nil, "layout not restored")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+    }
+
+    @Test("Ctrl-C quits cleanly too")
+    func interrupt() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml")
+        try #require(await tmux.wait { $0.contains("Workers (") } != nil)
+        try tmux.press("C-c")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil, "Ctrl-C did not quit cleanly:\n\(tmux.screen)")
+    }
+}
+
+@Suite("The dashboard without a terminal")
+struct NoTerminalTests {
+    @Test("poolscope with standard output not a terminal exits 2 and points to poolscope run")
+    func notATerminal() throws {
+        let result = try poolscope()
+        #expect(result.status == 2)
+        #expect(result.error.contains("needs a terminal"))
+        #expect(result.error.contains("poolscope run"))
+    }
+}
+
+/// Runs a program and waits for it with posix_spawn and waitpid, its output going to a file: Foundation's
+/// `Process` never saw tmux's client exit here (the client forks the server), and a pipe would be held
+/// open by the server for ever.
+func spawnAndWait(_ arguments: [String], capture: Bool) throws -> String {
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-tmux-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, capture ? outputPath : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    // The test runs on a Dispatch thread, which blocks every signal; a child would inherit that mask, and
+    // the dashboard under tmux would never hear of a resize. Start children with a clean mask and defaults.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for number in [SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&defaults, number) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid = pid_t()
+    let status = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, environ)
+    guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EIO) }
+    var exit: Int32 = 0
+    while waitpid(pid, &exit, 0) == -1 && errno == EINTR {}
+    return capture ? ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "") : ""
+}
