@@ -54,6 +54,14 @@ let package = Package(
             name: "TerminalBackend",
             dependencies: ["CNcurses", "Dashboard"]
         ),
+        .target(
+            name: "Bench",
+            dependencies: [
+                "PoolEngine", "Workload", "Dashboard",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "poolscope",
             dependencies: [
@@ -61,6 +69,7 @@ let package = Package(
                 "Workload",
                 "Dashboard",
                 "TerminalBackend",
+                "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +77,10 @@ let package = Package(
             name: "WorkloadTests",
             dependencies: ["Workload", "PoolEngine"],
             exclude: ["broken"]
+        ),
+        .testTarget(
+            name: "BenchTests",
+            dependencies: ["Bench"]
         ),
         .testTarget(
             name: "DashboardTests",

@@ -15,6 +15,22 @@ public struct SessionStatus: Sendable, Equatable {
     public var extraLatency: Duration
     /// Set once arrivals have ended (the duration passed, or a shutdown was asked for).
     public var finished: Bool
+
+    public init(
+        scenarioName: String, scenarioTime: Duration, duration: Duration, caption: String?, arrivalRate: Double,
+        paused: Bool, speed: Double, failureRate: Double, extraLatency: Duration, finished: Bool
+    ) {
+        self.scenarioName = scenarioName
+        self.scenarioTime = scenarioTime
+        self.duration = duration
+        self.caption = caption
+        self.arrivalRate = arrivalRate
+        self.paused = paused
+        self.speed = speed
+        self.failureRate = failureRate
+        self.extraLatency = extraLatency
+        self.finished = finished
+    }
 }
 
 /// A scenario running against a live pool: it submits the job stream on time, performs the timeline,

@@ -48,6 +48,9 @@ public struct PoolConfiguration: Sendable {
     public var faults: FaultInjection = .none
     /// Seeds the choices of fault injection and random crashes, so a run can be repeated.
     public var faultSeed: UInt64 = 0x5EED
+    /// Whether to measure every attempt's latencies (queue wait, service, end to end). Off saves two clock
+    /// readings and three histogram updates per job; counts, events and throughput stay exact.
+    public var recordsLatencies: Bool = true
     /// Whether every job's latencies are also recorded as swift-metrics timers (counters and gauges are
     /// always published, once per ``scalingInterval``). Off by default: a per-job timer costs a backend call.
     public var exportsLatencyTimers: Bool = false

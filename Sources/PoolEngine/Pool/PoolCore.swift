@@ -313,7 +313,11 @@ struct PoolCore {
         var result = result
         if let worker {
             if let target = queue.jobFinished(job, by: worker) { wakeWorker(for: target, effects: &effects) }
-            workers[worker]?.busyNanoseconds += (now - startedAt).nanoseconds
+            // Busy time from when the worker took the job (recorded even when latencies are not).
+            switch workers[worker]?.state {
+            case .busy(_, let since)?, .draining(_, let since)?: workers[worker]?.busyNanoseconds += (now - since).nanoseconds
+            default: workers[worker]?.busyNanoseconds += (now - startedAt).nanoseconds
+            }
             if workers[worker]?.crashed == true { result = .failure(error: "worker \(worker) crashed", timedOut: false) }
         }
         if phase != .cancelling, breaker != nil {

@@ -44,19 +44,22 @@ extension WorkerPool {
     /// the worker does next.
     @discardableResult
     func run(_ job: QueuedJob, on worker: WorkerID?) async -> WorkerStep {
-        let started = clock.now()
+        let measures = configuration.recordsLatencies
+        let started = measures ? clock.now() : job.enqueuedAt
         let result = await attempt(job)
         let now = clock.now()
-        let isFinal: Bool
-        switch result {
-        case .success: isFinal = true
-        case .failure: isFinal = job.attempt >= configuration.retry.maxAttempts
-        }
-        latencies.record(
-            worker: worker, queueWait: started - job.enqueuedAt, service: now - started,
-            endToEnd: isFinal ? now - job.submittedAt : nil)
-        if configuration.exportsLatencyTimers {
-            metrics.recordLatencies(queueWait: started - job.enqueuedAt, service: now - started)
+        if measures {
+            let isFinal: Bool
+            switch result {
+            case .success: isFinal = true
+            case .failure: isFinal = job.attempt >= configuration.retry.maxAttempts
+            }
+            latencies.record(
+                worker: worker, queueWait: started - job.enqueuedAt, service: now - started,
+                endToEnd: isFinal ? now - job.submittedAt : nil)
+            if configuration.exportsLatencyTimers {
+                metrics.recordLatencies(queueWait: started - job.enqueuedAt, service: now - started)
+            }
         }
         var effects = Effects(now: now)
         let step = core.withLock {

@@ -1,0 +1,144 @@
+import Foundation
+import PoolEngine
+
+/// One row of results: the JSON contract of `poolscope bench --json`.
+public struct BenchRow: Codable, Sendable {
+    public var pool: String
+    public var metrics: Bool
+    public var workers: Int
+    public var job: String
+    public var n: Int
+    public var nsPerJob: Double
+    public var jobsPerS: Double
+    public var peakRssMb: Double
+    /// Extra: every job ran exactly once in every round.
+    public var exactlyOnce: Bool
+    /// Extra: this row's throughput over PoolScope FIFO's (same job, workers, metrics on).
+    public var ratioToPoolScope: Double?
+}
+
+/// The benchmark's settings.
+public struct BenchSettings: Sendable {
+    public var rounds = 5
+    public var warmUp = 1
+    public var workerCounts = [2, 8]
+    public var jobs = BenchJob.allCases
+    public var pools = BenchPool.allCases
+    /// Jobs per row, by job kind.
+    public var counts: [BenchJob: Int] = [.noop: 1_000_000, .spin1us: 1_000_000, .spin100us: 20_000, .sleep1ms: 4_000]
+
+    public init() {}
+
+    /// Under a minute on two cores.
+    public static var quick: BenchSettings {
+        var settings = BenchSettings()
+        settings.counts = [.noop: 100_000, .spin1us: 50_000, .spin100us: 2_000, .sleep1ms: 400]
+        settings.rounds = 5
+        settings.warmUp = 1
+        settings.pools = [.poolscopeFIFO, .poolscopeStealing, .poolscopeKeyed, .dispatch, .operationQueue, .taskGroup, .threads, .asyncStream]
+        return settings
+    }
+}
+
+/// Runs the comparison: every (pool, metrics, workers, job) row, rounds interleaved so that the machine's
+/// drift hits every row alike, median of the rounds after the warm-up.
+public enum Benchmark {
+    struct RowKey: Hashable {
+        let pool: BenchPool
+        let metrics: Bool
+        let workers: Int
+        let job: BenchJob
+    }
+
+    public static func run(_ settings: BenchSettings, progress: (String) -> Void = { _ in }) async -> [BenchRow] {
+        let spinner = Spinner.calibrate()
+        var keys: [RowKey] = []
+        for job in settings.jobs {
+            for workers in settings.workerCounts {
+                for pool in settings.pools {
+                    keys.append(RowKey(pool: pool, metrics: true, workers: workers, job: job))
+                    if pool == .poolscopeFIFO { keys.append(RowKey(pool: pool, metrics: false, workers: workers, job: job)) }
+                }
+            }
+        }
+        var times: [RowKey: [Double]] = [:]
+        var rss: [RowKey: Double] = [:]
+        var exact: [RowKey: Bool] = [:]
+        let totalRounds = settings.warmUp + settings.rounds
+        for round in 0..<totalRounds {
+            progress("round \(round + 1)/\(totalRounds)\(round < settings.warmUp ? " (warm-up)" : "")")
+            for key in keys {
+                let n = settings.counts[key.job] ?? 1_000
+                resetPeakRSS()
+                let (seconds, once) = await measure(key, n: n, spinner: spinner)
+                if round >= settings.warmUp { times[key, default: []].append(seconds) }
+                rss[key] = max(rss[key] ?? 0, peakRSSMegabytes())
+                exact[key] = (exact[key] ?? true) && once
+            }
+        }
+        var rows: [BenchRow] = keys.map { key in
+            let n = settings.counts[key.job] ?? 1_000
+            let sorted = (times[key] ?? [0]).sorted()
+            let median = sorted[sorted.count / 2]
+            return BenchRow(
+                pool: key.pool.rawValue, metrics: key.metrics, workers: key.workers, job: key.job.rawValue, n: n,
+                nsPerJob: (median * 1e9 / Double(n) * 10).rounded() / 10, jobsPerS: (Double(n) / median).rounded(),
+                peakRssMb: ((rss[key] ?? 0) * 10).rounded() / 10, exactlyOnce: exact[key] ?? false, ratioToPoolScope: nil)
+        }
+        for index in rows.indices {
+            let reference = rows.first {
+                $0.pool == BenchPool.poolscopeFIFO.rawValue && $0.metrics && $0.workers == rows[index].workers
+                    && $0.job == rows[index].job
+            }
+            if let reference, reference.jobsPerS > 0 {
+                rows[index].ratioToPoolScope = (rows[index].jobsPerS / reference.jobsPerS * 100).rounded() / 100
+            }
+        }
+        return rows
+    }
+
+    static func measure(_ key: RowKey, n: Int, spinner: Spinner) async -> (Double, Bool) {
+        let ledger = RunLedger(size: n)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var completed = true
+        switch key.pool {
+        case .dispatch: Baselines.dispatch(n: n, workers: key.workers, body: Baselines.syncBody(key.job, spinner: spinner, ledger: ledger))
+        case .operationQueue:
+            Baselines.operationQueue(n: n, workers: key.workers, body: Baselines.syncBody(key.job, spinner: spinner, ledger: ledger))
+        case .threads: Baselines.threads(n: n, workers: key.workers, body: Baselines.syncBody(key.job, spinner: spinner, ledger: ledger))
+        case .taskGroup:
+            await Baselines.taskGroup(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
+        case .asyncStream:
+            await Baselines.asyncStream(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
+        case .poolscopeFIFO, .poolscopeStealing, .poolscopeKeyed:
+            completed = await Baselines.poolScope(
+                key.pool, metrics: key.metrics, n: n, workers: key.workers,
+                body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
+        }
+        let elapsed = (clock.now - start).seconds
+        return (elapsed, completed && ledger.exactlyOnce)
+    }
+
+    /// Resets the kernel's peak-RSS mark for this process (Linux), so each row reports its own peak.
+    static func resetPeakRSS() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// The process's peak resident set since the last reset, in MB (`VmHWM`).
+    static func peakRSSMegabytes() -> Double {
+        residentField("VmHWM:")
+    }
+
+    static func currentRSSMegabytes() -> Double {
+        residentField("VmRSS:")
+    }
+
+    private static func residentField(_ name: String) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes / 1_024
+    }
+}

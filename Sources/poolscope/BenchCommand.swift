@@ -1,0 +1,86 @@
+import ArgumentParser
+import Bench
+import Foundation
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Compare PoolScope's pool with what a Swift user would use instead (run it in release: swift run -c release poolscope bench).",
+        discussion: """
+            Runs every pool on the same jobs (no-op, 1 µs and 100 µs of CPU spin, a 1 ms sleep) with 2 and 8 workers,
+            rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly once. Then scale
+            figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) and the dashboard's cost.
+            Results and their history: BENCHMARKS.md.
+            """)
+
+    @Flag(help: "A smaller run, under a minute.")
+    var quick = false
+
+    @Flag(help: "Print one JSON document: {\"results\": [...], \"scale\": {...}}.")
+    var json = false
+
+    @Flag(help: "Skip the scale figures and the dashboard cost.")
+    var skipScale = false
+
+    func run() async throws {
+        #if DEBUG
+        printError("poolscope bench: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench")
+        #endif
+        let settings = quick ? BenchSettings.quick : BenchSettings()
+        let rows = await Benchmark.run(settings) { printError("bench: \($0)") }
+        var scale: ScaleFigures?
+        if !skipScale {
+            printError("bench: scale figures and dashboard cost")
+            scale = await ScaleFigures.measure(workers: quick ? 2_000 : 10_000, queued: quick ? 200_000 : 1_000_000)
+        }
+        if json {
+            struct Document: Encodable {
+                let results: [BenchRow]
+                let scale: ScaleFigures?
+                let cores: Int
+            }
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let document = Document(results: rows, scale: scale, cores: ProcessInfo.processInfo.activeProcessorCount)
+            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+        } else {
+            print(table(rows))
+            if let scale { print(describe(scale)) }
+        }
+        if rows.contains(where: { !$0.exactlyOnce }) {
+            printError("bench: a job was lost or ran twice (exactly_once false above)")
+            terminate(1)
+        }
+    }
+
+    func table(_ rows: [BenchRow]) -> String {
+        var lines = ["job      W  pool                 metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  once"]
+        for row in rows {
+            func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+                let padding = String(repeating: " ", count: max(width - text.count, 0))
+                return right ? padding + text : text + padding
+            }
+            lines.append(
+                pad(row.job, 8) + " " + pad("\(row.workers)", 2) + " " + pad(row.pool, 20) + " " + pad(row.metrics ? "on" : "off", 7)
+                    + pad("\(row.n)", 10, right: true) + pad(String(format: "%.1f", row.nsPerJob), 9, right: true)
+                    + pad(String(format: "%.0f", row.jobsPerS), 12, right: true)
+                    + pad(row.ratioToPoolScope.map { String(format: "%.2fx", $0) } ?? "-", 14, right: true)
+                    + pad(String(format: "%.1f", row.peakRssMb), 13, right: true) + "  " + (row.exactlyOnce ? "yes" : "NO"))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func describe(_ s: ScaleFigures) -> String {
+        """
+
+        scale
+          \(s.sleepingWorkers) sleeping workers: \(s.sleepingWorkersRssMb) MB RSS (\(s.kilobytesPerWorker) KB per worker)
+          \(s.queuedJobs) queued jobs: \(s.queuedJobsRssMb) MB RSS (\(s.bytesPerQueuedJob) bytes per job)
+          burst to scale-up decision: \(s.burstToScaleUpMs) ms
+        dashboard
+          frame render at 200 workers, 200x60: p50 \(s.frameRenderP50Ms) ms, p99 \(s.frameRenderP99Ms) ms (snapshot p50 \(s.snapshotP50Ms) ms)
+          throughput with a 10 fps snapshot+render loop beside the pool: \(s.throughputWithDashboardRatio)x of without
+        """
+    }
+}
