@@ -32,10 +32,9 @@ public struct BenchSettings: Sendable {
     /// Under a minute on two cores.
     public static var quick: BenchSettings {
         var settings = BenchSettings()
-        settings.counts = [.noop: 100_000, .spin1us: 50_000, .spin100us: 2_000, .sleep1ms: 400]
+        settings.counts = [.noop: 50_000, .spin1us: 25_000, .spin100us: 1_000, .sleep1ms: 200]
         settings.rounds = 5
         settings.warmUp = 1
-        settings.pools = [.poolscopeFIFO, .poolscopeStealing, .poolscopeKeyed, .dispatch, .operationQueue, .taskGroup, .threads, .asyncStream]
         return settings
     }
 }

@@ -27,7 +27,7 @@ public struct ScaleFigures: Codable, Sendable {
         return try? WorkerPool(configuration: configuration)
     }
 
-    public static func measure(workers: Int = 10_000, queued: Int = 1_000_000) async -> ScaleFigures {
+    public static func measure(workers: Int = 10_000, queued: Int = 1_000_000, dashboardRounds: Int = 5) async -> ScaleFigures {
         // Sleeping workers: each holds a job that sleeps until released.
         let before = Benchmark.currentRSSMegabytes()
         var sleepingMb = 0.0
@@ -64,7 +64,7 @@ public struct ScaleFigures: Codable, Sendable {
             _ = await pool.shutdown(.immediate)
         }
         let (render50, render99, snapshot50) = await dashboardFrameCost()
-        let ratio = await throughputWithDashboard()
+        let ratio = await throughputWithDashboard(rounds: dashboardRounds)
         return ScaleFigures(
             sleepingWorkers: workers, sleepingWorkersRssMb: round1(sleepingMb), kilobytesPerWorker: round1(sleepingMb * 1_024 / Double(workers)),
             queuedJobs: queued, queuedJobsRssMb: round1(queuedMb), bytesPerQueuedJob: round1(queuedMb * 1_048_576 / Double(queued)),
@@ -103,7 +103,7 @@ public struct ScaleFigures: Codable, Sendable {
     }
 
     /// Throughput of 2 workers on 1 µs jobs with a 10 fps snapshot-and-render loop beside them, over without.
-    static func throughputWithDashboard() async -> Double {
+    static func throughputWithDashboard(rounds: Int) async -> Double {
         let spinner = Spinner.calibrate()
         func run(withDashboard: Bool) async -> Double {
             guard let pool = quietPool({ $0.minWorkers = 2; $0.maxWorkers = 2 }) else { return 0 }
@@ -133,7 +133,7 @@ public struct ScaleFigures: Codable, Sendable {
             return Double(n) / elapsed
         }
         var ratios: [Double] = []
-        for _ in 0..<5 {
+        for _ in 0..<max(rounds, 1) {
             let without = await run(withDashboard: false)
             let with = await run(withDashboard: true)
             ratios.append(with / max(without, 1))

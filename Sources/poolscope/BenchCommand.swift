@@ -22,17 +22,41 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Skip the scale figures and the dashboard cost.")
     var skipScale = false
 
+    @Option(help: "Only these jobs (repeatable): noop, 1us, 100us, sleep1ms.")
+    var job: [String] = []
+
+    @Option(help: "Only these pools (repeatable), e.g. poolscope-fifo, threads.")
+    var pool: [String] = []
+
+    @Option(help: "Only these worker counts (repeatable).")
+    var workers: [Int] = []
+
+    func validate() throws {
+        for name in job where BenchJob(rawValue: name) == nil {
+            throw ValidationError("unknown job '\(name)'; jobs: \(BenchJob.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        for name in pool where BenchPool(rawValue: name) == nil {
+            throw ValidationError("unknown pool '\(name)'; pools: \(BenchPool.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if workers.contains(where: { $0 < 1 || $0 > 4_096 }) { throw ValidationError("--workers must lie within 1...4096") }
+    }
+
     func run() async throws {
         #if DEBUG
         printError("poolscope bench: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench")
         #endif
-        let settings = quick ? BenchSettings.quick : BenchSettings()
-        let rows = await Benchmark.run(settings) { printError("bench: \($0)") }
+        var settings = quick ? BenchSettings.quick : BenchSettings()
+        if !job.isEmpty { settings.jobs = job.compactMap(BenchJob.init(rawValue:)) }
+        if !pool.isEmpty { settings.pools = pool.compactMap(BenchPool.init(rawValue:)) }
+        if !workers.isEmpty { settings.workerCounts = workers }
+        // Memory figures first, while the process is fresh: later, freed pages stay with the allocator.
         var scale: ScaleFigures?
         if !skipScale {
             printError("bench: scale figures and dashboard cost")
-            scale = await ScaleFigures.measure(workers: quick ? 2_000 : 10_000, queued: quick ? 200_000 : 1_000_000)
+            scale = await ScaleFigures.measure(
+                workers: quick ? 2_000 : 10_000, queued: quick ? 200_000 : 1_000_000, dashboardRounds: quick ? 1 : 5)
         }
+        let rows = await Benchmark.run(settings) { printError("bench: \($0)") }
         if json {
             struct Document: Encodable {
                 let results: [BenchRow]
