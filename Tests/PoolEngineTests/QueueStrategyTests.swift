@@ -20,7 +20,7 @@ func drain(_ queue: inout some QueueStrategy, for worker: WorkerID = WorkerID(1)
 struct QueueStrategyTests {
     @Test("FIFO runs in arrival order and evicts the oldest")
     func fifo() {
-        var queue = SharedFIFOQueue()
+        var queue = SharedQueue(order: .fifo)
         for id in 1...5 { _ = queue.enqueue(queued(UInt64(id))) }
         #expect(queue.evict()?.id == JobID(1))
         #expect(drain(&queue) == [2, 3, 4, 5])
@@ -28,7 +28,7 @@ struct QueueStrategyTests {
 
     @Test("LIFO runs the newest first and evicts the oldest")
     func lifo() {
-        var queue = SharedLIFOQueue()
+        var queue = SharedQueue(order: .lifo)
         for id in 1...5 { _ = queue.enqueue(queued(UInt64(id))) }
         #expect(queue.evict()?.id == JobID(1))
         #expect(drain(&queue) == [5, 4, 3, 2])

@@ -172,8 +172,8 @@ public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible {
     /// A fresh, empty queue of this kind.
     public func makeQueue() -> any QueueStrategy {
         switch self {
-        case .sharedFIFO: SharedFIFOQueue()
-        case .lifo: SharedLIFOQueue()
+        case .sharedFIFO: SharedQueue(order: .fifo)
+        case .lifo: SharedQueue(order: .lifo)
         case .priority(let aging): AgingPriorityQueue(agingInterval: aging)
         case .perWorker(let rule, let stealing): PerWorkerQueues(rule: rule, stealing: stealing)
         case .keyed: KeyedQueues()
