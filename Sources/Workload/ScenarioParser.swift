@@ -71,10 +71,6 @@ struct Reader {
         return scalar.string
     }
 
-    func string(_ node: Node, _ path: String) throws(ScenarioError) -> String {
-        try scalar(node, path)
-    }
-
     func int(_ node: Node, _ path: String, min: Int? = nil, max: Int? = nil) throws(ScenarioError) -> Int {
         let text = try scalar(node, path)
         guard let value = Int(text) else { throw fail(node, "\(path) must be a whole number, got '\(text)'") }
@@ -137,7 +133,7 @@ struct Reader {
         let top = try fields(
             root, "", allowed: ["name", "description", "seed", "duration", "shutdown_deadline", "pool", "workload", "timeline"],
             required: ["name", "duration", "workload"])
-        let name = try string(try need(top, "name"), "name")
+        let name = try scalar(try need(top, "name"), "name")
         guard !name.isEmpty else { throw fail(top["name"], "name must not be empty") }
         let seed = try top["seed"].map { (node) throws(ScenarioError) in UInt64(try int(node, "seed", min: 0)) } ?? 1
         let duration = try self.duration(try need(top, "duration"), "duration")
@@ -152,7 +148,7 @@ struct Reader {
             for entry in sequence { timeline.append(try self.timelineEntry(entry, duration: duration)) }
         }
         return Scenario(
-            name: name, description: try top["description"].map { (node) throws(ScenarioError) in try string(node, "description") } ?? "",
+            name: name, description: try top["description"].map { (node) throws(ScenarioError) in try scalar(node, "description") } ?? "",
             seed: seed, duration: duration, shutdownDeadline: deadline, pool: pool, workload: workload, timeline: timeline)
     }
 
@@ -441,7 +437,7 @@ struct Reader {
                 action = .shutdown(.graceful(deadline: try f["deadline"].map { (n) throws(ScenarioError) in try self.duration(n, "timeline.deadline") } ?? .seconds(10)))
             }
         default:
-            let text = try string(value, path)
+            let text = try scalar(value, path)
             guard !text.isEmpty else { throw fail(value, "timeline.caption must not be empty") }
             action = .caption(text)
         }

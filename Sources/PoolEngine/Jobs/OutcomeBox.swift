@@ -21,8 +21,6 @@ final class Completion<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
-    var value: Value? { state.withLock { $0.value } }
-
     func wait() async -> Value {
         await withCheckedContinuation { continuation in
             let ready: Value? = state.withLock { state in
