@@ -83,6 +83,11 @@ struct Spinner: Sendable {
     }
 }
 
+/// A job's body for the async runners: `nonisolated(nonsending)`, as Swift 6.2's recommended default
+/// (NonisolatedNonsendingByDefault) makes every nonisolated async function, so that calling it costs no
+/// executor switch in any runner.
+typealias AsyncJobBody = nonisolated(nonsending) @Sendable (Int) async -> Void
+
 /// The runners, each taking `n` jobs through `workers` workers and returning when all have finished.
 enum Baselines {
     static func syncBody(_ job: BenchJob, spinner: Spinner, ledger: RunLedger) -> @Sendable (Int) -> Void {
@@ -94,7 +99,7 @@ enum Baselines {
         }
     }
 
-    static func asyncBody(_ job: BenchJob, spinner: Spinner, ledger: RunLedger) -> @Sendable (Int) async -> Void {
+    static func asyncBody(_ job: BenchJob, spinner: Spinner, ledger: RunLedger) -> AsyncJobBody {
         switch job {
         case .sleep1ms: return { try? await Task.sleep(for: .milliseconds(1)); ledger.ran($0) }
         default:
@@ -117,7 +122,7 @@ enum Baselines {
         queue.waitUntilAllOperationsAreFinished()
     }
 
-    static func taskGroup(n: Int, workers: Int, body: @escaping @Sendable (Int) async -> Void) async {
+    static func taskGroup(n: Int, workers: Int, body: @escaping AsyncJobBody) async {
         await withTaskGroup(of: Void.self) { group in
             var next = 0
             while next < min(workers, n) {
@@ -148,7 +153,7 @@ enum Baselines {
         for _ in 0..<workers { done.wait() }
     }
 
-    static func asyncStream(n: Int, workers: Int, body: @escaping @Sendable (Int) async -> Void) async {
+    static func asyncStream(n: Int, workers: Int, body: @escaping AsyncJobBody) async {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
@@ -160,7 +165,7 @@ enum Baselines {
     }
 
     static func poolScope(
-        _ pool: BenchPool, metrics: Bool, n: Int, workers: Int, body: @escaping @Sendable (Int) async -> Void
+        _ pool: BenchPool, metrics: Bool, n: Int, workers: Int, body: @escaping AsyncJobBody
     ) async -> Bool {
         var configuration = PoolConfiguration()
         configuration.name = "bench"

@@ -28,8 +28,16 @@ public struct FaultInjection: Sendable, Equatable {
 
 /// What fault injection decided for one attempt when a worker took it.
 struct InjectedFault: Sendable {
-    var delay: Duration
+    /// The extra latency, in nanoseconds (kept compact: every queued job carries this field).
+    private var delayNanoseconds: Int64
     var fails: Bool
+
+    init(delay: Duration, fails: Bool) {
+        delayNanoseconds = delay.nanoseconds
+        self.fails = fails
+    }
+
+    var delay: Duration { .nanoseconds(delayNanoseconds) }
 }
 
 /// The error an injected failure throws.

@@ -4,25 +4,51 @@
 /// cancellable `await`): timeouts and immediate shutdown work by cancelling it.
 public struct Job: Sendable {
     /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order).
-    public var key: String?
+    public var key: String? {
+        get { options?.key }
+        set { options = Options.make(key: newValue, priority: priority, timeout: timeout) }
+    }
     /// Higher runs sooner under a priority strategy; other strategies ignore it.
-    public var priority: Int
+    public var priority: Int {
+        get { options?.priority ?? 0 }
+        set { options = Options.make(key: key, priority: newValue, timeout: timeout) }
+    }
     /// The longest one attempt may run before it is cancelled and counted as timed out; `nil` uses the
     /// pool's ``PoolConfiguration/defaultTimeout``.
-    public var timeout: Duration?
+    public var timeout: Duration? {
+        get { options?.timeout }
+        set { options = Options.make(key: key, priority: priority, timeout: newValue) }
+    }
     /// The work itself.
-    public var work: @Sendable () async throws -> Void
+    public var work: nonisolated(nonsending) @Sendable () async throws -> Void
+    /// Key, priority and timeout, kept out of line and absent when all are defaults: a plain job is then
+    /// three words, which is what a queue of a million of them costs per job.
+    private var options: Options?
 
     public init(
         key: String? = nil,
         priority: Int = 0,
         timeout: Duration? = nil,
-        _ work: @escaping @Sendable () async throws -> Void
+        _ work: nonisolated(nonsending) @escaping @Sendable () async throws -> Void
     ) {
-        self.key = key
-        self.priority = priority
-        self.timeout = timeout
         self.work = work
+        self.options = Options.make(key: key, priority: priority, timeout: timeout)
+    }
+
+    private final class Options: Sendable {
+        let key: String?
+        let priority: Int
+        let timeout: Duration?
+
+        private init(key: String?, priority: Int, timeout: Duration?) {
+            self.key = key
+            self.priority = priority
+            self.timeout = timeout
+        }
+
+        static func make(key: String?, priority: Int, timeout: Duration?) -> Options? {
+            key == nil && priority == 0 && timeout == nil ? nil : Options(key: key, priority: priority, timeout: timeout)
+        }
     }
 }
 

@@ -12,10 +12,13 @@ final class LatencyRecorder: Sendable {
         shards = (0..<max(shardCount, 1)).map { _ in Shard() }
     }
 
-    func record(worker: WorkerID?, queueWait: Duration, service: Duration, endToEnd: Duration?) {
+    func record(_ samples: [LatencySample], worker: WorkerID?) {
+        guard !samples.isEmpty else { return }
         let shard = shards[(worker?.rawValue ?? 0) % shards.count]
-        shard.histograms.withLock {
-            $0.record(queueWait: queueWait.nanoseconds, service: service.nanoseconds, endToEnd: endToEnd?.nanoseconds)
+        shard.histograms.withLock { histograms in
+            for sample in samples {
+                histograms.record(queueWait: sample.queueWait, service: sample.service, endToEnd: sample.endToEnd)
+            }
         }
     }
 
@@ -27,4 +30,11 @@ final class LatencyRecorder: Sendable {
         }
         return result
     }
+}
+
+/// One finished attempt's latencies, in nanoseconds (end to end only for a job's last attempt).
+struct LatencySample {
+    let queueWait: Int64
+    let service: Int64
+    let endToEnd: Int64?
 }

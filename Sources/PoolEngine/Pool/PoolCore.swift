@@ -10,12 +10,20 @@ enum AttemptResult: Sendable {
 enum WorkerStep {
     /// Run this job.
     case run(QueuedJob)
+    /// Run the jobs just put in the worker's own buffer (a job, and maybe more taken ahead of it).
+    case runTaken
     /// Wait for work.
     case park
     /// Wait for the rate limiter's next token, then look again.
     case sleep(until: PoolInstant)
     /// Stop.
     case exit
+}
+
+/// One attempt a worker ran, in a run of jobs it took together.
+struct FinishedAttempt {
+    let job: QueuedJob
+    let result: AttemptResult
 }
 
 /// What a worker found when it looked for a job.
@@ -79,7 +87,10 @@ struct PoolCore {
     /// Parked workers, most recently parked last (woken first, so the others can idle out).
     private var parkedWorkers: [WorkerID] = []
     private(set) var activeWorkers = 0
+    /// Jobs taken by workers and not yet finished: running, or taken ahead (``takenAhead``).
     private(set) var inFlight = 0
+    /// Jobs workers have taken ahead of the one they run (see ``PoolConfiguration/takeAhead``).
+    private(set) var takenAhead = 0
     private var blockedSubmitters = Deque<BlockedSubmitter>()
     private var awaitingRetry: [JobID: QueuedJob] = [:]
     private var retryTasks: [JobID: Task<Void, Never>] = [:]
@@ -117,7 +128,16 @@ struct PoolCore {
         self.random = SplitMix64(seed: configuration.faultSeed)
     }
 
-    var pendingCount: Int { queue.count }
+    /// Jobs waiting: in the queue, or taken ahead by a worker.
+    var pendingCount: Int { queue.count + takenAhead }
+    /// Jobs running now.
+    var runningCount: Int { inFlight - takenAhead }
+    /// The waiting jobs, by queue, with those taken ahead.
+    var queueDepths: QueueDepths {
+        var depths = queue.depths()
+        depths.takenAhead = takenAhead
+        return depths
+    }
     var awaitingRetryCount: Int { awaitingRetry.count }
     var blockedSubmitterCount: Int { blockedSubmitters.count }
 
@@ -240,10 +260,7 @@ struct PoolCore {
         guard var job = queue.dequeue(for: id) else { return .nothing }
         bucket?.spend()
         breaker?.started()
-        if faults.isActive {
-            let fails = Double.random(in: 0..<1, using: &random) < faults.failureProbability
-            job.injectedFault = InjectedFault(delay: faults.extraLatency, fails: fails)
-        }
+        injectFault(into: &job)
         inFlight += 1
         if let record = workers[id] {
             workers[id]?.state = record.retiring ? .draining(job: job.id, since: now) : .busy(job: job.id, since: now)
@@ -251,6 +268,30 @@ struct PoolCore {
         admitBlockedSubmitters(now: now, effects: &effects)
         if bucket != nil && throttleSleepers == 0 && queue.count > 0 { wakeWorker(for: .anyWorker, effects: &effects) }
         return .job(job)
+    }
+
+    private mutating func injectFault(into job: inout QueuedJob) {
+        guard faults.isActive else { return }
+        let fails = Double.random(in: 0..<1, using: &random) < faults.failureProbability
+        job.injectedFault = InjectedFault(delay: faults.extraLatency, fails: fails)
+    }
+
+    /// Gives `id`, which is about to run a job, up to `limit` more to run after it: never more than its
+    /// share of the queue (the rest stay for the other workers), and never under a rate limit or breaker,
+    /// which decide job by job.
+    private mutating func takeAhead(for id: WorkerID, upTo limit: Int, into ahead: inout [QueuedJob], effects: inout Effects) {
+        guard limit > 0, queue.allowsTakingAhead, bucket == nil, breaker == nil else { return }
+        let count = min(limit, queue.count / max(activeWorkers, 1))
+        guard count > 0 else { return }
+        var taken = 0
+        while taken < count, var job = queue.dequeue(for: id) {
+            injectFault(into: &job)
+            ahead.append(job)
+            taken += 1
+        }
+        inFlight += taken
+        takenAhead += taken
+        admitBlockedSubmitters(now: effects.now, effects: &effects)
     }
 
     private mutating func report(_ transition: CircuitBreaker.Transition?, effects: inout Effects) {
@@ -304,22 +345,65 @@ struct PoolCore {
         return nextStep(for: id, now: now, effects: &effects)
     }
 
-    /// An attempt ended, on `worker` or (for ``OverflowPolicy/runInCaller``) in the caller.
-    mutating func attemptFinished(
-        _ job: QueuedJob, result: AttemptResult, startedAt: PoolInstant, on worker: WorkerID?,
-        now: PoolInstant, effects: inout Effects
+    /// An attempt that the caller ran itself (``OverflowPolicy/runInCaller``) ended.
+    mutating func callerAttemptFinished(_ job: QueuedJob, result: AttemptResult, now: PoolInstant, effects: inout Effects) {
+        record(job, result: result, on: nil, now: now, effects: &effects)
+        checkDrained(effects: &effects)
+    }
+
+    /// `worker` ran the first `results.count` jobs of its run `jobs` (it stops early when cancelled or
+    /// crashed, or when a job turned out long): records them, puts back or cancels the rest, and hands out
+    /// what it does next. To run a job, that job and up to `limit` taken ahead of it replace `jobs`.
+    mutating func runFinished(
+        _ jobs: inout [QueuedJob], results: [AttemptResult], on worker: WorkerID, now: PoolInstant,
+        effects: inout Effects, takeAheadLimit limit: Int
     ) -> WorkerStep {
-        inFlight -= 1
-        var result = result
-        if let worker {
-            if let target = queue.jobFinished(job, by: worker) { wakeWorker(for: target, effects: &effects) }
-            // Busy time from when the worker took the job (recorded even when latencies are not).
-            switch workers[worker]?.state {
-            case .busy(_, let since)?, .draining(_, let since)?: workers[worker]?.busyNanoseconds += (now - since).nanoseconds
-            default: workers[worker]?.busyNanoseconds += (now - startedAt).nanoseconds
-            }
-            if workers[worker]?.crashed == true { result = .failure(error: "worker \(worker) crashed", timedOut: false) }
+        takenAhead -= jobs.count - 1
+        // Busy time from when the worker took the run's first job (recorded even when latencies are not).
+        switch workers[worker]?.state {
+        case .busy(_, let since)?, .draining(_, let since)?: workers[worker]?.busyNanoseconds += (now - since).nanoseconds
+        default: break
         }
+        let crashed = workers[worker]?.crashed == true
+        var failed = 0
+        for (index, result) in results.enumerated() {
+            // A crash fails the attempt it interrupted: the last one started.
+            let result =
+                crashed && index == results.count - 1 ? .failure(error: "worker \(worker) crashed", timedOut: false) : result
+            if case .failure = result { failed += 1 }
+            record(jobs[index], result: result, on: worker, now: now, effects: &effects)
+        }
+        workers[worker]?.completed += results.count - failed
+        workers[worker]?.failed += failed
+        if results.count < jobs.count { handBack(Array(jobs[results.count...]), effects: &effects) }
+        jobs.removeAll(keepingCapacity: true)
+        checkDrained(effects: &effects)
+        let step = nextStep(for: worker, now: now, effects: &effects)
+        guard case .run(let job) = step else { return step }
+        jobs.append(job)
+        takeAhead(for: worker, upTo: limit, into: &jobs, effects: &effects)
+        return .runTaken
+    }
+
+    /// Jobs a worker took ahead but never started: cancelled if the pool is cancelling, else queued again.
+    private mutating func handBack(_ jobs: [QueuedJob], effects: inout Effects) {
+        inFlight -= jobs.count
+        if phase == .cancelling {
+            counters.cancelled += jobs.count
+            cancelledWhileQueued += jobs.count
+            for job in jobs { job.outcome.map { effects.outcomes.append(($0, .cancelled)) } }
+        } else {
+            for target in queue.putBack(jobs) { wakeWorker(for: target, effects: &effects) }
+        }
+    }
+
+    /// Counts one ended attempt and decides the job's fate: done, retried after a backoff, dead-lettered,
+    /// or cancelled.
+    private mutating func record(
+        _ job: QueuedJob, result: AttemptResult, on worker: WorkerID?, now: PoolInstant, effects: inout Effects
+    ) {
+        inFlight -= 1
+        if let worker, let target = queue.jobFinished(job, by: worker) { wakeWorker(for: target, effects: &effects) }
         if phase != .cancelling, breaker != nil {
             var success = false
             if case .success = result { success = true }
@@ -328,11 +412,9 @@ struct PoolCore {
         switch result {
         case .success:
             counters.completed += 1
-            if let worker { workers[worker]?.completed += 1 }
             job.outcome.map { effects.outcomes.append(($0, .completed(attempts: job.attempt))) }
         case .failure(let error, let timedOut):
             if timedOut { counters.timedOut += 1 }
-            if let worker { workers[worker]?.failed += 1 }
             if phase == .cancelling {
                 counters.cancelled += 1
                 cancelledWhileRunning += 1
@@ -359,9 +441,6 @@ struct PoolCore {
                 }
             }
         }
-        checkDrained(effects: &effects)
-        guard let worker else { return .exit }
-        return nextStep(for: worker, now: now, effects: &effects)
     }
 
     mutating func workerExited(_ id: WorkerID, effects: inout Effects) {
@@ -399,7 +478,7 @@ struct PoolCore {
     // MARK: Scaling
 
     private mutating func scaleIfOverThreshold(now: PoolInstant, effects: inout Effects) {
-        guard queue.count > settings.scaleUpThreshold * activeWorkers, activeWorkers < settings.maxWorkers else { return }
+        guard pendingCount > settings.scaleUpThreshold * activeWorkers, activeWorkers < settings.maxWorkers else { return }
         if let last = lastScaledAt, now - last < settings.cooldown { return }
         evaluateScaling(now: now, effects: &effects)
     }
@@ -421,7 +500,7 @@ struct PoolCore {
             return ScalingInput.Worker(id: record.id, idleSince: idleSince)
         }
         let input = ScalingInput(
-            now: now, pending: queue.count, workers: candidates, lastScaledAt: lastScaledAt, settings: settings)
+            now: now, pending: pendingCount, workers: candidates, lastScaledAt: lastScaledAt, settings: settings)
         apply(ScalingPolicy.decide(input), now: now, effects: &effects)
     }
 

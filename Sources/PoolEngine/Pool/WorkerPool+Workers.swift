@@ -7,16 +7,21 @@ extension WorkerPool {
 
     /// A worker's life: take a job, run it, record it, and park only when there is nothing to take.
     ///
-    /// The hot path is one lock per job (``PoolCore/attemptFinished(_:result:startedAt:on:now:effects:)``
-    /// records the finished job and hands out the next one) and no suspension while work is queued.
+    /// The hot path is one lock per run of jobs: ``PoolCore/runFinished(_:results:on:now:effects:takeAheadLimit:)``
+    /// records what the worker ran and hands out its next jobs (more than one when jobs are short); and no
+    /// suspension while work is queued.
     private func runWorker(_ id: WorkerID) async {
         var effects = Effects(now: clock.now())
         var step = core.withLock { $0.workerStarted(id, now: effects.now, effects: &effects) }
         perform(effects)
+        var run = WorkerRun()
         while true {
             switch step {
             case .run(let job):
-                step = await run(job, on: id)
+                run.jobs.append(job)
+                step = await runJobs(&run, on: id)
+            case .runTaken:
+                step = await runJobs(&run, on: id)
             case .park:
                 step = await withUnsafeContinuation { continuation in
                     var effects = Effects(now: clock.now())
@@ -40,33 +45,62 @@ extension WorkerPool {
         }
     }
 
-    /// Runs one attempt of `job` on `worker` (or in the caller when `nil`), records it, and returns what
-    /// the worker does next.
-    @discardableResult
-    func run(_ job: QueuedJob, on worker: WorkerID?) async -> WorkerStep {
+    /// Runs the jobs in `run.jobs` in order, stopping early if the worker is cancelled (shutdown or crash)
+    /// or the run has lasted ``WorkerRun/handBackAfter`` (a job turned out long: the rest go back to the
+    /// queue for other workers); then records the run and returns what the worker does next.
+    ///
+    /// `nonisolated(nonsending)`, like the job's closure: the whole run stays on the worker's thread with
+    /// no executor switch per job.
+    nonisolated(nonsending) private func runJobs(_ run: inout WorkerRun, on worker: WorkerID) async -> WorkerStep {
+        run.results.removeAll(keepingCapacity: true)
         let measures = configuration.recordsLatencies
-        let started = measures ? clock.now() : job.enqueuedAt
-        let result = await attempt(job)
-        let now = clock.now()
-        if measures {
-            let isFinal: Bool
-            switch result {
-            case .success: isFinal = true
-            case .failure: isFinal = job.attempt >= configuration.retry.maxAttempts
-            }
-            latencies.record(
-                worker: worker, queueWait: started - job.enqueuedAt, service: now - started,
-                endToEnd: isFinal ? now - job.submittedAt : nil)
-            if configuration.exportsLatencyTimers {
-                metrics.recordLatencies(queueWait: started - job.enqueuedAt, service: now - started)
+        let runStart = WorkerRun.monotonicNanoseconds()
+        var mark = runStart
+        while run.results.count < run.jobs.count {
+            if !run.results.isEmpty && (Task.isCancelled || mark - runStart >= WorkerRun.handBackAfter) { break }
+            let index = run.results.count
+            let started = measures ? (clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now()) : .zero
+            run.results.append(await attempt(run.jobs[index]))
+            mark = WorkerRun.monotonicNanoseconds()
+            if measures {
+                run.sample(run.jobs[index], result: run.results[index], started: started,
+                    ended: clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now(),
+                    maxAttempts: configuration.retry.maxAttempts)
             }
         }
-        var effects = Effects(now: now)
+        run.pace(jobs: run.results.count, nanoseconds: mark - runStart)
+        if measures { flushLatencies(&run, worker: worker) }
+        let limit = run.takeAheadLimit(configuration.takeAhead)
+        var effects = Effects(now: clock.now())
         let step = core.withLock {
-            $0.attemptFinished(job, result: result, startedAt: started, on: worker, now: now, effects: &effects)
+            $0.runFinished(&run.jobs, results: run.results, on: worker, now: effects.now, effects: &effects, takeAheadLimit: limit)
         }
         perform(effects)
         return step
+    }
+
+    private func flushLatencies(_ run: inout WorkerRun, worker: WorkerID) {
+        latencies.record(run.samples, worker: worker)
+        if configuration.exportsLatencyTimers {
+            for sample in run.samples {
+                metrics.recordLatencies(queueWait: .nanoseconds(sample.queueWait), service: .nanoseconds(sample.service))
+            }
+        }
+        run.samples.removeAll(keepingCapacity: true)
+    }
+
+    /// Runs one attempt of a job that the caller runs itself (``OverflowPolicy/runInCaller``) and records it.
+    func runInCaller(_ job: QueuedJob) async {
+        var run = WorkerRun()
+        let started = clock.now()
+        let result = await attempt(job)
+        if configuration.recordsLatencies {
+            run.sample(job, result: result, started: started, ended: clock.now(), maxAttempts: configuration.retry.maxAttempts)
+            latencies.record(run.samples, worker: nil)
+        }
+        var effects = Effects(now: clock.now())
+        core.withLock { $0.callerAttemptFinished(job, result: result, now: effects.now, effects: &effects) }
+        perform(effects)
     }
 
     /// One attempt, cancelled cooperatively if it outlives its timeout.
@@ -74,16 +108,16 @@ extension WorkerPool {
     /// Without a timeout the job runs inline, with no task of its own. With one, it runs as a child task
     /// beside a timer child; the timer prefers the shared pool so that it fires even while every worker
     /// thread is busy.
-    private func attempt(_ queued: QueuedJob) async -> AttemptResult {
-        let work = withInjectedFault(queued)
+    nonisolated(nonsending) private func attempt(_ queued: QueuedJob) async -> AttemptResult {
         guard let timeout = queued.job.timeout ?? configuration.defaultTimeout else {
             do {
-                try await work()
+                if queued.injectedFault == nil { try await queued.job.work() } else { try await withInjectedFault(queued)() }
                 return .success
             } catch {
                 return .failure(error: String(describing: error), timedOut: false)
             }
         }
+        let work = withInjectedFault(queued)
         let clock = self.clock
         return await withTaskGroup(of: AttemptResult?.self) { group in
             group.addTask {
@@ -113,7 +147,7 @@ extension WorkerPool {
     }
 
     /// The job's work, preceded by the fault injection chose for this attempt, if any.
-    private func withInjectedFault(_ queued: QueuedJob) -> @Sendable () async throws -> Void {
+    private func withInjectedFault(_ queued: QueuedJob) -> nonisolated(nonsending) @Sendable () async throws -> Void {
         let original = queued.job.work
         guard let fault = queued.injectedFault else { return original }
         let clock = self.clock
@@ -137,4 +171,54 @@ extension WorkerPool {
         }
         core.withLock { $0.attach(retryTask: task, to: id) }
     }
+}
+
+/// A worker's own buffers and pace, kept across its runs of jobs so that the hot path allocates nothing.
+struct WorkerRun {
+    /// The run: the job to run now, then those taken ahead of it.
+    var jobs: [QueuedJob] = []
+    /// The results of the jobs run so far, in order.
+    var results: [AttemptResult] = []
+    /// Latencies measured in this run, recorded into the pool's histograms once per run.
+    var samples: [LatencySample] = []
+    /// Recent service time per job, smoothed; `nil` until the first run.
+    private var nanosecondsPerJob: Int64?
+
+    /// A run of jobs taken together aims to last about this long, so taking ahead only ever delays the
+    /// jobs left in the queue by about this much.
+    static let runBudget: Int64 = 50_000
+    /// A run that has lasted this long puts its unstarted jobs back: a job turned out long.
+    static let handBackAfter: Int64 = 1_000_000
+
+    init() {
+        jobs.reserveCapacity(64)
+        results.reserveCapacity(64)
+        samples.reserveCapacity(64)
+    }
+
+    mutating func sample(_ job: QueuedJob, result: AttemptResult, started: PoolInstant, ended: PoolInstant, maxAttempts: Int) {
+        let isFinal: Bool
+        switch result {
+        case .success: isFinal = true
+        case .failure: isFinal = job.attempt >= maxAttempts
+        }
+        samples.append(
+            LatencySample(
+                queueWait: (started - job.enqueuedAt).nanoseconds, service: (ended - started).nanoseconds,
+                endToEnd: isFinal ? (ended - job.submittedAt).nanoseconds : nil))
+    }
+
+    mutating func pace(jobs: Int, nanoseconds: Int64) {
+        let sample = nanoseconds / Int64(max(jobs, 1))
+        nanosecondsPerJob = nanosecondsPerJob.map { ($0 * 3 + sample) / 4 } ?? sample
+    }
+
+    /// How many jobs to take ahead of the next one: as many as fit in ``runBudget``, at most `limit`.
+    func takeAheadLimit(_ limit: Int) -> Int {
+        guard limit > 0, let perJob = nanosecondsPerJob, perJob < Self.runBudget else { return 0 }
+        return min(limit, Int(Self.runBudget / max(perJob, 1)) - 1)
+    }
+
+    /// The machine's monotonic clock, whatever clock the pool runs on: pacing is about real time.
+    static func monotonicNanoseconds() -> Int64 { SystemPoolClock().now().nanoseconds }
 }

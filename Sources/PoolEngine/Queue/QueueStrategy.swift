@@ -27,12 +27,21 @@ public protocol QueueStrategy {
     func workersToRetire(count: Int, from workers: [WorkerID]) -> [WorkerID]?
     /// The waiting jobs, by queue.
     func depths() -> QueueDepths
+    /// Whether a worker may take several jobs at once when jobs are short (see
+    /// ``PoolConfiguration/takeAhead``). Only for strategies where taking order is running order and no
+    /// job waits on another's end: the shared FIFO and LIFO queues.
+    var allowsTakingAhead: Bool { get }
+    /// Takes back jobs a worker took ahead but could not start (it crashed), as if they had never left.
+    /// `jobs` are in the order they were taken.
+    mutating func putBack(_ jobs: [QueuedJob]) -> [DispatchTarget]
 }
 
 extension QueueStrategy {
     public mutating func workersChanged(to workers: [WorkerID]) {}
     public mutating func jobFinished(_ job: QueuedJob, by worker: WorkerID) -> DispatchTarget? { nil }
     public func workersToRetire(count: Int, from workers: [WorkerID]) -> [WorkerID]? { nil }
+    public var allowsTakingAhead: Bool { false }
+    public mutating func putBack(_ jobs: [QueuedJob]) -> [DispatchTarget] { jobs.map { enqueue($0) } }
 }
 
 /// Which worker a newly queued job should wake.
@@ -53,15 +62,19 @@ public struct QueueDepths: Sendable, Equatable {
     public var perWorker: [WorkerID: Int]
     /// How many keys each worker owns, for the keyed strategy.
     public var ownedKeys: [WorkerID: Int]
+    /// Jobs that workers have taken ahead from the queue and will run next (runs of short jobs; see
+    /// ``PoolConfiguration/takeAhead``). They still wait, so they count in ``total``.
+    public var takenAhead: Int
 
-    public init(shared: Int, perWorker: [WorkerID: Int] = [:], ownedKeys: [WorkerID: Int] = [:]) {
+    public init(shared: Int, perWorker: [WorkerID: Int] = [:], ownedKeys: [WorkerID: Int] = [:], takenAhead: Int = 0) {
         self.shared = shared
         self.perWorker = perWorker
         self.ownedKeys = ownedKeys
+        self.takenAhead = takenAhead
     }
 
     /// All waiting jobs.
-    public var total: Int { perWorker.values.reduce(shared, +) }
+    public var total: Int { perWorker.values.reduce(shared + takenAhead, +) }
 }
 
 /// A job waiting in (or taken from) a queue, with what the pool tracks about it.

@@ -37,4 +37,14 @@ public struct SharedQueue: QueueStrategy {
     }
 
     public func depths() -> QueueDepths { QueueDepths(shared: jobs.count) }
+
+    public var allowsTakingAhead: Bool { true }
+
+    public mutating func putBack(_ taken: [QueuedJob]) -> [DispatchTarget] {
+        switch order {
+        case .fifo: jobs.insert(contentsOf: taken, at: 0)
+        case .lifo: jobs.append(contentsOf: taken.reversed())
+        }
+        return taken.map { _ in .anyWorker }
+    }
 }
