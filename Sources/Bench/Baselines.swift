@@ -19,6 +19,8 @@ public enum BenchJob: String, Sendable, CaseIterable {
 /// The pools compared.
 public enum BenchPool: String, Sendable, CaseIterable {
     case poolscopeFIFO = "poolscope-fifo"
+    /// The shared FIFO with `takeAhead = 0`: one job per trip through the lock, strict start order.
+    case poolscopeFIFOStrict = "poolscope-fifo-strict"
     case poolscopeStealing = "poolscope-stealing"
     case poolscopeKeyed = "poolscope-keyed"
     case dispatch
@@ -173,6 +175,7 @@ enum Baselines {
         configuration.maxWorkers = workers
         configuration.queueCapacity = nil
         configuration.recordsLatencies = metrics
+        if pool == .poolscopeFIFOStrict { configuration.takeAhead = 0 }
         configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         switch pool {
         case .poolscopeStealing: configuration.queueStrategy = .perWorker(.roundRobin, stealing: true)

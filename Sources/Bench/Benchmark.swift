@@ -68,10 +68,10 @@ public enum Benchmark {
             progress("round \(round + 1)/\(totalRounds)\(round < settings.warmUp ? " (warm-up)" : "")")
             for key in keys {
                 let n = settings.counts[key.job] ?? 1_000
-                resetPeakRSS()
+                let sampler = PeakRSSSampler()
                 let (seconds, once) = await measure(key, n: n, spinner: spinner)
                 if round >= settings.warmUp { times[key, default: []].append(seconds) }
-                rss[key] = max(rss[key] ?? 0, peakRSSMegabytes())
+                rss[key] = max(rss[key] ?? 0, sampler.stop())
                 exact[key] = (exact[key] ?? true) && once
             }
         }
@@ -110,23 +110,13 @@ public enum Benchmark {
             await Baselines.taskGroup(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         case .asyncStream:
             await Baselines.asyncStream(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
-        case .poolscopeFIFO, .poolscopeStealing, .poolscopeKeyed:
+        case .poolscopeFIFO, .poolscopeFIFOStrict, .poolscopeStealing, .poolscopeKeyed:
             completed = await Baselines.poolScope(
                 key.pool, metrics: key.metrics, n: n, workers: key.workers,
                 body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         }
         let elapsed = (clock.now - start).seconds
         return (elapsed, completed && ledger.exactlyOnce)
-    }
-
-    /// Resets the kernel's peak-RSS mark for this process (Linux), so each row reports its own peak.
-    static func resetPeakRSS() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    /// The process's peak resident set since the last reset, in MB (`VmHWM`).
-    static func peakRSSMegabytes() -> Double {
-        residentField("VmHWM:")
     }
 
     static func currentRSSMegabytes() -> Double {
@@ -139,5 +129,35 @@ public enum Benchmark {
             let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }
         return kilobytes / 1_024
+    }
+}
+
+/// The highest resident set of this process while one row runs, in MB, sampled every 2 ms by a thread of
+/// its own. (The kernel's own peak, VmHWM, cannot be reset between rows on every machine: writing
+/// /proc/self/clear_refs is refused in some VMs, so an early row's peak would stand for all later ones.)
+final class PeakRSSSampler: Sendable {
+    private let peak = Locked(0.0)
+    private let stopped = Locked(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init() {
+        peak.withLock { $0 = Benchmark.currentRSSMegabytes() }
+        let thread = Thread { [peak, stopped, done] in
+            while !stopped.withLock({ $0 }) {
+                let current = Benchmark.currentRSSMegabytes()
+                peak.withLock { $0 = max($0, current) }
+                usleep(2_000)
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Stops sampling and returns the peak.
+    func stop() -> Double {
+        let current = Benchmark.currentRSSMegabytes()
+        stopped.withLock { $0 = true }
+        done.wait()
+        return peak.withLock { max($0, current) }
     }
 }

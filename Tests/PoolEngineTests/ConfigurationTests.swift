@@ -12,7 +12,7 @@ struct ConfigurationTests {
     /// One way to break a configuration, named by the field it breaks.
     enum Breakage: String, CaseIterable, Sendable {
         case minAboveMax, noMax, negativeMin, initialOutOfRange, zeroCapacity, zeroThreshold, zeroGrowth
-        case negativeCooldown, zeroInterval, zeroTimeout, zeroAttempts, wideJitter, noThreads
+        case negativeCooldown, zeroInterval, zeroTimeout, zeroAttempts, wideJitter, noThreads, negativeTakeAhead
 
         var field: String {
             switch self {
@@ -28,6 +28,7 @@ struct ConfigurationTests {
             case .zeroAttempts: "retry.maxAttempts"
             case .wideJitter: "retry.jitter"
             case .noThreads: "executor"
+            case .negativeTakeAhead: "takeAhead"
             }
         }
 
@@ -38,6 +39,7 @@ struct ConfigurationTests {
             case .negativeMin: c.minWorkers = -1
             case .initialOutOfRange: c.initialWorkers = 50
             case .zeroCapacity: c.queueCapacity = 0
+            case .negativeTakeAhead: c.takeAhead = -1
             case .zeroThreshold: c.scaleUpThreshold = 0
             case .zeroGrowth: c.growth = .add(0)
             case .negativeCooldown: c.cooldown = .seconds(-1)

@@ -57,6 +57,9 @@ public struct PoolConfiguration: Sendable {
     /// queue, and never under a rate limit or circuit breaker. Jobs taken ahead still count as waiting; a
     /// crashed worker puts back the ones it had not started. 0 turns it off.
     public var takeAhead: Int = 32
+    /// Whether taking ahead follows the jobs' recent service time (see ``takeAhead``); tests turn this
+    /// off to take ahead whatever the machine's load.
+    var pacesTakeAhead = true
     /// Whether every job's latencies are also recorded as swift-metrics timers (counters and gauges are
     /// always published, once per ``scalingInterval``). Off by default: a per-job timer costs a backend call.
     public var exportsLatencyTimers: Bool = false

@@ -15,6 +15,8 @@ final class DedicatedThreadExecutor: TaskExecutor {
     }
 
     private let queue = Locked(Queue())
+    /// Told which worker's job suspended (see ``markJobRunning(_:)``); set once by the pool.
+    private let suspensionHandler = Locked<(@Sendable (WorkerID) -> Void)?>(nil)
     /// Counts the jobs in `queue` (plus one per thread once stopping), so each wake finds work or the end.
     private let available = DispatchSemaphore(value: 0)
     let threadCount: Int
@@ -35,6 +37,31 @@ final class DedicatedThreadExecutor: TaskExecutor {
         available.signal()
     }
 
+    /// Calls `handler` on this executor's thread whenever a worker's job suspends (awaits something that
+    /// is not ready) between ``markJobRunning(_:)`` and ``markJobReturned()``.
+    func onJobSuspended(_ handler: @escaping @Sendable (WorkerID) -> Void) {
+        suspensionHandler.withLock { $0 = handler }
+    }
+
+    /// Notes, for this thread, that `worker` is about to run a job. If the thread comes back to the
+    /// executor before ``markJobReturned()``, the job suspended mid-run.
+    static func markJobRunning(_ worker: WorkerID) {
+        pthread_setspecific(runningWorkerKey, UnsafeRawPointer(bitPattern: worker.rawValue))
+    }
+
+    /// Notes that the job started by ``markJobRunning(_:)`` returned (on whichever thread it resumed).
+    static func markJobReturned() {
+        pthread_setspecific(runningWorkerKey, nil)
+    }
+
+    /// The thread-local slot behind ``markJobRunning(_:)``: a worker id, as pointer bits (ids start at 1).
+    private static let runningWorkerKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed: \(status)")
+        return key
+    }()
+
     /// Lets the threads end once the jobs already queued have run.
     func stop() {
         queue.withLock { $0.stopping = true }
@@ -51,7 +78,15 @@ final class DedicatedThreadExecutor: TaskExecutor {
             switch next {
             case .none: return
             case .some(nil): continue
-            case .some(let job?): job.runSynchronously(on: asUnownedTaskExecutor())
+            case .some(let job?):
+                Self.markJobReturned()
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                if let raw = pthread_getspecific(Self.runningWorkerKey) {
+                    // The task left this thread in the middle of a job: it suspended.
+                    Self.markJobReturned()
+                    let handler = suspensionHandler.withLock { $0 }
+                    handler?(WorkerID(Int(bitPattern: raw)))
+                }
             }
         }
     }

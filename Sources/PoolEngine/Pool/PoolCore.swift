@@ -1,4 +1,5 @@
 import DequeModule
+import Synchronization
 
 /// How one attempt of a job ended.
 enum AttemptResult: Sendable {
@@ -34,10 +35,22 @@ enum TakeResult {
     case nothing
 }
 
+/// The jobs a worker has taken ahead of the one it runs, in running order, and when its current job began.
+///
+/// The owner pops from the front holding only the buffer's lock; everything else (filling it, other
+/// workers taking jobs back, shutdown cancelling what is left) happens under the pool's lock first, so the
+/// lock order is always pool, then buffer.
+final class RunBuffer: Sendable {
+    let jobs = Locked(Deque<QueuedJob>())
+    /// When the owner's current job began (machine monotonic nanoseconds), or 0 while it has no buffer.
+    let currentJobStart = Atomic<Int64>(0)
+}
+
 /// The pool's bookkeeping for one worker.
 struct WorkerRecord {
     let id: WorkerID
     let startedAt: PoolInstant
+    let buffer = RunBuffer()
     var state: WorkerState = .starting
     /// Told to stop after its current job (scale-down or shutdown).
     var retiring = false
@@ -89,8 +102,14 @@ struct PoolCore {
     private(set) var activeWorkers = 0
     /// Jobs taken by workers and not yet finished: running, or taken ahead (``takenAhead``).
     private(set) var inFlight = 0
-    /// Jobs workers have taken ahead of the one they run (see ``PoolConfiguration/takeAhead``).
+    /// Jobs in workers' run buffers (see ``PoolConfiguration/takeAhead``); a job the owner has popped
+    /// counts here until the owner reports its run.
     private(set) var takenAhead = 0
+    /// Every job ever taken ahead (for tests).
+    private(set) var takenAheadTotal = 0
+    /// Whether workers may take jobs ahead: the strategy allows it and the pool runs its own threads, which
+    /// tell it when a job suspends (see ``DedicatedThreadExecutor/onJobSuspended(_:)``).
+    private let canTakeAhead: Bool
     private var blockedSubmitters = Deque<BlockedSubmitter>()
     private var awaitingRetry: [JobID: QueuedJob] = [:]
     private var retryTasks: [JobID: Task<Void, Never>] = [:]
@@ -126,6 +145,11 @@ struct PoolCore {
         self.bucket = configuration.rateLimit.map { TokenBucket(limit: $0, now: now) }
         self.faults = configuration.faults
         self.random = SplitMix64(seed: configuration.faultSeed)
+        if case .dedicatedThreads = configuration.executor {
+            canTakeAhead = queue.allowsTakingAhead && configuration.takeAhead > 0
+        } else {
+            canTakeAhead = false
+        }
     }
 
     /// Jobs waiting: in the queue, or taken ahead by a worker.
@@ -254,7 +278,12 @@ struct PoolCore {
     /// Hands `worker` its next job, marking it busy, and lets a blocked submitter into the freed space.
     /// Rate limit and circuit breaker are applied here, at dispatch.
     private mutating func takeJob(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> TakeResult {
-        guard queue.count > 0 else { return .nothing }
+        reclaimStalledBuffers(effects: &effects)
+        guard queue.count > 0 else {
+            guard let stolen = steal(for: id) else { return .nothing }
+            markBusy(id, with: stolen.id, now: now)
+            return .job(stolen)
+        }
         if let breaker, !breaker.mayStart { return .nothing }
         if bucket != nil, let next = bucket?.nextToken(now: now) { return .throttled(until: next) }
         guard var job = queue.dequeue(for: id) else { return .nothing }
@@ -262,12 +291,15 @@ struct PoolCore {
         breaker?.started()
         injectFault(into: &job)
         inFlight += 1
-        if let record = workers[id] {
-            workers[id]?.state = record.retiring ? .draining(job: job.id, since: now) : .busy(job: job.id, since: now)
-        }
+        markBusy(id, with: job.id, now: now)
         admitBlockedSubmitters(now: now, effects: &effects)
         if bucket != nil && throttleSleepers == 0 && queue.count > 0 { wakeWorker(for: .anyWorker, effects: &effects) }
         return .job(job)
+    }
+
+    private mutating func markBusy(_ id: WorkerID, with job: JobID, now: PoolInstant) {
+        guard let retiring = workers[id]?.retiring else { return }
+        workers[id]?.state = retiring ? .draining(job: job, since: now) : .busy(job: job, since: now)
     }
 
     private mutating func injectFault(into job: inout QueuedJob) {
@@ -276,22 +308,79 @@ struct PoolCore {
         job.injectedFault = InjectedFault(delay: faults.extraLatency, fails: fails)
     }
 
-    /// Gives `id`, which is about to run a job, up to `limit` more to run after it: never more than its
-    /// share of the queue (the rest stay for the other workers), and never under a rate limit or breaker,
-    /// which decide job by job.
-    private mutating func takeAhead(for id: WorkerID, upTo limit: Int, into ahead: inout [QueuedJob], effects: inout Effects) {
-        guard limit > 0, queue.allowsTakingAhead, bucket == nil, breaker == nil else { return }
+    /// Gives `id`, which is about to run a job, up to `limit` more to run after it, in its run buffer:
+    /// never more than its share of the queue (the rest stay for the other workers), and never under a
+    /// rate limit or breaker, which decide job by job.
+    private mutating func takeAhead(for id: WorkerID, upTo limit: Int, effects: inout Effects) -> Int {
+        guard limit > 0, canTakeAhead, activeWorkers <= Self.takeAheadWorkerLimit, bucket == nil, breaker == nil,
+            let buffer = workers[id]?.buffer
+        else { return 0 }
         let count = min(limit, queue.count / max(activeWorkers, 1))
-        guard count > 0 else { return }
+        guard count > 0 else { return 0 }
         var taken = 0
-        while taken < count, var job = queue.dequeue(for: id) {
-            injectFault(into: &job)
-            ahead.append(job)
-            taken += 1
+        buffer.jobs.withLock { ahead in
+            while taken < count, var job = queue.dequeue(for: id) {
+                injectFault(into: &job)
+                ahead.append(job)
+                taken += 1
+            }
         }
         inFlight += taken
         takenAhead += taken
+        takenAheadTotal += taken
         admitBlockedSubmitters(now: effects.now, effects: &effects)
+        return taken
+    }
+
+    /// Above this many workers nobody takes ahead: each take looks at every worker's buffer.
+    static let takeAheadWorkerLimit = 256
+
+    /// Puts a worker's run buffer back in the queue: its job suspended (so the jobs behind it would wait
+    /// for whatever it waits for, maybe one of them), or stalled (``reclaimStalledBuffers(effects:)``).
+    mutating func reclaimBuffer(of id: WorkerID, effects: inout Effects) {
+        let jobs = emptyBuffer(of: id)
+        if !jobs.isEmpty { handBack(jobs, effects: &effects) }
+    }
+
+    /// Takes a job for `id`, which found the queue empty, from the back of the fullest run buffer of
+    /// another worker, so that a job taken ahead never waits behind a long one while a worker is free.
+    private mutating func steal(for id: WorkerID) -> QueuedJob? {
+        guard takenAhead > 0 else { return nil }
+        var victim: (buffer: RunBuffer, depth: Int)?
+        for record in workers.values where record.id != id {
+            let depth = record.buffer.jobs.withLock { $0.count }
+            if depth > (victim?.depth ?? 0) { victim = (record.buffer, depth) }
+        }
+        guard let job = victim?.buffer.jobs.withLock({ $0.popLast() }) else { return nil }
+        takenAhead -= 1
+        return job
+    }
+
+    /// Puts back in the queue the buffers of workers whose current job began ``stalledAfter`` ago or more:
+    /// the job is long, blocks, or its thread is not running. So before anyone starts a newer job, those
+    /// older ones are back at the head of the queue, and jobs that wait for each other behave as in a
+    /// plain queue, up to one run.
+    private mutating func reclaimStalledBuffers(effects: inout Effects) {
+        guard takenAhead > 0 else { return }
+        let stalledBefore = WorkerRun.monotonicNanoseconds() - Self.stalledAfter
+        for record in workers.values {
+            let started = record.buffer.currentJobStart.load(ordering: .relaxed)
+            if started != 0 && started <= stalledBefore { reclaimBuffer(of: record.id, effects: &effects) }
+        }
+    }
+
+    /// See ``reclaimStalledBuffers(effects:)``: twice a run's budget.
+    static let stalledAfter: Int64 = 2 * WorkerRun.runBudget
+
+    /// Empties a worker's run buffer (the owner was cancelled, crashed, or ran long), returning the jobs.
+    private mutating func emptyBuffer(of id: WorkerID) -> [QueuedJob] {
+        guard let buffer = workers[id]?.buffer else { return [] }
+        let jobs = buffer.jobs.withLock { ahead in
+            defer { ahead.removeAll() }
+            return Array(ahead)
+        }
+        takenAhead -= jobs.count
+        return jobs
     }
 
     private mutating func report(_ transition: CircuitBreaker.Transition?, effects: inout Effects) {
@@ -315,6 +404,8 @@ struct PoolCore {
     mutating func workerStarted(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
         nextStep(for: id, now: now, effects: &effects)
     }
+
+    func buffer(of id: WorkerID) -> RunBuffer? { workers[id]?.buffer }
 
     /// Parks the worker, unless there is work or it must stop, in which case that step is returned.
     mutating func park(
@@ -351,13 +442,15 @@ struct PoolCore {
         checkDrained(effects: &effects)
     }
 
-    /// `worker` ran the first `results.count` jobs of its run `jobs` (it stops early when cancelled or
-    /// crashed, or when a job turned out long): records them, puts back or cancels the rest, and hands out
-    /// what it does next. To run a job, that job and up to `limit` taken ahead of it replace `jobs`.
+    /// `worker` ran `jobs` (its run: the job it was given, then those it popped from its run buffer), with
+    /// `results` in the same order. If it stopped early (cancelled, crashed, or a job ran long), what is
+    /// left in its buffer goes back to the queue, or is cancelled in a shutdown. Records the run and hands
+    /// out what the worker does next; a job to run replaces `jobs`, with up to `limit` more in the buffer.
     mutating func runFinished(
-        _ jobs: inout [QueuedJob], results: [AttemptResult], on worker: WorkerID, now: PoolInstant,
-        effects: inout Effects, takeAheadLimit limit: Int
+        _ jobs: inout [QueuedJob], results: [AttemptResult], stoppedEarly: Bool, on worker: WorkerID,
+        now: PoolInstant, effects: inout Effects, takeAheadLimit limit: Int, tookAhead: inout Int
     ) -> WorkerStep {
+        tookAhead = 0
         takenAhead -= jobs.count - 1
         // Busy time from when the worker took the run's first job (recorded even when latencies are not).
         switch workers[worker]?.state {
@@ -367,7 +460,7 @@ struct PoolCore {
         let crashed = workers[worker]?.crashed == true
         var failed = 0
         for (index, result) in results.enumerated() {
-            // A crash fails the attempt it interrupted: the last one started.
+            // A crash fails the attempt it interrupted: the last one.
             let result =
                 crashed && index == results.count - 1 ? .failure(error: "worker \(worker) crashed", timedOut: false) : result
             if case .failure = result { failed += 1 }
@@ -375,13 +468,16 @@ struct PoolCore {
         }
         workers[worker]?.completed += results.count - failed
         workers[worker]?.failed += failed
-        if results.count < jobs.count { handBack(Array(jobs[results.count...]), effects: &effects) }
+        if stoppedEarly {
+            let unstarted = emptyBuffer(of: worker)
+            if !unstarted.isEmpty { handBack(unstarted, effects: &effects) }
+        }
         jobs.removeAll(keepingCapacity: true)
         checkDrained(effects: &effects)
         let step = nextStep(for: worker, now: now, effects: &effects)
         guard case .run(let job) = step else { return step }
         jobs.append(job)
-        takeAhead(for: worker, upTo: limit, into: &jobs, effects: &effects)
+        tookAhead = takeAhead(for: worker, upTo: limit, effects: &effects)
         return .runTaken
     }
 
@@ -444,6 +540,8 @@ struct PoolCore {
     }
 
     mutating func workerExited(_ id: WorkerID, effects: inout Effects) {
+        // A worker leaves with an empty buffer; should that ever not hold, its jobs are not lost.
+        reclaimBuffer(of: id, effects: &effects)
         guard var record = workers.removeValue(forKey: id) else { return }
         record.state = .stopped(at: effects.now)
         stoppedWorkers.append(snapshot(of: record, now: effects.now))
@@ -657,6 +755,11 @@ struct PoolCore {
     mutating func cancelRemaining(effects: inout Effects) {
         phase = .cancelling
         var cancelled = queue.removeAll()
+        for id in Array(workers.keys) {
+            let unstarted = emptyBuffer(of: id)
+            inFlight -= unstarted.count
+            cancelled.append(contentsOf: unstarted)
+        }
         cancelled.append(contentsOf: awaitingRetry.values)
         awaitingRetry.removeAll()
         effects.cancelTasks.append(contentsOf: retryTasks.values)

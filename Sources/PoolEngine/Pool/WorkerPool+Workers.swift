@@ -12,9 +12,9 @@ extension WorkerPool {
     /// suspension while work is queued.
     private func runWorker(_ id: WorkerID) async {
         var effects = Effects(now: clock.now())
-        var step = core.withLock { $0.workerStarted(id, now: effects.now, effects: &effects) }
+        var (step, buffer) = core.withLock { ($0.workerStarted(id, now: effects.now, effects: &effects), $0.buffer(of: id)) }
         perform(effects)
-        var run = WorkerRun()
+        var run = WorkerRun(buffer: buffer)
         while true {
             switch step {
             case .run(let job):
@@ -45,9 +45,10 @@ extension WorkerPool {
         }
     }
 
-    /// Runs the jobs in `run.jobs` in order, stopping early if the worker is cancelled (shutdown or crash)
-    /// or the run has lasted ``WorkerRun/handBackAfter`` (a job turned out long: the rest go back to the
-    /// queue for other workers); then records the run and returns what the worker does next.
+    /// Runs the job in `run.jobs`, then the ones in the worker's run buffer, until the buffer is empty,
+    /// the worker is cancelled (shutdown or crash), or the run has lasted ``WorkerRun/handBackAfter`` (a
+    /// job turned out long: what is left goes back to the queue); then records the run and returns what
+    /// the worker does next.
     ///
     /// `nonisolated(nonsending)`, like the job's closure: the whole run stays on the worker's thread with
     /// no executor switch per job.
@@ -56,24 +57,47 @@ extension WorkerPool {
         let measures = configuration.recordsLatencies
         let runStart = WorkerRun.monotonicNanoseconds()
         var mark = runStart
+        var stoppedEarly = false
         while run.results.count < run.jobs.count {
-            if !run.results.isEmpty && (Task.isCancelled || mark - runStart >= WorkerRun.handBackAfter) { break }
             let index = run.results.count
             let started = measures ? (clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now()) : .zero
+            // With jobs in its buffer, the worker tells its thread which job runs, so that if the job suspends
+            // the pool puts the buffer back in the queue rather than keep those jobs waiting behind it.
+            let watched = run.aheadLeft > 0
+            if watched {
+                run.buffer?.currentJobStart.store(mark, ordering: .relaxed)
+                DedicatedThreadExecutor.markJobRunning(worker)
+            }
             run.results.append(await attempt(run.jobs[index]))
+            if watched {
+                DedicatedThreadExecutor.markJobReturned()
+                run.buffer?.currentJobStart.store(0, ordering: .relaxed)
+            }
             mark = WorkerRun.monotonicNanoseconds()
             if measures {
                 run.sample(run.jobs[index], result: run.results[index], started: started,
                     ended: clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now(),
                     maxAttempts: configuration.retry.maxAttempts)
             }
+            if Task.isCancelled || mark - runStart >= WorkerRun.handBackAfter {
+                stoppedEarly = true
+                break
+            }
+            guard run.aheadLeft > 0, let next = run.buffer?.jobs.withLock({ $0.popFirst() }) else {
+                run.aheadLeft = 0
+                break
+            }
+            run.aheadLeft -= 1
+            run.jobs.append(next)
         }
         run.pace(jobs: run.results.count, nanoseconds: mark - runStart)
         if measures { flushLatencies(&run, worker: worker) }
-        let limit = run.takeAheadLimit(configuration.takeAhead)
+        let limit = configuration.pacesTakeAhead ? run.takeAheadLimit(configuration.takeAhead) : configuration.takeAhead
         var effects = Effects(now: clock.now())
         let step = core.withLock {
-            $0.runFinished(&run.jobs, results: run.results, on: worker, now: effects.now, effects: &effects, takeAheadLimit: limit)
+            $0.runFinished(
+                &run.jobs, results: run.results, stoppedEarly: stoppedEarly, on: worker, now: effects.now,
+                effects: &effects, takeAheadLimit: limit, tookAhead: &run.aheadLeft)
         }
         perform(effects)
         return step
@@ -91,7 +115,7 @@ extension WorkerPool {
 
     /// Runs one attempt of a job that the caller runs itself (``OverflowPolicy/runInCaller``) and records it.
     func runInCaller(_ job: QueuedJob) async {
-        var run = WorkerRun()
+        var run = WorkerRun(buffer: nil)
         let started = clock.now()
         let result = await attempt(job)
         if configuration.recordsLatencies {
@@ -175,7 +199,11 @@ extension WorkerPool {
 
 /// A worker's own buffers and pace, kept across its runs of jobs so that the hot path allocates nothing.
 struct WorkerRun {
-    /// The run: the job to run now, then those taken ahead of it.
+    /// The worker's run buffer (in the pool's record of the worker too, so that others can steal from it).
+    let buffer: RunBuffer?
+    /// At most how many jobs are in the buffer (others may have taken some back).
+    var aheadLeft = 0
+    /// The run so far: the job the worker was given, then those it popped from its buffer.
     var jobs: [QueuedJob] = []
     /// The results of the jobs run so far, in order.
     var results: [AttemptResult] = []
@@ -190,7 +218,8 @@ struct WorkerRun {
     /// A run that has lasted this long puts its unstarted jobs back: a job turned out long.
     static let handBackAfter: Int64 = 1_000_000
 
-    init() {
+    init(buffer: RunBuffer?) {
+        self.buffer = buffer
         jobs.reserveCapacity(64)
         results.reserveCapacity(64)
         samples.reserveCapacity(64)

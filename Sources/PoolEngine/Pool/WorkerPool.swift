@@ -64,6 +64,7 @@ public final class WorkerPool: Sendable {
         for id in initial { startWorker(id) }
         let scalerTask = Task { [self] in await runScaler() }
         scaler.withLock { $0 = scalerTask }
+        ownedThreads?.onJobSuspended { [weak self] worker in self?.jobSuspended(on: worker) }
     }
 
     // MARK: Submitting
@@ -271,6 +272,13 @@ public final class WorkerPool: Sendable {
             }
         }
         eventHub.publish(kinds.map { PoolEvent(time: time, kind: $0) })
+    }
+
+    /// A job of `worker` suspended while the worker held jobs taken ahead: they go back to the queue.
+    private func jobSuspended(on worker: WorkerID) {
+        var effects = Effects(now: clock.now())
+        core.withLock { $0.reclaimBuffer(of: worker, effects: &effects) }
+        perform(effects)
     }
 
     // MARK: Scaling loop

@@ -72,7 +72,9 @@ public struct KeyedQueues: QueueStrategy {
         var passes = ready[worker]?.count ?? 0
         while passes > 0, let key = ready[worker]?.popFirst() {
             passes -= 1
-            guard home[key] == worker, let jobs = pending[key], !jobs.isEmpty else { continue }
+            // (`pending[key]?.isEmpty`, not a copy of the FIFO: a second reference would make the pop
+            // below copy the whole backlog.)
+            guard home[key] == worker, pending[key]?.isEmpty == false else { continue }
             if let runner = running[key], runner != worker {
                 ready[worker]?.append(key)  // still running on its previous owner: pass over it for now
                 continue

@@ -42,8 +42,16 @@ public struct SharedQueue: QueueStrategy {
 
     public mutating func putBack(_ taken: [QueuedJob]) -> [DispatchTarget] {
         switch order {
-        case .fifo: jobs.insert(contentsOf: taken, at: 0)
-        case .lifo: jobs.append(contentsOf: taken.reversed())
+        case .fifo:
+            // Back among the oldest, in job order: other jobs put back (or stolen) may already be there.
+            var index = 0
+            for job in taken.sorted(by: { $0.id < $1.id }) {
+                while index < jobs.count && jobs[index].id < job.id { index += 1 }
+                jobs.insert(job, at: index)
+                index += 1
+            }
+        case .lifo:
+            jobs.append(contentsOf: taken.reversed())
         }
         return taken.map { _ in .anyWorker }
     }
