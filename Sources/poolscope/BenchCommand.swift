@@ -79,14 +79,14 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func table(_ rows: [BenchRow]) -> String {
-        var lines = ["job      W  pool                 metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  once"]
+        var lines = ["job      W  pool                   metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  once"]
         for row in rows {
             func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
                 let padding = String(repeating: " ", count: max(width - text.count, 0))
                 return right ? padding + text : text + padding
             }
             lines.append(
-                pad(row.job, 8) + " " + pad("\(row.workers)", 2) + " " + pad(row.pool, 20) + " " + pad(row.metrics ? "on" : "off", 7)
+                pad(row.job, 8) + " " + pad("\(row.workers)", 2) + " " + pad(row.pool, 22) + " " + pad(row.metrics ? "on" : "off", 7)
                     + pad("\(row.n)", 10, right: true) + pad(String(format: "%.1f", row.nsPerJob), 9, right: true)
                     + pad(String(format: "%.0f", row.jobsPerS), 12, right: true)
                     + pad(row.ratioToPoolScope.map { String(format: "%.2fx", $0) } ?? "-", 14, right: true)

@@ -34,6 +34,29 @@ struct QueueStrategyTests {
         #expect(drain(&queue) == [5, 4, 3, 2])
     }
 
+    @Test("FIFO and LIFO keep their order across many segments, and put-back jobs return to their places")
+    func segmentsAndPutBack() {
+        let total = SegmentedDeque<QueuedJob>.segmentSize * 3 + 7
+        var fifo = SharedQueue(order: .fifo)
+        var lifo = SharedQueue(order: .lifo)
+        for id in 1...total {
+            _ = fifo.enqueue(queued(UInt64(id)))
+            _ = lifo.enqueue(queued(UInt64(id)))
+        }
+        // Two workers take runs from the front; the second run goes back first, then the first.
+        let first = (0..<10).compactMap { _ in fifo.dequeue(for: WorkerID(1)) }
+        let second = (0..<10).compactMap { _ in fifo.dequeue(for: WorkerID(2)) }
+        _ = fifo.putBack(second)
+        _ = fifo.putBack(first)
+        #expect(fifo.count == total)
+        #expect(drain(&fifo) == (1...total).map(UInt64.init))
+        let newest = (0..<5).compactMap { _ in lifo.dequeue(for: WorkerID(1)) }
+        _ = lifo.putBack(newest)
+        #expect(drain(&lifo) == (1...total).reversed().map(UInt64.init))
+        for id in 1...total { _ = fifo.enqueue(queued(UInt64(id))) }
+        #expect(fifo.removeAll().map(\.id.rawValue) == (1...total).map(UInt64.init) && fifo.count == 0)
+    }
+
     @Test("strict priority runs higher first, FIFO among equals, and evicts the least urgent")
     func strictPriority() {
         var queue = AgingPriorityQueue(agingInterval: nil)

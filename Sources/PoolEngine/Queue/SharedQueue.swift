@@ -10,7 +10,7 @@ public struct SharedQueue: QueueStrategy {
         case lifo
     }
 
-    private var jobs = Deque<QueuedJob>()
+    private var jobs = SegmentedDeque<QueuedJob>()
     public let order: Order
 
     public init(order: Order = .fifo) {
@@ -32,8 +32,7 @@ public struct SharedQueue: QueueStrategy {
     public mutating func evict() -> QueuedJob? { jobs.popFirst() }
 
     public mutating func removeAll() -> [QueuedJob] {
-        defer { jobs.removeAll() }
-        return Array(jobs)
+        jobs.removeAll()
     }
 
     public func depths() -> QueueDepths { QueueDepths(shared: jobs.count) }
@@ -42,16 +41,9 @@ public struct SharedQueue: QueueStrategy {
 
     public mutating func putBack(_ taken: [QueuedJob]) -> [DispatchTarget] {
         switch order {
-        case .fifo:
-            // Back among the oldest, in job order: other jobs put back (or stolen) may already be there.
-            var index = 0
-            for job in taken.sorted(by: { $0.id < $1.id }) {
-                while index < jobs.count && jobs[index].id < job.id { index += 1 }
-                jobs.insert(job, at: index)
-                index += 1
-            }
-        case .lifo:
-            jobs.append(contentsOf: taken.reversed())
+        // Back among the oldest, in job order: other jobs put back (or stolen) may already be there.
+        case .fifo: jobs.mergeAtFront(taken.sorted { $0.id < $1.id }) { $0.id < $1.id }
+        case .lifo: jobs.appendReversed(taken)
         }
         return taken.map { _ in .anyWorker }
     }
