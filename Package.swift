@@ -50,6 +50,10 @@ let package = Package(
             path: "Sources/CNcurses",
             providers: [.apt(["libncurses-dev"])]
         ),
+        .systemLibrary(
+            name: "CHeap",
+            path: "Sources/CHeap"
+        ),
         .target(
             name: "TerminalBackend",
             dependencies: ["CNcurses", "Dashboard"]
@@ -57,7 +61,7 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "PoolEngine", "Workload", "Dashboard",
+                "PoolEngine", "Workload", "Dashboard", "CHeap",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,3 +1,4 @@
+import CHeap
 import Foundation
 import PoolEngine
 
@@ -141,6 +142,9 @@ final class PeakRSSSampler: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init() {
+        #if os(Linux)
+        malloc_trim(0)  // what earlier rows freed goes back to the system, so it does not count here
+        #endif
         peak.withLock { $0 = Benchmark.currentRSSMegabytes() }
         let thread = Thread { [peak, stopped, done] in
             while !stopped.withLock({ $0 }) {
