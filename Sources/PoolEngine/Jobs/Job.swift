@@ -3,6 +3,10 @@
 /// The closure should check for cancellation when it can (`try Task.checkCancellation()`, or any
 /// cancellable `await`): timeouts and immediate shutdown work by cancelling it.
 public struct Job: Sendable {
+    /// A job's work: `nonisolated(nonsending)`, so it runs on the worker that calls it, with no executor
+    /// switch.
+    public typealias Work = nonisolated(nonsending) @Sendable () async throws -> Void
+
     /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order).
     public var key: String? {
         get { options?.key }
@@ -20,7 +24,7 @@ public struct Job: Sendable {
         set { options = Options.make(key: key, priority: priority, timeout: newValue) }
     }
     /// The work itself.
-    public var work: nonisolated(nonsending) @Sendable () async throws -> Void
+    public var work: Work
     /// Key, priority and timeout, kept out of line and absent when all are defaults: a plain job is then
     /// three words, which is what a queue of a million of them costs per job.
     private var options: Options?

@@ -319,10 +319,12 @@ struct PoolCore {
         guard count > 0 else { return 0 }
         var taken = 0
         buffer.jobs.withLock { ahead in
-            while taken < count, var job = queue.dequeue(for: id) {
-                injectFault(into: &job)
+            while taken < count, let job = queue.dequeue(for: id) {
                 ahead.append(job)
                 taken += 1
+            }
+            if faults.isActive {
+                for index in ahead.indices.suffix(taken) { injectFault(into: &ahead[index]) }
             }
         }
         inFlight += taken
@@ -659,6 +661,7 @@ struct PoolCore {
         workers[victim]?.retiring = true
         activeWorkers -= 1
         var runningJob: JobID?
+        reclaimBuffer(of: victim, effects: &effects)  // what it took ahead goes back; its run ends
         if let continuation = record.parked {
             unpark(victim)
             effects.resumeWorkers.append((continuation, .exit))

@@ -45,9 +45,9 @@ extension WorkerPool {
         }
     }
 
-    /// Runs the job in `run.jobs`, then the ones in the worker's run buffer, until the buffer is empty,
-    /// the worker is cancelled (shutdown or crash), or the run has lasted ``WorkerRun/handBackAfter`` (a
-    /// job turned out long: what is left goes back to the queue); then records the run and returns what
+    /// Runs the job in `run.jobs`, then the ones in the worker's run buffer, until the buffer is empty (a
+    /// crash, a shutdown or a suspended job empties it) or the run has lasted ``WorkerRun/handBackAfter``
+    /// (a job turned out long: what is left goes back to the queue); then records the run and returns what
     /// the worker does next.
     ///
     /// `nonisolated(nonsending)`, like the job's closure: the whole run stays on the worker's thread with
@@ -68,18 +68,20 @@ extension WorkerPool {
                 run.buffer?.currentJobStart.store(mark, ordering: .relaxed)
                 DedicatedThreadExecutor.markJobRunning(worker)
             }
-            run.results.append(await attempt(run.jobs[index]))
+            let job = run.jobs[index].job
+            run.results.append(await attempt(job.work, timeout: job.timeout, fault: run.jobs[index].injectedFault))
             if watched {
                 DedicatedThreadExecutor.markJobReturned()
                 run.buffer?.currentJobStart.store(0, ordering: .relaxed)
             }
             mark = WorkerRun.monotonicNanoseconds()
             if measures {
-                run.sample(run.jobs[index], result: run.results[index], started: started,
-                    ended: clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now(),
+                run.sample(
+                    index, started: started, ended: clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now(),
                     maxAttempts: configuration.retry.maxAttempts)
             }
-            if Task.isCancelled || mark - runStart >= WorkerRun.handBackAfter {
+            // (A crash or shutdown empties the buffer, which ends the run at the next pop.)
+            if mark - runStart >= WorkerRun.handBackAfter {
                 stoppedEarly = true
                 break
             }
@@ -117,9 +119,11 @@ extension WorkerPool {
     func runInCaller(_ job: QueuedJob) async {
         var run = WorkerRun(buffer: nil)
         let started = clock.now()
-        let result = await attempt(job)
+        let result = await attempt(job.job.work, timeout: job.job.timeout, fault: job.injectedFault)
         if configuration.recordsLatencies {
-            run.sample(job, result: result, started: started, ended: clock.now(), maxAttempts: configuration.retry.maxAttempts)
+            run.jobs.append(job)
+            run.results.append(result)
+            run.sample(0, started: started, ended: clock.now(), maxAttempts: configuration.retry.maxAttempts)
             latencies.record(run.samples, worker: nil)
         }
         var effects = Effects(now: clock.now())
@@ -132,16 +136,18 @@ extension WorkerPool {
     /// Without a timeout the job runs inline, with no task of its own. With one, it runs as a child task
     /// beside a timer child; the timer prefers the shared pool so that it fires even while every worker
     /// thread is busy.
-    nonisolated(nonsending) private func attempt(_ queued: QueuedJob) async -> AttemptResult {
-        guard let timeout = queued.job.timeout ?? configuration.defaultTimeout else {
+    nonisolated(nonsending) private func attempt(
+        _ work: @escaping Job.Work, timeout: Duration?, fault: InjectedFault?
+    ) async -> AttemptResult {
+        guard let timeout = timeout ?? configuration.defaultTimeout else {
             do {
-                if queued.injectedFault == nil { try await queued.job.work() } else { try await withInjectedFault(queued)() }
+                if let fault { try await withInjectedFault(work, fault)() } else { try await work() }
                 return .success
             } catch {
                 return .failure(error: String(describing: error), timedOut: false)
             }
         }
-        let work = withInjectedFault(queued)
+        let work: Job.Work = if let fault { withInjectedFault(work, fault) } else { work }
         let clock = self.clock
         return await withTaskGroup(of: AttemptResult?.self) { group in
             group.addTask {
@@ -170,10 +176,8 @@ extension WorkerPool {
         }
     }
 
-    /// The job's work, preceded by the fault injection chose for this attempt, if any.
-    private func withInjectedFault(_ queued: QueuedJob) -> nonisolated(nonsending) @Sendable () async throws -> Void {
-        let original = queued.job.work
-        guard let fault = queued.injectedFault else { return original }
+    /// The job's work, preceded by the fault injection chose for this attempt.
+    private func withInjectedFault(_ original: @escaping Job.Work, _ fault: InjectedFault) -> Job.Work {
         let clock = self.clock
         return {
             if fault.delay > .zero { try await clock.sleep(for: fault.delay) }
@@ -225,16 +229,19 @@ struct WorkerRun {
         samples.reserveCapacity(64)
     }
 
-    mutating func sample(_ job: QueuedJob, result: AttemptResult, started: PoolInstant, ended: PoolInstant, maxAttempts: Int) {
+    /// Measures `jobs[index]`, whose result is `results[index]`.
+    mutating func sample(_ index: Int, started: PoolInstant, ended: PoolInstant, maxAttempts: Int) {
         let isFinal: Bool
-        switch result {
+        switch results[index] {
         case .success: isFinal = true
-        case .failure: isFinal = job.attempt >= maxAttempts
+        case .failure: isFinal = jobs[index].attempt >= maxAttempts
         }
+        // Plain nanosecond arithmetic: `Duration` round-trips through 128-bit attoseconds.
         samples.append(
             LatencySample(
-                queueWait: (started - job.enqueuedAt).nanoseconds, service: (ended - started).nanoseconds,
-                endToEnd: isFinal ? (ended - job.submittedAt).nanoseconds : nil))
+                queueWait: started.nanoseconds &- jobs[index].enqueuedAt.nanoseconds,
+                service: ended.nanoseconds &- started.nanoseconds,
+                endToEnd: isFinal ? ended.nanoseconds &- jobs[index].submittedAt.nanoseconds : nil))
     }
 
     mutating func pace(jobs: Int, nanoseconds: Int64) {
