@@ -105,6 +105,9 @@ struct PoolCore {
     /// Jobs in workers' run buffers (see ``PoolConfiguration/takeAhead``); a job the owner has popped
     /// counts here until the owner reports its run.
     private(set) var takenAhead = 0
+    /// Every worker's run buffer, for the scans of ``steal(for:)`` and ``reclaimStalledBuffers(effects:)``
+    /// (cheaper than walking the worker records).
+    private var runBuffers: [(id: WorkerID, buffer: RunBuffer)] = []
     /// Every job ever taken ahead (for tests).
     private(set) var takenAheadTotal = 0
     /// Whether workers may take jobs ahead: the strategy allows it and the pool runs its own threads, which
@@ -349,9 +352,9 @@ struct PoolCore {
     private mutating func steal(for id: WorkerID) -> QueuedJob? {
         guard takenAhead > 0 else { return nil }
         var victim: (buffer: RunBuffer, depth: Int)?
-        for record in workers.values where record.id != id {
-            let depth = record.buffer.jobs.withLock { $0.count }
-            if depth > (victim?.depth ?? 0) { victim = (record.buffer, depth) }
+        for (owner, buffer) in runBuffers where owner != id {
+            let depth = buffer.jobs.withLock { $0.count }
+            if depth > (victim?.depth ?? 0) { victim = (buffer, depth) }
         }
         guard let job = victim?.buffer.jobs.withLock({ $0.popLast() }) else { return nil }
         takenAhead -= 1
@@ -365,9 +368,9 @@ struct PoolCore {
     private mutating func reclaimStalledBuffers(effects: inout Effects) {
         guard takenAhead > 0 else { return }
         let stalledBefore = WorkerRun.monotonicNanoseconds() - Self.stalledAfter
-        for record in workers.values {
-            let started = record.buffer.currentJobStart.load(ordering: .relaxed)
-            if started != 0 && started <= stalledBefore { reclaimBuffer(of: record.id, effects: &effects) }
+        for (owner, buffer) in runBuffers {
+            let started = buffer.currentJobStart.load(ordering: .relaxed)
+            if started != 0 && started <= stalledBefore { reclaimBuffer(of: owner, effects: &effects) }
         }
     }
 
@@ -545,6 +548,7 @@ struct PoolCore {
         // A worker leaves with an empty buffer; should that ever not hold, its jobs are not lost.
         reclaimBuffer(of: id, effects: &effects)
         guard var record = workers.removeValue(forKey: id) else { return }
+        runBuffers.removeAll { $0.id == id }
         record.state = .stopped(at: effects.now)
         stoppedWorkers.append(snapshot(of: record, now: effects.now))
         if stoppedWorkers.count > Self.stoppedWorkersKept { stoppedWorkers.removeFirst() }
@@ -688,7 +692,9 @@ struct PoolCore {
     mutating func addWorker(now: PoolInstant) -> WorkerID {
         nextWorkerID += 1
         let id = WorkerID(nextWorkerID)
-        workers[id] = WorkerRecord(id: id, startedAt: now)
+        let record = WorkerRecord(id: id, startedAt: now)
+        workers[id] = record
+        runBuffers.append((id, record.buffer))
         activeWorkers += 1
         return id
     }
