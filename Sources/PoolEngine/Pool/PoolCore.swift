@@ -638,6 +638,8 @@ struct PoolCore {
     mutating func setRateLimit(_ limit: RateLimit?, now: PoolInstant, effects: inout Effects) {
         if let limit {
             if bucket == nil { bucket = TokenBucket(limit: limit, now: now) } else { bucket?.change(to: limit, now: now) }
+            // Jobs taken ahead go back, so that every job from now on starts through the limiter.
+            for (owner, _) in runBuffers { reclaimBuffer(of: owner, effects: &effects) }
             effects.events.append(.settingsChanged("rate limit \(limit.perSecond)/s, burst \(limit.burst)"))
         } else {
             bucket = nil

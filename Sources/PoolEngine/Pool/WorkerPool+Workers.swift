@@ -222,11 +222,10 @@ struct WorkerRun {
     /// A run that has lasted this long puts its unstarted jobs back: a job turned out long.
     static let handBackAfter: Int64 = 1_000_000
 
+    /// The arrays grow on a worker's first long run and keep their capacity; nothing is reserved up front,
+    /// which would cost ~9 KB for each of thousands of mostly sleeping workers.
     init(buffer: RunBuffer?) {
         self.buffer = buffer
-        jobs.reserveCapacity(64)
-        results.reserveCapacity(64)
-        samples.reserveCapacity(64)
     }
 
     /// Measures `jobs[index]`, whose result is `results[index]`.
