@@ -46,10 +46,17 @@ struct TakeAheadTests {
         let ran = Atomic(0)
         var batch: [Job] = []
         batch.reserveCapacity(jobs)
-        for _ in 0..<jobs { batch.append(Job { ran.add(1, ordering: .relaxed) }) }
+        // Each job spins ~2 µs, so the batch lasts long enough to take dozens of snapshots.
+        for _ in 0..<jobs {
+            batch.append(Job {
+                let until = ContinuousClock.now + .microseconds(2)
+                while ContinuousClock.now < until {}
+                ran.add(1, ordering: .relaxed)
+            })
+        }
         #expect(pool.trySubmit(batch: batch).count == jobs)
         var snapshots = 0
-        while ran.load(ordering: .relaxed) < jobs * 9 / 10 {
+        repeat {
             let s = pool.snapshot(includingLatencies: false)
             let c = s.counters
             #expect(s.inFlight <= s.workers.count, "running \(s.inFlight) on \(s.workers.count) workers")
@@ -58,7 +65,7 @@ struct TakeAheadTests {
                 "snapshot does not account for every job: \(c), queue \(s.queue), running \(s.inFlight)")
             snapshots += 1
             try await Task.sleep(for: .milliseconds(1))
-        }
+        } while ran.load(ordering: .relaxed) < jobs * 9 / 10
         let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
         #expect(report.counters.completed == jobs && ran.load(ordering: .relaxed) == jobs)
         #expect(snapshots > 0 && pool.core.withLock { $0.takenAheadTotal } > 0, "no job was taken ahead")
@@ -72,12 +79,20 @@ struct TakeAheadTests {
         let pool = try WorkerPool(configuration: configuration)
         let log = RunLog()
         let jobs = 50_000
-        #expect(pool.trySubmit(batch: (0..<jobs).map { index in Job { log.ran(index) } }).count == jobs)
+        // Each job spins ~5 µs, so the batch lasts long enough for a few dozen crashes to land mid-run.
+        let batch = (0..<jobs).map { index in
+            Job {
+                let until = ContinuousClock.now + .microseconds(5)
+                while ContinuousClock.now < until {}
+                log.ran(index)
+            }
+        }
+        #expect(pool.trySubmit(batch: batch).count == jobs)
         var crashes = 0
-        while pool.counters.completed < jobs * 8 / 10, crashes < 30 {
+        repeat {
             if pool.crashWorker() != nil { crashes += 1 }
             try await Task.sleep(for: .milliseconds(2))
-        }
+        } while pool.counters.completed < jobs * 8 / 10 && crashes < 30
         let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
         let runs = log.all
         #expect(report.counters.completed == jobs && report.counters.failed == 0)

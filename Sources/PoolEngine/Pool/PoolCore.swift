@@ -42,7 +42,8 @@ enum TakeResult {
 /// lock order is always pool, then buffer.
 final class RunBuffer: Sendable {
     let jobs = Locked(Deque<QueuedJob>())
-    /// When the owner's current job began (machine monotonic nanoseconds), or 0 while it has no buffer.
+    /// While the buffer holds jobs: when the owner last made progress (took the run, or began a job of
+    /// it), in machine monotonic nanoseconds; 0 otherwise.
     let currentJobStart = Atomic<Int64>(0)
 }
 
@@ -333,6 +334,8 @@ struct PoolCore {
         inFlight += taken
         takenAhead += taken
         takenAheadTotal += taken
+        // From now until its run is recorded, the owner's progress is published (see `reclaimStalledBuffers`).
+        if taken > 0 { buffer.currentJobStart.store(WorkerRun.monotonicNanoseconds(), ordering: .relaxed) }
         admitBlockedSubmitters(now: effects.now, effects: &effects)
         return taken
     }
@@ -478,6 +481,7 @@ struct PoolCore {
             if !unstarted.isEmpty { handBack(unstarted, effects: &effects) }
         }
         jobs.removeAll(keepingCapacity: true)
+        workers[worker]?.buffer.currentJobStart.store(0, ordering: .relaxed)  // its buffer is empty now
         checkDrained(effects: &effects)
         let step = nextStep(for: worker, now: now, effects: &effects)
         guard case .run(let job) = step else { return step }

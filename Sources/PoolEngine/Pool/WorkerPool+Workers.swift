@@ -63,6 +63,8 @@ extension WorkerPool {
             let started = measures ? (clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now()) : .zero
             // With jobs in its buffer, the worker tells its thread which job runs, so that if the job suspends
             // the pool puts the buffer back in the queue rather than keep those jobs waiting behind it.
+            // The start time stays published until the pool records the run, so a worker stopped anywhere in
+            // its run (a long job, or its thread descheduled) looks stalled to the others.
             let watched = run.aheadLeft > 0
             if watched {
                 run.buffer?.currentJobStart.store(mark, ordering: .relaxed)
@@ -70,10 +72,7 @@ extension WorkerPool {
             }
             let job = run.jobs[index].job
             run.results.append(await attempt(job.work, timeout: job.timeout, fault: run.jobs[index].injectedFault))
-            if watched {
-                DedicatedThreadExecutor.markJobReturned()
-                run.buffer?.currentJobStart.store(0, ordering: .relaxed)
-            }
+            if watched { DedicatedThreadExecutor.markJobReturned() }
             mark = WorkerRun.monotonicNanoseconds()
             if measures {
                 run.sample(
