@@ -12,11 +12,11 @@ struct TakeAheadTests {
     func dependentJobs() async throws {
         let pool = try WorkerPool(configuration: takingAhead())
         let log = RunLog()
-        let pairs = 20
+        let pairs = 10
         let released = (0..<pairs).map { _ in Flag() }
         var batch: [Job] = []
         for pair in 0..<pairs {
-            for index in 0..<2_000 { batch.append(Job { log.ran(pair * 10_000 + index) }) }
+            for index in 0..<20_000 { batch.append(Job { log.ran(pair * 100_000 + index) }) }
             // A waits for B, submitted right after it. In a plain FIFO queue the next free worker takes B; here
             // B may sit in the run buffer of A's worker. If nobody took it back from there (A suspends, or its
             // worker stalls), A would give up after 20 s and fail.
@@ -34,7 +34,7 @@ struct TakeAheadTests {
         #expect(admissions.allSatisfy { $0.isAccepted })
         let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
         #expect(report.counters.completed == batch.count && report.counters.failed == 0)
-        #expect(log.total == pairs * 2_000)
+        #expect(log.total == pairs * 20_000)
         #expect(pool.core.withLock { $0.takenAheadTotal } > 0, "the workers never took jobs ahead: this tested nothing")
         expectBalanced(report.counters)
     }

@@ -108,7 +108,7 @@ struct PoolCore {
     private(set) var takenAhead = 0
     /// Every worker's run buffer, for the scans of ``steal(for:)`` and ``reclaimStalledBuffers(effects:)``
     /// (cheaper than walking the worker records).
-    private var runBuffers: [(id: WorkerID, buffer: RunBuffer)] = []
+    private var runBuffers: [WorkerID: RunBuffer] = [:]
     /// Every job ever taken ahead (for tests).
     private(set) var takenAheadTotal = 0
     /// Whether workers may take jobs ahead: the strategy allows it and the pool runs its own threads, which
@@ -364,8 +364,8 @@ struct PoolCore {
         return job
     }
 
-    /// Puts back in the queue the buffers of workers whose current job began ``stalledAfter`` ago or more:
-    /// the job is long, blocks, or its thread is not running. So before anyone starts a newer job, those
+    /// Puts back in the queue the buffers of workers that made no progress for ``stalledAfter``: the job
+    /// is long, blocks, or its thread is not running. So before anyone starts a newer job, those
     /// older ones are back at the head of the queue, and jobs that wait for each other behave as in a
     /// plain queue, up to one run.
     private mutating func reclaimStalledBuffers(effects: inout Effects) {
@@ -377,8 +377,10 @@ struct PoolCore {
         }
     }
 
-    /// See ``reclaimStalledBuffers(effects:)``: twice a run's budget.
-    static let stalledAfter: Int64 = 2 * WorkerRun.runBudget
+    /// See ``reclaimStalledBuffers(effects:)``: 1 ms, about an operating-system time slice. Shorter, and
+    /// workers merely descheduled for a slice lose their buffers over and over (at 100 µs a no-op job
+    /// cost 650 ns instead of 500 on 2 cores); longer, and a job behind a stalled worker waits longer.
+    static let stalledAfter: Int64 = 1_000_000
 
     /// Empties a worker's run buffer (the owner was cancelled, crashed, or ran long), returning the jobs.
     private mutating func emptyBuffer(of id: WorkerID) -> [QueuedJob] {
@@ -552,7 +554,7 @@ struct PoolCore {
         // A worker leaves with an empty buffer; should that ever not hold, its jobs are not lost.
         reclaimBuffer(of: id, effects: &effects)
         guard var record = workers.removeValue(forKey: id) else { return }
-        runBuffers.removeAll { $0.id == id }
+        runBuffers[id] = nil
         record.state = .stopped(at: effects.now)
         stoppedWorkers.append(snapshot(of: record, now: effects.now))
         if stoppedWorkers.count > Self.stoppedWorkersKept { stoppedWorkers.removeFirst() }
@@ -643,7 +645,7 @@ struct PoolCore {
         if let limit {
             if bucket == nil { bucket = TokenBucket(limit: limit, now: now) } else { bucket?.change(to: limit, now: now) }
             // Jobs taken ahead go back, so that every job from now on starts through the limiter.
-            for (owner, _) in runBuffers { reclaimBuffer(of: owner, effects: &effects) }
+            for owner in runBuffers.keys { reclaimBuffer(of: owner, effects: &effects) }
             effects.events.append(.settingsChanged("rate limit \(limit.perSecond)/s, burst \(limit.burst)"))
         } else {
             bucket = nil
@@ -700,7 +702,7 @@ struct PoolCore {
         let id = WorkerID(nextWorkerID)
         let record = WorkerRecord(id: id, startedAt: now)
         workers[id] = record
-        runBuffers.append((id, record.buffer))
+        runBuffers[id] = record.buffer
         activeWorkers += 1
         return id
     }
