@@ -67,6 +67,12 @@ func eventually(
     return condition()
 }
 
+/// Keeps the thread busy for `duration` (a CPU-bound job).
+func spin(for duration: Duration) {
+    let until = ContinuousClock.now + duration
+    while ContinuousClock.now < until {}
+}
+
 func makeConfiguration(
     min: Int = 1, max: Int = 4, initial: Int? = nil, capacity: Int? = 10_000,
     overflow: OverflowPolicy = .reject, threshold: Int = 4

@@ -52,8 +52,7 @@ struct TakeAheadTests {
         // Each job spins ~2 µs, so the batch lasts long enough to take dozens of snapshots.
         for _ in 0..<jobs {
             batch.append(Job {
-                let until = ContinuousClock.now + .microseconds(2)
-                while ContinuousClock.now < until {}
+                spin(for: .microseconds(2))
                 ran.add(1, ordering: .relaxed)
             })
         }
@@ -85,8 +84,7 @@ struct TakeAheadTests {
         // Each job spins ~5 µs, so the batch lasts long enough for a few dozen crashes to land mid-run.
         let batch = (0..<jobs).map { index in
             Job {
-                let until = ContinuousClock.now + .microseconds(5)
-                while ContinuousClock.now < until {}
+                spin(for: .microseconds(5))
                 log.ran(index)
             }
         }

@@ -21,12 +21,6 @@ enum WorkerStep {
     case exit
 }
 
-/// One attempt a worker ran, in a run of jobs it took together.
-struct FinishedAttempt {
-    let job: QueuedJob
-    let result: AttemptResult
-}
-
 /// What a worker found when it looked for a job.
 enum TakeResult {
     case job(QueuedJob)
@@ -51,7 +45,6 @@ final class RunBuffer: Sendable {
 struct WorkerRecord {
     let id: WorkerID
     let startedAt: PoolInstant
-    let buffer = RunBuffer()
     var state: WorkerState = .starting
     /// Told to stop after its current job (scale-down or shutdown).
     var retiring = false
@@ -106,8 +99,7 @@ struct PoolCore {
     /// Jobs in workers' run buffers (see ``PoolConfiguration/takeAhead``); a job the owner has popped
     /// counts here until the owner reports its run.
     private(set) var takenAhead = 0
-    /// Every worker's run buffer, for the scans of ``steal(for:)`` and ``reclaimStalledBuffers(effects:)``
-    /// (cheaper than walking the worker records).
+    /// Every worker's run buffer, by worker (apart from the records, so that scanning them copies no record).
     private var runBuffers: [WorkerID: RunBuffer] = [:]
     /// Every job ever taken ahead (for tests).
     private(set) var takenAheadTotal = 0
@@ -317,7 +309,7 @@ struct PoolCore {
     /// rate limit or breaker, which decide job by job.
     private mutating func takeAhead(for id: WorkerID, upTo limit: Int, effects: inout Effects) -> Int {
         guard limit > 0, canTakeAhead, activeWorkers <= Self.takeAheadWorkerLimit, bucket == nil, breaker == nil,
-            let buffer = workers[id]?.buffer
+            let buffer = runBuffers[id]
         else { return 0 }
         let count = min(limit, queue.count / max(activeWorkers, 1))
         guard count > 0 else { return 0 }
@@ -384,7 +376,7 @@ struct PoolCore {
 
     /// Empties a worker's run buffer (the owner was cancelled, crashed, or ran long), returning the jobs.
     private mutating func emptyBuffer(of id: WorkerID) -> [QueuedJob] {
-        guard let buffer = workers[id]?.buffer else { return [] }
+        guard let buffer = runBuffers[id] else { return [] }
         let jobs = buffer.jobs.withLock { ahead in
             defer { ahead.removeAll() }
             return Array(ahead)
@@ -415,7 +407,7 @@ struct PoolCore {
         nextStep(for: id, now: now, effects: &effects)
     }
 
-    func buffer(of id: WorkerID) -> RunBuffer? { workers[id]?.buffer }
+    func buffer(of id: WorkerID) -> RunBuffer? { runBuffers[id] }
 
     /// Parks the worker, unless there is work or it must stop, in which case that step is returned.
     mutating func park(
@@ -483,7 +475,7 @@ struct PoolCore {
             if !unstarted.isEmpty { handBack(unstarted, effects: &effects) }
         }
         jobs.removeAll(keepingCapacity: true)
-        workers[worker]?.buffer.currentJobStart.store(0, ordering: .relaxed)  // its buffer is empty now
+        runBuffers[worker]?.currentJobStart.store(0, ordering: .relaxed)  // its buffer is empty now
         checkDrained(effects: &effects)
         let step = nextStep(for: worker, now: now, effects: &effects)
         guard case .run(let job) = step else { return step }
@@ -700,9 +692,8 @@ struct PoolCore {
     mutating func addWorker(now: PoolInstant) -> WorkerID {
         nextWorkerID += 1
         let id = WorkerID(nextWorkerID)
-        let record = WorkerRecord(id: id, startedAt: now)
-        workers[id] = record
-        runBuffers[id] = record.buffer
+        workers[id] = WorkerRecord(id: id, startedAt: now)
+        runBuffers[id] = RunBuffer()
         activeWorkers += 1
         return id
     }
@@ -772,7 +763,7 @@ struct PoolCore {
     mutating func cancelRemaining(effects: inout Effects) {
         phase = .cancelling
         var cancelled = queue.removeAll()
-        for id in Array(workers.keys) {
+        for id in Array(runBuffers.keys) {
             let unstarted = emptyBuffer(of: id)
             inFlight -= unstarted.count
             cancelled.append(contentsOf: unstarted)
