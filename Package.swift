@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PoolEngine", targets: ["PoolEngine"]),
+        .library(name: "PoolCluster", targets: ["PoolCluster"]),
         .executable(name: "poolscope", targets: ["poolscope"]),
     ],
     dependencies: [
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -30,6 +32,14 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(
+            name: "PoolCluster",
+            dependencies: [
+                "PoolEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -74,7 +84,9 @@ let package = Package(
                 "Dashboard",
                 "TerminalBackend",
                 "Bench",
+                "PoolCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -94,6 +106,10 @@ let package = Package(
             name: "PoolScopeCLITests",
             dependencies: ["poolscope"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "PoolClusterTests",
+            dependencies: ["PoolCluster", "PoolEngine"]
         ),
         .testTarget(
             name: "PoolEngineTests",

@@ -19,7 +19,7 @@ struct PoolScope: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 a failed run or an invalid scenario, 2 a usage error.
             """,
-        subcommands: [Watch.self, Run.self, Check.self, Demos.self, BenchCommand.self],
+        subcommands: [Watch.self, Run.self, Check.self, Demos.self, BenchCommand.self, NodeCommand.self, ClusterCommand.self],
         defaultSubcommand: Watch.self)
 
     /// Parses and runs, mapping usage errors to exit code 2 as the CLI contract says (ArgumentParser's

@@ -1,0 +1,187 @@
+public import Foundation
+import PostgresNIO
+
+/// The cluster as the database sees it: jobs by state, runs, and nodes. Encodes to the JSON of
+/// `poolscope cluster status --json` (the contract in DESIGN.md).
+public struct ClusterStatus: Sendable, Codable, Equatable {
+    public struct Jobs: Sendable, Codable, Equatable {
+        public var enqueued = 0, available = 0, scheduled = 0, running = 0, completed = 0, discarded = 0, cancelled = 0
+        /// `enqueued == completed + discarded + cancelled + available + scheduled + running`.
+        public var isBalanced: Bool {
+            enqueued == completed + discarded + cancelled + available + scheduled + running
+        }
+    }
+
+    public struct Runs: Sendable, Codable, Equatable {
+        /// Attempts started (attempts handed back unstarted by a stopping node are not counted).
+        public var attempts = 0
+        /// Attempts that ended in an error, a timeout or an interruption by their node's stop.
+        public var failed = 0
+        /// Attempts ended by their node being declared dead (the job was made available again or discarded).
+        public var rescued = 0
+        /// Outcomes reported by a node that no longer owned the attempt: they changed nothing.
+        public var staleCompletions = 0
+
+        enum CodingKeys: String, CodingKey {
+            case attempts, failed, rescued
+            case staleCompletions = "stale_completions"
+        }
+    }
+
+    public struct Node: Sendable, Codable, Equatable {
+        public var id: Int64
+        public var name: String
+        public var pid: Int
+        public var host: String
+        /// alive, draining, stopped or dead.
+        public var state: String
+        public var workers: Int
+        public var busy: Int
+        public var keyed: Bool
+        public var heartbeatAgeSeconds: Double
+        public var completed: Int
+        public var failed: Int
+        public var staleCompletions: Int
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, pid, host, state, workers, busy, keyed, completed, failed
+            case heartbeatAgeSeconds = "heartbeat_age_s"
+            case staleCompletions = "stale_completions"
+        }
+    }
+
+    public var schemaVersion: Int
+    public var jobs: Jobs
+    public var runs: Runs
+    public var nodes: [Node]
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version"
+        case jobs, runs, nodes
+    }
+}
+
+/// A discarded (dead-lettered) job with the error of every attempt.
+public struct DeadLetter: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var kind: String
+    public var key: String?
+    public var attempts: Int
+    /// The attempts' errors as recorded (JSON objects with attempt, node, reason, error, at).
+    public var errors: String
+    public var finishedAt: Date?
+}
+
+extension ClusterDatabase {
+    /// Counts by state, runs and nodes, read in one snapshot (a repeatable-read transaction), so the job
+    /// counts balance at any moment.
+    public func status(includeStoppedNodes: Bool = true) async throws(ClusterError) -> ClusterStatus {
+        let jobs = table("jobs"), nodes = table("nodes"), migrations = table("schema_migrations")
+        let logger = self.logger
+        return try await run {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+                do {
+                    let status = try await Self.readStatus(
+                        connection, jobs: jobs, nodes: nodes, migrations: migrations, includeStopped: includeStoppedNodes, logger: logger)
+                    try await connection.query("COMMIT", logger: logger)
+                    return status
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        }
+    }
+
+    private static func readStatus(
+        _ connection: PostgresConnection, jobs: String, nodes: String, migrations: String, includeStopped: Bool, logger: Logging.Logger
+    ) async throws -> ClusterStatus {
+        var counts = ClusterStatus.Jobs()
+        var runs = ClusterStatus.Runs()
+        let stateRows = try await connection.query(
+            """
+            SELECT state, count(*), coalesce(sum(attempt), 0)::bigint, coalesce(sum(rescues), 0)::bigint,
+                   coalesce(sum((SELECT count(*) FROM jsonb_array_elements(errors) e
+                                 WHERE e->>'reason' IN ('failed', 'timed_out', 'interrupted'))), 0)::bigint
+            FROM \(unescaped: jobs) GROUP BY state
+            """, logger: logger
+        ).collect()
+        for row in stateRows {
+            let (state, count, attempts, rescues, failures) = try row.decode((String, Int64, Int64, Int64, Int64).self)
+            let n = Int(count)
+            counts.enqueued += n
+            runs.attempts += Int(attempts)
+            runs.rescued += Int(rescues)
+            runs.failed += Int(failures)
+            switch state {
+            case "available": counts.available = n
+            case "scheduled": counts.scheduled = n
+            case "running": counts.running = n
+            case "completed": counts.completed = n
+            case "discarded": counts.discarded = n
+            case "cancelled": counts.cancelled = n
+            default: break
+            }
+        }
+        let nodeRows = try await connection.query(
+            """
+            SELECT id, name, pid, host, state, workers, busy, keyed,
+                   extract(epoch FROM clock_timestamp() - heartbeat_at)::float8, completed, failed, stale_completions
+            FROM \(unescaped: nodes)
+            WHERE \(unescaped: includeStopped ? "true" : "state IN ('alive', 'draining')")
+            ORDER BY id
+            """, logger: logger
+        ).collect()
+        var list: [ClusterStatus.Node] = []
+        for row in nodeRows {
+            let (id, name, pid, host, state, workers, busy, keyed, age, completed, failed, stale) = try row.decode(
+                (Int64, String, Int32, String, String, Int32, Int32, Bool, Double, Int64, Int64, Int64).self)
+            runs.staleCompletions += Int(stale)
+            list.append(ClusterStatus.Node(
+                id: id, name: name, pid: Int(pid), host: host, state: state, workers: Int(workers), busy: Int(busy),
+                keyed: keyed, heartbeatAgeSeconds: (age * 10).rounded() / 10, completed: Int(completed),
+                failed: Int(failed), staleCompletions: Int(stale)))
+        }
+        let version = try await connection.query(
+            "SELECT coalesce(max(version), 0) FROM \(unescaped: migrations)",
+            logger: logger
+        ).collect().first?.decode(Int32.self) ?? 0
+        return ClusterStatus(schemaVersion: Int(version), jobs: counts, runs: runs, nodes: list)
+    }
+
+    /// Discarded jobs, newest first.
+    public func deadLetters(limit: Int = 100) async throws(ClusterError) -> [DeadLetter] {
+        let rows = try await rows(
+            """
+            SELECT id, kind, key, attempt, errors::text, finished_at FROM \(unescaped: table("jobs"))
+            WHERE state = 'discarded' ORDER BY id DESC LIMIT \(Int64(max(1, limit)))
+            """)
+        return try decoding {
+            try rows.map { row in
+                let (id, kind, key, attempts, errors, finished) = try row.decode(
+                    (Int64, String, String?, Int32, String, Date?).self)
+                return DeadLetter(id: id, kind: kind, key: key, attempts: Int(attempts), errors: errors, finishedAt: finished)
+            }
+        }
+    }
+
+    /// Makes discarded jobs available again with a fresh set of attempts (their error history is kept).
+    /// `ids == nil` retries every dead letter. Returns how many were retried.
+    @discardableResult
+    public func retryDeadLetters(ids: [Int64]?) async throws(ClusterError) -> Int {
+        let jobs = table("jobs")
+        let everything = ids == nil
+        let rows = try await rows(
+            """
+            WITH retried AS (
+                UPDATE \(unescaped: jobs) SET state = 'available', attempt = 0, run_at = clock_timestamp(),
+                    finished_at = NULL, node_id = NULL, token = NULL
+                WHERE state = 'discarded' AND (\(everything) OR id = ANY(\(ids ?? [])))
+                RETURNING id
+            ), notified AS (SELECT pg_notify(\(schema.channel), '') AS n)
+            SELECT count(*) FROM retried CROSS JOIN notified
+            """)
+        return try decoding { Int(try rows.first?.decode(Int64.self) ?? 0) }
+    }
+}

@@ -1,0 +1,59 @@
+import PoolEngine
+@testable import PoolCluster
+import Testing
+
+@Suite("Key ownership by jump consistent hash (pure)")
+struct KeyOwnershipTests {
+    @Test("every slot has exactly one owner, and slots spread evenly")
+    func everySlotOneOwner() {
+        let ownership = KeyOwnership(nodes: [11, 12, 13])
+        let owned = ownership.nodes.map { ownership.slots(ownedBy: $0) }
+        #expect(owned.map(\.count).reduce(0, +) == ClusterProducer.keySlots)
+        #expect(Set(owned.flatMap { $0 }).count == ClusterProducer.keySlots)
+        for slots in owned { #expect(abs(slots.count - ClusterProducer.keySlots / 3) < 80, "\(slots.count)") }
+    }
+
+    @Test("a node joining takes only slots for itself; the others keep the rest")
+    func joiningMovesOnlyToNewNode() {
+        let before = KeyOwnership(nodes: [1, 2, 3])
+        let after = KeyOwnership(nodes: [1, 2, 3, 4])
+        var moved = 0
+        for slot in 0..<ClusterProducer.keySlots {
+            let old = before.ownerIndex(ofSlot: slot).map { before.nodes[$0] }
+            let new = after.ownerIndex(ofSlot: slot).map { after.nodes[$0] }
+            if old != new {
+                moved += 1
+                #expect(new == 4, "slot \(slot) moved from \(String(describing: old)) to \(String(describing: new))")
+            }
+        }
+        #expect(moved > ClusterProducer.keySlots / 6 && moved < ClusterProducer.keySlots / 3, "\(moved)")
+    }
+
+    @Test("no live keyed node: no owner")
+    func noNodes() {
+        #expect(KeyOwnership(nodes: []).owner(ofKey: "k1") == nil)
+        #expect(KeyOwnership(nodes: [7]).owner(ofKey: "k1") == 7)
+    }
+
+    @Test("schema names are validated; URLs are parsed with clear errors")
+    func namesAndURLs() throws {
+        #expect(throws: ClusterError.self) { try ClusterSchema("Bad-Name") }
+        #expect(throws: ClusterError.self) { try ClusterSchema("1abc") }
+        #expect(try ClusterSchema("poolscope_2").name == "poolscope_2")
+        let url = try DatabaseURL("postgres://alice:se%40cret@db.example:6543/jobs")
+        #expect(url.host == "db.example" && url.port == 6543 && url.username == "alice")
+        #expect(url.password == "se@cret" && url.database == "jobs")
+        #expect(url.description == "postgres://alice@db.example:6543/jobs")
+        #expect(throws: ClusterError.self) { try DatabaseURL("mysql://x@y/z") }
+        #expect(throws: ClusterError.self) { try DatabaseURL("postgres:///nohost") }
+    }
+
+    @Test("simulated failures are decided by seed and attempt, at the requested rate")
+    func simulatedFailureRate() {
+        var failures = 0
+        for seed in 0..<20_000 { if SimulatedJob.fails(seed: UInt64(seed), attempt: 1, rate: 0.1) { failures += 1 } }
+        #expect(abs(failures - 2_000) < 200, "\(failures)")
+        #expect(SimulatedJob.fails(seed: 5, attempt: 2, rate: 0.5) == SimulatedJob.fails(seed: 5, attempt: 2, rate: 0.5))
+        #expect(!SimulatedJob.fails(seed: 5, attempt: 1, rate: 0))
+    }
+}
