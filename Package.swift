@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolScopeCLITests",
-            dependencies: ["poolscope"],
+            dependencies: ["poolscope", "PoolCluster"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

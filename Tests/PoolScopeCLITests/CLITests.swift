@@ -11,9 +11,25 @@ struct CommandResult {
     var error: String
 }
 
+/// The `poolscope` built beside this test bundle (so `swift test -c release` and `--scratch-path` work).
+let poolscopeBinary: URL = {
+    let fileManager = FileManager.default
+    var candidates: [URL] = []
+    if let executable = try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        // The test runner lives in <build>/<config>/X.xctest (a file on Linux, a bundle elsewhere).
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("poolscope"))
+            directory.deleteLastPathComponent()
+        }
+    }
+    return candidates.first { fileManager.isExecutableFile(atPath: $0.path) }
+        ?? URL(fileURLWithPath: "/nonexistent/poolscope (not found beside the test runner)")
+}()
+
 /// Runs the built `poolscope` from the repository root, as a person would, and waits for it.
 func poolscope(_ arguments: String...) throws -> CommandResult {
-    let binary = repositoryRoot.appendingPathComponent(".build/debug/poolscope")
+    let binary = poolscopeBinary
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments

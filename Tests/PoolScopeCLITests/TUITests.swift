@@ -63,7 +63,7 @@ let tmuxAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"
 
 @Suite("The dashboard, driven in tmux as a person would", .serialized, .timeLimit(.minutes(3)))
 struct TUITests {
-    let binary = ".build/debug/poolscope"
+    let binary = poolscopeBinary.path
 
     @Test("b raises the queue, then the workers, with a scale-up event; + moves the threshold; s shows a balanced report; q exits and restores the terminal")
     func burstThresholdShutdownQuit() async throws {
