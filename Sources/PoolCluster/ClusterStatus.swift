@@ -185,3 +185,46 @@ extension ClusterDatabase {
         return try decoding { Int(try rows.first?.decode(Int64.self) ?? 0) }
     }
 }
+
+/// End-to-end latency (enqueue to finish) of jobs completed recently.
+public struct RecentLatency: Sendable, Equatable {
+    /// p50, p99 and max in milliseconds; nil when no job finished in the window.
+    public var summary: (p50: Double, p99: Double, max: Double)? {
+        values.count == 3 ? (values[0], values[1], values[2]) : nil
+    }
+    var values: [Double]
+    /// Counts by power of two: bucket 0 under 1 ms, bucket i in [2^(i-1), 2^i) ms.
+    public var buckets: [Int]
+}
+
+extension ClusterDatabase {
+    /// Latency of the jobs completed within `window` (a scan of the jobs table: meant for a view refreshed
+    /// about once a second, not for a hot path).
+    public func recentLatency(window: Duration) async throws(ClusterError) -> RecentLatency {
+        let jobs = table("jobs")
+        let rows = try await rows(
+            """
+            WITH recent AS (
+                SELECT extract(epoch FROM finished_at - enqueued_at)::float8 * 1000 AS ms FROM \(unescaped: jobs)
+                WHERE state = 'completed' AND finished_at > clock_timestamp() - \(window.seconds) * interval '1 second'
+            )
+            SELECT CASE WHEN ms < 1 THEN 0 ELSE least(floor(log(2, ms::numeric))::int + 1, 40) END AS bucket, count(*),
+                   (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM recent),
+                   (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM recent),
+                   (SELECT max(ms) FROM recent)
+            FROM recent GROUP BY 1 ORDER BY 1
+            """)
+        return try decoding {
+            var buckets: [Int] = []
+            var values: [Double] = []
+            for row in rows {
+                let (bucket, count, p50, p99, maximum) = try row.decode((Int32, Int64, Double?, Double?, Double?).self)
+                let index = Int(max(bucket, 0))
+                if buckets.count <= index { buckets += Array(repeating: 0, count: index + 1 - buckets.count) }
+                buckets[index] = Int(count)
+                if values.isEmpty, let p50, let p99, let maximum { values = [p50, p99, maximum] }
+            }
+            return RecentLatency(values: values, buckets: buckets)
+        }
+    }
+}

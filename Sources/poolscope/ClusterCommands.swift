@@ -9,6 +9,7 @@ struct ClusterCommand: AsyncParsableCommand {
         discussion: "Start nodes with 'poolscope node'. Guarantees, schema and deployment: docs/CLUSTER.md.",
         subcommands: [
             ClusterMigrate.self, ClusterEnqueue.self, ClusterStatusCommand.self, ClusterDeadLetters.self,
+            ClusterWatch.self, ClusterDemo.self,
         ])
 }
 

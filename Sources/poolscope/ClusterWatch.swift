@@ -1,0 +1,237 @@
+import ArgumentParser
+import Dashboard
+import Foundation
+import PoolCluster
+import TerminalBackend
+
+struct ClusterWatch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "The dashboard's cluster view: nodes, the shared queue, throughput, latency, events.",
+        discussion: "Keys: n start a local node, k kill -9 one started here, t stop one gracefully, b burst, ? help, q quit.")
+
+    @OptionGroup var connection: ClusterConnectionOptions
+
+    @Option(help: "Jobs enqueued by the b key.")
+    var burst: Int = 2_000
+
+    @Option(help: ArgumentHelp("Service time of the jobs b enqueues.", valueName: "duration"))
+    var service: String = "20ms"
+
+    @Option(help: ArgumentHelp("Rescue horizon given to the nodes n starts.", valueName: "duration"))
+    var rescueHorizon: String = "10s"
+
+    @Flag(help: "Draw with plain ASCII.")
+    var ascii = false
+
+    func validate() throws {
+        _ = try parseDuration(service, option: "--service")
+        _ = try parseDuration(rescueHorizon, option: "--rescue-horizon")
+        guard (1...1_000_000).contains(burst) else { throw ValidationError("--burst must lie within 1...1000000, got \(burst)") }
+    }
+
+    @MainActor
+    func run() async throws {
+        requireTerminal("poolscope cluster status --database URL")
+        let database = await connection.connect(maximumConnections: 3)
+        let source = ClusterSource(database: database, horizon: try parseDuration(rescueHorizon, option: "--rescue-horizon"))
+        let app = ClusterApp(
+            source: source, title: "cluster \(database.schema) at \(database.url)", burst: burst,
+            service: try parseDuration(service, option: "--service"), ascii: ascii, captions: nil)
+        await app.run()
+        await source.shutdown()
+        await database.close()
+    }
+}
+
+struct ClusterDemo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "A cluster lesson: three nodes under steady load, with captions; kill one and watch its jobs rescued.",
+        discussion: """
+            With no --database, starts a throwaway PostgreSQL (initdb into a temporary directory, a free port on
+            127.0.0.1), removed again on every exit. Needs PostgreSQL's server binaries (initdb, pg_ctl) on PATH or
+            under /usr/lib/postgresql/*/bin.
+            """)
+
+    @Option(help: ArgumentHelp("Use this database instead of a throwaway one.", valueName: "url"))
+    var database: String?
+
+    @Option(help: "Steady load, jobs per second.")
+    var rate: Int = 400
+
+    @Flag(help: "Draw with plain ASCII.")
+    var ascii = false
+
+    @MainActor
+    func run() async throws {
+        requireTerminal("poolscope cluster status --database URL")
+        var server: EmbeddedPostgres?
+        let url: String
+        if let database {
+            url = database
+        } else {
+            do {
+                writeStandardError("starting a throwaway PostgreSQL...\r\n")
+                let started = try await EmbeddedPostgres.start()
+                server = started
+                url = started.url
+            } catch {
+                printError("poolscope: \(error)")
+                terminate(1)
+            }
+        }
+        let parsed: DatabaseURL
+        do {
+            parsed = try DatabaseURL(url)
+        } catch {
+            server?.stop()
+            printError("poolscope: \(error)")
+            terminate(2)
+        }
+        let clusterDatabase: ClusterDatabase
+        do {
+            clusterDatabase = try await ClusterDatabase.connect(
+                parsed, schema: try ClusterSchema(database == nil ? "poolscope" : "poolscope_demo"), maximumConnections: 3,
+                logger: quietLogger)
+        } catch {
+            server?.stop()
+            printError("poolscope: \(error)")
+            terminate(1)
+        }
+        let source = ClusterSource(database: clusterDatabase, horizon: .seconds(5))
+        for _ in 0..<3 { _ = source.startNode(workers: 4) }
+        source.startLoad(perSecond: rate, service: .milliseconds(20))
+        let app = ClusterApp(
+            source: source, title: "cluster demo (\(server == nil ? "\(parsed)" : "throwaway PostgreSQL on 127.0.0.1:\(parsed.port)"))",
+            burst: 1_500, service: .milliseconds(20), ascii: ascii, captions: ClusterLesson())
+        await app.run()
+        await source.shutdown()
+        await clusterDatabase.close()
+        server?.stop()
+    }
+}
+
+/// Exits 2 with the headless alternative when standard output is not a terminal.
+func requireTerminal(_ alternative: String) {
+    guard isTerminal(1) else {
+        printError("poolscope: the dashboard needs a terminal, and standard output is not one.")
+        printError("Without a terminal use: \(alternative)")
+        terminate(2)
+    }
+}
+
+/// The demo's captions: what to watch, then what just happened.
+struct ClusterLesson {
+    private var lastDeadCount = 0
+    private var lastRescued = 0
+    private var message: String?
+
+    mutating func caption(for frame: ClusterFrame) -> String {
+        let dead = frame.nodes.filter { $0.state == "dead" }
+        if dead.count > lastDeadCount, let node = dead.last {
+            message = "\(node.name) was declared dead (no heartbeat for \(Int(frame.horizon)) s): the jobs it was running go back to the queue, the attempt counted. n starts a new node."
+        }
+        if frame.rescued > lastRescued {
+            message = "\(frame.rescued) job(s) rescued so far: they ran on a dead node and were made available again. enqueued = the sum of the states, always."
+        }
+        lastDeadCount = dead.count
+        lastRescued = frame.rescued
+        if let draining = frame.nodes.first(where: { $0.state == "draining" }) {
+            return "\(draining.name) stops gracefully: running jobs finish; claimed jobs not yet started go back with no attempt charged."
+        }
+        if let message { return message }
+        if frame.time < 15 {
+            return "Three nodes share one durable queue in PostgreSQL: each claims batches (FOR UPDATE SKIP LOCKED) and heartbeats every 0.5 s."
+        }
+        return "Select a node (arrows) and press k to kill -9 it: its heartbeat stops, and after \(Int(frame.horizon)) s the rescuer declares it dead."
+    }
+}
+
+/// The cluster view's loop: keys, frames from the database, update, view, draw.
+@MainActor
+final class ClusterApp {
+    let source: ClusterSource
+    let title: String
+    let burst: Int
+    let service: Duration
+    let ascii: Bool
+    var captions: ClusterLesson?
+    var state = ClusterViewState(canStartNodes: true)
+
+    init(source: ClusterSource, title: String, burst: Int, service: Duration, ascii: Bool, captions: ClusterLesson?) {
+        self.source = source
+        self.title = title
+        self.burst = burst
+        self.service = service
+        self.ascii = ascii
+        self.captions = captions
+    }
+
+    func run() async {
+        let signals = TerminationSignal()
+        let terminal = Terminal(forceASCII: ascii)
+        defer { terminal.stop() }
+        state.glyphs = terminal.unicode ? .unicode : .ascii
+        let clock = ContinuousClock()
+        var nextFrame = clock.now
+        var quit = false
+        while !signals.isRequested && !quit {
+            if clock.now >= nextFrame {
+                nextFrame = clock.now + .milliseconds(250)
+                await readFrame()
+                draw(terminal)
+            }
+            let wait = max(Int((nextFrame - clock.now).seconds * 1000), 0)
+            guard let input = terminal.read(timeoutMilliseconds: min(wait, 100)) else { continue }
+            switch input {
+            case .resize:
+                terminal.invalidate()
+            case .key(let key):
+                let (next, commands) = clusterUpdate(state, .key(key))
+                state = next
+                for command in commands { quit = perform(command) || quit }
+            }
+            draw(terminal)
+        }
+        state.notice = "stopping the nodes started here..."
+        draw(terminal)
+    }
+
+    private func readFrame() async {
+        switch await source.frame(title: title, caption: nil) {
+        case .success(var frame):
+            if captions != nil { frame.caption = captions?.caption(for: frame) }
+            (state, _) = clusterUpdate(state, .tick(frame))
+        case .failure(let error):
+            (state, _) = clusterUpdate(state, .notice("database: \(error)"))
+        }
+    }
+
+    private func draw(_ terminal: Terminal) {
+        let size = terminal.size
+        terminal.draw(clusterView(state, width: size.width, height: size.height))
+    }
+
+    /// Carries out a command; returns whether to quit.
+    private func perform(_ command: ClusterAction) -> Bool {
+        switch command {
+        case .quit:
+            return true
+        case .startNode:
+            switch source.startNode() {
+            case .success(let pid): state.notice = "started a node (pid \(pid))"
+            case .failure(let error): state.notice = error.description
+            }
+        case .killNode(let id), .stopNode(let id):
+            guard let node = state.frame?.nodes.first(where: { $0.id == id }) else { return false }
+            let kill = { if case .killNode = command { return true } else { return false } }()
+            let sent = source.signal(pid: Int32(node.pid), kill ? SIGKILL : SIGTERM)
+            state.notice = sent ? (kill ? "kill -9 \(node.name) (pid \(node.pid))" : "SIGTERM \(node.name): graceful stop") : "\(node.name) is not running here"
+        case .burst:
+            source.burst(burst, service: service)
+            state.notice = "burst: \(burst) jobs"
+        }
+        return false
+    }
+}
