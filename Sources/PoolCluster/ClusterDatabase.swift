@@ -197,3 +197,22 @@ public final class ClusterDatabase: Sendable {
     /// `schema.table`, quoted, for SQL text.
     func table(_ name: String) -> String { schema.table(name) }
 }
+
+extension ClusterDatabase {
+    /// Drops the schema and everything in it: for tests and benchmarks, never needed in production.
+    public func dropSchema() async throws(ClusterError) {
+        try await execute("DROP SCHEMA IF EXISTS \(unescaped: schema.quoted) CASCADE")
+    }
+
+    /// Refreshes the planner's statistics of the jobs table (after a bulk load).
+    public func analyze() async throws(ClusterError) {
+        try await execute("ANALYZE \(unescaped: table("jobs"))")
+    }
+
+    /// Seconds from the first claim to the last finish over every job (server clock); nil with none.
+    public func processingSpan() async throws(ClusterError) -> Double? {
+        let rows = try await rows(
+            "SELECT extract(epoch FROM max(finished_at) - min(started_at))::float8 FROM \(unescaped: table("jobs"))")
+        return try decoding { try rows.first?.decode(Double?.self) }
+    }
+}
