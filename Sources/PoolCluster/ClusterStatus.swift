@@ -5,6 +5,7 @@ import PostgresNIO
 /// `poolscope cluster status --json` (the contract in DESIGN.md).
 public struct ClusterStatus: Sendable, Codable, Equatable {
     public struct Jobs: Sendable, Codable, Equatable {
+        public init() {}
         public var enqueued = 0, available = 0, scheduled = 0, running = 0, completed = 0, discarded = 0, cancelled = 0
         /// `enqueued == completed + discarded + cancelled + available + scheduled + running`.
         public var isBalanced: Bool {
@@ -225,6 +226,85 @@ extension ClusterDatabase {
                 if values.isEmpty, let p50, let p99, let maximum { values = [p50, p99, maximum] }
             }
             return RecentLatency(values: values, buckets: buckets)
+        }
+    }
+}
+
+/// The jobs of one producer's run (an id range): counts by state and latencies.
+public struct RunSummary: Sendable, Codable, Equatable {
+    public var jobs: ClusterStatus.Jobs
+    /// Attempts started, and rescues, over the range.
+    public var attempts: Int
+    public var rescued: Int
+    /// Milliseconds: enqueue to first start (queue wait) and enqueue to finish (end to end), completed jobs.
+    public var queueWaitMs: Percentiles?
+    public var endToEndMs: Percentiles?
+
+    public struct Percentiles: Sendable, Codable, Equatable {
+        public var mean: Double, p50: Double, p90: Double, p99: Double, max: Double
+    }
+
+    public init(jobs: ClusterStatus.Jobs = ClusterStatus.Jobs(), attempts: Int = 0, rescued: Int = 0) {
+        self.jobs = jobs
+        self.attempts = attempts
+        self.rescued = rescued
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobs, attempts, rescued
+        case queueWaitMs = "queue_wait_ms"
+        case endToEndMs = "end_to_end_ms"
+    }
+}
+
+extension ClusterDatabase {
+    /// Counts and latencies of the jobs with ids in `ids`.
+    public func summary(ids: ClosedRange<Int64>) async throws(ClusterError) -> RunSummary {
+        let jobs = table("jobs")
+        let counts = try await rows(
+            """
+            SELECT state, count(*), coalesce(sum(attempt), 0)::bigint, coalesce(sum(rescues), 0)::bigint
+            FROM \(unescaped: jobs) WHERE id BETWEEN \(ids.lowerBound) AND \(ids.upperBound) GROUP BY state
+            """)
+        let latencies = try await rows(
+            """
+            WITH done AS (
+                SELECT extract(epoch FROM started_at - enqueued_at)::float8 * 1000 AS wait,
+                       extract(epoch FROM finished_at - enqueued_at)::float8 * 1000 AS total
+                FROM \(unescaped: jobs) WHERE id BETWEEN \(ids.lowerBound) AND \(ids.upperBound) AND state = 'completed'
+            )
+            SELECT avg(wait), percentile_cont(0.5) WITHIN GROUP (ORDER BY wait),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY wait), percentile_cont(0.99) WITHIN GROUP (ORDER BY wait), max(wait),
+                   avg(total), percentile_cont(0.5) WITHIN GROUP (ORDER BY total),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY total), percentile_cont(0.99) WITHIN GROUP (ORDER BY total), max(total)
+            FROM done
+            """)
+        return try decoding {
+            var summary = RunSummary(jobs: ClusterStatus.Jobs(), attempts: 0, rescued: 0)
+            for row in counts {
+                let (state, count, attempts, rescues) = try row.decode((String, Int64, Int64, Int64).self)
+                summary.jobs.enqueued += Int(count)
+                summary.attempts += Int(attempts)
+                summary.rescued += Int(rescues)
+                switch state {
+                case "available": summary.jobs.available = Int(count)
+                case "scheduled": summary.jobs.scheduled = Int(count)
+                case "running": summary.jobs.running = Int(count)
+                case "completed": summary.jobs.completed = Int(count)
+                case "discarded": summary.jobs.discarded = Int(count)
+                case "cancelled": summary.jobs.cancelled = Int(count)
+                default: break
+                }
+            }
+            if let row = latencies.first {
+                let v = try row.decode((Double?, Double?, Double?, Double?, Double?, Double?, Double?, Double?, Double?, Double?).self)
+                func round(_ x: Double?) -> Double { ((x ?? 0) * 1000).rounded() / 1000 }
+                if v.0 != nil {
+                    summary.queueWaitMs = .init(mean: round(v.0), p50: round(v.1), p90: round(v.2), p99: round(v.3), max: round(v.4))
+                    summary.endToEndMs = .init(mean: round(v.5), p50: round(v.6), p90: round(v.7), p99: round(v.8), max: round(v.9))
+                }
+            }
+            return summary
         }
     }
 }

@@ -56,7 +56,7 @@ public struct SubmissionSchedule: Sendable {
         nextArrival = arrival(after: .zero)
     }
 
-    static func affectsStream(_ action: ScenarioAction) -> Bool {
+    public static func affectsStream(_ action: ScenarioAction) -> Bool {
         switch action {
         case .burst, .setRate, .setFailureRate, .pauseArrivals, .resumeArrivals: true
         default: false

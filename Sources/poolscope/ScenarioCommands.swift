@@ -75,7 +75,23 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
+    @Option(help: ArgumentHelp("Drive the arrivals into this cluster's shared queue (postgres://...) instead of a local pool; nodes run the jobs.", valueName: "url"))
+    var cluster: String?
+
+    @Option(help: "With --cluster: the cluster's PostgreSQL schema.")
+    var schema: String = "poolscope"
+
+    @Option(help: ArgumentHelp("With --cluster: how long to wait for the nodes to finish the jobs after the arrivals.", valueName: "duration"))
+    var drainTimeout: String = "60s"
+
     func validate() throws {
+        if cluster == nil, drainTimeout != "60s" || schema != "poolscope" {
+            throw ValidationError("--schema and --drain-timeout go with --cluster")
+        }
+        if cluster != nil, csv != nil { throw ValidationError("--csv is not available with --cluster") }
+        if Units.duration(drainTimeout).map({ $0 > .zero }) != true {
+            throw ValidationError("--drain-timeout must be a positive duration like 60s, got '\(drainTimeout)'")
+        }
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
         }
@@ -85,6 +101,10 @@ struct Run: AsyncParsableCommand {
         var (scenario, _) = loadScenario(scenario)
         if let seed { scenario.seed = seed }
         if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
+        if let cluster {
+            await ClusterRun.run(scenario, url: cluster, schema: schema, json: json, drainTimeout: Units.duration(drainTimeout) ?? .seconds(60))
+            return
+        }
         let progress = ProgressReporter(duration: scenario.duration, enabled: true)
         let output: RunOutput
         do {
