@@ -103,8 +103,9 @@ extension ClusterDatabase {
         let stateRows = try await connection.query(
             """
             SELECT state, count(*), coalesce(sum(attempt), 0)::bigint, coalesce(sum(rescues), 0)::bigint,
-                   coalesce(sum((SELECT count(*) FROM jsonb_array_elements(errors) e
-                                 WHERE e->>'reason' IN ('failed', 'timed_out', 'interrupted'))), 0)::bigint
+                   coalesce(sum(CASE WHEN errors = '[]'::jsonb THEN 0 ELSE
+                       (SELECT count(*) FROM jsonb_array_elements(errors) e
+                        WHERE e->>'reason' IN ('failed', 'timed_out', 'interrupted')) END), 0)::bigint
             FROM \(unescaped: jobs) GROUP BY state
             """, logger: logger
         ).collect()
@@ -306,5 +307,20 @@ extension ClusterDatabase {
             }
             return summary
         }
+    }
+}
+
+extension ClusterDatabase {
+    /// Whether any job is still available, scheduled or running: cheap (partial indexes), for polling.
+    public func hasOpenJobs() async throws(ClusterError) -> Bool {
+        let jobs = table("jobs")
+        let rows = try await rows(
+            """
+            SELECT EXISTS (SELECT 1 FROM \(unescaped: jobs) WHERE state = 'available' AND key IS NULL)
+                OR EXISTS (SELECT 1 FROM \(unescaped: jobs) WHERE state = 'available' AND key IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM \(unescaped: jobs) WHERE state = 'running')
+                OR EXISTS (SELECT 1 FROM \(unescaped: jobs) WHERE state = 'scheduled')
+            """)
+        return try decoding { try rows.first?.decode(Bool.self) ?? false }
     }
 }

@@ -20,7 +20,7 @@ public struct NodeConfiguration: Sendable {
     /// due scheduled jobs.
     public var pollInterval: Duration = .milliseconds(500)
     /// The most jobs one claim takes.
-    public var maxClaimBatch: Int = 1_000
+    public var maxClaimBatch: Int = 2_000
     /// Jobs claimed ahead of free workers: about what the node finishes in this much time, at least
     /// `workers`, at most ``maxClaimBatch``. Claimed jobs that never start are handed back on a graceful stop.
     public var claimAhead: Duration = .milliseconds(100)

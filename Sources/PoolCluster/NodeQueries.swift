@@ -85,7 +85,7 @@ extension ClusterDatabase {
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE \(unescaped: jobs) j SET state = 'running', attempt = j.attempt + 1, node_id = \(node),
-                token = nextval('\(unescaped: schema.quoted).tokens'), started_at = clock_timestamp()
+                token = (SELECT nextval('\(unescaped: schema.quoted).tokens')), started_at = clock_timestamp()
             FROM picked WHERE j.id = picked.id
             RETURNING j.id, j.kind, j.key, j.payload::text, j.attempt, j.max_attempts, j.token, j.timeout_ms
             """)
@@ -112,7 +112,7 @@ extension ClusterDatabase {
                 FOR UPDATE OF j SKIP LOCKED
             )
             UPDATE \(unescaped: jobs) j SET state = 'running', attempt = j.attempt + 1, node_id = \(node),
-                token = nextval('\(unescaped: schema.quoted).tokens'), started_at = clock_timestamp()
+                token = (SELECT nextval('\(unescaped: schema.quoted).tokens')), started_at = clock_timestamp()
             FROM picked WHERE j.id = picked.id
             RETURNING j.id, j.kind, j.key, j.payload::text, j.attempt, j.max_attempts, j.token, j.timeout_ms
             """)

@@ -1,0 +1,51 @@
+import Foundation
+import PoolCluster
+import Testing
+
+/// Whether a throwaway PostgreSQL can be started here (server binaries installed).
+let postgresBinariesAvailable: Bool = {
+    do {
+        _ = try EmbeddedPostgres.findBinaries()
+        return true
+    } catch {
+        FileHandle.standardError.write(Data("SKIPPED: cluster demo in tmux (\(error))\n".utf8))
+        return false
+    }
+}()
+
+@Suite("The cluster demo, driven in tmux", .serialized, .timeLimit(.minutes(3)),
+    .enabled(if: tmuxAvailable && postgresBinariesAvailable, "skipped: needs tmux and PostgreSQL's server binaries (.ci/run installs both)"))
+struct ClusterTUITests {
+    @Test("cluster demo opens; k kills a node, shown dead within the horizon with its jobs rescued; q leaves no process or server behind")
+    func demoKillAndQuit() async throws {
+        let tmux = try TmuxSession("\(poolscopeBinary.path) cluster demo", width: 130, height: 40)
+        let opened = await tmux.wait(upTo: .seconds(60)) { $0.contains("Nodes (3 alive of 3)") && $0.contains("Three nodes share one durable queue") }
+        try #require(opened != nil, "the demo did not come up:\n\(tmux.screen)")
+        let port = try #require(opened.flatMap { number(after: "throwaway PostgreSQL on 127.0.0.1:", in: $0) })
+        // Let the nodes get busy, then kill the selected one.
+        #expect(await tmux.wait { (number(after: "done      ", in: $0) ?? 0) > 200 } != nil)
+        try tmux.press("k")
+        let killed = await tmux.wait { $0.contains("kill -9 node-") }
+        #expect(killed != nil, "no kill notice:\n\(tmux.screen)")
+        // The horizon is 5 s; allow for a loaded machine.
+        let dead = await tmux.wait(upTo: .seconds(40)) { $0.contains("declared DEAD") && $0.contains("rescued") }
+        #expect(dead != nil, "the killed node was not shown dead with its jobs rescued:\n\(tmux.screen)")
+        #expect(dead?.contains("Nodes (2 alive of 3)") == true)
+        try tmux.press("q")
+        let exited = await tmux.wait(upTo: .seconds(40)) { $0.contains("EXITED 0") }
+        #expect(exited != nil, "the demo did not exit 0:\n\(tmux.screen)")
+        let processes = allCommandLines()
+        #expect(!processes.contains("cluster demo"), "the demo process is still running")
+        #expect(!processes.contains("127.0.0.1:\(port)/"), "a node of the demo is still running:\n\(processes)")
+        #expect(!processes.contains("-p \(port)"), "the demo's PostgreSQL is still running:\n\(processes)")
+    }
+}
+
+/// Every process's command line, one per line (from /proc).
+func allCommandLines() -> String {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid -> String? in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+        return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }.joined(separator: "\n")
+}
