@@ -9,7 +9,7 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     public var username: String
     public var password: String?
     public var database: String
-    /// `sslmode=require` in the query string asks for TLS; anything else connects in the clear.
+    /// `sslmode=require` in the query string; refused for now, since connections are not encrypted yet.
     public var requiresTLS: Bool
 
     /// Parses a URL, naming what is wrong when it cannot.
@@ -31,6 +31,10 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         self.database = path.isEmpty ? self.username : path
         self.requiresTLS = components.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } ?? false
+        if requiresTLS {
+            throw .invalidArgument(
+                "database URL '\(description)': sslmode=require is not supported yet (connections are unencrypted; use a tunnel or a private network)")
+        }
     }
 
     /// The URL without the password.

@@ -98,16 +98,21 @@ public final class ClusterNode: Sendable {
                 continue
             }
             do {
-                var claimed: [ClaimedJob] = []
+                // Each claim's jobs are dispatched as soon as its statement commits, so a failure of the next
+                // statement never strands them.
+                var claimedCount = 0
                 if configuration.keyed {
-                    claimed = try await database.claimKeyed(node: node, slots: slots, limit: capacity)
+                    let keyed = try await database.claimKeyed(node: node, slots: slots, limit: capacity)
+                    dispatch(keyed)
+                    claimedCount = keyed.count
                 }
-                if claimed.count < capacity {
-                    claimed += try await database.claimUnkeyed(node: node, limit: capacity - claimed.count)
+                if claimedCount < capacity {
+                    let unkeyed = try await database.claimUnkeyed(node: node, limit: capacity - claimedCount)
+                    dispatch(unkeyed)
+                    claimedCount += unkeyed.count
                 }
                 databaseReachable(&failures)
-                dispatch(claimed)
-                if claimed.count == capacity { continue }
+                if claimedCount == capacity { continue }
             } catch let error where error.isUniqueViolation {
                 // Two nodes raced for the head of one key; the index kept them apart. Try again shortly.
                 try? await Task.sleep(for: .milliseconds(20))
@@ -193,6 +198,8 @@ public final class ClusterNode: Sendable {
                 let stale = try await database.complete(batch, node: node, nodeName: configuration.name)
                 databaseReachable(&failures)
                 state.withLock { $0.recordWritten(batch, stale: stale) }
+                // A key's next job can be claimed only once this one's outcome is written.
+                if configuration.keyed { claimWake.signal() }
                 if stale > 0 {
                     logger.warning("\(stale) outcome(s) were stale: this node no longer owned those attempts (declared dead?); they changed nothing")
                 }
@@ -212,19 +219,26 @@ public final class ClusterNode: Sendable {
                 let (node, busy, draining) = state.withLock { ($0.nodeID, $0.running.count, $0.stopping) }
                 let seen = try await database.heartbeat(node: node, busy: busy, draining: draining)
                 if seen == "dead" && !draining {
+                    // Our claims were rescued: jobs not started yet must not start here (they may already run
+                    // elsewhere); attempts still running finish, and their outcomes are fenced off as stale.
+                    let dropped = state.withLock { $0.takeUnstarted().count }
                     let id = try await database.registerNode(
                         name: configuration.name, host: ProcessInfo.processInfo.hostName,
                         pid: Int(ProcessInfo.processInfo.processIdentifier), workers: configuration.workers,
                         keyed: configuration.keyed)
                     state.withLock { $0.nodeID = id }
-                    logger.warning("node \(configuration.name) was declared dead by the cluster (its jobs were rescued); rejoined as #\(id)")
+                    logger.warning("node \(configuration.name) was declared dead by the cluster (its jobs were rescued; \(dropped) claimed job(s) will not start here); rejoined as #\(id)")
                 }
                 if configuration.keyed { updateOwnership(try await database.liveKeyedNodes()) }
-                let rescue = try await database.rescue(horizon: configuration.rescueHorizon)
-                if !rescue.deadNodes.isEmpty || rescue.rescuedJobs > 0 {
-                    logger.warning("rescuer: declared dead \(rescue.deadNodes.joined(separator: ", ")); made \(rescue.rescuedJobs) running job(s) available again")
-                }
                 databaseReachable(&failures)
+                // After an outage every node's heartbeat is old: rescue only once this node has itself been
+                // connected for a whole horizon, so the others have had time to heartbeat again.
+                if state.withLock({ $0.connectedFor() }) >= configuration.rescueHorizon.seconds {
+                    let rescue = try await database.rescue(horizon: configuration.rescueHorizon)
+                    if !rescue.deadNodes.isEmpty || rescue.rescuedJobs > 0 {
+                        logger.warning("rescuer: declared dead \(rescue.deadNodes.joined(separator: ", ")); rescued \(rescue.rescuedJobs) job(s) they were running")
+                    }
+                }
             } catch {
                 await databaseTrouble(error, failures: &failures, sleep: false)
             }
@@ -275,6 +289,7 @@ public final class ClusterNode: Sendable {
         failures = 0
         let since = state.withLock { state -> Date? in
             defer { state.unreachableSince = nil }
+            if state.unreachableSince != nil { state.connectedSince = Date() }
             return state.unreachableSince
         }
         if let since {

@@ -168,7 +168,8 @@ extension ClusterDatabase {
         }
     }
 
-    /// Makes discarded jobs available again with a fresh set of attempts (their error history is kept).
+    /// Makes discarded jobs available again with a fresh set of attempts: `max_attempts` grows by its
+    /// original value, and the attempts already spent and their errors are kept, so the run counts stay true.
     /// `ids == nil` retries every dead letter. Returns how many were retried.
     @discardableResult
     public func retryDeadLetters(ids: [Int64]?) async throws(ClusterError) -> Int {
@@ -177,7 +178,7 @@ extension ClusterDatabase {
         let rows = try await rows(
             """
             WITH retried AS (
-                UPDATE \(unescaped: jobs) SET state = 'available', attempt = 0, run_at = clock_timestamp(),
+                UPDATE \(unescaped: jobs) SET state = 'available', max_attempts = attempt + max_attempts, run_at = clock_timestamp(),
                     finished_at = NULL, node_id = NULL, token = NULL
                 WHERE state = 'discarded' AND (\(everything) OR id = ANY(\(ids ?? [])))
                 RETURNING id

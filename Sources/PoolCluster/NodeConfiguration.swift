@@ -37,9 +37,13 @@ public struct NodeConfiguration: Sendable {
         self.name = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
-    func validate() throws(ClusterError) {
+    /// Checks the values fit together; the error names the field.
+    public func validate() throws(ClusterError) {
         if workers < 1 { throw .invalidArgument("workers must be at least 1, got \(workers)") }
         if name.isEmpty { throw .invalidArgument("a node's name must not be empty") }
+        if heartbeatInterval <= .zero { throw .invalidArgument("the heartbeat interval must be positive, got \(heartbeatInterval)") }
+        if pollInterval <= .zero { throw .invalidArgument("the poll interval must be positive, got \(pollInterval)") }
+        if completerBatch < 1 { throw .invalidArgument("completerBatch must be at least 1, got \(completerBatch)") }
         if rescueHorizon <= heartbeatInterval * 2 {
             throw .invalidArgument(
                 "the rescue horizon (\(rescueHorizon)) must be more than twice the heartbeat interval (\(heartbeatInterval))")

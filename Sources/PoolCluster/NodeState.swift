@@ -20,6 +20,8 @@ struct NodeState {
     var completerStopped = false
     var completed = 0, failed = 0, staleCompletions = 0
     var unreachableSince: Date?
+    /// Since when the database has answered without interruption.
+    var connectedSince = Date()
     var lastDatabaseError: String?
     var liveKeyedNodes: [Int64] = []
     var ownedSlots: [Int32] = []
@@ -44,6 +46,11 @@ struct NodeState {
     func claimLimit(_ configuration: NodeConfiguration) -> Int {
         let ahead = Int(rate * configuration.claimAhead.seconds)
         return workers + min(max(ahead, workers), configuration.maxClaimBatch)
+    }
+
+    /// Seconds the database has answered without interruption (0 during an outage).
+    func connectedFor(now: Date = Date()) -> Double {
+        unreachableSince == nil ? now.timeIntervalSince(connectedSince) : 0
     }
 
     /// Marks a job started; false when it was handed back (the attempt must not run).

@@ -133,9 +133,10 @@ struct BenchCluster: AsyncParsableCommand {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             process.arguments = [
-                "node", "--database", "postgres://\(url.username)\(url.password.map { ":\($0)" } ?? "")@\(url.host):\(url.port)/\(url.database)",
-                "--schema", schema.name, "--name", "bench-\(index)", "--workers", "\(workers)", "--quiet",
+                "node", "--schema", schema.name, "--name", "bench-\(index)", "--workers", "\(workers)", "--quiet",
             ]
+            let address = "postgres://\(url.username)\(url.password.map { ":\($0)" } ?? "")@\(url.host):\(url.port)/\(url.database)"
+            process.environment = ProcessInfo.processInfo.environment.merging(["DATABASE_URL": address]) { $1 }
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice

@@ -82,7 +82,7 @@ enum ClusterRun {
             }
         }
         var summary = RunSummary(jobs: ClusterStatus.Jobs(), attempts: 0, rescued: 0)
-        var drained = false
+        var drained = first == nil  // nothing enqueued: nothing to wait for
         if let first, let last {
             let end = ContinuousClock.now + drainTimeout
             writeStandardError("arrivals done: \(enqueued) enqueued; waiting up to \(drainTimeout) for the nodes to finish them\n")

@@ -11,6 +11,8 @@ final class ClusterSource: @unchecked Sendable {
     let database: ClusterDatabase
     let producer: ClusterProducer
     let horizon: Duration
+    /// The heartbeat of the nodes started here: a sixth of the horizon, at most 500 ms.
+    var heartbeat: Duration { min(.milliseconds(500), horizon / 6) }
     let started = ContinuousClock.now
     let logDirectory: URL
     var localNodes: [Int32: Process] = [:]
@@ -39,10 +41,12 @@ final class ClusterSource: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         process.arguments = [
-            "node", "--database", databaseURLWithPassword, "--schema", database.schema.name, "--name", name,
-            "--workers", "\(workers)", "--heartbeat", "500ms", "--rescue-horizon", "\(Int(horizon.seconds))s",
+            "node", "--schema", database.schema.name, "--name", name, "--workers", "\(workers)",
+            "--heartbeat", "\(heartbeat / .milliseconds(1))ms", "--rescue-horizon", "\(horizon / .milliseconds(1))ms",
             "--drain-deadline", "5s",
         ]
+        // The URL (with any password) goes through the environment, not the command line that ps shows.
+        process.environment = ProcessInfo.processInfo.environment.merging(["DATABASE_URL": databaseURLWithPassword]) { $1 }
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice

@@ -38,18 +38,26 @@ struct NodeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...10_000).contains(workers) else { throw ValidationError("--workers must lie within 1...10000, got \(workers)") }
-        _ = try parseDuration(rescueHorizon, option: "--rescue-horizon")
-        _ = try parseDuration(heartbeat, option: "--heartbeat")
-        _ = try parseDuration(drainDeadline, option: "--drain-deadline")
+        do {
+            try nodeConfiguration().validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
-    func run() async throws {
+    /// The node's configuration from the options.
+    func nodeConfiguration() throws -> NodeConfiguration {
         var configuration = NodeConfiguration(name: name)
         configuration.workers = workers
         configuration.keyed = keyed
         configuration.rescueHorizon = try parseDuration(rescueHorizon, option: "--rescue-horizon")
         configuration.heartbeatInterval = try parseDuration(heartbeat, option: "--heartbeat")
         configuration.drainDeadline = try parseDuration(drainDeadline, option: "--drain-deadline")
+        return configuration
+    }
+
+    func run() async throws {
+        let configuration = try nodeConfiguration()
         let stop = StopSignal()
         let logger = standardErrorLogger("poolscope.node", level: quiet ? .warning : .info)
         let database = await connection.connect(maximumConnections: 6)

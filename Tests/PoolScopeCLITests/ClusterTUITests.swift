@@ -35,7 +35,8 @@ struct ClusterTUITests {
         let exited = await tmux.wait(upTo: .seconds(40)) { $0.contains("EXITED 0") }
         #expect(exited != nil, "the demo did not exit 0:\n\(tmux.screen)")
         let processes = allCommandLines()
-        #expect(!processes.contains("cluster demo"), "the demo process is still running")
+        let demoStillRunning = processes.split(separator: "\n").contains { $0.hasPrefix(poolscopeBinary.path + " cluster demo") }
+        #expect(!demoStillRunning, "the demo process is still running")
         #expect(!processes.contains("127.0.0.1:\(port)/"), "a node of the demo is still running:\n\(processes)")
         #expect(!processes.contains("-p \(port)"), "the demo's PostgreSQL is still running:\n\(processes)")
     }
