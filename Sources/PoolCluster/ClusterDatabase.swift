@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import PostgresNIO
+public import PostgresNIO
 
 /// Where the cluster's database is: parsed from a `postgres://user[:password]@host[:port]/database` URL.
 public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
@@ -99,6 +99,15 @@ public final class ClusterDatabase: Sendable {
         } catch {
             throw .unreachable(host: url.host, port: url.port, cause: describeDatabaseError(error))
         }
+    }
+
+    /// Runs `body` in a transaction on one of the pool's connections: committed when `body` returns,
+    /// rolled back when it throws. Enqueue with ``ClusterProducer/enqueue(batch:on:)`` inside it, beside your
+    /// own writes, and the jobs exist if and only if the transaction commits.
+    public func withTransaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
     }
 
     /// Closes every connection. Queries made afterwards fail.

@@ -48,20 +48,7 @@ struct BenchCluster: AsyncParsableCommand {
         #if DEBUG
         printError("poolscope bench cluster: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench cluster")
         #endif
-        var server: EmbeddedPostgres?
-        let url: String
-        if let database {
-            url = database
-        } else {
-            do {
-                printError("bench cluster: starting a throwaway PostgreSQL")
-                server = try await EmbeddedPostgres.start()
-                url = server?.url ?? ""
-            } catch {
-                printError("poolscope: \(error)")
-                terminate(1)
-            }
-        }
+        let (url, server) = await databaseOrThrowawayServer(database, announce: "bench cluster: starting a throwaway PostgreSQL")
         defer { server?.stop() }
         let parsed: DatabaseURL
         do { parsed = try DatabaseURL(url) } catch {
@@ -131,7 +118,7 @@ struct BenchCluster: AsyncParsableCommand {
         printError("bench cluster: burn-down with \(nodes) node process(es), \(workers) workers each")
         let processes = try (0..<nodes).map { index in
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            process.executableURL = poolscopeExecutable
             process.arguments = [
                 "node", "--schema", schema.name, "--name", "bench-\(index)", "--workers", "\(workers)", "--quiet",
             ]

@@ -96,3 +96,21 @@ final class StopSignal {
         return SIGTERM
     }
 }
+
+/// The database URL given, or a throwaway PostgreSQL started for this command (exit 1 with the reason
+/// when it cannot start; the caller stops the server).
+func databaseOrThrowawayServer(_ given: String?, announce: String) async -> (url: String, server: EmbeddedPostgres?) {
+    if let given { return (given, nil) }
+    do {
+        writeStandardError(announce + "\r\n")
+        let server = try await EmbeddedPostgres.start()
+        return (server.url, server)
+    } catch {
+        printError("poolscope: \(error)")
+        terminate(1)
+    }
+}
+
+/// This poolscope executable, to start `poolscope node` children with.
+let poolscopeExecutable = URL(
+    fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])

@@ -39,7 +39,7 @@ final class ClusterSource: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         guard let handle = try? FileHandle(forWritingTo: log) else { return .failure(.invalidArgument("cannot write \(log.path)")) }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        process.executableURL = poolscopeExecutable
         process.arguments = [
             "node", "--schema", database.schema.name, "--name", name, "--workers", "\(workers)",
             "--heartbeat", "\(heartbeat / .milliseconds(1))ms", "--rescue-horizon", "\(horizon / .milliseconds(1))ms",

@@ -66,21 +66,7 @@ struct ClusterDemo: AsyncParsableCommand {
     @MainActor
     func run() async throws {
         requireTerminal("poolscope cluster status --database URL")
-        var server: EmbeddedPostgres?
-        let url: String
-        if let database {
-            url = database
-        } else {
-            do {
-                writeStandardError("starting a throwaway PostgreSQL...\r\n")
-                let started = try await EmbeddedPostgres.start()
-                server = started
-                url = started.url
-            } catch {
-                printError("poolscope: \(error)")
-                terminate(1)
-            }
-        }
+        let (url, server) = await databaseOrThrowawayServer(database, announce: "starting a throwaway PostgreSQL...")
         let parsed: DatabaseURL
         do {
             parsed = try DatabaseURL(url)

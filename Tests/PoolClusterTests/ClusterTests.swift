@@ -47,13 +47,13 @@ struct ClusterTests {
         let producer = ClusterProducer(database: database)
         struct Rollback: Error {}
         await #expect(throws: (any Error).self) {
-            try await database.client.withTransaction(logger: testLogger) { connection in
+            try await database.withTransaction { connection in
                 _ = try await producer.enqueue(batch: [try NewClusterJob(greet, Greeting(name: "lost"))], on: connection)
                 throw Rollback()
             }
         }
         #expect(try await database.status().jobs.enqueued == 0)
-        try await database.client.withTransaction(logger: testLogger) { connection in
+        try await database.withTransaction { connection in
             _ = try await producer.enqueue(batch: [try NewClusterJob(greet, Greeting(name: "kept"))], on: connection)
         }
         #expect(try await database.status().jobs.available == 1)

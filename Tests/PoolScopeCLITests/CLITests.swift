@@ -29,11 +29,16 @@ let poolscopeBinary: URL = {
 
 /// Runs the built `poolscope` from the repository root, as a person would, and waits for it.
 func poolscope(_ arguments: String...) throws -> CommandResult {
-    let binary = poolscopeBinary
+    try runPoolscope(arguments)
+}
+
+/// Runs poolscope with arguments given as an array, optionally with environment overrides.
+func runPoolscope(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = poolscopeBinary
     process.arguments = arguments
     process.currentDirectoryURL = repositoryRoot
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let output = Pipe()
     let error = Pipe()
     process.standardOutput = output
