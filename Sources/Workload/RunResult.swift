@@ -24,6 +24,9 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var captions: [Caption]
     /// Extra: timeline actions the pool refused (for example a min above the max), with why.
     public var warnings: [String]
+    /// Extra: `true` when the run was ended early by SIGINT or SIGTERM (the summary covers what ran); absent
+    /// otherwise.
+    public var interrupted: Bool? = nil
 
     public struct Latencies: Codable, Sendable, Equatable {
         public var queueWait: LatencySummary

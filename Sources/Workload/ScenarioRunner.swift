@@ -22,13 +22,30 @@ public struct RunOutput: Sendable {
 /// samples the pool every second, ends with a shutdown, and summarises.
 public final class ScenarioRunner: Sendable {
     public let scenario: Scenario
+    /// The running session, so ``interrupt()`` can end it; and whether it was interrupted.
+    private let current = Locked<(session: LiveSession?, interrupted: Bool)>((nil, false))
 
     public init(scenario: Scenario) {
         self.scenario = scenario
     }
 
+    /// Ends the run early, as SIGINT or SIGTERM should: arrivals stop, the pool shuts down at once (every job
+    /// accounted for), and the summary covers what ran, marked `interrupted`.
+    public func interrupt() {
+        let session = current.withLock { state -> LiveSession? in
+            state.interrupted = true
+            return state.session
+        }
+        session?.send(.shutdown(.immediate))
+    }
+
     public func run(progress: (@Sendable (RunProgress) -> Void)? = nil) async throws(ConfigurationError) -> RunOutput {
         let session = try LiveSession(scenario: scenario)
+        let interruptedEarly = current.withLock { state -> Bool in
+            state.session = session
+            return state.interrupted
+        }
+        if interruptedEarly { session.send(.shutdown(.immediate)) }
         let pool = session.pool
         let log = session.log
         let origin = SystemPoolClock().now()
@@ -77,7 +94,9 @@ public final class ScenarioRunner: Sendable {
         sampler.cancel()
         await sampler.value
         await collector.value
-        return RunOutput(result: summarise(pool, report: report, state: log, wallTime: end - start), seconds: log.rows)
+        var result = summarise(pool, report: report, state: log, wallTime: end - start)
+        if current.withLock({ $0.interrupted }) { result.interrupted = true }
+        return RunOutput(result: result, seconds: log.rows)
     }
 
     private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: SessionLog, wallTime: Duration) -> RunResult {

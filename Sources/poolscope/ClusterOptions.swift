@@ -72,7 +72,11 @@ func parseDuration(_ text: String, option: String) throws -> Duration {
 }
 
 /// Waits for SIGTERM or SIGINT (the caller's graceful stop), keeping the sources alive while it waits.
-final class StopSignal {
+///
+/// `@unchecked Sendable`: every stored property is a `let` set in `init`; the stream and its continuation are
+/// Sendable, and the Dispatch sources are only retained here (Dispatch objects are safe to use from any
+/// thread, and nothing calls them after `init`).
+final class StopSignal: @unchecked Sendable {
     private let stream: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]
     private let continuation: AsyncStream<Int32>.Continuation

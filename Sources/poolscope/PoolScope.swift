@@ -19,6 +19,7 @@ struct PoolScope: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 a failed run or an invalid scenario, 2 a usage error.
             """,
+        version: poolscopeVersion,
         subcommands: [Watch.self, Run.self, Check.self, Demos.self, BenchCommand.self, NodeCommand.self, ClusterCommand.self],
         defaultSubcommand: Watch.self)
 
@@ -42,6 +43,9 @@ struct PoolScope: AsyncParsableCommand {
         }
     }
 }
+
+/// The version `poolscope --version` prints.
+let poolscopeVersion = "0.5.0"
 
 /// Writes a line to standard error.
 func printError(_ text: String) {

@@ -92,6 +92,7 @@ struct Run: AsyncParsableCommand {
         if Units.duration(drainTimeout).map({ $0 > .zero }) != true {
             throw ValidationError("--drain-timeout must be a positive duration like 60s, got '\(drainTimeout)'")
         }
+        if let csv { try checkWritable(csv, option: "--csv") }
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
         }
@@ -106,9 +107,19 @@ struct Run: AsyncParsableCommand {
             return
         }
         let progress = ProgressReporter(duration: scenario.duration, enabled: true)
+        let runner = ScenarioRunner(scenario: scenario)
+        // SIGINT or SIGTERM ends the run early: the partial summary is printed, then exit 130 or 143.
+        let stop = StopSignal()
+        let received = Locked<Int32?>(nil)
+        let watcher = Task.detached {
+            let number = await stop.next()
+            received.withLock { $0 = number }
+            runner.interrupt()
+        }
         let output: RunOutput
+        defer { watcher.cancel() }
         do {
-            output = try await ScenarioRunner(scenario: scenario).run { progress.update($0) }
+            output = try await runner.run { progress.update($0) }
         } catch {
             progress.finish()
             printError("poolscope: the pool refused the scenario's configuration: \(error)")
@@ -129,6 +140,23 @@ struct Run: AsyncParsableCommand {
         } else {
             print(RunReportFormatter.human(output.result))
         }
+        if let number = received.withLock({ $0 }) {
+            printError("poolscope: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"); the summary covers what ran")
+            terminate(128 + number)
+        }
         if !output.result.balanced { terminate(1) }
     }
+}
+
+/// Fails validation (exit 2) unless `path` can be written, so a run never ends by losing its output.
+/// Creates the file; the run overwrites it.
+func checkWritable(_ path: String, option: String) throws {
+    let existed = FileManager.default.fileExists(atPath: path)
+    guard let handle = FileHandle(forWritingAtPath: path) ?? (FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil) else {
+        let directory = (path as NSString).deletingLastPathComponent
+        let reason = FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) ? "permission denied or not a file" : "no such directory: \(directory)"
+        throw ValidationError("cannot write \(option) \(path): \(reason)")
+    }
+    try? handle.close()
+    if !existed { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -82,6 +82,39 @@ struct CLITests {
         #expect(badDuration.error.contains("--duration must be a positive duration"))
     }
 
+    @Test("--version prints the version; a --csv path that cannot be written is refused before the run starts")
+    func versionAndOutputPath() throws {
+        let version = try poolscope("--version")
+        #expect(version.status == 0 && version.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        let started = ContinuousClock.now
+        let bad = try poolscope("run", "burst", "--duration", "20s", "--csv", "/nonexistent-dir/out.csv")
+        #expect(bad.status == 2)
+        #expect(bad.error.contains("cannot write --csv /nonexistent-dir/out.csv: no such directory: /nonexistent-dir"), "\(bad.error)")
+        #expect(ContinuousClock.now - started < .seconds(10), "refused before running the 20 s scenario")
+    }
+
+    @Test("SIGINT or SIGTERM on a headless run prints the partial summary (interrupted: true) and exits 130 or 143", arguments: [SIGINT, SIGTERM])
+    func interruptedRun(signal: Int32) async throws {
+        let process = Process()
+        process.executableURL = poolscopeBinary
+        process.arguments = ["run", "burst", "--json", "--duration", "30s"]
+        process.currentDirectoryURL = repositoryRoot
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try await Task.sleep(for: .seconds(2))
+        kill(process.processIdentifier, signal)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + signal)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        #expect(object["interrupted"] as? Bool == true)
+        #expect(object["balanced"] as? Bool == true)
+        #expect((object["duration_s"] as? Double ?? 99) < 20, "ended early")
+    }
+
     @Test("run --json prints exactly one JSON document whose counts balance, with the seed given")
     func runJSON() throws {
         let result = try poolscope("run", "burst", "--json", "--duration", "2s", "--seed", "5")
