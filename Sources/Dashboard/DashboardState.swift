@@ -43,6 +43,8 @@ public enum Message: Sendable {
 public enum Command: Equatable, Sendable {
     case session(ScenarioAction)
     case setSpeed(Double)
+    /// Multiply the speed (relative, so every press counts).
+    case changeSpeed(by: Double)
     case shutdown(ShutdownMode)
     case quit
 }

@@ -61,12 +61,11 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         state.notice = "burst of \(state.burstSize) jobs"
         return [.session(.burst(state.burstSize))]
     case .character("+"), .character("="):
-        state.notice = "threshold \(settings.scaleUpThreshold) -> \(settings.scaleUpThreshold + 1)"
-        return [.session(.setThreshold(settings.scaleUpThreshold + 1))]
+        state.notice = "threshold +1"
+        return [.session(.changeThreshold(by: 1))]
     case .character("-"):
-        let value = max(settings.scaleUpThreshold - 1, 1)
-        state.notice = "threshold \(settings.scaleUpThreshold) -> \(value)"
-        return [.session(.setThreshold(value))]
+        state.notice = settings.scaleUpThreshold <= 1 ? "threshold is at its minimum (1)" : "threshold -1"
+        return [.session(.changeThreshold(by: -1))]
     case .character("s"):
         let mode = ShutdownMode.graceful(deadline: .seconds(10))
         state.shutdownRequested = mode
@@ -81,22 +80,20 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         return [.session(status.paused ? .resumeArrivals : .pauseArrivals)]
     case .character("]"), .character("["):
         let factor = key == .character("]") ? 1.25 : 0.8
-        let rate = max((status.arrivalRate == 0 ? 1 : status.arrivalRate) * factor, 0)
-        state.notice = "arrival rate \(Units.format(rate: rate))"
-        return [.session(.setRate(rate))]
+        state.notice = "arrival rate x\(factor)"
+        return [.session(.scaleRate(by: factor))]
     case .character("m"), .character("M"):
-        let value = max(settings.minWorkers + (key == .character("M") ? 1 : -1), 0)
-        state.notice = value > settings.maxWorkers ? "min cannot exceed max (\(settings.maxWorkers))" : "min workers \(value)"
-        return value > settings.maxWorkers ? [] : [.session(.setMinWorkers(value))]
+        let delta = key == .character("M") ? 1 : -1
+        state.notice = "min workers \(delta > 0 ? "+1" : "-1") (within 0...max)"
+        return [.session(.changeMinWorkers(by: delta))]
     case .character("x"), .character("X"):
-        let value = max(settings.maxWorkers + (key == .character("X") ? 1 : -1), 1)
-        state.notice = value < settings.minWorkers ? "max cannot go below min (\(settings.minWorkers))" : "max workers \(value)"
-        return value < settings.minWorkers ? [] : [.session(.setMaxWorkers(value))]
+        let delta = key == .character("X") ? 1 : -1
+        state.notice = "max workers \(delta > 0 ? "+1" : "-1") (never below min)"
+        return [.session(.changeMaxWorkers(by: delta))]
     case .character("f"), .character("F"):
         let step = key == .character("F") ? 0.05 : -0.05
-        let value = min(max(((status.failureRate + step) * 100).rounded() / 100, 0), 1)
-        state.notice = "failure rate \(Int(value * 100))%"
-        return [.session(.setFailureRate(value))]
+        state.notice = "failure rate \(step > 0 ? "+5" : "-5")%"
+        return [.session(.changeFailureRate(by: step))]
     case .character("k"):
         state.notice = "crashing \(state.selected.map { "worker \($0)" } ?? "a random worker")"
         return [.session(.crashWorker(state.selected?.rawValue))]
@@ -104,9 +101,9 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         state.histogram = state.histogram.next
         return []
     case .character(","), .character("."):
-        let speed = min(max(status.speed * (key == .character(".") ? 2 : 0.5), 0.125), 8)
-        state.notice = "speed \(speedLabel(speed))"
-        return [.setSpeed(speed)]
+        let factor = key == .character(".") ? 2.0 : 0.5
+        state.notice = "speed \(factor > 1 ? "x2" : "/2") (within 0.125x...8x)"
+        return [.changeSpeed(by: factor)]
     case .left, .right, .tab, .up, .down:
         let workers = frame.snapshot.workers.map(\.id)
         guard !workers.isEmpty else { return [] }

@@ -82,6 +82,11 @@ public final class LiveSession: Sendable {
         state.withLock { $0.speed = min(max(speed, 0.05), 20) }
     }
 
+    /// Multiplies the speed, within 0.125...8 (each press of a speed key is one step).
+    public func changeSpeed(by factor: Double) {
+        state.withLock { $0.speed = min(max($0.speed * factor, 0.125), 8) }
+    }
+
     public var status: SessionStatus {
         state.withLock { state in
             SessionStatus(
@@ -168,6 +173,23 @@ public final class LiveSession: Sendable {
             log.attempt(where_, action) { try pool.injectFaults(faults) }
         case .setRateLimit(let limit):
             log.attempt(where_, action) { try pool.updateRateLimit(limit) }
+        case .changeThreshold(let delta):
+            log.attempt(where_, action) { try pool.updateScaling { $0.scaleUpThreshold = max($0.scaleUpThreshold + delta, 1) } }
+        case .changeMinWorkers(let delta):
+            log.attempt(where_, action) {
+                try pool.updateScaling { $0.minWorkers = min(max($0.minWorkers + delta, 0), $0.maxWorkers) }
+            }
+        case .changeMaxWorkers(let delta):
+            log.attempt(where_, action) {
+                try pool.updateScaling { $0.maxWorkers = max($0.maxWorkers + delta, max($0.minWorkers, 1)) }
+            }
+        case .scaleRate(let factor):
+            let current = state.schedule.currentRate(at: t)
+            state.schedule.apply(.setRate(max((current == 0 ? 1 : current) * factor, 0)), at: t)
+        case .changeFailureRate(let delta):
+            let rate = min(max(((state.failureRate + delta) * 100).rounded() / 100, 0), 1)
+            state.failureRate = rate
+            state.schedule.apply(.setFailureRate(rate), at: t)
         case .crashWorker(let number):
             if pool.crashWorker(number.map { WorkerID($0) }) == nil {
                 log.warning("\(where_): crash_worker \(number.map(String.init) ?? "random"): no such worker")

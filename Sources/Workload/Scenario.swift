@@ -141,4 +141,13 @@ public enum ScenarioAction: Sendable, Equatable {
     case shutdown(ShutdownMode)
     /// A sentence for the learner, shown from now on.
     case caption(String)
+    /// Relative changes, as keys send them: each press is one step from the value in force when the action is
+    /// applied, so presses within one frame all count.
+    case changeThreshold(by: Int)
+    case changeMinWorkers(by: Int)
+    case changeMaxWorkers(by: Int)
+    /// Multiply the arrival rate.
+    case scaleRate(by: Double)
+    /// Add to the failure probability (clamped to 0...1).
+    case changeFailureRate(by: Double)
 }

@@ -163,22 +163,47 @@ struct DashboardViewTests {
 struct DashboardUpdateTests {
     @Test("the contract's keys", arguments: [
         (Key.character("b"), [Command.session(.burst(500))]),
-        (.character("+"), [.session(.setThreshold(51))]),
-        (.character("-"), [.session(.setThreshold(49))]),
+        (.character("+"), [.session(.changeThreshold(by: 1))]),
+        (.character("-"), [.session(.changeThreshold(by: -1))]),
         (.character("s"), [.shutdown(.graceful(deadline: .seconds(10)))]),
         (.character("S"), [.shutdown(.immediate)]),
         (.character("p"), [.session(.pauseArrivals)]),
         (.character("q"), [.quit]),
         (.interrupt, [.quit]),
-        (.character("]"), [.session(.setRate(100))]),
-        (.character("M"), [.session(.setMinWorkers(3))]),
-        (.character("x"), [.session(.setMaxWorkers(15))]),
-        (.character("F"), [.session(.setFailureRate(0.05))]),
+        (.character("]"), [.session(.scaleRate(by: 1.25))]),
+        (.character("M"), [.session(.changeMinWorkers(by: 1))]),
+        (.character("x"), [.session(.changeMaxWorkers(by: -1))]),
+        (.character("F"), [.session(.changeFailureRate(by: 0.05))]),
         (.character("k"), [.session(.crashWorker(nil))]),
-        (.character("."), [.setSpeed(2)]),
+        (.character("."), [.changeSpeed(by: 2)]),
     ])
     func keys(key: Key, expected: [Command]) {
         #expect(update(state(), .key(key)).1 == expected)
+    }
+
+    @Test("five presses of + within one frame are five relative steps, and the session applies all five")
+    func pressesWithinAFrameAllCount() async throws {
+        var s = state()
+        var commands: [Command] = []
+        for _ in 0..<5 {
+            let (next, produced) = update(s, .key(.character("+")))
+            s = next
+            commands += produced
+        }
+        #expect(commands == Array(repeating: .session(.changeThreshold(by: 1)), count: 5))
+        var scenario = Scenario.builtInDemo
+        scenario.pool.scaleUpThreshold = 5
+        let session = try LiveSession(scenario: scenario)
+        for case .session(let action) in commands { session.send(action) }
+        let driver = Task { await session.drive() }
+        var threshold = 0
+        for _ in 0..<200 where threshold != 10 {
+            try await Task.sleep(for: .milliseconds(10))
+            threshold = session.pool.snapshot(includingLatencies: false).settings.scaleUpThreshold
+        }
+        #expect(threshold == 10)
+        session.send(.shutdown(.immediate))
+        _ = await session.shutdown(await driver.value)
     }
 
     @Test("? toggles the help and Esc closes it")

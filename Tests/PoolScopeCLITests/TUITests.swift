@@ -93,6 +93,17 @@ struct TUITests {
         #expect(exited.map { !$0.contains("Workers (") && !$0.contains("Final report") } == true, "the terminal was not restored")
     }
 
+    @Test("five quick presses of + raise the threshold five steps")
+    func fivePresses() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml")
+        try #require(await tmux.wait { $0.contains("threshold 5") } != nil, "the dashboard did not come up:\n\(tmux.screen)")
+        try tmux.tmux("send-keys", "-t", tmux.name, "+", "+", "+", "+", "+")
+        #expect(await tmux.wait { $0.contains("threshold 10") } != nil, "five presses did not make five steps:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+    }
+
     @Test("? shows the help overlay with every key")
     func helpOverlay() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
