@@ -101,8 +101,14 @@ public struct ClusterViewState: Sendable, Equatable {
             lastSecond = QueueSample(time: next.time, waiting: 0, running: 0)
             lastCompleted = next.completed
         }
+        // Keep the selection on the same node as the list reorders.
+        let selectedID = frame.flatMap { $0.nodes.indices.contains(selected) ? $0.nodes[selected].id : nil }
         frame = next
-        selected = min(selected, max(next.nodes.count - 1, 0))
+        if let selectedID, let index = next.nodes.firstIndex(where: { $0.id == selectedID }) {
+            selected = index
+        } else {
+            selected = min(selected, max(next.nodes.count - 1, 0))
+        }
     }
 }
 
@@ -262,12 +268,19 @@ public func clusterView(_ state: ClusterViewState, width: Int, height: Int) -> C
 
 private func drawNodes(_ canvas: inout Canvas, _ rect: Rect, _ frame: ClusterFrame, _ state: ClusterViewState) {
     let alive = frame.nodes.filter { $0.state == "alive" }.count
-    canvas.box(rect, title: "Nodes (\(alive) alive of \(frame.nodes.count))", glyphs: state.glyphs)
+    canvas.box(rect, title: "Nodes (\(alive) alive of \(frame.nodes.count); * started here)", glyphs: state.glyphs)
     let inner = rect.inner
-    let header = "  NAME            PID      WORKERS busy/total    HEARTBEAT (horizon \(Int(frame.horizon)) s)   DONE      STATE"
+    let header = "  \(pad("NAME", 15)) \(pad("PID", 8)) \(pad("BUSY / WORKERS", 16))  \(pad("HEARTBEAT (horizon \(Int(frame.horizon)) s)", 24)) \(pad("DONE", 9)) STATE"
     canvas.write(header, x: inner.x, y: inner.y, style: dimStyle, limit: inner.width)
-    for (index, node) in frame.nodes.prefix(max(inner.height - 1, 0)).enumerated() {
-        let y = inner.y + 1 + index
+    // Scroll so the selected node is always in view; say how many rows are above and below.
+    let rows = max(inner.height - 1, 0)
+    let first = rows == 0 ? 0 : min(max(state.selected - rows + 1, 0), max(frame.nodes.count - rows, 0))
+    let shown = Array(frame.nodes.enumerated()).dropFirst(first).prefix(rows)
+    if first > 0 { canvas.write(" \(first) more above ", x: rect.x + rect.width - 20, y: rect.y, style: dimStyle) }
+    let below = frame.nodes.count - first - shown.count
+    if below > 0 { canvas.write(" \(below) more below ", x: rect.x + rect.width - 20, y: rect.y + rect.height - 1, style: dimStyle) }
+    for (offset, (index, node)) in shown.enumerated() {
+        let y = inner.y + 1 + offset
         let marker = index == state.selected ? ">" : " "
         let busyBar = bar(node.busy, of: max(node.workers, 1), width: 8, glyphs: state.glyphs)
         let age = node.state == "stopped" ? "-" : String(format: "%.1fs", node.heartbeatAge)
@@ -291,11 +304,12 @@ private func drawSharedQueue(_ canvas: inout Canvas, _ rect: Rect, _ frame: Clus
         "waiting   \(frame.available) available + \(frame.scheduled) scheduled",
         "running   \(frame.running)",
         "done      \(frame.completed) completed, \(frame.discarded) dead",
-        "runs      \(frame.attempts) attempts, \(frame.rescued) rescued, \(frame.staleCompletions) stale",
+        "runs      \(frame.attempts) attempts, \(frame.rescued) rescued",
+        "stale     \(frame.staleCompletions) completions fenced off",
         "\(frame.enqueued) enqueued \(balanced ? "= sum of states" : "!= sum of states")",
     ]
     for (offset, line) in lines.prefix(inner.height).enumerated() {
-        canvas.write(line, x: inner.x, y: inner.y + offset, style: offset == 4 ? (balanced ? dimStyle : warnStyle) : .plain, limit: inner.width)
+        canvas.write(line, x: inner.x, y: inner.y + offset, style: offset == lines.count - 1 ? (balanced ? dimStyle : warnStyle) : .plain, limit: inner.width)
     }
     let graphTop = inner.y + lines.count
     guard inner.height > lines.count + 1 else { return }

@@ -197,10 +197,33 @@ public final class ClusterDatabase: Sendable {
         }
     }
 
-    /// Runs a query and collects its rows.
+    /// Runs a query and collects its rows; gives up after ``operationTimeout`` (as if the database were
+    /// unreachable), so a caller never hangs on a connection that died without saying so.
     func rows(_ query: PostgresQuery) async throws(ClusterError) -> [PostgresRow] {
-        try await run { try await self.client.query(query, logger: self.logger).collect() }
+        try await bounded { try await self.client.query(query, logger: self.logger).collect() }
     }
+
+    /// Runs `body` like ``run(_:)``, giving up after ``operationTimeout``.
+    func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(ClusterError) -> T {
+        let limit = operationTimeout
+        let result: Result<T, ClusterError> = await firstOf(
+            limit: limit,
+            onTimeout: { [url] in
+                .failure(.unreachable(host: url.host, port: url.port, cause: "no answer within \(limit)"))
+            }
+        ) {
+            do throws(ClusterError) {
+                return .success(try await self.run(body))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// How long one database operation may take before it is abandoned as unanswered: long enough for the
+    /// heaviest status query on a large table, short enough that an outage is noticed.
+    var operationTimeout: Duration { .seconds(30) }
 
     /// Runs a statement, ignoring any rows.
     func execute(_ query: PostgresQuery) async throws(ClusterError) {

@@ -21,7 +21,7 @@ public final class ClusterNode: Sendable {
     let state: Mutex<NodeState>
     let claimWake = WakeSignal()
     let completerWake = WakeSignal()
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let tasks = Mutex<[(name: String, task: Task<Void, Never>)]>([])
     private let claimTask = Mutex<Task<Void, Never>?>(nil)
 
     /// Creates a node; ``start()`` registers it and starts claiming.
@@ -39,7 +39,9 @@ public final class ClusterNode: Sendable {
         poolConfiguration.maxWorkers = configuration.workers
         poolConfiguration.queueCapacity = nil
         poolConfiguration.takeAhead = 0
-        poolConfiguration.logger = self.logger
+        // The node reports for its pool (hand-backs, interruptions); the pool's own shutdown lines would
+        // only confuse (its "deadline" is not the node's drain deadline).
+        poolConfiguration.logger = Logger(label: "poolscope.node.pool", factory: { _ in SwiftLogNoOpLogHandler() })
         do {
             pool = try WorkerPool(configuration: poolConfiguration)
         } catch {
@@ -61,9 +63,9 @@ public final class ClusterNode: Sendable {
         }
         logger.info("node \(configuration.name) joined as #\(id) with \(configuration.workers) workers\(configuration.keyed ? ", keyed" : "")")
         let loops = [
-            Task { await self.listenLoop() },
-            Task { await self.heartbeatLoop() },
-            Task { await self.completerLoop() },
+            (name: "listener", task: Task { await self.listenLoop() }),
+            (name: "heartbeat", task: Task { await self.heartbeatLoop() }),
+            (name: "completer", task: Task { await self.completerLoop() }),
         ]
         tasks.withLock { $0 = loops }
         claimTask.withLock { $0 = Task { await self.claimLoop() } }
@@ -236,7 +238,7 @@ public final class ClusterNode: Sendable {
                 if state.withLock({ $0.connectedFor() }) >= configuration.rescueHorizon.seconds {
                     let rescue = try await database.rescue(horizon: configuration.rescueHorizon)
                     if !rescue.deadNodes.isEmpty || rescue.rescuedJobs > 0 {
-                        logger.warning("rescuer: declared dead \(rescue.deadNodes.joined(separator: ", ")); rescued \(rescue.rescuedJobs) job(s) they were running")
+                        logger.warning("rescuer: declared dead: \(rescue.deadNodes.isEmpty ? "none" : rescue.deadNodes.joined(separator: ", ")); rescued \(rescue.rescuedJobs) job(s) from dead or stopped nodes")
                     }
                 }
             } catch {
@@ -325,7 +327,9 @@ public final class ClusterNode: Sendable {
         let deadline = ContinuousClock.now + (deadline ?? configuration.drainDeadline)
         state.withLock { $0.stopping = true }
         claimWake.signal()
-        await claimTask.withLock { $0 }?.value
+        if let claimer = claimTask.withLock({ $0 }), !(await finished(claimer, within: .seconds(5))) {
+            logger.warning("the claim loop did not end within 5 s of the stop (a database call hanging?); stopping without it")
+        }
         let node = state.withLock { $0.nodeID }
         try? await database.setNodeState(node, "draining")
 
@@ -367,8 +371,10 @@ public final class ClusterNode: Sendable {
         }
         completerWake.signal()
         try? await database.setNodeState(node, "stopped")
-        for task in tasks.withLock({ $0 }) { task.cancel() }
-        for task in tasks.withLock({ $0 }) { await task.value }
+        for loop in tasks.withLock({ $0 }) { loop.task.cancel() }
+        for loop in tasks.withLock({ $0 }) where !(await finished(loop.task, within: .seconds(3))) {
+            logger.warning("the \(loop.name) loop did not end within 3 s of being cancelled; stopping without it")
+        }
         let report = NodeStopReport(handedBack: handedBack, interrupted: interrupted, unwrittenOutcomes: unwritten)
         logger.info("node \(configuration.name) stopped: \(handedBack) handed back, \(interrupted) interrupted, \(unwritten) outcome(s) unwritten")
         return report

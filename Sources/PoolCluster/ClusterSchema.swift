@@ -22,6 +22,11 @@ public struct ClusterSchema: Sendable, Hashable, CustomStringConvertible {
             throw ClusterError.invalidArgument(
                 "schema name '\(name)' is not a plain identifier (1-48 of a-z, 0-9, _; not starting with a digit)")
         }
+        // The cluster's tables (jobs, nodes, ...) must not land among an application's own or PostgreSQL's.
+        guard name != "public", name != "information_schema", !name.hasPrefix("pg_") else {
+            throw ClusterError.invalidArgument(
+                "schema name '\(name)' is reserved (PostgreSQL's, or shared with the application's own tables); choose a schema of the cluster's own, such as 'poolscope'")
+        }
         self.name = name
     }
 

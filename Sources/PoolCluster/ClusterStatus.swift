@@ -68,7 +68,8 @@ public struct DeadLetter: Sendable, Codable, Equatable {
     public var kind: String
     public var key: String?
     public var attempts: Int
-    /// The attempts' errors as recorded (JSON objects with attempt, node, reason, error, at).
+    public var maxAttempts: Int
+    /// The attempts' errors as recorded: a JSON array of objects with attempt, node, reason, error, at.
     public var errors: String
     public var finishedAt: Date?
 }
@@ -156,14 +157,16 @@ extension ClusterDatabase {
     public func deadLetters(limit: Int = 100) async throws(ClusterError) -> [DeadLetter] {
         let rows = try await rows(
             """
-            SELECT id, kind, key, attempt, errors::text, finished_at FROM \(unescaped: table("jobs"))
+            SELECT id, kind, key, attempt, max_attempts, errors::text, finished_at FROM \(unescaped: table("jobs"))
             WHERE state = 'discarded' ORDER BY id DESC LIMIT \(Int64(max(1, limit)))
             """)
         return try decoding {
             try rows.map { row in
-                let (id, kind, key, attempts, errors, finished) = try row.decode(
-                    (Int64, String, String?, Int32, String, Date?).self)
-                return DeadLetter(id: id, kind: kind, key: key, attempts: Int(attempts), errors: errors, finishedAt: finished)
+                let (id, kind, key, attempts, maxAttempts, errors, finished) = try row.decode(
+                    (Int64, String, String?, Int32, Int32, String, Date?).self)
+                return DeadLetter(
+                    id: id, kind: kind, key: key, attempts: Int(attempts), maxAttempts: Int(maxAttempts), errors: errors,
+                    finishedAt: finished)
             }
         }
     }
@@ -171,8 +174,9 @@ extension ClusterDatabase {
     /// Makes discarded jobs available again with a fresh set of attempts: `max_attempts` grows by its
     /// original value, and the attempts already spent and their errors are kept, so the run counts stay true.
     /// `ids == nil` retries every dead letter. Returns how many were retried.
+    /// Returns the ids retried.
     @discardableResult
-    public func retryDeadLetters(ids: [Int64]?) async throws(ClusterError) -> Int {
+    public func retryDeadLetters(ids: [Int64]?) async throws(ClusterError) -> [Int64] {
         let jobs = table("jobs")
         let everything = ids == nil
         let rows = try await rows(
@@ -183,9 +187,9 @@ extension ClusterDatabase {
                 WHERE state = 'discarded' AND (\(everything) OR id = ANY(\(ids ?? [])))
                 RETURNING id
             ), notified AS (SELECT pg_notify(\(schema.channel), '') AS n)
-            SELECT count(*) FROM retried CROSS JOIN notified
+            SELECT retried.id FROM retried CROSS JOIN notified ORDER BY retried.id
             """)
-        return try decoding { Int(try rows.first?.decode(Int64.self) ?? 0) }
+        return try decoding { try rows.map { try $0.decode(Int64.self) } }
     }
 }
 

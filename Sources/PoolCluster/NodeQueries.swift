@@ -220,7 +220,8 @@ extension ClusterDatabase {
         let lock = schema.rescuerLockKey
         let seconds = horizon.seconds
         let logger = self.logger
-        return try await run {
+        let client = self.client, channel = schema.channel
+        return try await bounded {
             try await client.withTransaction(logger: logger) { connection in
                 let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lock))", logger: logger)
                     .collect().first?.decode(Bool.self) ?? false
@@ -247,7 +248,7 @@ extension ClusterDatabase {
                         FROM \(unescaped: nodes) n
                         WHERE j.state = 'running' AND j.node_id = n.id AND n.state IN ('dead', 'stopped')
                         RETURNING j.id
-                    ), notified AS (SELECT pg_notify(\(schema.channel), '') AS n)
+                    ), notified AS (SELECT pg_notify(\(channel), '') AS n)
                     SELECT count(*) FROM r CROSS JOIN notified
                     """, logger: logger
                 ).collect().first?.decode(Int64.self) ?? 0

@@ -156,7 +156,7 @@ enum ClusterStatusFormatter {
             "runs: \(runs.attempts) attempts, \(runs.failed) failed, \(runs.rescued) rescued, \(runs.staleCompletions) stale completions",
         ]
         if status.nodes.isEmpty {
-            lines.append("nodes: none yet (start one with: poolscope node --database URL)")
+            lines.append("nodes: none yet (start one with: poolscope node --database URL\(schema == "poolscope" ? "" : " --schema \(schema)"))")
         } else {
             lines.append("nodes:")
             lines.append("  " + pad("NAME", 22) + pad("PID", 8) + pad("STATE", 10) + pad("BUSY", 10) + pad("HEARTBEAT", 11) + "COMPLETED")
@@ -181,46 +181,85 @@ struct ClusterDeadLetters: AsyncParsableCommand {
 
     @OptionGroup var connection: ClusterConnectionOptions
 
-    @Option(help: "Retry this discarded job (repeatable).")
+    @Option(help: ArgumentHelp("Retry this discarded job (repeatable).", valueName: "id"))
     var retry: [Int64] = []
 
     @Flag(help: "Retry every discarded job.")
     var retryAll = false
 
-    @Option(help: "List at most this many.")
+    @Option(help: "List at most this many (newest first).")
     var limit: Int = 50
 
-    @Flag(help: "Print the list as one JSON document.")
+    @Flag(help: "Print one JSON document.")
     var json = false
+
+    func validate() throws {
+        if retryAll && !retry.isEmpty { throw ValidationError("--retry and --retry-all do not go together") }
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1, got \(limit)") }
+    }
 
     func run() async throws {
         let database = await connection.connect(maximumConnections: 2)
         do {
             if retryAll || !retry.isEmpty {
-                let count = try await database.retryDeadLetters(ids: retryAll ? nil : retry)
-                print("retried \(count) dead letter(s)")
-            } else {
-                let letters = try await database.deadLetters(limit: limit)
+                let retried = try await database.retryDeadLetters(ids: retryAll ? nil : retry)
+                let missing = retry.filter { !retried.contains($0) }
+                await database.close()
                 if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys]
-                    encoder.dateEncodingStrategy = .iso8601
-                    print(String(decoding: try encoder.encode(["dead_letters": letters]), as: UTF8.self))
-                } else if letters.isEmpty {
-                    print("no dead letters")
+                    printJSON(["retried": retried, "not_dead_letters": missing])
                 } else {
-                    for letter in letters {
-                        print("#\(letter.id) \(letter.kind)\(letter.key.map { " key \($0)" } ?? ""): \(letter.attempts) attempt(s)")
-                        print("    errors: \(letter.errors)")
-                    }
-                    print("retry with: poolscope cluster dead-letters --retry ID (or --retry-all)")
+                    print("retried \(retried.count) dead letter(s)\(retried.isEmpty ? "" : ": " + retried.map(String.init).joined(separator: ", "))")
                 }
+                if !missing.isEmpty {
+                    printError("poolscope: not dead letters (no such job, or not discarded): \(missing.map(String.init).joined(separator: ", "))")
+                    terminate(1)
+                }
+                return
+            }
+            let letters = try await database.deadLetters(limit: limit)
+            let total = try await database.status().jobs.discarded
+            await database.close()
+            if json {
+                printJSON(["dead_letters": letters.map(Self.object), "total": total, "shown": letters.count])
+            } else if letters.isEmpty {
+                print("no dead letters")
+            } else {
+                for letter in letters {
+                    print("#\(letter.id) \(letter.kind)\(letter.key.map { " key \($0)" } ?? ""): \(letter.attempts) of \(letter.maxAttempts) attempt(s)")
+                    for entry in Self.errors(letter) {
+                        let attempt = entry["attempt"].map { "\($0)" } ?? "?"
+                        let reason = entry["reason"] as? String ?? "failed"
+                        let node = entry["node"] as? String ?? "?"
+                        print("    attempt \(attempt) on \(node), \(reason): \(entry["error"] as? String ?? "")")
+                    }
+                }
+                print("\(letters.count) of \(total) shown, newest first; retry with: poolscope cluster dead-letters\(connection.schemaArgument) --retry ID (or --retry-all)")
             }
         } catch {
             printError("poolscope: \(error)")
             await database.close()
             terminate(1)
         }
-        await database.close()
     }
+
+    /// The recorded errors, parsed (an empty list when they do not parse).
+    static func errors(_ letter: DeadLetter) -> [[String: Any]] {
+        (try? JSONSerialization.jsonObject(with: Data(letter.errors.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    static func object(_ letter: DeadLetter) -> [String: Any] {
+        var object: [String: Any] = [
+            "id": letter.id, "kind": letter.kind, "attempts": letter.attempts, "max_attempts": letter.maxAttempts,
+            "errors": errors(letter),
+        ]
+        object["key"] = letter.key ?? NSNull()
+        object["finished_at"] = letter.finishedAt.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull()
+        return object
+    }
+}
+
+/// Prints one JSON document (sorted keys) on standard output.
+func printJSON(_ object: Any) {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+    print(String(decoding: data, as: UTF8.self))
 }

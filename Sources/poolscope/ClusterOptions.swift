@@ -12,6 +12,9 @@ struct ClusterConnectionOptions: ParsableArguments {
     @Option(help: "The PostgreSQL schema holding the cluster's tables (several clusters can share a database).")
     var schema: String = "poolscope"
 
+    /// ` --schema NAME` when not the default, for hints that name a command.
+    var schemaArgument: String { schema == "poolscope" ? "" : " --schema \(schema)" }
+
     /// The database URL given, or DATABASE_URL, or a usage error (exit 2).
     func resolvedURL() -> DatabaseURL {
         guard let text = database ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !text.isEmpty else {

@@ -1,5 +1,6 @@
 import Foundation
 import PoolCluster
+import PoolEngine
 import Workload
 
 /// `poolscope run SCENARIO --cluster URL`: the scenario's arrivals, on time, into the shared queue.
@@ -13,6 +14,8 @@ enum ClusterRun {
         let balanced: Bool
         let drained: Bool
         let warnings: [String]
+        /// Present (true) when SIGINT or SIGTERM ended the run early.
+        let interrupted: Bool?
 
         struct Cluster: Encodable {
             let schema: String
@@ -39,9 +42,33 @@ enum ClusterRun {
             terminate(1)
         }
         var warnings: [String] = []
-        if scenario.timeline.contains(where: { !SubmissionSchedule.affectsStream($0.action) }) {
-            warnings.append("timeline actions that steer a pool (workers, thresholds, shutdown) do not apply to a cluster and were ignored")
+        let steering = scenario.timeline.filter { entry in
+            switch entry.action {
+            case .caption, .burst, .setRate, .setFailureRate, .pauseArrivals, .resumeArrivals, .scaleRate, .changeFailureRate: false
+            default: true
+            }
         }
+        if !steering.isEmpty {
+            warnings.append("\(steering.count) timeline action(s) that steer a pool (workers, thresholds, faults, shutdown; lines \(steering.map { String($0.line) }.joined(separator: ", "))) do not apply to a cluster and were ignored")
+        }
+        // Say at once when nothing will run the jobs, rather than after the drain timeout.
+        if let status = try? await database.status(includeStoppedNodes: false) {
+            let live = status.nodes.filter { $0.state == "alive" }
+            if live.isEmpty {
+                printError("poolscope: no live node in cluster \(schema): the jobs will wait (start one with: poolscope node --database URL\(schema == "poolscope" ? "" : " --schema \(schema)"))")
+            } else if scenario.workload.keys != nil, !live.contains(where: \.keyed) {
+                printError("poolscope: the scenario's jobs have keys, and no live node takes keyed jobs: start one with poolscope node --keyed")
+            }
+        }
+        // SIGINT or SIGTERM: stop enqueueing and waiting, print the summary of what was enqueued, exit 130/143.
+        let stop = StopSignal()
+        let received = Locked<Int32?>(nil)
+        let watcher = Task.detached {
+            let number = await stop.next()
+            received.withLock { $0 = number }
+        }
+        defer { watcher.cancel() }
+        func interrupted() -> Bool { received.withLock { $0 } != nil }
         let producer = ClusterProducer(database: database)
         var schedule = SubmissionSchedule(
             workload: scenario.workload, timeline: scenario.timeline, duration: scenario.duration, seed: scenario.seed)
@@ -51,9 +78,10 @@ enum ClusterRun {
         var first: Int64?, last: Int64?
         var enqueued = 0
         var lastReport = start
-        while let next = schedule.peek() {
+        while let next = schedule.peek(), !interrupted() {
             let due = start + next.at
-            if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+            while due > .now && !interrupted() { try? await Task.sleep(until: min(due, .now + .milliseconds(100)), clock: .continuous) }
+            if interrupted() { break }
             // Everything due within the next 5 ms goes in one statement.
             let horizon = (ContinuousClock.now - start) + .milliseconds(5)
             var batch: [NewClusterJob] = []
@@ -85,7 +113,10 @@ enum ClusterRun {
         var drained = first == nil  // nothing enqueued: nothing to wait for
         if let first, let last {
             let end = ContinuousClock.now + drainTimeout
-            writeStandardError("arrivals done: \(enqueued) enqueued; waiting up to \(drainTimeout) for the nodes to finish them\n")
+            if !interrupted() {
+                writeStandardError("arrivals done: \(enqueued) enqueued; waiting up to \(drainTimeout) for the nodes to finish them\n")
+            }
+            var lastProgress = ContinuousClock.now
             while true {
                 do {
                     summary = try await database.summary(ids: first...last)
@@ -96,16 +127,23 @@ enum ClusterRun {
                 }
                 let open = summary.jobs.available + summary.jobs.scheduled + summary.jobs.running
                 if open == 0 { drained = true; break }
-                if ContinuousClock.now >= end { break }
+                if ContinuousClock.now >= end || interrupted() { break }
+                if ContinuousClock.now - lastProgress >= .seconds(2) {
+                    lastProgress = .now
+                    writeStandardError("waiting: \(open) job(s) open (\(summary.jobs.running) running), \(summary.jobs.completed) completed\n")
+                }
                 try? await Task.sleep(for: .milliseconds(200))
             }
-            if !drained { warnings.append("\(summary.jobs.available + summary.jobs.scheduled + summary.jobs.running) job(s) were still open after the drain timeout (are nodes running?)") }
+            if !drained && !interrupted() {
+                warnings.append("\(summary.jobs.available + summary.jobs.scheduled + summary.jobs.running) job(s) were still open after the drain timeout (are nodes running? keyed jobs need nodes started with --keyed)")
+            }
         }
         await database.close()
         let document = Document(
             scenario: scenario.name, seed: scenario.seed, durationS: (ContinuousClock.now - start).seconds,
             cluster: .init(schema: schema, firstId: first, lastId: last), summary: summary,
-            balanced: summary.jobs.isBalanced && summary.jobs.enqueued == enqueued, drained: drained, warnings: warnings)
+            balanced: summary.jobs.isBalanced && summary.jobs.enqueued == enqueued, drained: drained, warnings: warnings,
+            interrupted: interrupted() ? true : nil)
         if json {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -119,6 +157,10 @@ enum ClusterRun {
                 print(String(format: "  queue wait p50 %.1f ms p99 %.1f ms; end to end p50 %.1f ms p99 %.1f ms max %.1f ms", wait.p50, wait.p99, total.p50, total.p99, total.max))
             }
             for warning in warnings { print("  warning: \(warning)") }
+        }
+        if let number = received.withLock({ $0 }) {
+            printError("poolscope: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"); the jobs enqueued stay in the queue")
+            terminate(128 + number)
         }
         if !drained { terminate(1) }
     }

@@ -33,7 +33,8 @@ final class ClusterSource: @unchecked Sendable {
     /// Starts a `poolscope node` child process; returns its pid, or an error message.
     @MainActor
     func startNode(workers: Int = 4) -> Result<Int32, ClusterError> {
-        let name = "node-\(nextNodeNumber)"
+        // Unique across views and sessions on one schema: this view's pid, then a count.
+        let name = "n\(getpid() % 100_000)-\(nextNodeNumber)"
         nextNodeNumber += 1
         let log = logDirectory.appendingPathComponent("\(name).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -119,7 +120,7 @@ final class ClusterSource: @unchecked Sendable {
         let local = Set(localNodes.keys)
         var frame = ClusterFrame(
             time: (ContinuousClock.now - started).seconds, title: title,
-            nodes: status.nodes.map { node in
+            nodes: ClusterSource.ordered(status.nodes).map { node in
                 ClusterFrame.Node(
                     id: node.id, name: node.name, pid: node.pid, state: node.state, workers: node.workers, busy: node.busy,
                     keyed: node.keyed, heartbeatAge: node.heartbeatAgeSeconds, completed: node.completed,
@@ -142,6 +143,20 @@ final class ClusterSource: @unchecked Sendable {
         frame.latencyBuckets = latency.1
         frame.caption = caption
         return .success(frame)
+    }
+
+    /// Live nodes first (in joining order), then dead ones, then stopped ones, the most recent first.
+    static func ordered(_ nodes: [ClusterStatus.Node]) -> [ClusterStatus.Node] {
+        func rank(_ state: String) -> Int {
+            switch state {
+            case "alive", "draining": 0
+            case "dead": 1
+            default: 2
+            }
+        }
+        return nodes.sorted { a, b in
+            rank(a.state) != rank(b.state) ? rank(a.state) < rank(b.state) : (rank(a.state) == 0 ? a.id < b.id : a.id > b.id)
+        }
     }
 
     /// Stops the load, stops every local node gracefully (SIGKILL after `grace`), removes the logs.

@@ -31,7 +31,7 @@ struct ClusterViewTests {
         (state, _) = clusterUpdate(state, .tick(clusterFrame(t: 1)))
         (state, _) = clusterUpdate(state, .tick(clusterFrame(t: 2.1)))
         let text = clusterView(state, width: 120, height: 40).text
-        #expect(text.contains("Nodes (3 alive of 3)"))
+        #expect(text.contains("Nodes (3 alive of 3; * started here)"))
         #expect(text.contains("node-1*") && text.contains("node-3*") && text.contains("keyed"))
         #expect(text.contains("HEARTBEAT (horizon 5 s)"))
         #expect(text.contains("40 available + 0 scheduled"))

@@ -78,7 +78,7 @@ struct ClusterTests {
         #expect(letters.count == 1 && letters.first?.attempts == 3)
         #expect(letters.first.map { $0.errors.components(separatedBy: "boom").count - 1 } == 3)
         #expect(try await database.status().runs.failed == 3)
-        #expect(try await database.retryDeadLetters(ids: nil) == 1)
+        #expect(try await database.retryDeadLetters(ids: nil).count == 1)
         #expect(try await eventually { try await database.status().jobs.discarded == 1 && attempts.withLock { $0 } == 6 })
         await node.stop()
         #expect(try await database.status().jobs.isBalanced)

@@ -39,6 +39,10 @@ struct KeyOwnershipTests {
     func namesAndURLs() throws {
         #expect(throws: ClusterError.self) { try ClusterSchema("Bad-Name") }
         #expect(throws: ClusterError.self) { try ClusterSchema("1abc") }
+        for reserved in ["public", "pg_catalog", "pg_temp", "information_schema"] {
+            #expect(throws: ClusterError.self, "\(reserved)") { try ClusterSchema(reserved) }
+        }
+        #expect(throws: ClusterError.self) { try DatabaseURL("postgres://u@h/db?sslmode=require") }
         #expect(try ClusterSchema("poolscope_2").name == "poolscope_2")
         let url = try DatabaseURL("postgres://alice:se%40cret@db.example:6543/jobs")
         #expect(url.host == "db.example" && url.port == 6543 && url.username == "alice")

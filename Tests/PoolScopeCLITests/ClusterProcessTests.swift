@@ -189,6 +189,71 @@ struct ClusterProcessTests {
         #expect(outputs.contains("database reachable again"))
     }
 
+    @Test("run --cluster drives a scenario into the queue and waits for the nodes; with no node it says so at once; SIGINT prints the partial summary, exit 130")
+    func runIntoCluster() async throws {
+        let url = try #require(ClusterTestServer.url)
+        let database = try await ClusterTestServer.fresh("run", url: url)
+        defer { Task { await ClusterTestServer.drop(database) } }
+        let schema = database.schema.name
+        let lonely = try runPoolscope(["run", "burst", "--cluster", url, "--schema", schema, "--duration", "1s", "--drain-timeout", "1s"])
+        #expect(lonely.status == 1)
+        #expect(lonely.error.contains("no live node in cluster \(schema): the jobs will wait"), "\(lonely.error)")
+        let node = try NodeProcess("runner", url: url, schema: schema, extra: ["--workers", "16"])
+        #expect(try await until(.seconds(30)) { try await database.status().nodes.contains { $0.state == "alive" } })
+        let result = try runPoolscope(["run", "burst", "--cluster", url, "--schema", schema, "--duration", "2s", "--json"])
+        #expect(result.status == 0, "\(result.error)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let summary = try #require(object["summary"] as? [String: Any])
+        let jobs = try #require(summary["jobs"] as? [String: Int])
+        #expect(object["drained"] as? Bool == true && object["balanced"] as? Bool == true)
+        #expect((jobs["enqueued"] ?? 0) > 100 && jobs["completed"] == jobs["enqueued"], "\(jobs)")
+        #expect((object["warnings"] as? [String])?.isEmpty == true, "burst's timeline only shapes arrivals")
+
+        let process = Process()
+        process.executableURL = poolscopeBinary
+        process.arguments = ["run", "burst", "--cluster", url, "--schema", schema, "--duration", "20s", "--json"]
+        process.currentDirectoryURL = repositoryRoot
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try await Task.sleep(for: .seconds(2))
+        kill(process.processIdentifier, SIGINT)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let partial = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(partial["interrupted"] as? Bool == true)
+        node.kill(SIGTERM)
+        #expect(await node.waitForExit() == 0)
+    }
+
+    @Test("dead letters from the command line: listed with each attempt's error, retried by id; an id that is not a dead letter is an error")
+    func deadLettersCommand() async throws {
+        let url = try #require(ClusterTestServer.url)
+        let database = try await ClusterTestServer.fresh("dead", url: url)
+        defer { Task { await ClusterTestServer.drop(database) } }
+        let schema = database.schema.name
+        let enqueue = try runPoolscope(["cluster", "enqueue", "--database", url, "--schema", schema, "--count", "3", "--service", "0", "--fail-rate", "1", "--max-attempts", "2"])
+        #expect(enqueue.status == 0, "\(enqueue.error)")
+        let node = try NodeProcess("doomed", url: url, schema: schema, extra: ["--workers", "2"])
+        #expect(try await until(.seconds(60)) { try await database.status().jobs.discarded == 3 })
+        let listed = try runPoolscope(["cluster", "dead-letters", "--database", url, "--schema", schema, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [String: Any])
+        let letters = try #require(object["dead_letters"] as? [[String: Any]])
+        #expect(letters.count == 3 && object["total"] as? Int == 3)
+        let errors = try #require(letters.first?["errors"] as? [[String: Any]])
+        #expect(errors.count == 2 && (errors.first?["error"] as? String)?.contains("simulated failure (attempt 1)") == true)
+        let id = try #require(letters.first?["id"] as? Int)
+        let retried = try runPoolscope(["cluster", "dead-letters", "--database", url, "--schema", schema, "--retry", "\(id)"])
+        #expect(retried.status == 0 && retried.output.contains("retried 1 dead letter(s): \(id)"))
+        let missing = try runPoolscope(["cluster", "dead-letters", "--database", url, "--schema", schema, "--retry", "999999"])
+        #expect(missing.status == 1 && missing.error.contains("not dead letters (no such job, or not discarded): 999999"))
+        #expect(try await until(.seconds(60)) { try await database.status().runs.attempts == 8 }, "the retried job got two more attempts")
+        node.kill(SIGTERM)
+        #expect(await node.waitForExit() == 0)
+    }
+
     @Test("an unreachable database: exit 1 and one line naming host, port and cause")
     func unreachable() throws {
         for arguments in [["node"], ["cluster", "status"], ["cluster", "enqueue", "--count", "1"]] {
