@@ -50,6 +50,12 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         state.showDetail = false
         return []
     }
+    // S escalates a graceful drain to an immediate shutdown (the rest is cancelled now).
+    if key == .character("S"), state.report == nil, case .graceful? = state.shutdownRequested {
+        state.shutdownRequested = .immediate
+        state.notice = "immediate shutdown: cancelling what is left of the drain..."
+        return [.shutdown(.immediate)]
+    }
     guard state.report == nil, state.shutdownRequested == nil, let frame = state.frame else {
         if state.report == nil && state.shutdownRequested != nil { state.notice = "shutting down..." }
         return []

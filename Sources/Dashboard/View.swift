@@ -292,7 +292,7 @@ private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: Dashboard
             switch event.kind {
             case .scaledUp: Style(foreground: .green)
             case .scaledDown: Style(foreground: .blue)
-            case .workerCrashed, .deadLettered, .shutdownDeadlineReached: Style(foreground: .red)
+            case .workerCrashed, .deadLettered, .shutdownDeadlineReached, .shutdownEscalated: Style(foreground: .red)
             case .breakerChanged: Style(foreground: .magenta)
             default: .plain
             }

@@ -49,7 +49,8 @@ struct Watch: AsyncParsableCommand {
         }
         session.setSpeed(speed)
         let app = DashboardApp(session: session, fps: fps, burst: burst, ascii: ascii)
-        await app.run()
+        // Ended by a signal: the contract's exit code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+        if let number = await app.run() { terminate(128 + number) }
     }
 }
 
@@ -57,7 +58,8 @@ struct Watch: AsyncParsableCommand {
 final class TerminationSignal {
     /// Set from Dispatch's signal queue, read by the dashboard's loop.
     private final class Flag: Sendable {
-        let raised = Atomic(false)
+        /// The signal's number, 0 until one arrives.
+        let raised = Atomic<Int32>(0)
     }
 
     private let flag = Flag()
@@ -68,13 +70,19 @@ final class TerminationSignal {
             signal(number, SIG_IGN)
             return DispatchSource.makeSignalSource(signal: number, queue: .global())
         }
-        for source in sources {
-            source.setEventHandler { [flag] in flag.raised.store(true, ordering: .relaxed) }
+        for (source, number) in zip(sources, [SIGTERM, SIGHUP, SIGINT]) {
+            source.setEventHandler { [flag] in flag.raised.store(number, ordering: .relaxed) }
             source.resume()
         }
     }
 
-    var isRequested: Bool { flag.raised.load(ordering: .relaxed) }
+    var isRequested: Bool { flag.raised.load(ordering: .relaxed) != 0 }
+
+    /// The signal that ended the loop, if one did.
+    var received: Int32? {
+        let number = flag.raised.load(ordering: .relaxed)
+        return number == 0 ? nil : number
+    }
 }
 
 /// The dashboard's loop: input, ticks, update, view, draw. Runs on the main thread, so the pool's
@@ -95,7 +103,9 @@ final class DashboardApp {
         state = DashboardState(burstSize: burst)
     }
 
-    func run() async {
+    /// Runs until q or a signal; returns the signal that ended it, if one did.
+    @discardableResult
+    func run() async -> Int32? {
         let signals = TerminationSignal()
         let terminal = Terminal(forceASCII: ascii)
         defer { terminal.stop() }
@@ -135,10 +145,12 @@ final class DashboardApp {
             }
             if quitRequested { break }
         }
-        // Quitting before a shutdown stops the pool at once, so no job is left running.
+        // Quitting before a shutdown, or during a drain, stops the pool at once (an immediate shutdown
+        // escalates a drain), so no job is left running and the quit is not held up by the drain.
         if report.withLock({ $0 }) == nil { _ = await session.shutdown(.immediate) }
         await driver.value
         await shutdownTask?.value
+        return signals.received
     }
 
     private var quitRequested = false

@@ -206,6 +206,16 @@ struct DashboardUpdateTests {
         _ = await session.shutdown(await driver.value)
     }
 
+    @Test("S during a graceful drain escalates it to an immediate shutdown; q still quits")
+    func escalateDuringDrain() {
+        var s = update(state(), .key(.character("s"))).0
+        let (escalated, commands) = update(s, .key(.character("S")))
+        #expect(commands == [.shutdown(.immediate)])
+        s = escalated
+        #expect(update(s, .key(.character("S"))).1.isEmpty, "already immediate")
+        #expect(update(s, .key(.character("q"))).1 == [.quit])
+    }
+
     @Test("? toggles the help and Esc closes it")
     func help() {
         var s = update(state(), .key(.character("?"))).0

@@ -26,6 +26,28 @@ struct ShutdownTests {
             "every submission after the shutdown is rejected")
     }
 
+    @Test("an immediate shutdown during a graceful drain escalates it: both calls return at once with the rest cancelled")
+    func immediateEscalatesDrain() async throws {
+        let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 2, capacity: nil))
+        let events = pool.events()
+        for _ in 0..<50 { pool.trySubmit { try await Task.sleep(for: .seconds(60)) } }
+        #expect(await eventually(timeout: .seconds(30)) { pool.snapshot(includingLatencies: false).inFlight == 2 })
+        let started = ContinuousClock.now
+        let drain = Task { await pool.shutdown(.graceful(deadline: .seconds(600))) }
+        #expect(await eventually(timeout: .seconds(30)) { pool.snapshot(includingLatencies: false).phase != .running })
+        let immediate = await pool.shutdown(.immediate)
+        let graceful = await drain.value
+        #expect(ContinuousClock.now - started < .seconds(30), "not held up by the 600 s drain")
+        #expect(immediate == graceful, "one shutdown, one report")
+        #expect(graceful.counters.cancelled == 50)
+        expectBalanced(graceful.counters)
+        var escalated = false
+        for await event in events {
+            if case .shutdownEscalated(let remaining) = event.kind { escalated = remaining == 50 }
+        }
+        #expect(escalated)
+    }
+
     @Test("a graceful shutdown whose deadline passes cancels the rest and still balances")
     func gracefulDeadline() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 2, capacity: nil))

@@ -105,6 +105,28 @@ struct TUITests {
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
     }
 
+    @Test("q during a graceful drain quits within a second; SIGTERM ends the dashboard with exit 143")
+    func quitDuringDrain() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml")
+        try #require(await tmux.wait { $0.contains("Workers (") && $0.contains("Long jobs") } != nil, "no dashboard:\n\(tmux.screen)")
+        try await Task.sleep(for: .seconds(1))
+        try tmux.press("s")
+        #expect(await tmux.wait { $0.contains("draining") } != nil, "no drain shown:\n\(tmux.screen)")
+        let pressed = ContinuousClock.now
+        try tmux.press("q")
+        let exited = await tmux.wait(upTo: .seconds(20)) { $0.contains("EXITED 0") }
+        #expect(exited != nil, "q during the drain did not exit:\n\(tmux.screen)")
+        #expect(ContinuousClock.now - pressed < .seconds(3), "q took \(ContinuousClock.now - pressed) (a second, plus polling)")
+
+        let second = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml")
+        try #require(await second.wait { $0.contains("Workers (") } != nil)
+        let pids = allCommandLines().split(separator: "\n").filter { $0.hasPrefix(binary + " watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml") }
+        #expect(pids.count == 1)
+        _ = try spawnAndWait(["/usr/bin/pkill", "-TERM", "-f", "^\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml"], capture: false)
+        #expect(await second.wait(upTo: .seconds(20)) { $0.contains("EXITED 143") } != nil, "SIGTERM did not end it with 143:\n\(second.screen)")
+    }
+
     @Test("? shows the help overlay with every key")
     func helpOverlay() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")

@@ -20,6 +20,8 @@ public struct PoolEvent: Sendable, Equatable {
         case shutdownStarted(ShutdownMode)
         /// A graceful shutdown's deadline passed with work left; what remained was cancelled.
         case shutdownDeadlineReached(remaining: Int)
+        /// An immediate shutdown was asked for during a graceful drain: the rest is cancelled now.
+        case shutdownEscalated(remaining: Int)
         /// Every worker has stopped and every job is accounted for.
         case shutdownCompleted(JobCounters)
     }
@@ -47,6 +49,7 @@ extension PoolEvent.Kind: CustomStringConvertible {
         case .workerReplaced(let old, let new): "worker \(new) replaces \(old)"
         case .shutdownStarted(let mode): "shutdown started (\(mode))"
         case .shutdownDeadlineReached(let remaining): "shutdown deadline reached, cancelling \(remaining) jobs"
+        case .shutdownEscalated(let remaining): "immediate shutdown during the drain, cancelling \(remaining) jobs"
         case .shutdownCompleted(let counts):
             "shutdown complete: \(counts.completed) completed, \(counts.failed) failed, \(counts.rejected) rejected, \(counts.cancelled) cancelled"
         }

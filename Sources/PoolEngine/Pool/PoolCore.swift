@@ -759,6 +759,15 @@ struct PoolCore {
         effects.signals.append(waiter)
     }
 
+    /// An immediate shutdown asked for while a graceful one drains: cancels what is left now; returns whether
+    /// there was a drain to escalate.
+    mutating func escalateDrain(effects: inout Effects) -> Bool {
+        guard phase == .draining else { return false }
+        effects.events.append(.shutdownEscalated(remaining: remainingJobs))
+        cancelRemaining(effects: &effects)
+        return true
+    }
+
     /// Ends every queued job and pending retry as cancelled and cancels the running ones.
     mutating func cancelRemaining(effects: inout Effects) {
         phase = .cancelling

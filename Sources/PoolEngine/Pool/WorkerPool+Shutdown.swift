@@ -6,11 +6,17 @@ extension WorkerPool {
     /// ``ShutdownMode/graceful(deadline:)`` lets the queued, running and retrying jobs finish, and at the
     /// deadline cancels what is left; ``ShutdownMode/immediate`` cancels at once. Cancellation is
     /// cooperative: a running job that ignores it is waited for. Calling this again, or concurrently,
-    /// returns the first call's report.
+    /// returns the first call's report; an ``ShutdownMode/immediate`` call during a graceful drain first
+    /// escalates it (what is left is cancelled now, as at the deadline), so it returns as soon as the
+    /// running jobs have stopped.
     public func shutdown(_ mode: ShutdownMode) async -> ShutdownReport {
         let began = clock.now()
         var effects = Effects(now: began)
-        let first = core.withLock { $0.beginShutdown(mode, now: began, effects: &effects) }
+        let first = core.withLock { core in
+            if core.beginShutdown(mode, now: began, effects: &effects) { return true }
+            if case .immediate = mode { _ = core.escalateDrain(effects: &effects) }
+            return false
+        }
         perform(effects)
         guard first else { return await shutdownReport.wait() }
 
