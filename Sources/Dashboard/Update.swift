@@ -40,21 +40,25 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
 }
 
 private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
-    if key == .character("q") || key == .interrupt { return [.quit] }
-    if key == .character("?") {
-        state.showHelp.toggle()
+    guard let action = action(for: key) else {
+        state.notice = "unknown key; press ? for help"
         return []
     }
-    if key == .escape {
+    switch action {
+    case .quit: return [.quit]
+    case .help:
+        state.showHelp.toggle()
+        return []
+    case .close:
         state.showHelp = false
         state.showDetail = false
         return []
-    }
-    // S escalates a graceful drain to an immediate shutdown (the rest is cancelled now).
-    if key == .character("S"), state.report == nil, case .graceful? = state.shutdownRequested {
+    case .stop where state.report == nil && { if case .graceful? = state.shutdownRequested { true } else { false } }():
+        // S escalates a graceful drain to an immediate shutdown (the rest is cancelled now).
         state.shutdownRequested = .immediate
         state.notice = "immediate shutdown: cancelling what is left of the drain..."
         return [.shutdown(.immediate)]
+    default: break
     }
     guard state.report == nil, state.shutdownRequested == nil, let frame = state.frame else {
         if state.report == nil && state.shutdownRequested != nil { state.notice = "shutting down..." }
@@ -62,68 +66,67 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
     }
     let settings = frame.snapshot.settings
     let status = frame.status
-    switch key {
-    case .character("b"):
+    switch action {
+    case .burst:
         state.notice = "burst of \(state.burstSize) jobs"
         return [.session(.burst(state.burstSize))]
-    case .character("+"), .character("="):
+    case .thresholdUp:
         state.notice = "threshold +1"
         return [.session(.changeThreshold(by: 1))]
-    case .character("-"):
+    case .thresholdDown:
         state.notice = settings.scaleUpThreshold <= 1 ? "threshold is at its minimum (1)" : "threshold -1"
         return [.session(.changeThreshold(by: -1))]
-    case .character("s"):
+    case .drain:
         let mode = ShutdownMode.graceful(deadline: .seconds(10))
         state.shutdownRequested = mode
         state.notice = "graceful shutdown: draining..."
         return [.shutdown(mode)]
-    case .character("S"):
+    case .stop:
         state.shutdownRequested = .immediate
         state.notice = "immediate shutdown: cancelling..."
         return [.shutdown(.immediate)]
-    case .character("p"):
+    case .pause:
         state.notice = status.paused ? "arrivals resumed" : "arrivals paused"
         return [.session(status.paused ? .resumeArrivals : .pauseArrivals)]
-    case .character("]"), .character("["):
-        let factor = key == .character("]") ? 1.25 : 0.8
+    case .rateUp, .rateDown:
+        let factor = action == .rateUp ? 1.25 : 0.8
         state.notice = "arrival rate x\(factor)"
         return [.session(.scaleRate(by: factor))]
-    case .character("m"), .character("M"):
-        let delta = key == .character("M") ? 1 : -1
+    case .minUp, .minDown:
+        let delta = action == .minUp ? 1 : -1
         state.notice = "min workers \(delta > 0 ? "+1" : "-1") (within 0...max)"
         return [.session(.changeMinWorkers(by: delta))]
-    case .character("x"), .character("X"):
-        let delta = key == .character("X") ? 1 : -1
+    case .maxUp, .maxDown:
+        let delta = action == .maxUp ? 1 : -1
         state.notice = "max workers \(delta > 0 ? "+1" : "-1") (never below min)"
         return [.session(.changeMaxWorkers(by: delta))]
-    case .character("f"), .character("F"):
-        let step = key == .character("F") ? 0.05 : -0.05
+    case .failureUp, .failureDown:
+        let step = action == .failureUp ? 0.05 : -0.05
         state.notice = "failure rate \(step > 0 ? "+5" : "-5")%"
         return [.session(.changeFailureRate(by: step))]
-    case .character("k"):
+    case .crash:
         state.notice = "crashing \(state.selected.map { "worker \($0)" } ?? "a random worker")"
         return [.session(.crashWorker(state.selected?.rawValue))]
-    case .character("h"):
+    case .histogram:
         state.histogram = state.histogram.next
         return []
-    case .character(","), .character("."):
-        let factor = key == .character(".") ? 2.0 : 0.5
+    case .faster, .slower:
+        let factor = action == .faster ? 2.0 : 0.5
         state.notice = "speed \(factor > 1 ? "x2" : "/2") (within 0.125x...8x)"
         return [.changeSpeed(by: factor)]
-    case .left, .right, .tab, .up, .down:
+    case .selectNext, .selectPrevious:
         let workers = frame.snapshot.workers.map(\.id)
         guard !workers.isEmpty else { return [] }
         let current = state.selected.flatMap { workers.firstIndex(of: $0) }
-        let forward = key == .right || key == .tab || key == .down
+        let forward = action == .selectNext
         let index = current.map { (($0 + (forward ? 1 : -1)) % workers.count + workers.count) % workers.count } ?? 0
         state.selected = workers[index]
         return []
-    case .enter:
+    case .detail:
         if state.selected == nil { state.selected = frame.snapshot.workers.first?.id }
         state.showDetail.toggle()
         return []
-    default:
-        state.notice = "unknown key; press ? for help"
+    case .quit, .help, .close:
         return []
     }
 }

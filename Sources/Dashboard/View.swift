@@ -302,33 +302,13 @@ private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: Dashboard
 
 private func drawFooter(_ canvas: inout Canvas, _ state: DashboardState) {
     let y = canvas.height - 1
-    let keys = "b burst  +/- threshold  [/] rate  p pause  s drain  S stop  h histogram  ? help  q quit"
+    let keys = footerText
     canvas.write(keys, x: 0, y: y, style: dimStyle)
     if let notice = state.notice {
         let text = " \(notice) "
         canvas.write(text, x: max(canvas.width - text.count, keys.count + 1), y: y, style: Style(foreground: .yellow, bold: true))
     }
 }
-
-/// The keys, for the help overlay and docs/KEYS.md.
-public let keyHelp: [(String, String)] = [
-    ("b", "inject a burst of jobs"),
-    ("+ / -", "raise / lower the scale-up threshold (jobs per worker)"),
-    ("] / [", "raise / lower the arrival rate (x1.25)"),
-    ("p", "pause / resume arrivals"),
-    ("M / m", "raise / lower min workers"),
-    ("X / x", "raise / lower max workers"),
-    ("F / f", "raise / lower the failure rate (5% steps)"),
-    ("k", "crash the selected worker (or a random one)"),
-    ("h", "histogram: end-to-end / queue wait / service"),
-    ("> / <", "speed: . faster, , slower (slow motion)"),
-    ("arrows, Tab", "select a worker"),
-    ("Enter", "details of the selected worker"),
-    ("s", "graceful shutdown (drain, then report)"),
-    ("S", "immediate shutdown (cancel, then report)"),
-    ("?", "this help; Esc closes"),
-    ("q, Ctrl-C", "quit"),
-]
 
 private func overlay(_ canvas: inout Canvas, width: Int, height: Int, title: String, _ g: Glyphs) -> Rect {
     let rect = Rect(
@@ -340,10 +320,10 @@ private func overlay(_ canvas: inout Canvas, width: Int, height: Int, title: Str
 }
 
 private func drawHelp(_ canvas: inout Canvas, _ g: Glyphs) {
-    let inner = overlay(&canvas, width: 74, height: keyHelp.count + 2, title: "Keys", g)
-    for (index, (key, meaning)) in keyHelp.enumerated() {
-        canvas.write(key, x: inner.x + 1, y: inner.y + index, style: Style(bold: true))
-        canvas.write(meaning, x: inner.x + 14, y: inner.y + index, limit: inner.width - 14)
+    let inner = overlay(&canvas, width: 78, height: dashboardKeyBindings.count + 2, title: "Keys", g)
+    for (index, binding) in dashboardKeyBindings.enumerated() {
+        canvas.write(binding.label, x: inner.x + 1, y: inner.y + index, style: Style(bold: true))
+        canvas.write(binding.meaning, x: inner.x + 14, y: inner.y + index, limit: inner.width - 14)
     }
 }
 

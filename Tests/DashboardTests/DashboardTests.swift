@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Dashboard
@@ -114,9 +115,33 @@ struct DashboardViewTests {
         var s = state()
         s = update(s, .key(.character("?"))).0
         let text = view(s, width: 120, height: 40).text
-        for (key, meaning) in keyHelp {
-            #expect(text.contains(key) && text.contains(meaning), "help is missing \(key)")
+        for binding in dashboardKeyBindings {
+            #expect(text.contains(binding.label) && text.contains(binding.meaning), "help is missing \(binding.label)")
         }
+    }
+
+    @Test("one key table: every bound key does something, the footer's keys are bound, docs/KEYS.md lists every row")
+    func oneKeyTable() throws {
+        for binding in dashboardKeyBindings {
+            for (key, _) in binding.actions {
+                let (after, _) = update(state(), .key(key))
+                #expect(after.notice != "unknown key; press ? for help", "\(key) is in the table but not handled")
+            }
+        }
+        #expect(update(state(), .key(.character(">"))).0.notice == "unknown key; press ? for help", "the old label was never a key")
+        let keysFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/KEYS.md")
+        let docs = try String(contentsOf: keysFile, encoding: .utf8)
+        for binding in dashboardKeyBindings {
+            let line = docs.split(separator: "\n").first { $0.contains("| \(binding.meaning)") }
+            #expect(line != nil, "docs/KEYS.md has no row for \(binding.label): \(binding.meaning)")
+            let tokens = binding.label.replacingOccurrences(of: ",", with: " ").split(separator: " ").filter { $0 != "/" }
+            for token in tokens where token != "," {
+                #expect(line?.contains(String(token)) == true, "docs/KEYS.md's row for \(binding.meaning) does not name \(token)")
+            }
+        }
+        let footer = view(state(), width: 120, height: 40).lines.last ?? ""
+        #expect(footer.hasPrefix(footerText))
     }
 
     @Test("the worker detail shows the selected worker's job, counts and queue")
