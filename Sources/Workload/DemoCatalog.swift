@@ -1,38 +1,52 @@
 public import Foundation
 
-/// Finds scenario files: a path, or the name of a bundled demo in `demos/`.
+/// A scenario's text and where it came from: a file, or a demo the binary carries.
+public struct ScenarioSource: Sendable, Equatable {
+    /// The demo's name, or the file's name without `.yaml`.
+    public let name: String
+    /// What error messages call it: the path as given, or `demos/NAME.yaml` for a carried demo.
+    public let display: String
+    public let text: String
+}
+
+/// Finds scenarios: a path, or the name of a bundled demo. The demos are carried by the binary (generated
+/// from `demos/` by scripts/embed_demos.py), so they work from any directory; `$POOLSCOPE_DEMOS` names a
+/// directory of YAML files to use instead.
 public enum DemoCatalog {
-    /// Where the bundled demos are: `$POOLSCOPE_DEMOS`, else `./demos`, else the `demos/` of the source
-    /// tree this binary was built from.
-    public static var directory: URL? {
-        let fileManager = FileManager.default
-        var candidates: [URL] = []
+    /// The bundled demos (or those of `$POOLSCOPE_DEMOS`), sorted by name.
+    public static func demos() -> [ScenarioSource] {
         if let override = ProcessInfo.processInfo.environment["POOLSCOPE_DEMOS"], !override.isEmpty {
-            candidates.append(URL(fileURLWithPath: override))
+            let directory = URL(fileURLWithPath: override)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            return names.filter { $0.hasSuffix(".yaml") }.sorted().compactMap { file in
+                let url = directory.appendingPathComponent(file)
+                guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
+                return ScenarioSource(name: String(file.dropLast(5)), display: displayPath(url), text: text)
+            }
         }
-        candidates.append(URL(fileURLWithPath: fileManager.currentDirectoryPath).appendingPathComponent("demos"))
-        candidates.append(
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("demos"))
-        return candidates.first { url in
-            var isDirectory: ObjCBool = false
-            return fileManager.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        }
+        return EmbeddedDemos.files.map { ScenarioSource(name: $0.name, display: "demos/\($0.name).yaml", text: $0.text) }
     }
 
-    /// The bundled demos' files, by name.
-    public static func demoFiles() -> [URL] {
-        guard let directory,
-            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
-        else { return [] }
-        return names.filter { $0.hasSuffix(".yaml") }.sorted().map { directory.appendingPathComponent($0) }
+    /// The scenario `reference` names: an existing file, or a demo name (with or without ".yaml"); nil when
+    /// neither. A file that exists but cannot be read is an error naming it.
+    public static func resolve(_ reference: String) throws(ScenarioError) -> ScenarioSource? {
+        if FileManager.default.fileExists(atPath: reference) {
+            let url = URL(fileURLWithPath: reference)
+            do {
+                let text = try String(contentsOf: url, encoding: .utf8)
+                return ScenarioSource(name: url.deletingPathExtension().lastPathComponent, display: reference, text: text)
+            } catch {
+                throw ScenarioError(file: reference, line: 0, message: "cannot read the file: \(error.localizedDescription)")
+            }
+        }
+        var name = reference.hasSuffix(".yaml") ? String(reference.dropLast(5)) : reference
+        if name.hasPrefix("demos/") { name = String(name.dropFirst(6)) }
+        return demos().first { $0.name == name }
     }
 
-    /// The file for `reference`: an existing path, or a demo name (with or without ".yaml").
-    public static func resolve(_ reference: String) -> URL? {
-        if FileManager.default.fileExists(atPath: reference) { return URL(fileURLWithPath: reference) }
-        let name = reference.hasSuffix(".yaml") ? String(reference.dropLast(5)) : reference
-        return demoFiles().first { $0.deletingPathExtension().lastPathComponent == name }
+    /// Parses a scenario.
+    public static func load(_ source: ScenarioSource) throws(ScenarioError) -> Scenario {
+        try ScenarioParser.parse(source.text, file: source.display)
     }
 
     /// Reads and parses a scenario file.

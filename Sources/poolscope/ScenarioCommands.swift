@@ -4,15 +4,15 @@ import PoolEngine
 import Workload
 
 /// Loads the scenario a command names, or ends the process with the contract's exit code and a message.
-func loadScenario(_ reference: String) -> (Scenario, URL) {
-    guard let url = DemoCatalog.resolve(reference) else {
-        let demos = DemoCatalog.demoFiles().map { $0.deletingPathExtension().lastPathComponent }
-        printError("poolscope: no scenario file or bundled demo named '\(reference)'")
-        if !demos.isEmpty { printError("bundled demos: \(demos.joined(separator: ", "))") }
-        terminate(2)
-    }
+func loadScenario(_ reference: String) -> (Scenario, ScenarioSource) {
     do {
-        return (try DemoCatalog.load(url), url)
+        guard let source = try DemoCatalog.resolve(reference) else {
+            let demos = DemoCatalog.demos().map(\.name)
+            printError("poolscope: no scenario file or bundled demo named '\(reference)'")
+            if !demos.isEmpty { printError("bundled demos: \(demos.joined(separator: ", "))") }
+            terminate(2)
+        }
+        return (try DemoCatalog.load(source), source)
     } catch {
         printError(error.description)
         terminate(1)
@@ -27,8 +27,8 @@ struct Check: ParsableCommand {
     var scenario: String
 
     func run() throws {
-        let (scenario, url) = loadScenario(scenario)
-        print("\(DemoCatalog.displayPath(url)): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries)")
+        let (scenario, source) = loadScenario(scenario)
+        print("\(source.display): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries)")
     }
 }
 
@@ -36,16 +36,15 @@ struct Demos: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the bundled teaching demos, one line each.")
 
     func run() throws {
-        let files = DemoCatalog.demoFiles()
-        guard !files.isEmpty else {
-            printError("poolscope: no demos found (looked in $POOLSCOPE_DEMOS, ./demos and the source tree's demos/)")
+        let demos = DemoCatalog.demos()
+        guard !demos.isEmpty else {
+            printError("poolscope: no demos found (in $POOLSCOPE_DEMOS)")
             terminate(1)
         }
-        let width = files.map { $0.deletingPathExtension().lastPathComponent.count }.max() ?? 0
-        for file in files {
-            let name = file.deletingPathExtension().lastPathComponent
-            let padded = name.padding(toLength: width, withPad: " ", startingAt: 0)
-            switch Result(catching: { () throws(ScenarioError) in try DemoCatalog.load(file) }) {
+        let width = demos.map(\.name.count).max() ?? 0
+        for demo in demos {
+            let padded = demo.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            switch Result(catching: { () throws(ScenarioError) in try DemoCatalog.load(demo) }) {
             case .success(let scenario):
                 let line = scenario.description.split(separator: "\n").first.map(String.init) ?? ""
                 print("\(padded)  \(line)")

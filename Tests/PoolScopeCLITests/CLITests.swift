@@ -115,6 +115,38 @@ struct CLITests {
         #expect((object["duration_s"] as? Double ?? 99) < 20, "ended early")
     }
 
+    @Test("the binary carries its demos: copied alone into an empty directory, demos, check and run work there")
+    func demosFromAnywhere() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-alone-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("poolscope")
+        try FileManager.default.copyItem(at: poolscopeBinary, to: copy)
+        func run(_ arguments: [String]) throws -> CommandResult {
+            let process = Process()
+            process.executableURL = copy
+            process.arguments = arguments
+            process.currentDirectoryURL = directory
+            var environment = ProcessInfo.processInfo.environment
+            environment["POOLSCOPE_DEMOS"] = nil
+            process.environment = environment
+            let output = Pipe(), error = Pipe()
+            process.standardOutput = output
+            process.standardError = error
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let out = output.fileHandleForReading.readDataToEndOfFile(), err = error.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return CommandResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), error: String(decoding: err, as: UTF8.self))
+        }
+        let demos = try run(["demos"])
+        #expect(demos.status == 0 && demos.output.split(separator: "\n").count >= 17, "\(demos.error)")
+        let check = try run(["check", "burst"])
+        #expect(check.status == 0 && check.output.hasPrefix("demos/burst.yaml: ok"), "\(check.output)\(check.error)")
+        let result = try run(["run", "burst", "--duration", "1s", "--json"])
+        #expect(result.status == 0, "\(result.error)")
+    }
+
     @Test("run --json prints exactly one JSON document whose counts balance, with the seed given")
     func runJSON() throws {
         let result = try poolscope("run", "burst", "--json", "--duration", "2s", "--seed", "5")

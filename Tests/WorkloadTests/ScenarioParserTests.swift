@@ -16,6 +16,19 @@ func demoFiles() -> [URL] {
 
 @Suite("Scenario files")
 struct ScenarioParserTests {
+    @Test("the binary carries every demo exactly as demos/ has it (after editing a demo: python3 scripts/embed_demos.py)")
+    func embeddedDemosMatchFiles() throws {
+        let files = demoFiles()
+        let embedded = Dictionary(uniqueKeysWithValues: EmbeddedDemos.files.map { ($0.name, $0.text) })
+        #expect(embedded.count == files.count, "demos/ has \(files.count) files, the binary \(embedded.count): run python3 scripts/embed_demos.py")
+        for file in files {
+            let name = file.deletingPathExtension().lastPathComponent
+            let text = try String(contentsOf: file, encoding: .utf8)
+            #expect(embedded[name]?.trimmingCharacters(in: .newlines) == text.trimmingCharacters(in: .newlines),
+                "demos/\(name).yaml differs from the copy in the binary: run python3 scripts/embed_demos.py")
+        }
+    }
+
     @Test("there are at least 10 demos, and every one parses")
     func demosParse() throws {
         let files = demoFiles()
