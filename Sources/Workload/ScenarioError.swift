@@ -5,6 +5,9 @@ public struct ScenarioError: Error, Equatable, CustomStringConvertible {
     public var line: Int
     public var column: Int
     public var message: String
+    /// Further problems of the same file, in line order (a file is read to the end, so one run reports
+    /// every problem).
+    public var others: [ScenarioError] = []
 
     public init(file: String, line: Int, column: Int = 0, message: String) {
         self.file = file
@@ -13,8 +16,10 @@ public struct ScenarioError: Error, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    /// `file:line: message`, the form editors and CI logs link to.
+    /// Every problem as `file:line: message` (the form editors and CI logs link to), one per line.
     public var description: String {
-        line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)"
+        ([self] + others).map { problem in
+            problem.line > 0 ? "\(problem.file):\(problem.line): \(problem.message)" : "\(problem.file): \(problem.message)"
+        }.joined(separator: "\n")
     }
 }

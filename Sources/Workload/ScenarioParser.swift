@@ -10,28 +10,72 @@ public enum ScenarioParser {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw yamlError(error, file: file)
+            throw yamlError(error, file: file, text: text)
         } catch {
             throw ScenarioError(file: file, line: 0, message: "cannot read YAML: \(error)")
         }
         guard let root else { throw ScenarioError(file: file, line: 1, message: "the file is empty; a scenario needs name, duration, pool and workload") }
-        return try Reader(file: file).scenario(root)
+        let reader = Reader(file: file)
+        let scenario = reader.recover(nil as Scenario?) { () throws(ScenarioError) in try reader.scenario(root) }
+        // Every problem of the file in one run, in line order.
+        let problems = reader.collected.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        if var first = problems.first {
+            first.others = Array(problems.dropFirst())
+            throw first
+        }
+        guard let scenario else { throw ScenarioError(file: file, line: 0, message: "the scenario could not be read") }
+        return scenario
     }
 
-    private static func yamlError(_ error: YamlError, file: String) -> ScenarioError {
+    private static func yamlError(_ error: YamlError, file: String, text: String) -> ScenarioError {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return ScenarioError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Name each key and the line where it appears again (Yams reports only the mapping).
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            var problems: [ScenarioError] = []
+            for key in duplicates.sorted() {
+                let pattern = key + ":"
+                let hits = lines.indices.filter { index in
+                    index + 1 >= context.mark.line
+                        && lines[index].drop(while: { $0 == " " || $0 == "-" }).hasPrefix(pattern)
+                }
+                let line = hits.dropFirst().first.map { $0 + 1 } ?? context.mark.line
+                problems.append(ScenarioError(file: file, line: line, message: "field '\(key)' appears twice in one mapping"))
+            }
+            guard var first = problems.first else {
+                return ScenarioError(file: file, line: context.mark.line, message: "invalid YAML: duplicated keys")
+            }
+            first.others = Array(problems.dropFirst())
+            return first
         default:
-            return ScenarioError(file: file, line: 0, message: "invalid YAML: \(error)")
+            return ScenarioError(file: file, line: 0, message: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
     }
 }
 
-/// Walks the YAML tree, turning each node into a typed value or a located error.
-struct Reader {
+/// Walks the YAML tree, turning each node into a typed value or a located error. Errors of independent
+/// fields are collected (``recover(_:_:)``) so that one run reports every problem of a file.
+final class Reader {
     let file: String
+    private(set) var collected: [ScenarioError] = []
+
+    init(file: String) { self.file = file }
+
+    /// Runs `body`; on an error, records it and answers `fallback`, so reading goes on.
+    func recover<T>(_ fallback: T, _ body: () throws(ScenarioError) -> T) -> T {
+        do {
+            return try body()
+        } catch {
+            collected.append(error)
+            return fallback
+        }
+    }
+
+    /// Records a problem and goes on.
+    func note(_ error: ScenarioError) { collected.append(error) }
 
     func fail(_ node: Node?, _ message: String) -> ScenarioError {
         ScenarioError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message)
@@ -49,9 +93,13 @@ struct Reader {
             guard let key = keyNode.string else { throw fail(keyNode, "\(path): field names must be text") }
             let name = path.isEmpty ? key : "\(path).\(key)"
             guard allowed.contains(key) else {
-                throw fail(keyNode, "unknown field '\(name)'; allowed here: \(allowed.joined(separator: ", "))")
+                note(fail(keyNode, "unknown field '\(name)'; allowed here: \(allowed.joined(separator: ", "))"))
+                continue
             }
-            guard result[key] == nil else { throw fail(keyNode, "field '\(name)' appears twice") }
+            guard result[key] == nil else {
+                note(fail(keyNode, "field '\(name)' appears twice"))
+                continue
+            }
             result[key] = value
         }
         for key in required where result[key] == nil {
@@ -133,20 +181,38 @@ struct Reader {
         let top = try fields(
             root, "", allowed: ["name", "description", "seed", "duration", "shutdown_deadline", "pool", "workload", "timeline"],
             required: ["name", "duration", "workload"])
-        let name = try scalar(try need(top, "name"), "name")
-        guard !name.isEmpty else { throw fail(top["name"], "name must not be empty") }
-        let seed = try top["seed"].map { (node) throws(ScenarioError) in UInt64(try int(node, "seed", min: 0)) } ?? 1
-        let duration = try self.duration(try need(top, "duration"), "duration")
-        let deadline = try top["shutdown_deadline"].map { (node) throws(ScenarioError) in try self.duration(node, "shutdown_deadline") } ?? .seconds(10)
+        let name = recover("scenario") { () throws(ScenarioError) in
+            let name = try scalar(try need(top, "name"), "name")
+            guard !name.isEmpty else { throw fail(top["name"], "name must not be empty") }
+            return name
+        }
+        let seed = recover(1) { () throws(ScenarioError) in
+            try top["seed"].map { (node) throws(ScenarioError) in UInt64(try int(node, "seed", min: 0)) } ?? 1
+        }
+        let duration = recover(Duration.seconds(3_600)) { () throws(ScenarioError) in try self.duration(try need(top, "duration"), "duration") }
+        let deadline = recover(Duration.seconds(10)) { () throws(ScenarioError) in
+            try top["shutdown_deadline"].map { (node) throws(ScenarioError) in try self.duration(node, "shutdown_deadline") } ?? .seconds(10)
+        }
         var pool = PoolConfiguration()
         pool.name = name
-        if let node = top["pool"] { pool = try self.pool(node, base: pool) }
-        let workload = try self.workload(try need(top, "workload"))
+        if let node = top["pool"] { pool = recover(pool) { () throws(ScenarioError) in try self.pool(node, base: pool) } }
+        let workload = recover(nil as WorkloadSpec?) { () throws(ScenarioError) in try self.workload(try need(top, "workload")) }
+        if let keys = top["workload"]?.mapping?["keys"], pool.queueStrategy != .keyed {
+            note(fail(keys, "workload.keys applies only to pool.strategy keyed (here \(pool.queueStrategy)): keys would be ignored"))
+        }
         var timeline: [TimelineEntry] = []
         if let node = top["timeline"] {
-            guard let sequence = node.sequence else { throw fail(node, "timeline must be a list of entries, each with 'at' and one action") }
-            for entry in sequence { timeline.append(try self.timelineEntry(entry, duration: duration)) }
+            if let sequence = node.sequence {
+                for entry in sequence {
+                    if let parsed = recover(nil as TimelineEntry?, { () throws(ScenarioError) in try self.timelineEntry(entry, duration: duration) }) {
+                        timeline.append(parsed)
+                    }
+                }
+            } else {
+                note(fail(node, "timeline must be a list of entries, each with 'at' and one action"))
+            }
         }
+        guard let workload else { throw fail(top["workload"], "the workload could not be read") }
         return Scenario(
             name: name, description: try top["description"].map { (node) throws(ScenarioError) in try scalar(node, "description") } ?? "",
             seed: seed, duration: duration, shutdownDeadline: deadline, pool: pool, workload: workload, timeline: timeline)
@@ -163,9 +229,9 @@ struct Reader {
     func pool(_ node: Node, base: PoolConfiguration) throws(ScenarioError) -> PoolConfiguration {
         let f = try fields(node, "pool", allowed: Self.poolFields)
         var c = base
-        if let n = f["min_workers"] { c.minWorkers = try int(n, "pool.min_workers", min: 0, max: 100_000) }
-        if let n = f["max_workers"] { c.maxWorkers = try int(n, "pool.max_workers", min: 1, max: 100_000) }
-        if let n = f["initial_workers"] { c.initialWorkers = try int(n, "pool.initial_workers", min: 0, max: 100_000) }
+        if let n = f["min_workers"] { c.minWorkers = recover(c.minWorkers) { () throws(ScenarioError) in try int(n, "pool.min_workers", min: 0, max: 100_000) } }
+        if let n = f["max_workers"] { c.maxWorkers = recover(c.maxWorkers) { () throws(ScenarioError) in try int(n, "pool.max_workers", min: 1, max: 100_000) } }
+        if let n = f["initial_workers"] { c.initialWorkers = recover(c.initialWorkers) { () throws(ScenarioError) in try int(n, "pool.initial_workers", min: 0, max: 100_000) } }
         if let n = f["queue_capacity"] {
             c.queueCapacity = try scalar(n, "pool.queue_capacity") == "unbounded" ? nil : try int(n, "pool.queue_capacity", min: 1)
         }
@@ -182,7 +248,7 @@ struct Reader {
         } ?? "fifo"
         for (field, owner) in [("aging", "priority"), ("dispatch", "per_worker"), ("stealing", "per_worker")]
         where f[field] != nil && strategy != owner {
-            throw fail(f[field], "pool.\(field) applies only to strategy \(owner), not \(strategy)")
+            note(fail(f[field], "pool.\(field) applies only to strategy \(owner), not \(strategy)"))
         }
         switch strategy {
         case "lifo": c.queueStrategy = .lifo
@@ -198,7 +264,7 @@ struct Reader {
         case "keyed": c.queueStrategy = .keyed
         default: c.queueStrategy = .sharedFIFO
         }
-        if let n = f["scale_up_threshold"] { c.scaleUpThreshold = try int(n, "pool.scale_up_threshold", min: 1) }
+        if let n = f["scale_up_threshold"] { c.scaleUpThreshold = recover(c.scaleUpThreshold) { () throws(ScenarioError) in try int(n, "pool.scale_up_threshold", min: 1) } }
         if let n = f["growth"] {
             let text = try scalar(n, "pool.growth")
             if text == "double" {
@@ -209,36 +275,47 @@ struct Reader {
                 throw fail(n, "pool.growth must be \"double\" or \"+N\" (workers added per step), got '\(text)'")
             }
         }
-        if let n = f["idle_timeout"] { c.idleTimeout = try duration(n, "pool.idle_timeout") }
-        if let n = f["cooldown"] { c.cooldown = try duration(n, "pool.cooldown", allowZero: true) }
-        if let n = f["scaling_interval"] { c.scalingInterval = try duration(n, "pool.scaling_interval") }
+        if let n = f["idle_timeout"] { c.idleTimeout = recover(c.idleTimeout) { () throws(ScenarioError) in try duration(n, "pool.idle_timeout") } }
+        if let n = f["cooldown"] { c.cooldown = recover(c.cooldown) { () throws(ScenarioError) in try duration(n, "pool.cooldown", allowZero: true) } }
+        if let n = f["scaling_interval"] { c.scalingInterval = recover(c.scalingInterval) { () throws(ScenarioError) in try duration(n, "pool.scaling_interval") } }
         if let n = f["threads"] { c.executor = .dedicatedThreads(try int(n, "pool.threads", min: 1, max: 1_024)) }
-        if let n = f["timeout"] { c.defaultTimeout = try duration(n, "pool.timeout") }
-        if let n = f["dead_letter_capacity"] { c.deadLetterCapacity = try int(n, "pool.dead_letter_capacity", min: 0) }
-        if let n = f["retry"] { c.retry = try retry(n) }
+        if let n = f["timeout"] { c.defaultTimeout = recover(c.defaultTimeout) { () throws(ScenarioError) in try duration(n, "pool.timeout") } }
+        if let n = f["dead_letter_capacity"] { c.deadLetterCapacity = recover(c.deadLetterCapacity) { () throws(ScenarioError) in try int(n, "pool.dead_letter_capacity", min: 0) } }
+        if let n = f["retry"] { c.retry = recover(c.retry) { () throws(ScenarioError) in try retry(n) } }
         if let n = f["rate_limit"] {
             let r = try fields(n, "pool.rate_limit", allowed: ["rate", "burst"], required: ["rate"])
             c.rateLimit = RateLimit(
                 perSecond: try rate(try need(r, "rate"), "pool.rate_limit.rate", allowZero: false),
                 burst: try r["burst"].map { (b) throws(ScenarioError) in try int(b, "pool.rate_limit.burst", min: 1) } ?? 1)
         }
-        if let n = f["circuit_breaker"] { c.circuitBreaker = try breaker(n) }
+        if let n = f["circuit_breaker"] { c.circuitBreaker = recover(c.circuitBreaker) { () throws(ScenarioError) in try breaker(n) } }
+        // The engine's own checks (min <= max, ...), named as in the file; only once every field read well.
+        guard collected.isEmpty else { return c }
         do {
             try c.validate()
         } catch {
-            throw fail(f[Self.yamlName(of: error.field)] ?? node, "pool: \(Self.yamlName(of: error.field)) \(error.message)")
+            throw fail(f[Self.yamlName(of: error.field)] ?? node, "pool: \(Self.yamlName(of: error.field)) \(Self.inFileNames(error.message))")
         }
         return c
     }
 
+    /// The scenario-file names of ``PoolConfiguration`` fields.
+    static let fileNames = [
+        "minWorkers": "min_workers", "maxWorkers": "max_workers", "initialWorkers": "initial_workers",
+        "queueCapacity": "queue_capacity", "scaleUpThreshold": "scale_up_threshold", "idleTimeout": "idle_timeout",
+        "scalingInterval": "scaling_interval", "defaultTimeout": "timeout", "deadLetterCapacity": "dead_letter_capacity",
+        "queueStrategy": "strategy", "initialBackoff": "initial_backoff", "maxBackoff": "max_backoff",
+        "maxAttempts": "max_attempts",
+    ]
+
     /// The scenario-file name of a ``PoolConfiguration`` field.
-    static func yamlName(of field: String) -> String {
-        let names = [
-            "minWorkers": "min_workers", "maxWorkers": "max_workers", "initialWorkers": "initial_workers",
-            "queueCapacity": "queue_capacity", "scaleUpThreshold": "scale_up_threshold", "idleTimeout": "idle_timeout",
-            "scalingInterval": "scaling_interval", "defaultTimeout": "timeout",
-        ]
-        return names[field] ?? field
+    static func yamlName(of field: String) -> String { fileNames[field] ?? field }
+
+    /// An engine message with its field names as the file writes them.
+    static func inFileNames(_ message: String) -> String {
+        fileNames.keys.sorted { $0.count > $1.count }.reduce(message) { text, name in
+            text.replacingOccurrences(of: name, with: fileNames[name] ?? name)
+        }
     }
 
     func retry(_ node: Node) throws(ScenarioError) -> RetryPolicy {
@@ -281,7 +358,7 @@ struct Reader {
         let f = try fields(
             node, "workload", allowed: ["arrivals", "job", "service", "failure_rate", "keys", "priorities"],
             required: ["arrivals", "service"])
-        let arrivals = try self.arrivals(try need(f, "arrivals"))
+        let arrivals = recover(ArrivalProcess.constant(rate: 1)) { () throws(ScenarioError) in try self.arrivals(try need(f, "arrivals")) }
         var kind = JobKind.sleep
         if let n = f["job"] {
             let j = try fields(n, "workload.job", allowed: ["kind", "cpu_fraction"], required: ["kind"])
@@ -297,7 +374,7 @@ struct Reader {
                 throw fail(j["cpu_fraction"], "workload.job.cpu_fraction applies only to kind mixed")
             }
         }
-        let service = try self.service(try need(f, "service"))
+        let service = recover(ServiceTime.constant(.milliseconds(1))) { () throws(ScenarioError) in try self.service(try need(f, "service")) }
         let failureRate = try f["failure_rate"].map { (n) throws(ScenarioError) in try double(n, "workload.failure_rate", within: 0...1) } ?? 0
         var keys: KeyDistribution?
         if let n = f["keys"] {
@@ -346,7 +423,7 @@ struct Reader {
         ]
         let wanted = needs[process] ?? []
         for (key, value) in f where key != "process" && !wanted.contains(key) {
-            throw fail(value, "workload.arrivals.\(key) does not apply to process \(process); it takes \(wanted.joined(separator: ", "))")
+            note(fail(value, "workload.arrivals.\(key) does not apply to process \(process); it takes \(wanted.joined(separator: ", "))"))
         }
         for key in wanted where f[key] == nil { throw fail(node, "workload.arrivals: process \(process) needs '\(key)'") }
         func r(_ key: String) throws(ScenarioError) -> Double { try rate(try need(f, key), "workload.arrivals.\(key)") }
@@ -373,7 +450,7 @@ struct Reader {
         let distribution = try choice(try need(f, "distribution"), "workload.service.distribution", needs.keys.sorted())
         let wanted = needs[distribution] ?? []
         for (key, value) in f where key != "distribution" && !wanted.contains(key) {
-            throw fail(value, "workload.service.\(key) does not apply to distribution \(distribution); it takes \(wanted.joined(separator: ", "))")
+            note(fail(value, "workload.service.\(key) does not apply to distribution \(distribution); it takes \(wanted.joined(separator: ", "))"))
         }
         for key in wanted where f[key] == nil { throw fail(node, "workload.service: distribution \(distribution) needs '\(key)'") }
         func d(_ key: String) throws(ScenarioError) -> Duration { try duration(try need(f, key), "workload.service.\(key)") }

@@ -70,6 +70,14 @@ struct CLITests {
         #expect(!result.error.contains("Backtrace") && !result.error.contains("Fatal error"))
     }
 
+    @Test("check reports every error of a file, one file:line: message each, and exits 1")
+    func checkEveryError() throws {
+        let result = try poolscope("check", "Tests/WorkloadTests/broken/three-errors.yaml")
+        #expect(result.status == 1)
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.count == 4 && lines.allSatisfy { $0.hasPrefix("Tests/WorkloadTests/broken/three-errors.yaml:") }, "\(result.error)")
+    }
+
     @Test("an unknown scenario and an unknown option are usage errors: exit 2")
     func usageErrors() throws {
         let missing = try poolscope("run", "no-such-demo")

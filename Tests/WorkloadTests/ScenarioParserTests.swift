@@ -47,7 +47,7 @@ struct ScenarioParserTests {
             ("unknown-field.yaml", 5, "unknown field 'pool.max_workerz'; allowed here: min_workers, max_workers"),
             ("wrong-unit.yaml", 7, "workload.service.value must be a duration with a unit"),
             ("negative-rate.yaml", 6, "workload.arrivals.rate must be zero or more"),
-            ("min-above-max.yaml", 4, "min_workers must not exceed maxWorkers (9 > 4)"),
+            ("min-above-max.yaml", 4, "min_workers must not exceed max_workers (9 > 4)"),
             ("two-actions.yaml", 9, "each timeline entry needs exactly one action"),
         ])
     func brokenFiles(name: String, line: Int, message: String) {
@@ -59,6 +59,31 @@ struct ScenarioParserTests {
             #expect(error.line == line, "\(error)")
             #expect(error.message.contains(message), "\(error)")
             #expect(error.description.hasPrefix(error.file + ":\(line): "))
+        }
+    }
+
+    @Test("every error of a file in one run, in line order, each as file:line: message; a duplicate key names its line")
+    func everyError() {
+        let url = repositoryRoot.appendingPathComponent("Tests/WorkloadTests/broken/three-errors.yaml")
+        do {
+            _ = try DemoCatalog.load(url)
+            Issue.record("accepted")
+        } catch {
+            let lines = error.description.split(separator: "\n").map(String.init)
+            #expect(lines.count == 4, "\(error.description)")
+            #expect(lines.map { $0.split(separator: ":")[1] } == ["5", "9", "10", "12"], "\(error.description)")
+            #expect(lines[0].contains("pool.max_workers must be a whole number, got 'lots'"))
+            #expect(lines[1].contains("workload.service.value must be a duration"))
+            #expect(lines[2].contains("workload.keys applies only to pool.strategy keyed"))
+            #expect(lines[3].contains("each timeline entry needs exactly one action"))
+            #expect(!error.description.contains("maxWorkers"), "file names only")
+        }
+        let duplicate = repositoryRoot.appendingPathComponent("Tests/WorkloadTests/broken/duplicate-key.yaml")
+        do {
+            _ = try DemoCatalog.load(duplicate)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description == "Tests/WorkloadTests/broken/duplicate-key.yaml:6: field 'min_workers' appears twice in one mapping", "\(error.description)")
         }
     }
 
@@ -85,7 +110,6 @@ struct ScenarioParserTests {
               arrivals: { process: bursts, rate: 20/s, burst_size: 100, every: 5s }
               job: { kind: mixed, cpu_fraction: 0.25 }
               service: { distribution: lognormal, median: 10ms, sigma: 0.5 }
-              keys: { distribution: zipf, count: 100, exponent: 1.2 }
               priorities: { levels: [0, 5], weights: [3, 1] }
             timeline:
               - at: 1s
@@ -103,7 +127,17 @@ struct ScenarioParserTests {
         #expect(scenario.pool.circuitBreaker?.whenOpen == .hold)
         #expect(scenario.workload.arrivals == .bursts(rate: 20, size: 100, every: .seconds(5)))
         #expect(scenario.workload.kind == .mixed(cpuFraction: 0.25))
-        #expect(scenario.workload.keys == .zipf(count: 100, exponent: 1.2))
+        let keyed = try ScenarioParser.parse(
+            """
+            name: keyed
+            duration: 10s
+            pool: { strategy: keyed }
+            workload:
+              arrivals: { process: poisson, rate: 10/s }
+              service: { distribution: constant, value: 10ms }
+              keys: { distribution: zipf, count: 100, exponent: 1.2 }
+            """, file: "keyed.yaml")
+        #expect(keyed.workload.keys == .zipf(count: 100, exponent: 1.2))
         #expect(scenario.timeline.map(\.action) == [.crashWorker(nil), .shutdown(.graceful(deadline: .seconds(3)))])
     }
 
