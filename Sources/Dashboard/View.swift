@@ -235,9 +235,18 @@ private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashboar
     }
     let summary = LatencySummary(histogram)
     canvas.write(
-        "p50 \(short(summary.p50)) p90 \(short(summary.p90)) p99 \(short(summary.p99)) p99.9 \(short(summary.p999))",
+        "p50 \(short(summary.p50)) p90 \(short(summary.p90)) p99 \(short(summary.p99)) p99.9 \(short(summary.p999)) max \(short(summary.max))",
         x: inner.x, y: inner.y, limit: inner.width)
-    let rows = inner.height - 1
+    var top = inner.y + 1
+    if let theory = frame.status.theory {
+        // M/M/c: Erlang C's prediction beside the measured mean queue wait, live.
+        let measured = LatencySummary(latencies.queueWait).mean
+        canvas.write(
+            "Erlang C (M/M/\(theory.servers)): mean wait predicted \(short(theory.predictedMeanWait * 1_000)), measured \(short(measured))",
+            x: inner.x, y: top, style: Style(foreground: .cyan), limit: inner.width)
+        top += 1
+    }
+    let rows = inner.y + inner.height - top
     guard rows > 0 else { return }
     // Log-scale buckets (powers of 2, or of 4 when that needs too many rows) from the fastest to the slowest.
     let low = max(histogram.min, 1)
@@ -258,7 +267,7 @@ private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashboar
     let most = max(buckets.map(\.count).max() ?? 1, 1)
     let markers: [(String, Double)] = [("p50", summary.p50), ("p90", summary.p90), ("p99", summary.p99), ("p99.9", summary.p999)]
     for (index, bucket) in buckets.enumerated() {
-        let y = inner.y + 1 + index
+        let y = top + index
         let label = "\(short(Double(bucket.lower) / 1e6))+".padding(toLength: 8, withPad: " ", startingAt: 0)
         let here = markers.filter { marker in
             let nanoseconds = marker.1 * 1e6

@@ -15,11 +15,15 @@ public struct SessionStatus: Sendable, Equatable {
     public var extraLatency: Duration
     /// Set once arrivals have ended (the duration passed, or a shutdown was asked for).
     public var finished: Bool
+    /// Erlang C's model of the scenario, when it applies (the dashboard shows its prediction live).
+    public var theory: ErlangC.Model? = nil
 
     public init(
         scenarioName: String, scenarioTime: Duration, duration: Duration, caption: String?, arrivalRate: Double,
-        paused: Bool, speed: Double, failureRate: Double, extraLatency: Duration, finished: Bool
+        paused: Bool, speed: Double, failureRate: Double, extraLatency: Duration, finished: Bool,
+        theory: ErlangC.Model? = nil
     ) {
+        self.theory = theory
         self.scenarioName = scenarioName
         self.scenarioTime = scenarioTime
         self.duration = duration
@@ -73,6 +77,9 @@ public final class LiveSession: Sendable {
     }
 
     /// Queues an action to apply at the current scenario time.
+    /// Erlang C's model of the scenario, when it applies.
+    public var theory: ErlangC.Model? { ErlangC.model(of: scenario) }
+
     public func send(_ action: ScenarioAction) {
         state.withLock { $0.live.append(action) }
     }
@@ -93,7 +100,7 @@ public final class LiveSession: Sendable {
                 scenarioName: scenario.name, scenarioTime: state.scenarioTime, duration: scenario.duration,
                 caption: state.caption, arrivalRate: state.schedule.currentRate(at: state.scenarioTime),
                 paused: state.schedule.isPaused, speed: state.speed, failureRate: state.failureRate,
-                extraLatency: state.faults.extraLatency, finished: state.finished)
+                extraLatency: state.faults.extraLatency, finished: state.finished, theory: theory)
         }
     }
 

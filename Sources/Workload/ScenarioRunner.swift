@@ -122,14 +122,9 @@ public final class ScenarioRunner: Sendable {
 
     /// Erlang C's prediction beside the measurement, when the scenario is an M/M/c queue.
     private func theory(_ latencies: LatencyHistograms) -> RunResult.Theory? {
-        guard case .poisson(let rate) = scenario.workload.arrivals, case .exponential(let mean) = scenario.workload.service,
-            scenario.workload.kind == .sleep, scenario.workload.failureRate == 0,
-            scenario.pool.minWorkers == scenario.pool.maxWorkers, scenario.pool.rateLimit == nil,
-            scenario.pool.circuitBreaker == nil,
-            scenario.timeline.allSatisfy({ if case .caption = $0.action { true } else { false } }),
-            let predicted = ErlangC.meanWait(servers: scenario.pool.maxWorkers, arrivalRate: rate, meanService: mean.seconds)
-        else { return nil }
-        let servers = scenario.pool.maxWorkers
+        guard let model = ErlangC.model(of: scenario) else { return nil }
+        let rate = model.arrivalRate, mean = model.meanService, predicted = model.predictedMeanWait
+        let servers = model.servers
         let measuredService = latencies.service.mean / 1e9
         return RunResult.Theory(
             model: "M/M/c", predictedMeanWaitMs: rounded(predicted * 1e3),

@@ -110,6 +110,20 @@ struct DashboardViewTests {
         #expect(view(state(), width: 1, height: 1).lines.count == 1)
     }
 
+    @Test("where Erlang C applies, the latency pane shows its predicted mean wait beside the measured one, with max beside the percentiles")
+    func erlangCLive() throws {
+        var s = state()
+        var frame = try #require(s.frame)
+        frame.status.theory = ErlangC.Model(servers: 4, arrivalRate: 160, meanService: .milliseconds(20), predictedMeanWait: 0.01491)
+        s = update(s, .tick(frame)).0
+        let text = view(s, width: 120, height: 40).text
+        #expect(text.contains("Erlang C (M/M/4): mean wait predicted 15ms, measured"), "\(text)")
+        #expect(text.contains(" max "))
+        let mmc = try ScenarioParser.parse(EmbeddedDemos.files.first { $0.name == "mmc-erlang-c" }?.text ?? "", file: "mmc")
+        #expect(ErlangC.model(of: mmc)?.servers == 4)
+        #expect(ErlangC.model(of: .builtInDemo) == nil)
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()

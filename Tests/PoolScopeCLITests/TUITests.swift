@@ -127,6 +127,16 @@ struct TUITests {
         #expect(await second.wait(upTo: .seconds(20)) { $0.contains("EXITED 143") } != nil, "SIGTERM did not end it with 143:\n\(second.screen)")
     }
 
+    @Test("the M/M/c demo shows Erlang C's prediction beside the measured wait, live")
+    func erlangCOnScreen() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch mmc-erlang-c")
+        let shown = await tmux.wait { $0.contains("Erlang C (M/M/4): mean wait predicted") && $0.contains("measured") }
+        #expect(shown != nil, "no prediction on screen:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+    }
+
     @Test("? shows the help overlay with every key")
     func helpOverlay() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
