@@ -186,20 +186,23 @@ private func sparkline(_ values: [Int], width: Int, glyphs: Glyphs) -> String {
 
 private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ g: Glyphs) {
     let t = frame.snapshot.throughput
-    canvas.box(rect, title: "Throughput (per second, last 60 s)", glyphs: g)
     let inner = rect.inner
+    // One column per second; the scale is written at the left, so the graph has the rest of the width.
+    let scaleWidth = 6
+    let width = max(inner.width - scaleWidth, 1)
+    let completed = Array(t.seconds.map(\.completed).suffix(width))
+    let failed = Array(t.seconds.map(\.failed).suffix(width))
+    canvas.box(rect, title: "Throughput per second, last \(completed.count) s", glyphs: g)
     canvas.write(
         "now \(Int(t.last1s))/s  10s \(Int(t.last10s.rounded()))/s  peak \(t.peakPerSecond)/s", x: inner.x, y: inner.y,
         limit: inner.width)
-    let width = inner.width
     let graphRows = max(inner.height - 3, 1)
-    let completed = t.seconds.map(\.completed)
-    // A taller sparkline: each row shows a band of the value range.
+    // A taller sparkline: each row shows a band of the value range, 0 at the bottom, `top` at the top.
     let top = max(completed.max() ?? 0, 1)
-    let shown = Array(completed.suffix(width))
+    let graphX = inner.x + scaleWidth + width - completed.count
     for row in 0..<graphRows {
         let band = graphRows - row
-        let line = String(shown.map { value -> Character in
+        let line = String(completed.map { value -> Character in
             let scaled = Double(value) / Double(top) * Double(graphRows)
             if scaled >= Double(band) { return g.barFull }
             if scaled > Double(band - 1) {
@@ -208,14 +211,19 @@ private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
             }
             return " "
         })
-        canvas.write(line, x: inner.x + width - shown.count, y: inner.y + 1 + row, style: Style(foreground: .green))
+        canvas.write(line, x: graphX, y: inner.y + 1 + row, style: Style(foreground: .green))
     }
-    let failed = t.seconds.map(\.failed)
+    canvas.write(String("\(top)".prefix(scaleWidth - 1)), x: inner.x, y: inner.y + 1, style: dimStyle)
+    canvas.write("0", x: inner.x, y: inner.y + graphRows, style: dimStyle)
+    // Failed per second, in the same columns as the completed ones above it.
     let failedTotal = failed.reduce(0, +)
-    canvas.write("failed", x: inner.x, y: inner.y + inner.height - 1, style: dimStyle)
-    canvas.write(
-        failedTotal == 0 ? "none" : sparkline(failed, width: width - 8, glyphs: g), x: inner.x + 7, y: inner.y + inner.height - 1,
-        style: failedTotal == 0 ? dimStyle : Style(foreground: .red), limit: width - 7)
+    let failedY = inner.y + inner.height - 1
+    canvas.write("fail", x: inner.x, y: failedY, style: dimStyle)
+    if failedTotal == 0 {
+        canvas.write("none", x: inner.x + scaleWidth, y: failedY, style: dimStyle)
+    } else {
+        canvas.write(sparkline(failed, width: failed.count, glyphs: g), x: graphX, y: failedY, style: Style(foreground: .red))
+    }
 }
 
 private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {

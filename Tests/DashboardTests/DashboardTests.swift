@@ -124,6 +124,26 @@ struct DashboardViewTests {
         #expect(ErlangC.model(of: .builtInDemo) == nil)
     }
 
+    @Test("the throughput chart says how many seconds it shows, has a scale, and puts failures under their second")
+    func throughputTruthful() {
+        for width in [80, 120, 200] {
+            let canvas = view(state(), width: width, height: 40)
+            let text = canvas.text
+            let shown = min(60, width / 2 - 2 - 6)
+            #expect(text.contains("Throughput per second, last \(shown) s"), "at \(width) columns:\n\(text)")
+        }
+        let lines = view(state(), width: 120, height: 40).lines
+        let graphLines = lines.filter { $0.contains("fail ") }
+        let failLine = graphLines.first
+        // The fixture fails 3 jobs in seconds 15, 30, 45 and 60: the failure marks sit under those columns.
+        let failColumns = failLine.map { line in line.enumerated().filter { "▁▂▃▄▅▆▇█".contains($0.element) }.map(\.offset) } ?? []
+        #expect(failColumns.count == 4, "\(failLine ?? "")")
+        if let last = failColumns.last, let first = failColumns.first {
+            #expect(last - first == 45, "seconds 15 and 60 are 45 columns apart")
+        }
+        #expect(lines.contains { $0.contains("│180") }, "the scale's top value")
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()
