@@ -49,6 +49,12 @@ public enum Command: Equatable, Sendable {
     case quit
 }
 
+/// A key press that changed something, as the event log shows it.
+public struct UserAction: Sendable, Equatable {
+    public var time: PoolInstant
+    public var text: String
+}
+
 /// The dashboard's whole state; changed only by ``update(_:_:)``.
 public struct DashboardState: Sendable {
     public var frame: DashboardFrame?
@@ -56,6 +62,9 @@ public struct DashboardState: Sendable {
     public var busyFractions: [WorkerID: Double] = [:]
     /// Events seen so far (the newest kept), oldest first.
     public var events: [PoolEvent] = []
+    /// What the person did (bursts, thresholds, crashes, speed, shutdowns), stamped with the pool's time of
+    /// the frame on screen, so the event log shows causes beside their effects.
+    public var userActions: [UserAction] = []
     public var showHelp = false
     public var showDetail = false
     /// The selected worker, by id.

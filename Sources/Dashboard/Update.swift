@@ -14,6 +14,11 @@ public func update(_ state: DashboardState, _ message: Message) -> (DashboardSta
         return (state, [])
     case .key(let key):
         let commands = handle(key, &state)
+        // A key that did something is logged beside the pool's events, with what it did.
+        if !commands.isEmpty, commands != [.quit], let time = state.frame?.snapshot.takenAt, let notice = state.notice {
+            state.userActions.append(UserAction(time: time, text: "you: \(notice)"))
+            if state.userActions.count > DashboardState.eventsKept { state.userActions.removeFirst() }
+        }
         return (state, commands)
     }
 }

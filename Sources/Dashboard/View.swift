@@ -17,9 +17,10 @@ public func view(_ state: DashboardState, width: Int, height: Int) -> Canvas {
     }
     let g = state.glyphs
     drawHeader(&canvas, frame, state)
-    drawCaption(&canvas, frame)
-    let bodyTop = 2
-    let bodyHeight = height - 3
+    let caption = captionLines(frame.status.caption, width: width)
+    drawCaption(&canvas, caption)
+    let bodyTop = 1 + max(caption.count, 1)
+    let bodyHeight = height - bodyTop - 1
     let topHeight = max(bodyHeight * 36 / 100, 7)
     let middleHeight = max(bodyHeight * 34 / 100, 7)
     let bottomHeight = bodyHeight - topHeight - middleHeight
@@ -90,9 +91,33 @@ private func drawHeader(_ canvas: inout Canvas, _ frame: DashboardFrame, _ state
     canvas.write(line(), x: 0, y: 0, style: Style(bold: true, reverse: true))
 }
 
-private func drawCaption(_ canvas: inout Canvas, _ frame: DashboardFrame) {
-    guard let caption = frame.status.caption else { return }
-    canvas.write(" > \(caption)", x: 0, y: 1, style: Style(foreground: .cyan, bold: true))
+private func drawCaption(_ canvas: inout Canvas, _ lines: [String]) {
+    for (index, line) in lines.enumerated() {
+        canvas.write((index == 0 ? " > " : "   ") + line, x: 0, y: 1 + index, style: Style(foreground: .cyan, bold: true))
+    }
+}
+
+/// A caption in at most two lines of `width - 3` columns, broken at spaces (the second cut with "...").
+func captionLines(_ caption: String?, width: Int) -> [String] {
+    guard let caption, !caption.isEmpty else { return [] }
+    let room = max(width - 3, 10)
+    var lines: [String] = [], current = ""
+    for word in caption.split(separator: " ") {
+        if current.isEmpty {
+            current = String(word)
+        } else if current.count + 1 + word.count <= room {
+            current += " " + word
+        } else {
+            lines.append(current)
+            current = String(word)
+        }
+    }
+    if !current.isEmpty { lines.append(current) }
+    if lines.count > 2 {
+        let second = lines[1...].joined(separator: " ")
+        lines = [lines[0], second.count > room ? String(second.prefix(room - 3)) + "..." : second]
+    }
+    return lines
 }
 
 private func drawWorkers(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
@@ -304,7 +329,8 @@ private func log2(_ value: Double) -> Double {
 private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: DashboardState, origin: PoolInstant) {
     canvas.box(rect, title: "Events", glyphs: state.glyphs)
     let inner = rect.inner
-    for (index, event) in state.events.suffix(inner.height).enumerated() {
+    // The pool's events and the person's actions, merged in time order.
+    var entries: [(time: PoolInstant, text: String, style: Style)] = state.events.map { event in
         let style: Style =
             switch event.kind {
             case .scaledUp: Style(foreground: .green)
@@ -313,7 +339,12 @@ private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: Dashboard
             case .breakerChanged: Style(foreground: .magenta)
             default: .plain
             }
-        canvas.write("\(clock(event.time - origin, tenths: true))  \(event.kind)", x: inner.x, y: inner.y + index, style: style, limit: inner.width)
+        return (event.time, "\(event.kind)", style)
+    }
+    entries += state.userActions.map { ($0.time, $0.text, Style(foreground: .yellow)) }
+    entries.sort { $0.time < $1.time }
+    for (index, entry) in entries.suffix(inner.height).enumerated() {
+        canvas.write("\(clock(entry.time - origin, tenths: true))  \(entry.text)", x: inner.x, y: inner.y + index, style: entry.style, limit: inner.width)
     }
 }
 

@@ -144,6 +144,23 @@ struct DashboardViewTests {
         #expect(lines.contains { $0.contains("│180") }, "the scale's top value")
     }
 
+    @Test("the person's actions appear in the event log beside the pool's events; a long caption wraps instead of being cut")
+    func actionsAndCaptions() throws {
+        var s = state()
+        s = update(s, .key(.character("b"))).0
+        s = update(s, .key(.character("+"))).0
+        s = update(s, .key(.character("?"))).0
+        s = update(s, .key(.character("?"))).0
+        #expect(s.userActions.map(\.text) == ["you: burst of 500 jobs", "you: threshold +1"], "help toggling is not an action")
+        let text = view(s, width: 120, height: 40).text
+        #expect(text.contains("you: burst of 500 jobs") && text.contains("you: threshold +1"))
+        var frame = try #require(s.frame)
+        frame.status.caption = String(repeating: "a long caption that a teacher wrote ", count: 4) + "END"
+        s = update(s, .tick(frame)).0
+        let wrapped = view(s, width: 80, height: 24).lines
+        #expect(wrapped[1].hasPrefix(" > a long caption") && wrapped[2].contains("END"), "\(wrapped[1])\n\(wrapped[2])")
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()
