@@ -209,8 +209,14 @@ public final class LiveSession: Sendable {
         let clock = ContinuousClock()
         let submitted = clock.now
         let log = self.log
-        let job = SimulatedWork.job(for: submission.spec, kind: scenario.workload.kind, speed: speed) {
+        let priority = submission.spec.priority
+        let tracksPriorities = scenario.workload.priorities != nil
+        if tracksPriorities { log.prioritySubmitted(priority) }
+        let onStart: (@Sendable () -> Void)? =
+            tracksPriorities ? { @Sendable in log.priorityStarted(priority, wait: clock.now - submitted) } : nil
+        let job = SimulatedWork.job(for: submission.spec, kind: scenario.workload.kind, speed: speed, onStart: onStart) {
             log.recordEndToEnd(clock.now - submitted)
+            if tracksPriorities { log.priorityCompleted(priority) }
         }
         await pool.submit(job)
     }

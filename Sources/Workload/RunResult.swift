@@ -27,6 +27,18 @@ public struct RunResult: Codable, Sendable, Equatable {
     /// Extra: `true` when the run was ended early by SIGINT or SIGTERM (the summary covers what ran); absent
     /// otherwise.
     public var interrupted: Bool? = nil
+    /// Present when the scenario has priorities (the contract's `by_priority`): per level.
+    public var byPriority: [String: PriorityResult]? = nil
+
+    public struct PriorityResult: Codable, Sendable, Equatable {
+        public var submitted: Int
+        public var completed: Int
+        public var queueWaitMs: Wait
+
+        public struct Wait: Codable, Sendable, Equatable {
+            public var mean: Double, p50: Double, p99: Double, max: Double
+        }
+    }
 
     public struct Latencies: Codable, Sendable, Equatable {
         public var queueWait: LatencySummary

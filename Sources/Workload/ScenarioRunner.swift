@@ -117,7 +117,7 @@ public final class ScenarioRunner: Sendable {
             workers: RunResult.WorkerCounts(minSeen: minSeen, maxSeen: maxSeen, final: final),
             scaleEvents: state.scaleEvents, theory: theory(latencies), balanced: counters.isBalanced,
             strategy: scenario.pool.queueStrategy.description, deadLetters: snapshot.deadLetterCount,
-            captions: state.captions, warnings: state.warnings)
+            captions: state.captions, warnings: state.warnings, byPriority: state.byPriority)
     }
 
     /// Erlang C's prediction beside the measurement, when the scenario is an M/M/c queue.
@@ -148,6 +148,35 @@ final class SessionLog: Sendable {
         var finalWorkers = 0
         var second = Histogram<UInt64>(
             lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
+        var byPriority: [Int: PriorityLog] = [:]
+    }
+
+    /// One priority level's counts and queue waits.
+    struct PriorityLog {
+        var submitted = 0
+        var completed = 0
+        var waits = Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
+    }
+
+    func prioritySubmitted(_ level: Int) { state.withLock { $0.byPriority[level, default: PriorityLog()].submitted += 1 } }
+    func priorityCompleted(_ level: Int) { state.withLock { $0.byPriority[level, default: PriorityLog()].completed += 1 } }
+    func priorityStarted(_ level: Int, wait: Duration) {
+        let nanoseconds = UInt64(max(min(wait.nanoseconds, 3_600_000_000_000), 1))
+        state.withLock { _ = $0.byPriority[level, default: PriorityLog()].waits.record(nanoseconds) }
+    }
+
+    /// The contract's `by_priority`: per level, submitted, completed and the queue wait of jobs that started.
+    var byPriority: [String: RunResult.PriorityResult]? {
+        state.withLock { state in
+            guard !state.byPriority.isEmpty else { return nil }
+            return Dictionary(uniqueKeysWithValues: state.byPriority.map { level, log in
+                let wait = LatencySummary(log.waits).rounded
+                return ("\(level)", RunResult.PriorityResult(
+                    submitted: log.submitted, completed: log.completed,
+                    queueWaitMs: .init(mean: wait.mean, p50: wait.p50, p99: wait.p99, max: wait.max)))
+            })
+        }
     }
 
     private let state = Locked(State())

@@ -4,13 +4,16 @@ public import PoolEngine
 public enum SimulatedWork {
     /// The closure a simulated job runs. `speed` below 1 stretches service times (slow motion).
     /// `onSuccess` is called when an attempt succeeds, with nothing else.
+    /// `onStart` is called when the first attempt starts.
     public static func job(
-        for spec: JobSpec, kind: JobKind, speed: Double = 1, onSuccess: (@Sendable () -> Void)? = nil
+        for spec: JobSpec, kind: JobKind, speed: Double = 1, onStart: (@Sendable () -> Void)? = nil,
+        onSuccess: (@Sendable () -> Void)? = nil
     ) -> Job {
         let service = Duration.nanoseconds(Int64(Double(spec.service.nanoseconds) / max(speed, 0.001)))
         let attempts = AttemptCounter()
         return Job(key: spec.key, priority: spec.priority) {
             let attempt = attempts.next()
+            if attempt == 1 { onStart?() }
             switch kind {
             case .sleep:
                 try await Task.sleep(for: service)

@@ -167,6 +167,25 @@ struct CLITests {
         #expect(result.error.contains("progress"), "progress goes to standard error")
     }
 
+    @Test("a scenario with priorities has by_priority in its JSON summary, as the contract says")
+    func byPriority() throws {
+        let result = try poolscope("run", "priority-aging", "--json", "--duration", "2s")
+        #expect(result.status == 0, "\(result.error)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let levels = try #require(object["by_priority"] as? [String: [String: Any]], "\(result.output)")
+        #expect(Set(levels.keys) == ["0", "10"])
+        let jobs = try #require(object["jobs"] as? [String: Int])
+        let submitted = levels.values.compactMap { $0["submitted"] as? Int }.reduce(0, +)
+        #expect(submitted == (jobs["submitted"] ?? 0) - 0, "every submission counted under its level")
+        for level in levels.values {
+            let wait = try #require(level["queue_wait_ms"] as? [String: Double])
+            #expect(Set(wait.keys) == ["mean", "p50", "p99", "max"])
+            #expect(level["completed"] is Int)
+        }
+        let plain = try poolscope("run", "burst", "--json", "--duration", "1s")
+        #expect(!plain.output.contains("by_priority"), "absent without priorities")
+    }
+
     @Test("run --csv writes one row per second with the documented header")
     func runCSV() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).csv")
