@@ -49,6 +49,14 @@ public enum Command: Equatable, Sendable {
     case quit
 }
 
+/// One second of the queue's history: its depth at the end, and what came in, was admitted and went out.
+public struct QueueSecond: Sendable, Equatable {
+    public var depth: Int
+    public var arrivedPerS: Double
+    public var admittedPerS: Double
+    public var completedPerS: Double
+}
+
 /// A key press that changed something, as the event log shows it.
 public struct UserAction: Sendable, Equatable {
     public var time: PoolInstant
@@ -65,6 +73,10 @@ public struct DashboardState: Sendable {
     /// What the person did (bursts, thresholds, crashes, speed, shutdowns), stamped with the pool's time of
     /// the frame on screen, so the event log shows causes beside their effects.
     public var userActions: [UserAction] = []
+    /// The queue's history, one entry per second of pool time (the newest kept).
+    public var queueHistory: [QueueSecond] = []
+    /// Where the current second of history started.
+    var historyMark: (time: PoolInstant, counters: JobCounters)?
     public var showHelp = false
     public var showDetail = false
     /// The selected worker, by id.

@@ -38,6 +38,7 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
     let fresh = frame.snapshot.recentEvents.filter { event in lastSeen.map { event.time > $0 } ?? true }
     state.events.append(contentsOf: fresh)
     if state.events.count > DashboardState.eventsKept { state.events.removeFirst(state.events.count - DashboardState.eventsKept) }
+    recordQueueSecond(frame, into: &state)
     state.frame = frame
     if let selected = state.selected, !frame.snapshot.workers.contains(where: { $0.id == selected }) {
         state.selected = frame.snapshot.workers.first?.id
@@ -139,4 +140,24 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
 /// "1x", "0.5x", "0.125x".
 func speedLabel(_ speed: Double) -> String {
     speed == speed.rounded() ? "\(Int(speed))x" : "\(speed)x"
+}
+
+/// Closes a second of queue history when a frame is a second or more past the mark: depth, and arrivals,
+/// admissions and completions per second from the counters' change.
+private func recordQueueSecond(_ frame: DashboardFrame, into state: inout DashboardState) {
+    let snapshot = frame.snapshot
+    guard let mark = state.historyMark else {
+        state.historyMark = (snapshot.takenAt, snapshot.counters)
+        return
+    }
+    let elapsed = (snapshot.takenAt - mark.time).seconds
+    guard elapsed >= 1 else { return }
+    let now = snapshot.counters, before = mark.counters
+    let arrived = Double(now.submitted - before.submitted)
+    let admitted = arrived - Double(now.rejected - before.rejected)
+    state.queueHistory.append(QueueSecond(
+        depth: snapshot.queue.total, arrivedPerS: arrived / elapsed, admittedPerS: admitted / elapsed,
+        completedPerS: Double(now.completed - before.completed) / elapsed))
+    if state.queueHistory.count > 600 { state.queueHistory.removeFirst(state.queueHistory.count - 600) }
+    state.historyMark = (snapshot.takenAt, now)
 }

@@ -31,7 +31,7 @@ public func view(_ state: DashboardState, width: Int, height: Int) -> Canvas {
     let latencyRect = Rect(x: half, y: bodyTop + topHeight, width: width - half, height: middleHeight)
     let eventsRect = Rect(x: 0, y: bodyTop + topHeight + middleHeight, width: width, height: bottomHeight)
     drawWorkers(&canvas, workersRect, frame, state)
-    drawQueues(&canvas, queueRect, frame, g)
+    drawQueues(&canvas, queueRect, frame, state)
     drawThroughput(&canvas, throughputRect, frame, g)
     drawLatency(&canvas, latencyRect, frame, state)
     drawEvents(&canvas, eventsRect, state, origin: frame.snapshot.takenAt - frame.snapshot.uptime)
@@ -166,13 +166,16 @@ func bar(_ value: Int, of total: Int, width: Int, glyphs: Glyphs) -> String {
     return String(repeating: glyphs.barFull, count: filled) + String(repeating: glyphs.barEmpty, count: width - filled)
 }
 
-private func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ g: Glyphs) {
+private func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
+    let g = state.glyphs
     let s = frame.snapshot
     canvas.box(rect, title: "Queues", glyphs: g)
     let inner = rect.inner
     let capacity = s.queueCapacity
     let depth = s.queue.total
-    let scale = capacity ?? max(depth, 1)
+    // An unbounded queue is drawn against its peak of the last minute, never as full.
+    let peak = max(state.queueHistory.suffix(60).map(\.depth).max() ?? 0, depth)
+    let scale = capacity ?? max(peak * 2, 1)
     let label = "\(depth)/\(capacity.map(String.init) ?? "unbounded")"
     canvas.write("queue", x: inner.x, y: inner.y)
     let barWidth = max(inner.width - 8 - label.count - 1, 4)
@@ -185,12 +188,29 @@ private func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashboard
     if let breaker = s.breaker { third += "  breaker \(breaker)" }
     if let limit = s.rateLimit { third += "  limit \(Units.format(rate: limit.perSecond))" }
     canvas.write(third, x: inner.x, y: inner.y + 2, style: s.breaker.map { if case .closed = $0 { .plain } else { warnStyle } } ?? .plain, limit: inner.width)
+    var next = inner.y + 3
+    // Arrivals, admissions and completions side by side, and the depth over time: backpressure and overload
+    // show as admitted below arrived, and as a rising depth.
+    if let last = state.queueHistory.last, inner.height > 3 {
+        let overloaded = last.admittedPerS + 0.5 < last.arrivedPerS || last.completedPerS + 0.5 < last.admittedPerS
+        canvas.write(
+            "in \(Int(last.arrivedPerS.rounded()))/s  admitted \(Int(last.admittedPerS.rounded()))/s  out \(Int(last.completedPerS.rounded()))/s",
+            x: inner.x, y: next, style: overloaded ? Style(foreground: .yellow) : .plain, limit: inner.width)
+        next += 1
+        if inner.height > 4 {
+            let label = "depth, last \(min(state.queueHistory.count, inner.width - 16)) s (max \(peak)) "
+            let line = sparkline(state.queueHistory.map(\.depth), width: max(inner.width - label.count, 4), glyphs: g)
+            canvas.write(label, x: inner.x, y: next, style: dimStyle, limit: inner.width)
+            canvas.write(line, x: inner.x + label.count, y: next, style: Style(foreground: .yellow), limit: inner.width - label.count)
+            next += 1
+        }
+    }
     let perWorker = s.queue.perWorker.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-    guard !perWorker.isEmpty, inner.height > 4 else { return }
-    canvas.write(s.queue.ownedKeys.isEmpty ? "per worker (deepest first)" : "per worker (deepest first), keys owned", x: inner.x, y: inner.y + 3, style: dimStyle, limit: inner.width)
+    guard !perWorker.isEmpty, inner.y + inner.height - next > 1 else { return }
+    canvas.write(s.queue.ownedKeys.isEmpty ? "per worker (deepest first)" : "per worker (deepest first), keys owned", x: inner.x, y: next, style: dimStyle, limit: inner.width)
     let deepest = max(perWorker.first?.value ?? 1, 1)
-    for (offset, entry) in perWorker.prefix(inner.height - 4).enumerated() {
-        let y = inner.y + 4 + offset
+    for (offset, entry) in perWorker.prefix(inner.y + inner.height - next - 1).enumerated() {
+        let y = next + 1 + offset
         let keys = s.queue.ownedKeys[entry.key].map { "  keys \($0)" } ?? ""
         let name = "\(entry.key)".padding(toLength: 5, withPad: " ", startingAt: 0)
         let width = max(min(inner.width - 20 - keys.count, 30), 4)

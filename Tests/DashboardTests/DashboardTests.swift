@@ -161,6 +161,25 @@ struct DashboardViewTests {
         #expect(wrapped[1].hasPrefix(" > a long caption") && wrapped[2].contains("END"), "\(wrapped[1])\n\(wrapped[2])")
     }
 
+    @Test("queue depth over time with arrival, admission and completion rates; an unbounded queue is never drawn as full")
+    func queueHistory() throws {
+        var s = state()
+        var frame = try #require(s.frame)
+        frame.snapshot.queueCapacity = nil
+        s = update(s, .tick(frame)).0
+        frame.snapshot.takenAt = frame.snapshot.takenAt + .seconds(2)
+        frame.snapshot.counters.submitted += 400
+        frame.snapshot.counters.rejected += 100
+        frame.snapshot.counters.completed += 200
+        s = update(s, .tick(frame)).0
+        #expect(s.queueHistory == [QueueSecond(depth: frame.snapshot.queue.total, arrivedPerS: 200, admittedPerS: 150, completedPerS: 100)])
+        let text = view(s, width: 120, height: 40).text
+        #expect(text.contains("in 200/s  admitted 150/s  out 100/s"), "\(text)")
+        #expect(text.contains("depth, last 1 s (max 120)"))
+        let queueLine = try #require(text.split(separator: "\n").first { $0.contains("/unbounded") })
+        #expect(queueLine.contains("░"), "an unbounded queue is drawn against its peak, not full: \(queueLine)")
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()
