@@ -82,6 +82,10 @@ public struct DashboardState: Sendable {
     /// The selected worker, by id.
     public var selected: WorkerID?
     public var histogram: HistogramKind = .endToEnd
+    /// Whether the histogram covers the last 10 s (default) or the whole run (`w` switches).
+    public var latencyWholeRun = false
+    /// Copies of the whole-run histograms, one per second for the last 10 s, to subtract for the window.
+    var latencyMarks: [(time: PoolInstant, latencies: LatencyHistograms)] = []
     public var shutdownRequested: ShutdownMode?
     public var report: ShutdownReport?
     /// Feedback for the last key, shown in the footer.

@@ -2,7 +2,7 @@
 public enum DashboardKeyAction: Sendable, Equatable {
     case burst, thresholdUp, thresholdDown, rateUp, rateDown, pause
     case minUp, minDown, maxUp, maxDown, failureUp, failureDown
-    case crash, histogram, faster, slower, selectNext, selectPrevious, detail
+    case crash, histogram, latencyWindow, faster, slower, selectNext, selectPrevious, detail
     case drain, stop, help, close, quit
 }
 
@@ -40,6 +40,8 @@ public let dashboardKeyBindings: [KeyBinding] = [
     KeyBinding(
         label: "h", meaning: "histogram: end-to-end / queue wait / service", footer: "h histogram",
         actions: [(.character("h"), .histogram)]),
+    KeyBinding(
+        label: "w", meaning: "latency window: last 10 s / whole run", footer: nil, actions: [(.character("w"), .latencyWindow)]),
     KeyBinding(
         label: ". / ,", meaning: "speed up / slow down (x2 / /2, 0.125x to 8x)", footer: nil,
         actions: [(.character("."), .faster), (.character(","), .slower)]),

@@ -39,6 +39,12 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
     state.events.append(contentsOf: fresh)
     if state.events.count > DashboardState.eventsKept { state.events.removeFirst(state.events.count - DashboardState.eventsKept) }
     recordQueueSecond(frame, into: &state)
+    if let latencies = frame.snapshot.latencies,
+        state.latencyMarks.last.map({ frame.snapshot.takenAt - $0.time >= .seconds(1) }) ?? true
+    {
+        state.latencyMarks.append((frame.snapshot.takenAt, latencies))
+        if state.latencyMarks.count > 11 { state.latencyMarks.removeFirst(state.latencyMarks.count - 11) }
+    }
     state.frame = frame
     if let selected = state.selected, !frame.snapshot.workers.contains(where: { $0.id == selected }) {
         state.selected = frame.snapshot.workers.first?.id
@@ -115,6 +121,10 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         return [.session(.crashWorker(state.selected?.rawValue))]
     case .histogram:
         state.histogram = state.histogram.next
+        return []
+    case .latencyWindow:
+        state.latencyWholeRun.toggle()
+        state.notice = state.latencyWholeRun ? "latency: whole run" : "latency: last 10 s"
         return []
     case .faster, .slower:
         let factor = action == .faster ? 2.0 : 0.5

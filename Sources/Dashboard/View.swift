@@ -273,9 +273,18 @@ private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
 
 private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
     let g = state.glyphs
-    canvas.box(rect, title: "Latency: \(state.histogram.rawValue) (h)", glyphs: g)
+    // The last 10 s by default: the whole run now minus the whole run about 10 s ago.
+    let windowStart = state.latencyMarks.first { mark in
+        let age = frame.snapshot.takenAt - mark.time
+        return age <= .seconds(10) && age >= .seconds(1)
+    }
+    let windowed = !state.latencyWholeRun && windowStart != nil
+    let span = windowStart.map { Int((frame.snapshot.takenAt - $0.time).seconds.rounded()) } ?? 0
+    canvas.box(
+        rect, title: "Latency: \(state.histogram.rawValue), \(windowed ? "last \(max(span, 1)) s" : "whole run") (h, w)", glyphs: g)
     let inner = rect.inner
-    guard let latencies = frame.snapshot.latencies else { return }
+    guard let whole = frame.snapshot.latencies else { return }
+    let latencies = windowed ? whole.subtracting(windowStart?.latencies ?? LatencyHistograms()) : whole
     let histogram =
         switch state.histogram {
         case .endToEnd: latencies.endToEnd

@@ -75,7 +75,7 @@ struct DashboardViewTests {
         let text = canvas.text
         for expected in [
             "Workers (6)", "busy 3  idle 1  starting 1  draining 1", "Queues", "120/1000", "in flight 4  retrying 2  blocked 0",
-            "rejected 30  dead 20", "Throughput", "now 180/s  10s 90/s  peak 180/s", "Latency: end-to-end (h)",
+            "rejected 30  dead 20", "Throughput", "now 180/s  10s 90/s  peak 180/s", "Latency: end-to-end, whole run",
             "p50 45ms p90 81ms p99 90ms p99.9 90ms", "Events", "00:12.0  scale up 2 -> 4: queue 240 > 2 workers x 50",
             "00:40.0  scale down 4 -> 3: 1 worker idle >= 10s", "b burst  +/- threshold",
         ] {
@@ -178,6 +178,25 @@ struct DashboardViewTests {
         #expect(text.contains("depth, last 1 s (max 120)"))
         let queueLine = try #require(text.split(separator: "\n").first { $0.contains("/unbounded") })
         #expect(queueLine.contains("░"), "an unbounded queue is drawn against its peak, not full: \(queueLine)")
+    }
+
+    @Test("latency covers the last 10 s by default (w switches to the whole run), with max beside the percentiles")
+    func latencyWindow() throws {
+        var s = state()
+        var frame = try #require(s.frame)
+        s = update(s, .tick(frame)).0
+        var latencies = try #require(frame.snapshot.latencies)
+        for _ in 0..<50 { latencies.record(queueWait: 1_000_000, service: 500_000_000, endToEnd: 500_000_000) }
+        frame.snapshot.latencies = latencies
+        frame.snapshot.takenAt = frame.snapshot.takenAt + .seconds(5)
+        s = update(s, .tick(frame)).0
+        let windowed = view(s, width: 120, height: 40).text
+        #expect(windowed.contains("Latency: end-to-end, last 5 s (h, w)"), "\(windowed)")
+        #expect(windowed.contains("p50 501ms") && windowed.contains("max 501ms"), "only the last 5 s: \(windowed)")
+        s = update(s, .key(.character("w"))).0
+        let whole = view(s, width: 120, height: 40).text
+        #expect(whole.contains("Latency: end-to-end, whole run (h, w)"))
+        #expect(!whole.contains("p50 501ms"), "the whole run mixes in the earlier, faster jobs")
     }
 
     @Test("the help overlay lists every key")

@@ -64,3 +64,25 @@ public struct LatencySummary: Sendable, Equatable, Codable {
         max = toMilliseconds(histogram.max)
     }
 }
+
+extension LatencyHistograms {
+    /// What was recorded since `earlier` (a copy of these histograms taken before): a sliding window is the
+    /// whole run now minus the whole run then.
+    public func subtracting(_ earlier: LatencyHistograms) -> LatencyHistograms {
+        var window = self
+        window.queueWait = Self.difference(queueWait, earlier.queueWait)
+        window.service = Self.difference(service, earlier.service)
+        window.endToEnd = Self.difference(endToEnd, earlier.endToEnd)
+        return window
+    }
+
+    private static func difference(_ now: Histogram<UInt64>, _ then: Histogram<UInt64>) -> Histogram<UInt64> {
+        var result = now
+        result.reset()
+        for bucket in now.recordedValues() {
+            let before = then.countForValue(bucket.value)
+            if bucket.count > before { _ = result.record(bucket.value, count: bucket.count - before) }
+        }
+        return result
+    }
+}
