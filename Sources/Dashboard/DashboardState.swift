@@ -88,6 +88,8 @@ public struct DashboardState: Sendable {
     var latencyMarks: [(time: PoolInstant, latencies: LatencyHistograms)] = []
     public var shutdownRequested: ShutdownMode?
     public var report: ShutdownReport?
+    /// The final report overlay was closed (Esc); `Enter` shows it again.
+    public var reportHidden = false
     /// Feedback for the last key, shown in the footer.
     public var notice: String?
     /// Jobs a burst (`b`) submits.

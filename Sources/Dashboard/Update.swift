@@ -10,7 +10,7 @@ public func update(_ state: DashboardState, _ message: Message) -> (DashboardSta
         return (state, [])
     case .shutdownFinished(let report):
         state.report = report
-        state.notice = "shutdown complete; press q to quit"
+        state.notice = "shutdown complete; Esc closes the report, Enter shows it, q quits"
         return (state, [])
     case .key(let key):
         let commands = handle(key, &state)
@@ -62,8 +62,12 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         state.showHelp.toggle()
         return []
     case .close:
+        if !state.showHelp && !state.showDetail && state.report != nil { state.reportHidden = true }
         state.showHelp = false
         state.showDetail = false
+        return []
+    case .detail where state.report != nil:
+        state.reportHidden = false
         return []
     case .stop where state.report == nil && { if case .graceful? = state.shutdownRequested { true } else { false } }():
         // S escalates a graceful drain to an immediate shutdown (the rest is cancelled now).

@@ -37,7 +37,7 @@ public func view(_ state: DashboardState, width: Int, height: Int) -> Canvas {
     drawEvents(&canvas, eventsRect, state, origin: frame.snapshot.takenAt - frame.snapshot.uptime)
     drawFooter(&canvas, state)
     if state.showDetail, let selected = state.selected { drawDetail(&canvas, selected, frame, state) }
-    if let report = state.report { drawReport(&canvas, report, g) }
+    if let report = state.report, !state.reportHidden { drawReport(&canvas, report, frame, state) }
     if state.showHelp { drawHelp(&canvas, g) }
     return canvas
 }
@@ -122,7 +122,8 @@ func captionLines(_ caption: String?, width: Int) -> [String] {
 
 private func drawWorkers(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
     let workers = frame.snapshot.workers
-    canvas.box(rect, title: "Workers (\(workers.count))", glyphs: state.glyphs)
+    let selectedTitle = state.selected.map { id in workers.contains { $0.id == id } ? ", selected #\(id.rawValue)" : "" } ?? ""
+    canvas.box(rect, title: "Workers (\(workers.count))\(selectedTitle)", glyphs: state.glyphs)
     let inner = rect.inner
     var counts: [String: Int] = [:]
     for worker in workers { counts[worker.state.name, default: 0] += 1 }
@@ -426,10 +427,18 @@ private func drawDetail(_ canvas: inout Canvas, _ id: WorkerID, _ frame: Dashboa
     for (index, line) in lines.prefix(inner.height).enumerated() { canvas.write(line, x: inner.x + 1, y: inner.y + index, limit: inner.width - 1) }
 }
 
-private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ g: Glyphs) {
+private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ frame: DashboardFrame, _ state: DashboardState) {
     let c = report.counters
-    let inner = overlay(&canvas, width: 70, height: 11, title: "Final report", g)
     let balanced = c.isBalanced
+    var extra: [(String, Style)] = []
+    if let latencies = frame.snapshot.latencies {
+        let wait = LatencySummary(latencies.queueWait), total = LatencySummary(latencies.endToEnd)
+        extra.append(("queue wait   p50 \(short(wait.p50))  p99 \(short(wait.p99))  max \(short(wait.max))", .plain))
+        extra.append(("end to end   p50 \(short(total.p50))  p99 \(short(total.p99))  max \(short(total.max))", .plain))
+    }
+    let scaling = state.events.filter { if case .scaledUp = $0.kind { true } else if case .scaledDown = $0.kind { true } else { false } }
+    extra.append(("scale events \(scaling.count)\(scaling.last.map { ", last: \($0.kind)" } ?? "")", .plain))
+    let inner = overlay(&canvas, width: 76, height: 11 + extra.count, title: "Final report", state.glyphs)
     let lines: [(String, Style)] = [
         ("shutdown     \(report.mode), took \(formatted(report.duration))\(report.deadlineReached ? ", deadline reached" : "")", .plain),
         ("submitted    \(c.submitted)", Style(bold: true)),
@@ -438,8 +447,7 @@ private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ g: G
         ("  rejected   \(c.rejected)", Style(foreground: .yellow)),
         ("  cancelled  \(c.cancelled)   (queued \(report.cancelledWhileQueued), running \(report.cancelledWhileRunning))", Style(foreground: .magenta)),
         ("\(c.submitted) = \(c.completed) + \(c.failed) + \(c.rejected) + \(c.cancelled)   \(balanced ? "balanced" : "NOT BALANCED")", balanced ? Style(foreground: .green, bold: true) : warnStyle),
-        ("press q to quit", dimStyle),
-    ]
+    ] + extra + [("Esc closes this report (Enter shows it again), q quits", dimStyle)]
     for (index, (line, style)) in lines.prefix(inner.height).enumerated() {
         canvas.write(line, x: inner.x + 1, y: inner.y + index, style: style, limit: inner.width - 1)
     }

@@ -199,6 +199,25 @@ struct DashboardViewTests {
         #expect(!whole.contains("p50 501ms"), "the whole run mixes in the earlier, faster jobs")
     }
 
+    @Test("the final report adds latencies and scale events, Esc closes it and Enter shows it again; the selected worker's id is shown")
+    func reportClosable() throws {
+        var s = update(state(), .key(.right)).0
+        #expect(view(s, width: 120, height: 40).text.contains("Workers (6), selected #1"))
+        var counters = JobCounters()
+        counters.submitted = 3
+        counters.completed = 3
+        let report = ShutdownReport(
+            mode: .graceful(deadline: .seconds(1)), counters: counters, deadlineReached: false, cancelledWhileQueued: 0,
+            cancelledWhileRunning: 0, duration: .milliseconds(10))
+        s = update(s, .shutdownFinished(report)).0
+        let shown = view(s, width: 120, height: 40).text
+        #expect(shown.contains("Final report") && shown.contains("end to end   p50") && shown.contains("scale events 2, last: scale down"))
+        s = update(s, .key(.escape)).0
+        #expect(!view(s, width: 120, height: 40).text.contains("Final report"))
+        s = update(s, .key(.enter)).0
+        #expect(view(s, width: 120, height: 40).text.contains("Final report"))
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()
@@ -259,7 +278,7 @@ struct DashboardViewTests {
         let text = view(s, width: 80, height: 24).text
         #expect(text.contains("Final report"))
         #expect(text.contains("10 = 7 + 1 + 1 + 1   balanced"))
-        #expect(text.contains("press q to quit"))
+        #expect(text.contains("Esc closes this report (Enter shows it again), q quits"))
     }
 
     @Test("a latency histogram switches between end-to-end, queue wait and service")
