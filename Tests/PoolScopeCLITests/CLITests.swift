@@ -11,6 +11,24 @@ struct CommandResult {
     var error: String
 }
 
+/// Starts poolscope, sends `signal` after `delay`, and returns its exit status and standard output.
+func runPoolscope(_ arguments: [String], signal: Int32, after delay: Duration) async throws -> (status: Int32, output: Data) {
+    let process = Process()
+    process.executableURL = poolscopeBinary
+    process.arguments = arguments
+    process.currentDirectoryURL = repositoryRoot
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    try await Task.sleep(for: delay)
+    kill(process.processIdentifier, signal)
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, data)
+}
+
 /// The `poolscope` built beside this test bundle (so `swift test -c release` and `--scratch-path` work).
 let poolscopeBinary: URL = {
     let fileManager = FileManager.default
@@ -32,13 +50,19 @@ func poolscope(_ arguments: String...) throws -> CommandResult {
     try runPoolscope(arguments)
 }
 
-/// Runs poolscope with arguments given as an array, optionally with environment overrides.
-func runPoolscope(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+/// Runs poolscope with arguments given as an array, optionally with environment overrides (a nil value
+/// removes the variable), another copy of the binary, or another working directory.
+func runPoolscope(
+    _ arguments: [String], environment: [String: String?] = [:], binary: URL = poolscopeBinary,
+    directory: URL = repositoryRoot
+) throws -> CommandResult {
     let process = Process()
-    process.executableURL = poolscopeBinary
+    process.executableURL = binary
     process.arguments = arguments
-    process.currentDirectoryURL = repositoryRoot
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.currentDirectoryURL = directory
+    var merged = ProcessInfo.processInfo.environment
+    for (name, value) in environment { merged[name] = value }
+    process.environment = merged
     let output = Pipe()
     let error = Pipe()
     process.standardOutput = output
@@ -103,20 +127,8 @@ struct CLITests {
 
     @Test("SIGINT or SIGTERM on a headless run prints the partial summary (interrupted: true) and exits 130 or 143", arguments: [SIGINT, SIGTERM])
     func interruptedRun(signal: Int32) async throws {
-        let process = Process()
-        process.executableURL = poolscopeBinary
-        process.arguments = ["run", "burst", "--json", "--duration", "30s"]
-        process.currentDirectoryURL = repositoryRoot
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try await Task.sleep(for: .seconds(2))
-        kill(process.processIdentifier, signal)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 128 + signal)
+        let (status, data) = try await runPoolscope(["run", "burst", "--json", "--duration", "30s"], signal: signal, after: .seconds(2))
+        #expect(status == 128 + signal)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
         #expect(object["interrupted"] as? Bool == true)
         #expect(object["balanced"] as? Bool == true)
@@ -131,21 +143,7 @@ struct CLITests {
         let copy = directory.appendingPathComponent("poolscope")
         try FileManager.default.copyItem(at: poolscopeBinary, to: copy)
         func run(_ arguments: [String]) throws -> CommandResult {
-            let process = Process()
-            process.executableURL = copy
-            process.arguments = arguments
-            process.currentDirectoryURL = directory
-            var environment = ProcessInfo.processInfo.environment
-            environment["POOLSCOPE_DEMOS"] = nil
-            process.environment = environment
-            let output = Pipe(), error = Pipe()
-            process.standardOutput = output
-            process.standardError = error
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let out = output.fileHandleForReading.readDataToEndOfFile(), err = error.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CommandResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), error: String(decoding: err, as: UTF8.self))
+            try runPoolscope(arguments, environment: ["POOLSCOPE_DEMOS": nil], binary: copy, directory: directory)
         }
         let demos = try run(["demos"])
         #expect(demos.status == 0 && demos.output.split(separator: "\n").count >= 17, "\(demos.error)")

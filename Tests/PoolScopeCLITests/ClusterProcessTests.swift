@@ -209,19 +209,9 @@ struct ClusterProcessTests {
         #expect((jobs["enqueued"] ?? 0) > 100 && jobs["completed"] == jobs["enqueued"], "\(jobs)")
         #expect((object["warnings"] as? [String])?.isEmpty == true, "burst's timeline only shapes arrivals")
 
-        let process = Process()
-        process.executableURL = poolscopeBinary
-        process.arguments = ["run", "burst", "--cluster", url, "--schema", schema, "--duration", "20s", "--json"]
-        process.currentDirectoryURL = repositoryRoot
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await Task.sleep(for: .seconds(2))
-        kill(process.processIdentifier, SIGINT)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130)
+        let (status, data) = try await runPoolscope(
+            ["run", "burst", "--cluster", url, "--schema", schema, "--duration", "20s", "--json"], signal: SIGINT, after: .seconds(2))
+        #expect(status == 130)
         let partial = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(partial["interrupted"] as? Bool == true)
         node.kill(SIGTERM)
