@@ -7,12 +7,12 @@ struct BenchCluster: AsyncParsableCommand {
         commandName: "cluster",
         abstract: "The cluster's throughput on PostgreSQL, side by side with pgqueuer on the same server.",
         discussion: """
-            Enqueues --jobs no-op jobs in one batched call (the enqueue rate), runs ANALYZE, then times the burn-down
-            with 1 and 2 'poolscope node' processes, from the first claim to the last completion (server clock). Then
-            the same on the same server with pgqueuer 1.6.0 (bench/pgqueuer/peer.py; install it with
-            'python3 -m pip install -r bench/pgqueuer/requirements.txt'): 1 consumer at its default batch of 10, and
-            2 consumers at batch 100. With no --database, a throwaway PostgreSQL is started and removed. Results:
-            BENCHMARKS.md.
+            Enqueues --jobs no-op jobs in one batched call (the enqueue rate), runs ANALYZE, then times the \
+            burn-down with 1 and 2 'poolscope node' processes, from the first claim to the last completion \
+            (server clock). Then the same on the same server with pgqueuer 1.6.0 (bench/pgqueuer/peer.py; \
+            install it with 'python3 -m pip install -r bench/pgqueuer/requirements.txt'): 1 consumer at its \
+            default batch of 10, and 2 consumers at batch 100. With no --database, a throwaway PostgreSQL is \
+            started and removed. Results: BENCHMARKS.md.
             """)
 
     @Option(help: "Jobs per run.")

@@ -7,10 +7,11 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Compare PoolScope's pool with what a Swift user would use instead (run it in release: swift run -c release poolscope bench).",
         discussion: """
-            Runs every pool on the same jobs (no-op, 1 µs and 100 µs of CPU spin, a 1 ms sleep) with 2 and 8 workers,
-            rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly once. Then scale
-            figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) and the dashboard's cost.
-            Results and their history: BENCHMARKS.md. 'poolscope bench cluster' measures the PostgreSQL cluster.
+            Runs every pool on the same jobs (no-op, 1 µs and 100 µs of CPU spin, a 1 ms sleep) with 2 and 8 \
+            workers, rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly \
+            once. Then scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
+            and the dashboard's cost. Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
+            measures the PostgreSQL cluster.
             """,
         subcommands: [BenchCluster.self])
 

@@ -49,9 +49,9 @@ struct ClusterDemo: AsyncParsableCommand {
         commandName: "demo",
         abstract: "A cluster lesson: three nodes under steady load, with captions; kill one and watch its jobs rescued.",
         discussion: """
-            With no --database, starts a throwaway PostgreSQL (initdb into a temporary directory, a free port on
-            127.0.0.1), removed again on every exit. Needs PostgreSQL's server binaries (initdb, pg_ctl) on PATH or
-            under /usr/lib/postgresql/*/bin.
+            With no --database, starts a throwaway PostgreSQL (initdb into a temporary directory, a free port on \
+            127.0.0.1), removed again on every exit. Needs PostgreSQL's server binaries (initdb, pg_ctl) on PATH \
+            or under /usr/lib/postgresql/*/bin.
             """)
 
     @Option(help: ArgumentHelp("Use this database instead of a throwaway one.", valueName: "url"))
@@ -65,7 +65,7 @@ struct ClusterDemo: AsyncParsableCommand {
 
     @MainActor
     func run() async throws {
-        requireTerminal("poolscope cluster status --database URL")
+        requireTerminal("poolscope node, poolscope cluster enqueue and poolscope cluster status (docs/CLUSTER.md)")
         let (url, server) = await databaseOrThrowawayServer(database, announce: "starting a throwaway PostgreSQL...")
         let parsed: DatabaseURL
         do {

@@ -7,9 +7,9 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "node",
         abstract: "Run a cluster node with the simulated job kinds until SIGTERM or Ctrl-C (graceful stop).",
         discussion: """
-            The node claims jobs from the shared queue in PostgreSQL, runs them on a local pool, heartbeats and
-            takes its turn rescuing the jobs of dead nodes. SIGTERM or SIGINT stops it gracefully: running jobs
-            finish (up to --drain-deadline), claimed jobs that have not started are handed back with no attempt
+            The node claims jobs from the shared queue in PostgreSQL, runs them on a local pool, heartbeats and \
+            takes its turn rescuing the jobs of dead nodes. SIGTERM or SIGINT stops it gracefully: running jobs \
+            finish (up to --drain-deadline), claimed jobs that have not started are handed back with no attempt \
             charged, and it exits 0. Guarantees and schema: docs/CLUSTER.md.
             """)
 

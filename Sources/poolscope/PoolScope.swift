@@ -13,11 +13,12 @@ struct PoolScope: AsyncParsableCommand {
         commandName: "poolscope",
         abstract: "Watch, teach and measure worker pools.",
         discussion: """
-            With no subcommand, opens the live dashboard on the built-in demo: a pool under steady load with
-            periodic bursts. 'poolscope SCENARIO' opens it on a scenario file or a bundled demo name.
-            Scenario files are YAML (docs/SCENARIOS.md); bundled demos are listed by 'poolscope demos'.
+            With no subcommand, opens the live dashboard on the built-in demo: a pool under steady load with \
+            periodic bursts. 'poolscope SCENARIO' opens it on a scenario file or a bundled demo name. Scenario \
+            files are YAML (docs/SCENARIOS.md); bundled demos are listed by 'poolscope demos'.
 
-            Exit codes: 0 success, 1 a failed run or an invalid scenario, 2 a usage error.
+            Exit codes: 0 success, 1 a failed run or an invalid scenario, 2 a usage error, 130 or 143 when \
+            ended by SIGINT or SIGTERM.
             """,
         version: poolscopeVersion,
         subcommands: [Watch.self, Run.self, Check.self, Demos.self, BenchCommand.self, NodeCommand.self, ClusterCommand.self],
