@@ -52,10 +52,7 @@ public final class ClusterNode: Sendable {
 
     /// Registers the node and starts its loops: claiming, listening, heartbeat and rescue, completing.
     public func start() async throws(ClusterError) {
-        let id = try await database.registerNode(
-            name: configuration.name, host: ProcessInfo.processInfo.hostName,
-            pid: Int(ProcessInfo.processInfo.processIdentifier), workers: configuration.workers,
-            keyed: configuration.keyed)
+        let id = try await register()
         state.withLock { $0.nodeID = id }
         if configuration.keyed {
             let live = try await database.liveKeyedNodes()
@@ -69,6 +66,15 @@ public final class ClusterNode: Sendable {
         ]
         tasks.withLock { $0 = loops }
         claimTask.withLock { $0 = Task { await self.claimLoop() } }
+    }
+
+    /// Adds this process to the nodes table as a new node (at start, and when rejoining after being
+    /// declared dead); returns its id.
+    private func register() async throws(ClusterError) -> Int64 {
+        try await database.registerNode(
+            name: configuration.name, host: ProcessInfo.processInfo.hostName,
+            pid: Int(ProcessInfo.processInfo.processIdentifier), workers: configuration.workers,
+            keyed: configuration.keyed)
     }
 
     /// The node's own view of itself.
@@ -224,10 +230,7 @@ public final class ClusterNode: Sendable {
                     // Our claims were rescued: jobs not started yet must not start here (they may already run
                     // elsewhere); attempts still running finish, and their outcomes are fenced off as stale.
                     let dropped = state.withLock { $0.takeUnstarted().count }
-                    let id = try await database.registerNode(
-                        name: configuration.name, host: ProcessInfo.processInfo.hostName,
-                        pid: Int(ProcessInfo.processInfo.processIdentifier), workers: configuration.workers,
-                        keyed: configuration.keyed)
+                    let id = try await register()
                     state.withLock { $0.nodeID = id }
                     logger.warning("node \(configuration.name) was declared dead by the cluster (its jobs were rescued; \(dropped) claimed job(s) will not start here); rejoined as #\(id)")
                 }

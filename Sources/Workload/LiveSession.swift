@@ -64,6 +64,7 @@ public final class LiveSession: Sendable {
 
     public init(scenario: Scenario, quiet: Bool = true) throws(ConfigurationError) {
         self.scenario = scenario
+        theory = ErlangC.model(of: scenario)
         var configuration = scenario.pool
         if quiet { configuration.logger = Logger(label: "poolscope.session", factory: { _ in SwiftLogNoOpLogHandler() }) }
         pool = try WorkerPool(configuration: configuration)
@@ -78,7 +79,7 @@ public final class LiveSession: Sendable {
 
     /// Queues an action to apply at the current scenario time.
     /// Erlang C's model of the scenario, when it applies.
-    public var theory: ErlangC.Model? { ErlangC.model(of: scenario) }
+    public let theory: ErlangC.Model?
 
     public func send(_ action: ScenarioAction) {
         state.withLock { $0.live.append(action) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PoolCluster
+import PoolEngine
 import Workload
 
 /// `--database` and `--schema`, shared by every cluster command.
@@ -121,3 +122,32 @@ func databaseOrThrowawayServer(_ given: String?, announce: String) async -> (url
 /// This poolscope executable, to start `poolscope node` children with.
 let poolscopeExecutable = URL(
     fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+
+/// SIGINT or SIGTERM ending a headless command early: remembers which arrived, tells the command
+/// (`then`), and ends the process with the contract's exit code once the command has printed what it has.
+final class Interruption: Sendable {
+    private let received = Locked<Int32?>(nil)
+    private let watcher: Task<Void, Never>
+
+    init(then onSignal: @escaping @Sendable () -> Void = {}) {
+        let stop = StopSignal()
+        let received = self.received
+        watcher = Task.detached {
+            let number = await stop.next()
+            received.withLock { $0 = number }
+            onSignal()
+        }
+    }
+
+    deinit { watcher.cancel() }
+
+    /// Whether a signal has arrived.
+    var happened: Bool { received.withLock { $0 } != nil }
+
+    /// After a signal: says so, with what became of the work, and exits 130 (SIGINT) or 143 (SIGTERM).
+    func exitIfInterrupted(_ outcome: String) {
+        guard let number = received.withLock({ $0 }) else { return }
+        printError("poolscope: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"); \(outcome)")
+        terminate(128 + number)
+    }
+}

@@ -61,14 +61,8 @@ enum ClusterRun {
             }
         }
         // SIGINT or SIGTERM: stop enqueueing and waiting, print the summary of what was enqueued, exit 130/143.
-        let stop = StopSignal()
-        let received = Locked<Int32?>(nil)
-        let watcher = Task.detached {
-            let number = await stop.next()
-            received.withLock { $0 = number }
-        }
-        defer { watcher.cancel() }
-        func interrupted() -> Bool { received.withLock { $0 } != nil }
+        let interruption = Interruption()
+        func interrupted() -> Bool { interruption.happened }
         let producer = ClusterProducer(database: database)
         var schedule = SubmissionSchedule(
             workload: scenario.workload, timeline: scenario.timeline, duration: scenario.duration, seed: scenario.seed)
@@ -158,10 +152,7 @@ enum ClusterRun {
             }
             for warning in warnings { print("  warning: \(warning)") }
         }
-        if let number = received.withLock({ $0 }) {
-            printError("poolscope: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"); the jobs enqueued stay in the queue")
-            terminate(128 + number)
-        }
+        interruption.exitIfInterrupted("the jobs enqueued stay in the queue")
         if !drained { terminate(1) }
     }
 }

@@ -108,15 +108,8 @@ struct Run: AsyncParsableCommand {
         let progress = ProgressReporter(duration: scenario.duration, enabled: true)
         let runner = ScenarioRunner(scenario: scenario)
         // SIGINT or SIGTERM ends the run early: the partial summary is printed, then exit 130 or 143.
-        let stop = StopSignal()
-        let received = Locked<Int32?>(nil)
-        let watcher = Task.detached {
-            let number = await stop.next()
-            received.withLock { $0 = number }
-            runner.interrupt()
-        }
+        let interruption = Interruption(then: { runner.interrupt() })
         let output: RunOutput
-        defer { watcher.cancel() }
         do {
             output = try await runner.run { progress.update($0) }
         } catch {
@@ -139,10 +132,7 @@ struct Run: AsyncParsableCommand {
         } else {
             print(RunReportFormatter.human(output.result))
         }
-        if let number = received.withLock({ $0 }) {
-            printError("poolscope: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"); the summary covers what ran")
-            terminate(128 + number)
-        }
+        interruption.exitIfInterrupted("the summary covers what ran")
         if !output.result.balanced { terminate(1) }
     }
 }
