@@ -403,8 +403,12 @@ struct PoolCore {
 
     // MARK: Workers
 
+    /// A new worker's first step. Growth goes on from here too, not only from the scaler's tick: a burst
+    /// grows 1, 2, 4, 8 as fast as workers come up (outside the cooldown), even when the scaler's task
+    /// is slow to be scheduled on a busy machine.
     mutating func workerStarted(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
-        nextStep(for: id, now: now, effects: &effects)
+        scaleIfOverThreshold(now: now, effects: &effects)
+        return nextStep(for: id, now: now, effects: &effects)
     }
 
     func buffer(of id: WorkerID) -> RunBuffer? { runBuffers[id] }
