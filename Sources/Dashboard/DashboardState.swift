@@ -45,6 +45,8 @@ public enum Command: Equatable, Sendable {
     case setSpeed(Double)
     /// Multiply the speed (relative, so every press counts).
     case changeSpeed(by: Double)
+    /// Pause the whole scenario, or resume it (relative: the session flips its own state).
+    case togglePause
     case shutdown(ShutdownMode)
     case quit
 }

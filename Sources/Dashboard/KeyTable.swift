@@ -25,7 +25,7 @@ public let dashboardKeyBindings: [KeyBinding] = [
     KeyBinding(
         label: "] / [", meaning: "raise / lower the arrival rate (x1.25 / x0.8)", footer: "[/] rate",
         actions: [(.character("]"), .rateUp), (.character("["), .rateDown)]),
-    KeyBinding(label: "p", meaning: "pause / resume arrivals", footer: "p pause", actions: [(.character("p"), .pause)]),
+    KeyBinding(label: "p", meaning: "pause / resume the whole scenario", footer: "p pause", actions: [(.character("p"), .pause)]),
     KeyBinding(
         label: "M / m", meaning: "raise / lower min workers", footer: nil,
         actions: [(.character("M"), .minUp), (.character("m"), .minDown)]),

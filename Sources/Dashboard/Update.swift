@@ -102,8 +102,8 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         state.notice = "immediate shutdown: cancelling..."
         return [.shutdown(.immediate)]
     case .pause:
-        state.notice = status.paused ? "arrivals resumed" : "arrivals paused"
-        return [.session(status.paused ? .resumeArrivals : .pauseArrivals)]
+        state.notice = status.paused ? "scenario resumed" : "scenario paused (arrivals, timeline, jobs and the pool's timers)"
+        return [.togglePause]
     case .rateUp, .rateDown:
         let factor = action == .rateUp ? 1.25 : 0.8
         state.notice = "arrival rate x\(factor)"

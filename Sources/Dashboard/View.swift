@@ -76,7 +76,8 @@ private func drawHeader(_ canvas: inout Canvas, _ frame: DashboardFrame, _ state
     let s = frame.snapshot
     let status = frame.status
     canvas.fill(Rect(x: 0, y: 0, width: canvas.width, height: 1), with: Cell(" ", style: Style(reverse: true)))
-    let phase = status.paused && s.phase == .running ? "paused" : s.phase.rawValue
+    let phase =
+        s.phase != .running ? s.phase.rawValue : status.paused ? "paused" : status.arrivalsPaused ? "arrivals paused" : s.phase.rawValue
     // Parts in order; the droppable ones go first when the line does not fit.
     var parts: [(text: String, drop: Int)] = [
         ("PoolScope", 2), (status.scenarioName, 0), ("\(s.strategy)", 0),

@@ -9,7 +9,10 @@ public struct SessionStatus: Sendable, Equatable {
     public var duration: Duration
     public var caption: String?
     public var arrivalRate: Double
+    /// The whole scenario is paused: arrivals, timeline, and the pool's clock.
     public var paused: Bool
+    /// Arrivals alone are paused (a timeline `pause:` entry); the pool and the clock go on.
+    public var arrivalsPaused: Bool = false
     public var speed: Double
     public var failureRate: Double
     public var extraLatency: Duration
@@ -21,9 +24,10 @@ public struct SessionStatus: Sendable, Equatable {
     public init(
         scenarioName: String, scenarioTime: Duration, duration: Duration, caption: String?, arrivalRate: Double,
         paused: Bool, speed: Double, failureRate: Double, extraLatency: Duration, finished: Bool,
-        theory: ErlangC.Model? = nil
+        theory: ErlangC.Model? = nil, arrivalsPaused: Bool = false
     ) {
         self.theory = theory
+        self.arrivalsPaused = arrivalsPaused
         self.scenarioName = scenarioName
         self.scenarioTime = scenarioTime
         self.duration = duration
@@ -40,11 +44,14 @@ public struct SessionStatus: Sendable, Equatable {
 /// A scenario running against a live pool: it submits the job stream on time, performs the timeline,
 /// and takes actions live (the dashboard's keys). Headless runs and the dashboard share it.
 ///
-/// Scenario time advances with wall time multiplied by ``SessionStatus/speed``, and service times are
-/// divided by it, so a speed of 0.25 shows the same scenario in slow motion.
+/// Everything runs on one ``ScenarioClock``: arrivals, the timeline, simulated service times and the pool's
+/// own timers (idle timeout, cooldown, breaker cool-off, retry backoff). A speed of 0.25 shows the same
+/// scenario in slow motion, and a pause stops all of it.
 public final class LiveSession: Sendable {
     public let scenario: Scenario
     public let pool: WorkerPool
+    /// The scenario's time: the pool's clock too.
+    public let clock: ScenarioClock
     let log = SessionLog()
 
     private struct State {
@@ -52,7 +59,6 @@ public final class LiveSession: Sendable {
         var actions: [TimelineEntry]
         var live: [ScenarioAction] = []
         var scenarioTime: Duration = .zero
-        var speed = 1.0
         var caption: String?
         var faults = FaultInjection.none
         var failureRate: Double
@@ -62,12 +68,13 @@ public final class LiveSession: Sendable {
 
     private let state: Locked<State>
 
-    public init(scenario: Scenario, quiet: Bool = true) throws(ConfigurationError) {
+    public init(scenario: Scenario, quiet: Bool = true, speed: Double = 1) throws(ConfigurationError) {
         self.scenario = scenario
+        clock = ScenarioClock(speed: speed)
         theory = ErlangC.model(of: scenario)
         var configuration = scenario.pool
         if quiet { configuration.logger = Logger(label: "poolscope.session", factory: { _ in SwiftLogNoOpLogHandler() }) }
-        pool = try WorkerPool(configuration: configuration)
+        pool = try WorkerPool(configuration: configuration, clock: clock)
         state = Locked(
             State(
                 schedule: SubmissionSchedule(
@@ -87,12 +94,22 @@ public final class LiveSession: Sendable {
 
     /// Changes the speed (0.05...20): below 1 is slow motion.
     public func setSpeed(_ speed: Double) {
-        state.withLock { $0.speed = min(max(speed, 0.05), 20) }
+        clock.setSpeed(speed)
     }
 
     /// Multiplies the speed, within 0.125...8 (each press of a speed key is one step).
     public func changeSpeed(by factor: Double) {
-        state.withLock { $0.speed = min(max($0.speed * factor, 0.125), 8) }
+        clock.setSpeed(min(max(clock.speed * factor, 0.125), 8))
+    }
+
+    /// Pauses or resumes the whole scenario: arrivals, timeline, simulated work and the pool's timers.
+    public func setPaused(_ paused: Bool) {
+        clock.setPaused(paused)
+    }
+
+    /// Pauses a running scenario, or resumes a paused one.
+    public func togglePause() {
+        clock.setPaused(!clock.isPaused)
     }
 
     public var status: SessionStatus {
@@ -100,25 +117,23 @@ public final class LiveSession: Sendable {
             SessionStatus(
                 scenarioName: scenario.name, scenarioTime: state.scenarioTime, duration: scenario.duration,
                 caption: state.caption, arrivalRate: state.schedule.currentRate(at: state.scenarioTime),
-                paused: state.schedule.isPaused, speed: state.speed, failureRate: state.failureRate,
-                extraLatency: state.faults.extraLatency, finished: state.finished, theory: theory)
+                paused: clock.isPaused, speed: clock.speed, failureRate: state.failureRate,
+                extraLatency: state.faults.extraLatency, finished: state.finished, theory: theory,
+                arrivalsPaused: state.schedule.isPaused)
         }
     }
 
     /// Submits and acts until the scenario's duration is over or a shutdown is asked for; returns the
     /// shutdown to perform.
     public func drive() async -> ShutdownMode {
-        let clock = ContinuousClock()
-        var lastWall = clock.now
         while true {
-            let now = clock.now
+            let now = clock.elapsed
             let (due, stop, wait) = state.withLock { state in
-                state.scenarioTime = state.scenarioTime + (now - lastWall) * state.speed
+                state.scenarioTime = max(state.scenarioTime, now)
                 return step(&state)
             }
-            lastWall = now
             for submission in due {
-                await submit(submission, speed: state.withLock { $0.speed })
+                await submit(submission)
             }
             if let stop {
                 state.withLock { $0.finished = true }
@@ -151,7 +166,7 @@ public final class LiveSession: Sendable {
         }
         if t >= scenario.duration && state.actions.isEmpty { return (due, .graceful(deadline: scenario.shutdownDeadline), .zero) }
         let nextTime = [state.schedule.peek()?.at, state.actions.first?.at, scenario.duration].compactMap { $0 }.min() ?? t
-        let wait = (nextTime - t) / max(state.speed, 0.05)
+        let wait = clock.wallTime(for: nextTime - t) ?? .milliseconds(20)
         return (due, nil, max(wait, .milliseconds(1)))
     }
 
@@ -206,24 +221,26 @@ public final class LiveSession: Sendable {
         return nil
     }
 
-    private func submit(_ submission: Submission, speed: Double) async {
-        let clock = ContinuousClock()
-        let submitted = clock.now
+    private func submit(_ submission: Submission) async {
+        let clock = self.clock
+        let submitted = clock.now()
         let log = self.log
         let priority = submission.spec.priority
         let tracksPriorities = scenario.workload.priorities != nil
         if tracksPriorities { log.prioritySubmitted(priority) }
         let onStart: (@Sendable () -> Void)? =
-            tracksPriorities ? { @Sendable in log.priorityStarted(priority, wait: clock.now - submitted) } : nil
-        let job = SimulatedWork.job(for: submission.spec, kind: scenario.workload.kind, speed: speed, onStart: onStart) {
-            log.recordEndToEnd(clock.now - submitted)
+            tracksPriorities ? { @Sendable in log.priorityStarted(priority, wait: clock.now() - submitted) } : nil
+        let job = SimulatedWork.job(for: submission.spec, kind: scenario.workload.kind, clock: clock, onStart: onStart) {
+            log.recordEndToEnd(clock.now() - submitted)
             if tracksPriorities { log.priorityCompleted(priority) }
         }
         await pool.submit(job)
     }
 
     /// Ends the session: stops arrivals and shuts the pool down.
+    /// A paused scenario resumes first: its jobs and the drain's deadline run on the scenario clock.
     public func shutdown(_ mode: ShutdownMode) async -> ShutdownReport {
+        clock.setPaused(false)
         state.withLock { state in
             state.stopRequested = state.stopRequested ?? mode
             state.finished = true

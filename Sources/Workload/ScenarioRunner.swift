@@ -48,7 +48,7 @@ public final class ScenarioRunner: Sendable {
         if interruptedEarly { session.send(.shutdown(.immediate)) }
         let pool = session.pool
         let log = session.log
-        let origin = SystemPoolClock().now()
+        let origin = PoolInstant.zero  // the pool runs on the session's scenario clock, which starts at zero
         let clock = ContinuousClock()
         let start = clock.now
 

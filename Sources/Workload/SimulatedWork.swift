@@ -2,27 +2,32 @@ public import PoolEngine
 
 /// Turns a ``JobSpec`` into real work for the pool: sleeping, spinning, or both.
 public enum SimulatedWork {
-    /// The closure a simulated job runs. `speed` below 1 stretches service times (slow motion).
-    /// `onSuccess` is called when an attempt succeeds, with nothing else.
-    /// `onStart` is called when the first attempt starts.
+    /// The closure a simulated job runs. Sleeps are on `clock` (a scenario's clock: slow motion stretches
+    /// them, a pause holds them); CPU work spins for the service time at the clock's speed when the job
+    /// starts. `onSuccess` is called when an attempt succeeds, with nothing else. `onStart` is called when
+    /// the first attempt starts.
     public static func job(
-        for spec: JobSpec, kind: JobKind, speed: Double = 1, onStart: (@Sendable () -> Void)? = nil,
+        for spec: JobSpec, kind: JobKind, clock: ScenarioClock? = nil, onStart: (@Sendable () -> Void)? = nil,
         onSuccess: (@Sendable () -> Void)? = nil
     ) -> Job {
-        let service = Duration.nanoseconds(Int64(Double(spec.service.nanoseconds) / max(speed, 0.001)))
+        let service = spec.service
+        @Sendable func sleep(_ duration: Duration) async throws {
+            if let clock { try await clock.sleep(for: duration) } else { try await Task.sleep(for: duration) }
+        }
+        @Sendable func wall(_ duration: Duration) -> Duration { clock.map { duration / max($0.speed, 0.001) } ?? duration }
         let attempts = AttemptCounter()
         return Job(key: spec.key, priority: spec.priority) {
             let attempt = attempts.next()
             if attempt == 1 { onStart?() }
             switch kind {
             case .sleep:
-                try await Task.sleep(for: service)
+                try await sleep(service)
             case .cpu:
-                try spin(for: service)
+                try spin(for: wall(service))
             case .mixed(let fraction):
                 let cpu = Duration.nanoseconds(Int64(Double(service.nanoseconds) * fraction))
-                try spin(for: cpu)
-                try await Task.sleep(for: service - cpu)
+                try spin(for: wall(cpu))
+                try await sleep(service - cpu)
             }
             if spec.fails(attempt: attempt) { throw SimulatedFailure(index: spec.index, attempt: attempt) }
             onSuccess?()

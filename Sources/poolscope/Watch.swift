@@ -173,6 +173,7 @@ final class DashboardApp {
             case .session(let action): session.send(action)
             case .setSpeed(let speed): session.setSpeed(speed)
             case .changeSpeed(let factor): session.changeSpeed(by: factor)
+            case .togglePause: session.togglePause()
             case .shutdown(let mode):
                 shutdownTask = Task.detached { [session, report] in
                     let finished = await session.shutdown(mode)

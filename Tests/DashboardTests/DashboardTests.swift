@@ -300,7 +300,7 @@ struct DashboardUpdateTests {
         (.character("-"), [.session(.changeThreshold(by: -1))]),
         (.character("s"), [.shutdown(.graceful(deadline: .seconds(10)))]),
         (.character("S"), [.shutdown(.immediate)]),
-        (.character("p"), [.session(.pauseArrivals)]),
+        (.character("p"), [.togglePause]),
         (.character("q"), [.quit]),
         (.interrupt, [.quit]),
         (.character("]"), [.session(.scaleRate(by: 1.25))]),

@@ -145,7 +145,7 @@ struct TUITests {
         try tmux.press("?")
         let help = await tmux.wait {
             $0.contains("Keys") && $0.contains("inject a burst of jobs") && $0.contains("graceful shutdown")
-                && $0.contains("pause / resume arrivals") && $0.contains("q, Ctrl-C")
+                && $0.contains("pause / resume the whole scenario") && $0.contains("q, Ctrl-C")
         }
         #expect(help != nil, "no complete help overlay:\n\(tmux.screen)")
         try tmux.press("q")

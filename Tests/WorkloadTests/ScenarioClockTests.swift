@@ -1,0 +1,105 @@
+import PoolEngine
+import Synchronization
+import Testing
+
+@testable import Workload
+
+/// A wall clock the test moves by hand.
+final class HandWall: Sendable {
+    private let nanoseconds = Atomic<Int64>(1_000)
+    func advance(_ duration: Duration) { nanoseconds.add(duration.nanoseconds, ordering: .relaxed) }
+    var read: @Sendable () -> Int64 { { [self] in nanoseconds.load(ordering: .relaxed) } }
+}
+
+@Suite("One scenario clock: speed and pause reach the pool")
+struct ScenarioClockTests {
+    @Test("scenario time is wall time times the speed, kept across speed changes, frozen while paused")
+    func clockArithmetic() {
+        let wall = HandWall()
+        let clock = ScenarioClock(speed: 0.25, wall: wall.read)
+        wall.advance(.seconds(4))
+        #expect(clock.elapsed == .seconds(1))
+        clock.setSpeed(2)
+        wall.advance(.seconds(1))
+        #expect(clock.elapsed == .seconds(3))
+        clock.setPaused(true)
+        wall.advance(.seconds(10))
+        #expect(clock.elapsed == .seconds(3), "a pause freezes scenario time")
+        #expect(clock.wallTime(for: .seconds(1)) == nil)
+        clock.setPaused(false)
+        wall.advance(.milliseconds(500))
+        #expect(clock.elapsed == .seconds(4))
+        #expect(clock.wallTime(for: .seconds(1)) == .milliseconds(500))
+        clock.setSpeed(1_000)
+        #expect(clock.speed == ScenarioClock.speeds.upperBound)
+    }
+
+    /// A pool of 4 idle workers with a 1 s idle timeout and no arrivals, in a session.
+    func idleSession(speed: Double) throws -> LiveSession {
+        var pool = PoolConfiguration()
+        pool.minWorkers = 1
+        pool.maxWorkers = 4
+        pool.initialWorkers = 4
+        pool.idleTimeout = .seconds(1)
+        pool.cooldown = .zero
+        pool.scalingInterval = .milliseconds(100)
+        let scenario = Scenario(
+            name: "idle", duration: .seconds(600), pool: pool,
+            workload: WorkloadSpec(arrivals: .poisson(rate: 1), service: .constant(.milliseconds(1))),
+            timeline: [TimelineEntry(at: .zero, action: .pauseArrivals)])
+        return try LiveSession(scenario: scenario, speed: speed)
+    }
+
+    @Test("slow motion stretches the idle timeout, a pause holds it, and speeding up lets it expire")
+    func idleTimeoutFollowsTheScenarioClock() async throws {
+        let session = try idleSession(speed: 0.05)
+        let driver = Task { await session.drive() }
+        try await Task.sleep(for: .seconds(2))
+        // 2 s of wall time at 0.05x is 0.1 s of scenario time: far from the 1 s idle timeout (20 s of
+        // wall time away, so a slow machine cannot make this fail).
+        #expect(session.pool.snapshot(includingLatencies: false).workers.count == 4)
+        session.setPaused(true)
+        session.setSpeed(20)
+        let frozen = session.clock.elapsed
+        try await Task.sleep(for: .seconds(1))
+        #expect(session.clock.elapsed == frozen)
+        #expect(session.pool.snapshot(includingLatencies: false).workers.count == 4, "paused: no idle time passes")
+        #expect(session.status.paused)
+        session.setPaused(false)
+        var workers = 4
+        for _ in 0..<400 where workers != 1 {
+            try await Task.sleep(for: .milliseconds(50))
+            workers = session.pool.snapshot(includingLatencies: false).workers.count
+        }
+        #expect(workers == 1, "at 20x the 1 s idle timeout passes in 50 ms of wall time")
+        session.send(.shutdown(.immediate))
+        let report = await session.shutdown(await driver.value)
+        #expect(report.counters.isBalanced)
+    }
+
+    @Test("a job's simulated service runs on the scenario clock: a pause holds it, shutdown resumes")
+    func servicePausesWithTheScenario() async throws {
+        var pool = PoolConfiguration()
+        pool.minWorkers = 1
+        pool.maxWorkers = 1
+        let scenario = Scenario(
+            name: "one job", duration: .seconds(600), pool: pool,
+            workload: WorkloadSpec(arrivals: .poisson(rate: 1), service: .constant(.seconds(2))),
+            timeline: [TimelineEntry(at: .zero, action: .pauseArrivals), TimelineEntry(at: .zero, action: .burst(1))])
+        let session = try LiveSession(scenario: scenario)
+        let driver = Task { await session.drive() }
+        var running = false
+        for _ in 0..<400 where !running {
+            try await Task.sleep(for: .milliseconds(10))
+            running = session.pool.snapshot(includingLatencies: false).inFlight == 1
+        }
+        #expect(running)
+        session.setPaused(true)
+        try await Task.sleep(for: .seconds(1))
+        #expect(session.pool.snapshot(includingLatencies: false).counters.completed == 0, "a paused job does not finish")
+        session.send(.shutdown(.graceful(deadline: .seconds(30))))
+        let report = await session.shutdown(await driver.value)
+        #expect(report.counters.completed == 1)
+        #expect(!session.status.paused)
+    }
+}
