@@ -7,7 +7,7 @@ enum EmbeddedDemos {
 name: bounded-queue-backpressure
 description: A full bounded queue with the wait policy makes the producer wait, so arrivals slow to what the workers can do.
 seed: 2
-duration: 20s
+duration: 25s
 pool:
   min_workers: 2
   max_workers: 2
@@ -21,10 +21,12 @@ timeline:
     caption: "Two workers finish 100 jobs/s, but 150/s arrive. The queue holds at most 50."
   - at: 3s
     caption: "The queue is full: each submit now waits for a free slot. That is backpressure: the producer slows to 100/s."
-  - at: 12s
-    rate: 60/s
-  - at: 12s
-    caption: "Arrivals drop below capacity: the queue empties and submitters stop waiting."
+    claims: ["queue >= 45 from 2s to 8s", "completed_per_s <= 105 from 2s to 8s", "rejected == 0"]
+  - at: 8s
+    rate: 40/s
+  - at: 8s
+    caption: "Arrivals drop to 40/s. The producer is ~350 jobs behind: it catches up first (at 60/s), then the queue empties."
+    claims: ["queue >= 45 at 10s", "queue <= 5 by 22s"]
 """#),
         ("burst", #"""
 name: burst
@@ -45,14 +47,18 @@ workload:
 timeline:
   - at: 0s
     caption: "Steady load: 80 jobs/s of about 20ms each keeps 2 workers comfortably busy."
+    claims: ["workers == 2 at 4s"]
   - at: 5s
     burst: 600
   - at: 5s
     caption: "A burst of 600 jobs! The queue is far above 10 jobs per worker, so the pool doubles, and doubles again."
+    claims: ["queue >= 300 by 6s", "workers >= 16 by 8s"]
   - at: 9s
     caption: "The backlog is gone. Idle workers now wait out their 3s idle timeout..."
+    claims: ["queue <= 5 at 9s"]
   - at: 13s
-    caption: "...and are retired, down to the minimum of 2."
+    caption: "...and are retired: the pool shrinks back to what 80 jobs/s needs (2 to 5 workers for ~1.6 busy on average)."
+    claims: ["workers <= 6 by 16s"]
 """#),
         ("circuit-breaker", #"""
 name: circuit-breaker
@@ -70,14 +76,17 @@ workload:
 timeline:
   - at: 0s
     caption: "All healthy: the breaker is closed."
+    claims: ["completed_per_s >= 60 from 1s to 4s"]
   - at: 5s
     failure_rate: 1.0
   - at: 5s
     caption: "The dependency is down: every job fails. After 5 failures in a row the breaker opens and new jobs are rejected at once."
+    claims: ["rejected_per_s >= 40 from 7s to 13s", "completed_per_s == 0 from 7s to 13s"]
   - at: 14s
     failure_rate: 0.0
   - at: 14s
-    caption: "The dependency is back. At the next half-open trial the probe succeeds and the breaker closes."
+    caption: "The dependency is back. At the next half-open trial (at most 2s away) the probe succeeds and the breaker closes."
+    claims: ["completed_per_s >= 60 by 18s"]
 """#),
         ("drop-oldest", #"""
 name: drop-oldest
@@ -95,8 +104,10 @@ workload:
 timeline:
   - at: 0s
     caption: "Drop oldest: a new job always gets in; the one that waited longest is dropped (counted as rejected)."
+    claims: ["rejected_per_s >= 15 from 2s to 19s"]
   - at: 8s
     caption: "Queue wait stays near 50 jobs / 100 per s = 0.5s: stale work is shed, fresh work is served."
+    claims: ["wait_max_ms <= 700", "queue >= 40 from 8s to 19s"]
 """#),
         ("graceful-shutdown", #"""
 name: graceful-shutdown
@@ -113,8 +124,10 @@ workload:
 timeline:
   - at: 0s
     caption: "Busy pool with a backlog."
+    claims: ["queue >= 200 by 8s"]
   - at: 8s
     caption: "Graceful shutdown: no new jobs; everything queued and running finishes (within 10s), nothing is cancelled."
+    claims: ["cancelled == 0", "completed >= 1000"]
   - at: 8s
     shutdown: graceful
     deadline: 10s
@@ -134,8 +147,10 @@ workload:
 timeline:
   - at: 0s
     caption: "Busy pool with a backlog."
+    claims: ["queue >= 200 by 8s"]
   - at: 8s
     caption: "Immediate shutdown: running jobs are cancelled, queued jobs end as cancelled. submitted = completed + failed + rejected + cancelled still holds."
+    claims: ["cancelled >= 200"]
   - at: 8s
     shutdown: immediate
 """#),
@@ -162,12 +177,14 @@ timeline:
     min_workers: 5
   - at: 10s
     caption: "A 5th worker: only the keys that now hash to it move (about 1 in 5). The others keep their worker."
+    claims: ["workers == 5 at 15s", "keys_moved_pct >= 10 at 15s", "keys_moved_pct <= 30 at 15s"]
   - at: 20s
     min_workers: 4
   - at: 20s
     max_workers: 4
   - at: 20s
-    caption: "Back to 4: the newest worker leaves and exactly its keys move back."
+    caption: "Back to 4: the newest worker leaves and exactly its keys move back (again about 1 in 5)."
+    claims: ["workers == 4 at 25s", "keys_moved_pct >= 10 at 25s", "keys_moved_pct <= 30 at 25s"]
 """#),
         ("mmc-erlang-c", #"""
 name: mmc-erlang-c
@@ -184,12 +201,17 @@ workload:
 timeline:
   - at: 0s
     caption: "lambda = 160/s, mean service 20ms, c = 4: utilisation 0.8. Erlang C predicts a mean queue wait of about 14.9ms."
+    claims: ["theory_wait_ms >= 14", "theory_wait_ms <= 16"]
+  - at: 60s
+    caption: "Sleeps overshoot a little, so the measured service is a bit longer: Erlang C with the measured service matches the measured wait."
+    claims: ["wait_mean_ms >= 0.7 x theory_wait_measured_service_ms", "wait_mean_ms <= 1.3 x theory_wait_measured_service_ms"]
 """#),
         ("priority-aging", #"""
 name: priority-aging
 description: The same overload with aging; waiting raises a job's urgency, so low priority waits a bounded time.
 seed: 6
 duration: 20s
+shutdown_deadline: 30s
 pool:
   min_workers: 2
   max_workers: 2
@@ -197,34 +219,47 @@ pool:
   strategy: priority
   aging: 50ms
 workload:
-  arrivals: { process: poisson, rate: 120/s }
+  arrivals: { process: poisson, rate: 150/s }
   service: { distribution: constant, value: 20ms }
   priorities: { levels: [0, 10], weights: [0.3, 0.7] }
 timeline:
   - at: 0s
-    caption: "Aging 50ms per level: a priority-0 job counts as if it arrived 10 x 50ms = 0.5s later than an urgent one."
-  - at: 8s
-    caption: "No job is overtaken by urgent jobs that arrived more than 0.5s after it, so low priority still flows."
+    caption: "The same load as priority-starvation, with aging 50ms per level: a priority-0 job counts as if it arrived 10 x 50ms = 0.5s late."
+  - at: 4s
+    caption: "No job is overtaken by urgent jobs that arrived more than 0.5s after it, so low priority keeps flowing..."
+    claims: ["queue >= 350 at 10s"]
+  - at: 10s
+    rate: 60/s
+  - at: 10s
+    caption: "...and its wait stays close to the urgent jobs' (within 2x, against over 10x without aging). Urgent jobs pay for it: they wait longer."
+    claims: ["wait_max_ms[0] <= 2 x wait_max_ms[10]", "wait_mean_ms[0] <= 2 x wait_mean_ms[10]"]
 """#),
         ("priority-starvation", #"""
 name: priority-starvation
-description: Strict priority under overload; urgent jobs always go first and the low-priority ones starve in the queue.
+description: Strict priority while urgent jobs alone exceed capacity; low-priority jobs starve in the queue until the load drops.
 seed: 6
 duration: 20s
+shutdown_deadline: 30s
 pool:
   min_workers: 2
   max_workers: 2
   queue_capacity: unbounded
   strategy: priority
 workload:
-  arrivals: { process: poisson, rate: 120/s }
+  arrivals: { process: poisson, rate: 150/s }
   service: { distribution: constant, value: 20ms }
   priorities: { levels: [0, 10], weights: [0.3, 0.7] }
 timeline:
   - at: 0s
-    caption: "120 jobs/s for 100/s of capacity, 70% urgent. Urgent jobs keep arriving faster than they are served..."
-  - at: 8s
-    caption: "...so low-priority jobs never run: look at the tail of the queue wait. Compare priority-aging."
+    caption: "150 jobs/s for 100/s of capacity, 70% urgent: urgent jobs alone (105/s) are more than 2 workers can do..."
+  - at: 4s
+    caption: "...so low-priority jobs never start while this lasts: they pile up in the queue (watch its depth grow)."
+    claims: ["queue >= 350 at 10s"]
+  - at: 10s
+    rate: 60/s
+  - at: 10s
+    caption: "Load drops to 60/s. Only now, with no urgent job waiting, do low-priority jobs run: on average they waited over 10x longer."
+    claims: ["wait_mean_ms[0] >= 10 x wait_mean_ms[10]", "wait_max_ms[0] >= 5 x wait_max_ms[10]"]
 """#),
         ("push-queues-skewed", #"""
 name: push-queues-skewed
@@ -245,7 +280,8 @@ timeline:
   - at: 0s
     caption: "Round-robin push: every worker gets every 4th job, fast or slow. A worker stuck on a 300ms job keeps receiving work."
   - at: 10s
-    caption: "Watch per-worker depths: uneven. Compare work-stealing (same load, idle workers steal) and a shared FIFO."
+    caption: "Watch per-worker depths: uneven. Compare work-stealing (same load, idle workers steal): its queue-wait p99 is several times lower."
+    claims: ["wait_p99_ms >= 700"]
 """#),
         ("rate-limit", #"""
 name: rate-limit
@@ -263,10 +299,12 @@ workload:
 timeline:
   - at: 0s
     caption: "8 workers could do 800 jobs/s, but the limiter lets only 50/s start (bursts of 5). 80/s arrive: the queue grows 30/s."
+    claims: ["completed_per_s <= 56 from 2s to 11s", "queue >= 250 at 11s"]
   - at: 12s
     rate_limit: "off"
   - at: 12s
     caption: "Limit lifted: the backlog drains in a moment."
+    claims: ["queue <= 5 by 15s"]
 """#),
         ("reject-when-full", #"""
 name: reject-when-full
@@ -284,8 +322,10 @@ workload:
 timeline:
   - at: 0s
     caption: "Rejecting: once 50 jobs wait, new ones are refused at once (rejected = queue full). The producer never waits."
+    claims: ["queue >= 40 from 2s to 19s", "rejected_per_s >= 15 from 2s to 19s"]
   - at: 10s
     caption: "Try overflow drop_oldest (the oldest waiting job is dropped for the new one) or run_in_caller (the producer runs it)."
+    claims: ["wait_max_ms <= 700"]
 """#),
         ("retries-dead-letters", #"""
 name: retries-dead-letters
@@ -304,8 +344,10 @@ workload:
 timeline:
   - at: 0s
     caption: "30% of attempts fail. A failed job waits 50ms, then 100ms (plus jitter), for up to 3 attempts."
+    claims: ["retried >= 250 by 10s"]
   - at: 8s
     caption: "Expect about 0.3^3 = 2.7% of jobs to fail all three attempts: those are dead-lettered (failed)."
+    claims: ["dead_letters >= 25", "dead_letters <= 100"]
 """#),
         ("scale-up-and-down", #"""
 name: scale-up-and-down
@@ -326,10 +368,12 @@ workload:
 timeline:
   - at: 0s
     caption: "Load ramps up. Each time more than 8 jobs wait per worker, the pool doubles (at most once a second: the cooldown)."
+    claims: ["workers >= 16 by 21s", "scale_ups >= 3"]
   - at: 22s
     rate: 10/s
   - at: 22s
-    caption: "Load falls to 10/s. Workers idle for 4s are retired, down to the minimum."
+    caption: "Load falls to 10/s. Workers idle for 4s are retired: the pool shrinks to the few that 10/s keeps busy."
+    claims: ["workers <= 3 by 38s"]
 """#),
         ("single-worker-vs-pool", #"""
 name: single-worker-vs-pool
@@ -346,14 +390,17 @@ workload:
 timeline:
   - at: 0s
     caption: "One worker, jobs of 100ms: at most 10 jobs/s get done, whatever arrives. The queue grows by 30 every second."
+    claims: ["completed_per_s <= 11 from 2s to 9s", "queue >= 250 at 10s"]
   - at: 10s
     max_workers: 8
   - at: 10s
     min_workers: 8
   - at: 10s
     caption: "Now 8 workers: up to 80 jobs/s. Throughput is about N workers x 1/service time, until arrivals are the limit."
+    claims: ["completed_per_s >= 70 from 12s to 15s"]
   - at: 17s
     caption: "The backlog drains at 80 - 40 = 40 jobs/s; afterwards completions match the 40/s arriving."
+    claims: ["queue <= 5 by 20s", "completed_per_s <= 45 from 21s to 23s"]
 """#),
         ("work-stealing", #"""
 name: work-stealing
@@ -374,7 +421,8 @@ timeline:
   - at: 0s
     caption: "Stealing on: a worker with an empty queue takes the newest job of the busiest queue."
   - at: 10s
-    caption: "Per-worker depths stay low and even; queue-wait p99 falls compared with push-queues-skewed."
+    caption: "Per-worker depths stay low and even; queue-wait p99 falls well below push-queues-skewed's (over 700ms there)."
+    claims: ["wait_p99_ms <= 500"]
 """#),
     ]
 }

@@ -80,7 +80,12 @@ public final class LiveSession: Sendable {
                 schedule: SubmissionSchedule(
                     workload: scenario.workload, timeline: scenario.timeline, duration: scenario.duration,
                     seed: scenario.seed),
-                actions: scenario.timeline.filter { !SubmissionSchedule.affectsStream($0.action) },
+                // Failure rate changes also shape the stream, but the session must know them when they happen:
+                // attempts read the rate in force as they run.
+                actions: scenario.timeline.filter {
+                    if case .setFailureRate = $0.action { return true }
+                    return !SubmissionSchedule.affectsStream($0.action)
+                },
                 failureRate: scenario.workload.failureRate))
     }
 
@@ -230,7 +235,10 @@ public final class LiveSession: Sendable {
         if tracksPriorities { log.prioritySubmitted(priority) }
         let onStart: (@Sendable () -> Void)? =
             tracksPriorities ? { @Sendable in log.priorityStarted(priority, wait: clock.now() - submitted) } : nil
-        let job = SimulatedWork.job(for: submission.spec, kind: scenario.workload.kind, clock: clock, onStart: onStart) {
+        let failureRate: @Sendable () -> Double = { [state] in state.withLock { $0.failureRate } }
+        let job = SimulatedWork.job(
+            for: submission.spec, kind: scenario.workload.kind, clock: clock, failureRate: failureRate, onStart: onStart
+        ) {
             log.recordEndToEnd(clock.now() - submitted)
             if tracksPriorities { log.priorityCompleted(priority) }
         }

@@ -5,7 +5,7 @@ public import PoolEngine
 public struct RunResult: Codable, Sendable, Equatable {
     public var scenario: String
     public var seed: UInt64
-    /// Wall time from the pool's start to the end of its shutdown.
+    /// Scenario time from the pool's start to the end of its shutdown (wall time, unless run with `--speed`).
     public var durationS: Double
     public var jobs: JobCounters
     public var latencyMs: Latencies
@@ -29,6 +29,8 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var interrupted: Bool? = nil
     /// Present when the scenario has priorities (the contract's `by_priority`): per level.
     public var byPriority: [String: PriorityResult]? = nil
+    /// Extra: the scenario's claims (written beside its captions) and whether the run bore them out.
+    public var claims: [ClaimResult]? = nil
 
     public struct PriorityResult: Codable, Sendable, Equatable {
         public var submitted: Int
@@ -97,6 +99,12 @@ public struct SecondRow: Sendable, Equatable {
     /// End-to-end latency of the jobs that completed in this second, in milliseconds.
     public var p50Ms: Double
     public var p99Ms: Double
+    /// Not in the CSV (its columns are a contract); for claims.
+    public var rejectedPerS: Int = 0
+    /// The counts so far.
+    public var totals = JobCounters()
+    /// Keyed pools: the percentage of known keys that changed worker at the last resize.
+    public var keysMovedPercent: Double? = nil
 
     public static let csvHeader = "t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms"
 

@@ -14,6 +14,9 @@ public struct Scenario: Sendable {
     /// Actions in time order.
     public var timeline: [TimelineEntry]
 
+    /// Every claim of the timeline, in time order.
+    public var claims: [Claim] { timeline.flatMap(\.claims) }
+
     public init(
         name: String, description: String = "", seed: UInt64 = 1, duration: Duration,
         shutdownDeadline: Duration = .seconds(10), pool: PoolConfiguration, workload: WorkloadSpec,
@@ -38,6 +41,7 @@ public struct Scenario: Sendable {
         copy.timeline = timeline.map { entry in
             var entry = entry
             entry.at = .nanoseconds(Int64(Double(entry.at.nanoseconds) * factor))
+            entry.claims = []  // claims are about the scenario as written
             return entry
         }
         return copy
@@ -112,11 +116,14 @@ public struct TimelineEntry: Sendable, Equatable {
     public var action: ScenarioAction
     /// Where it was written, for messages (0 if built in code).
     public var line: Int
+    /// What the run must show, written beside the action (usually a caption); checked at the end of a run.
+    public var claims: [Claim]
 
-    public init(at: Duration, action: ScenarioAction, line: Int = 0) {
+    public init(at: Duration, action: ScenarioAction, line: Int = 0, claims: [Claim] = []) {
         self.at = at
         self.action = action
         self.line = line
+        self.claims = claims
     }
 }
 

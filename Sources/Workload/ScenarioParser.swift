@@ -477,7 +477,7 @@ final class Reader {
     ]
 
     func timelineEntry(_ node: Node, duration: Duration) throws(ScenarioError) -> TimelineEntry {
-        let f = try fields(node, "timeline entry", allowed: ["at"] + Self.actions + ["deadline"], required: ["at"])
+        let f = try fields(node, "timeline entry", allowed: ["at"] + Self.actions + ["deadline", "claims"], required: ["at"])
         let at = try self.duration(try need(f, "at"), "timeline.at", allowZero: true)
         guard at <= duration else { throw fail(f["at"], "timeline.at \(formatted(at)) is after the scenario's duration \(formatted(duration))") }
         let present = Self.actions.filter { f[$0] != nil }
@@ -518,7 +518,38 @@ final class Reader {
             guard !text.isEmpty else { throw fail(value, "timeline.caption must not be empty") }
             action = .caption(text)
         }
-        return TimelineEntry(at: at, action: action, line: node.mark?.line ?? 0)
+        var entry = TimelineEntry(at: at, action: action, line: node.mark?.line ?? 0)
+        if let claims = f["claims"] { entry.claims = try self.claims(claims, at: at, duration: duration) }
+        return entry
+    }
+
+    /// `claims:` a list of sentences the run must bear out (see ``Claim``), each checked when the file is read.
+    func claims(_ node: Node, at: Duration, duration: Duration) throws(ScenarioError) -> [Claim] {
+        guard let items = node.sequence, !items.isEmpty else {
+            throw fail(node, "timeline.claims must be a list of claims, like [\"queue >= 200 at 12s\"]")
+        }
+        var claims: [Claim] = []
+        for item in items {
+            let text = try scalar(item, "timeline.claims")
+            var claim: Claim
+            do {
+                claim = try Claim.parse(text, at: at)
+            } catch {
+                throw fail(item, "timeline.claims: \(error.description)")
+            }
+            let latest: Duration? =
+                switch claim.when {
+                case .end: nil
+                case .at(let t), .by(let t, _): t
+                case .during(_, let to): to
+                }
+            if let latest, latest > duration {
+                throw fail(item, "timeline.claims: '\(text)' looks at \(formatted(latest)), after the scenario's duration \(formatted(duration))")
+            }
+            claim.line = item.mark?.line ?? 0
+            claims.append(claim)
+        }
+        return claims
     }
 }
 

@@ -25,8 +25,12 @@ public final class ScenarioRunner: Sendable {
     /// The running session, so ``interrupt()`` can end it; and whether it was interrupted.
     private let current = Locked<(session: LiveSession?, interrupted: Bool)>((nil, false))
 
-    public init(scenario: Scenario) {
+    /// How many times faster than written the scenario's clock runs.
+    public let speed: Double
+
+    public init(scenario: Scenario, speed: Double = 1) {
         self.scenario = scenario
+        self.speed = speed
     }
 
     /// Ends the run early, as SIGINT or SIGTERM should: arrivals stop, the pool shuts down at once (every job
@@ -40,7 +44,7 @@ public final class ScenarioRunner: Sendable {
     }
 
     public func run(progress: (@Sendable (RunProgress) -> Void)? = nil) async throws(ConfigurationError) -> RunOutput {
-        let session = try LiveSession(scenario: scenario)
+        let session = try LiveSession(scenario: scenario, speed: speed)
         let interruptedEarly = current.withLock { state -> Bool in
             state.session = session
             return state.interrupted
@@ -49,8 +53,6 @@ public final class ScenarioRunner: Sendable {
         let pool = session.pool
         let log = session.log
         let origin = PoolInstant.zero  // the pool runs on the session's scenario clock, which starts at zero
-        let clock = ContinuousClock()
-        let start = clock.now
 
         let events = pool.events()
         let collector = Task {
@@ -62,8 +64,10 @@ public final class ScenarioRunner: Sendable {
                 }
             }
         }
+        let scenarioClock = session.clock
         let sampler = Task { [scenario] in
-            var nextRow = start + .seconds(1)
+            // Rows fall on whole seconds of scenario time (the session's clock), as claims count time.
+            var nextRow = Duration.seconds(1)
             var last = JobCounters()
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -71,16 +75,18 @@ public final class ScenarioRunner: Sendable {
                 if snapshot.phase == .running { log.sawWorkers(snapshot.workers.count) }
                 progress?(
                     RunProgress(
-                        elapsed: clock.now - start, duration: scenario.duration, submitted: snapshot.counters.submitted,
+                        elapsed: scenarioClock.elapsed, duration: scenario.duration, submitted: snapshot.counters.submitted,
                         completed: snapshot.counters.completed, workers: snapshot.workers.count,
                         queueDepth: snapshot.queue.total))
-                if clock.now >= nextRow {
+                if scenarioClock.elapsed >= nextRow {
                     let (p50, p99) = log.takeSecondPercentiles()
                     log.add(
                         SecondRow(
-                            t: (nextRow - start).seconds, workers: snapshot.workers.count, queueDepth: snapshot.queue.total,
+                            t: nextRow.seconds, workers: snapshot.workers.count, queueDepth: snapshot.queue.total,
                             inFlight: snapshot.inFlight, completedPerS: snapshot.counters.completed - last.completed,
-                            failedPerS: snapshot.counters.failed - last.failed, p50Ms: p50, p99Ms: p99))
+                            failedPerS: snapshot.counters.failed - last.failed, p50Ms: p50, p99Ms: p99,
+                            rejectedPerS: snapshot.counters.rejected - last.rejected, totals: snapshot.counters,
+                            keysMovedPercent: snapshot.queue.lastKeyMovement.map { rounded($0.movedPercent) }))
                     last = snapshot.counters
                     nextRow = nextRow + .seconds(1)
                 }
@@ -90,13 +96,16 @@ public final class ScenarioRunner: Sendable {
         let shutdownMode = await session.drive()
         log.setFinalWorkers(pool.snapshot(includingLatencies: false).workers.count)
         let report = await session.shutdown(shutdownMode)
-        let end = clock.now
+        let end = session.clock.elapsed  // scenario time: the same as wall time unless run at another speed
         sampler.cancel()
         await sampler.value
         await collector.value
-        var result = summarise(pool, report: report, state: log, wallTime: end - start)
+        var result = summarise(pool, report: report, state: log, wallTime: end)
         if current.withLock({ $0.interrupted }) { result.interrupted = true }
-        return RunOutput(result: result, seconds: log.rows)
+        let rows = log.rows
+        let claims = scenario.claims
+        if !claims.isEmpty { result.claims = claims.map { $0.check(summary: result, rows: rows) } }
+        return RunOutput(result: result, seconds: rows)
     }
 
     private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: SessionLog, wallTime: Duration) -> RunResult {

@@ -4,10 +4,12 @@ public import PoolEngine
 public enum SimulatedWork {
     /// The closure a simulated job runs. Sleeps are on `clock` (a scenario's clock: slow motion stretches
     /// them, a pause holds them); CPU work spins for the service time at the clock's speed when the job
-    /// starts. `onSuccess` is called when an attempt succeeds, with nothing else. `onStart` is called when
+    /// starts. `failureRate`, when given, is read as each attempt ends (the rate in force then); otherwise
+    /// the rate when the job was made applies. `onSuccess` is called when an attempt succeeds, with nothing else. `onStart` is called when
     /// the first attempt starts.
     public static func job(
-        for spec: JobSpec, kind: JobKind, clock: ScenarioClock? = nil, onStart: (@Sendable () -> Void)? = nil,
+        for spec: JobSpec, kind: JobKind, clock: ScenarioClock? = nil, failureRate: (@Sendable () -> Double)? = nil,
+        onStart: (@Sendable () -> Void)? = nil,
         onSuccess: (@Sendable () -> Void)? = nil
     ) -> Job {
         let service = spec.service
@@ -29,7 +31,7 @@ public enum SimulatedWork {
                 try spin(for: wall(cpu))
                 try await sleep(service - cpu)
             }
-            if spec.fails(attempt: attempt) { throw SimulatedFailure(index: spec.index, attempt: attempt) }
+            if spec.fails(attempt: attempt, rate: failureRate?() ?? spec.failureRate) { throw SimulatedFailure(index: spec.index, attempt: attempt) }
             onSuccess?()
         }
     }

@@ -13,10 +13,14 @@ public struct JobSpec: Sendable, Equatable {
     public let priority: Int
 
     /// Whether attempt `attempt` (from 1) of this job fails: decided by the seed, so repeatable.
-    public func fails(attempt: Int) -> Bool {
-        guard failureRate > 0 else { return false }
+    public func fails(attempt: Int) -> Bool { fails(attempt: attempt, rate: failureRate) }
+
+    /// Whether attempt `attempt` fails when the failure rate in force as it runs is `rate` (a dependency
+    /// that is down fails the attempts made while it is down, whenever their jobs arrived).
+    public func fails(attempt: Int, rate: Double) -> Bool {
+        guard rate > 0 else { return false }
         var random = SeededRandom(seed: failureSeed &+ UInt64(attempt) &* 0x9E37_79B9)
-        return random.unit() < failureRate
+        return random.unit() < rate
     }
 }
 

@@ -40,6 +40,11 @@ enum RunReportFormatter {
                 "theory     \(t.model), c=\(t.servers), utilisation \(t.utilisation): predicted mean wait \(ms(t.predictedMeanWaitMs)),"
                     + " measured \(ms(t.measuredMeanWaitMs)) (\(error >= 0 ? "+" : "")\(Int(error.rounded()))%)")
         }
+        if let claims = r.claims {
+            let held = claims.filter(\.held).count
+            lines.append("claims     \(held) of \(claims.count) held")
+            for claim in claims { lines.append("           \(claim.held ? "held  " : "FAILED") \(claim.claim): \(claim.observed)") }
+        }
         for warning in r.warnings { lines.append("warning    \(warning)") }
         return lines.joined(separator: "\n")
     }

@@ -74,6 +74,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
+    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20): arrivals, service times and the pool's timers together; times in the summary stay scenario time.", valueName: "x"))
+    var speed: Double = 1
+
     @Option(help: ArgumentHelp("Drive the arrivals into this cluster's shared queue (postgres://...) instead of a local pool; nodes run the jobs.", valueName: "url"))
     var cluster: String?
 
@@ -92,6 +95,8 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--drain-timeout must be a positive duration like 60s, got '\(drainTimeout)'")
         }
         if let csv { try checkWritable(csv, option: "--csv") }
+        if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
+        if cluster != nil, speed != 1 { throw ValidationError("--speed is not available with --cluster") }
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
         }
@@ -106,7 +111,7 @@ struct Run: AsyncParsableCommand {
             return
         }
         let progress = ProgressReporter(duration: scenario.duration, enabled: true)
-        let runner = ScenarioRunner(scenario: scenario)
+        let runner = ScenarioRunner(scenario: scenario, speed: speed)
         // SIGINT or SIGTERM ends the run early: the partial summary is printed, then exit 130 or 143.
         let interruption = Interruption(then: { runner.interrupt() })
         let output: RunOutput

@@ -49,6 +49,11 @@ public struct LatencySummary: Sendable, Equatable, Codable {
     public var p999: Double
     public var max: Double
 
+    /// An empty distribution: every figure zero.
+    public init() {
+        count = 0; mean = 0; p50 = 0; p90 = 0; p99 = 0; p999 = 0; max = 0
+    }
+
     public init(_ histogram: Histogram<UInt64>) {
         let toMilliseconds = { (nanoseconds: UInt64) in Double(nanoseconds) / 1e6 }
         count = histogram.totalCount

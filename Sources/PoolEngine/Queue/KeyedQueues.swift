@@ -30,6 +30,8 @@ public struct KeyedQueues: QueueStrategy {
     /// Every key seen (up to ``trackedKeyLimit``), for the snapshot's count of keys per worker.
     private var knownKeys: Set<String> = []
     private var ownedKeyCounts: [WorkerID: Int] = [:]
+    /// What the last change of workers did to the known keys.
+    private var lastResize: KeyMovement?
     private(set) public var count = 0
     /// Keys beyond this many are still placed correctly but no longer counted per worker.
     public static let trackedKeyLimit = 100_000
@@ -157,7 +159,17 @@ public struct KeyedQueues: QueueStrategy {
             }
             index += 1
         }
+        let before = slots
         slots = newSlots.compactMap { $0 } + joining
+        if before != slots && !before.isEmpty {
+            var moved = 0
+            for key in knownKeys {
+                let hash = stableKeyHash(key)
+                let now: WorkerID? = slots.isEmpty ? nil : slots[jumpConsistentHash(key: hash, buckets: slots.count)]
+                if before[jumpConsistentHash(key: hash, buckets: before.count)] != now { moved += 1 }
+            }
+            lastResize = KeyMovement(fromWorkers: before.count, toWorkers: slots.count, moved: moved, keys: knownKeys.count)
+        }
         rehome()
     }
 
@@ -191,6 +203,8 @@ public struct KeyedQueues: QueueStrategy {
             owned[id] = ownedKeyCounts[id] ?? 0
         }
         let homeless = pending.reduce(0) { $0 + (home[$1.key] == nil ? $1.value.count : 0) }
-        return QueueDepths(shared: unkeyed.count + homeless, perWorker: perWorker, ownedKeys: owned)
+        var depths = QueueDepths(shared: unkeyed.count + homeless, perWorker: perWorker, ownedKeys: owned)
+        depths.lastKeyMovement = lastResize
+        return depths
     }
 }

@@ -65,6 +65,8 @@ public struct QueueDepths: Sendable, Equatable {
     /// Jobs that workers have taken ahead from the queue and will run next (runs of short jobs; see
     /// ``PoolConfiguration/takeAhead``). They still wait, so they count in ``total``.
     public var takenAhead: Int
+    /// Keyed strategy: how many known keys changed worker at the last change of workers.
+    public var lastKeyMovement: KeyMovement?
 
     public init(shared: Int, perWorker: [WorkerID: Int] = [:], ownedKeys: [WorkerID: Int] = [:], takenAhead: Int = 0) {
         self.shared = shared
@@ -75,6 +77,27 @@ public struct QueueDepths: Sendable, Equatable {
 
     /// All waiting jobs.
     public var total: Int { perWorker.values.reduce(shared + takenAhead, +) }
+}
+
+/// What one change of workers did to a keyed pool's keys: with jump consistent hash, growing from n to
+/// n + 1 workers moves about 1/(n + 1) of them.
+public struct KeyMovement: Sendable, Equatable {
+    public var fromWorkers: Int
+    public var toWorkers: Int
+    /// Known keys whose worker changed.
+    public var moved: Int
+    /// Keys known then (up to ``KeyedQueues/trackedKeyLimit``).
+    public var keys: Int
+
+    public init(fromWorkers: Int, toWorkers: Int, moved: Int, keys: Int) {
+        self.fromWorkers = fromWorkers
+        self.toWorkers = toWorkers
+        self.moved = moved
+        self.keys = keys
+    }
+
+    /// Moved keys as a percentage of the known keys.
+    public var movedPercent: Double { keys == 0 ? 0 : Double(moved) * 100 / Double(keys) }
 }
 
 /// A job waiting in (or taken from) a queue, with what the pool tracks about it.
