@@ -120,4 +120,21 @@ struct KeyedTests {
         #expect(owned.values.reduce(0, +) == 20)
         #expect(queue.depths().perWorker.values.reduce(0, +) == 100)
     }
+
+    @Test("the snapshot says how many known keys moved at the last resize, as the dashboard shows")
+    func keysMovedAtLastResize() {
+        var queue = KeyedQueues()
+        let four = (1...4).map { WorkerID($0) }
+        queue.workersChanged(to: four)
+        #expect(queue.depths().lastKeyMovement == nil, "the first placement moves nothing")
+        for index in 0..<1_000 { _ = queue.enqueue(queued(UInt64(index), key: "user-\(index)")) }
+        queue.workersChanged(to: four + [WorkerID(5)])
+        let expected = (0..<1_000).filter { jumpConsistentHash(key: stableKeyHash("user-\($0)"), buckets: 5) == 4 }.count
+        #expect(queue.depths().lastKeyMovement == KeyMovement(fromWorkers: 4, toWorkers: 5, moved: expected, keys: 1_000))
+        queue.workersChanged(to: four)
+        #expect(queue.depths().lastKeyMovement?.moved == expected, "shrinking back moves exactly those keys back")
+        queue.workersChanged(to: [WorkerID(1), WorkerID(9), WorkerID(3), WorkerID(4)])
+        let ownedBySecond = (0..<1_000).filter { jumpConsistentHash(key: stableKeyHash("user-\($0)"), buckets: 4) == 1 }.count
+        #expect(queue.depths().lastKeyMovement?.moved == ownedBySecond, "a replacement takes over only its predecessor's keys")
+    }
 }
