@@ -99,6 +99,9 @@ public struct DashboardState: Sendable {
     public var glyphs: Glyphs
 
     public static let eventsKept = 200
+    /// How far the event log is scrolled back from the newest entry (`{` / `}`), in lines.
+    public var eventScroll = 0
+    static let eventScrollStep = 5
 
     public init(burstSize: Int = 500, glyphs: Glyphs = .unicode) {
         self.burstSize = burstSize

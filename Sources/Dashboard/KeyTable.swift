@@ -2,7 +2,7 @@
 public enum DashboardKeyAction: Sendable, Equatable {
     case burst, thresholdUp, thresholdDown, rateUp, rateDown, pause
     case minUp, minDown, maxUp, maxDown, failureUp, failureDown
-    case crash, histogram, latencyWindow, faster, slower, selectNext, selectPrevious, detail
+    case crash, histogram, latencyWindow, faster, slower, selectNext, selectPrevious, detail, eventsOlder, eventsNewer
     case drain, stop, help, close, quit
 }
 
@@ -48,6 +48,9 @@ public let dashboardKeyBindings: [KeyBinding] = [
     KeyBinding(
         label: "arrows, Tab", meaning: "select a worker", footer: nil,
         actions: [(.right, .selectNext), (.down, .selectNext), (.tab, .selectNext), (.left, .selectPrevious), (.up, .selectPrevious)]),
+    KeyBinding(
+        label: "{ / }", meaning: "scroll the event log back / forward", footer: nil,
+        actions: [(.character("{"), .eventsOlder), (.character("}"), .eventsNewer)]),
     KeyBinding(label: "Enter", meaning: "details of the selected worker", footer: nil, actions: [(.enter, .detail)]),
     KeyBinding(
         label: "s", meaning: "graceful shutdown (drain, then report)", footer: "s drain", actions: [(.character("s"), .drain)]),

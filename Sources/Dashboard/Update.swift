@@ -37,6 +37,8 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
     let lastSeen = state.events.last?.time
     let fresh = frame.snapshot.recentEvents.filter { event in lastSeen.map { event.time > $0 } ?? true }
     state.events.append(contentsOf: fresh)
+    // A scrolled log stays on what the person is reading.
+    if state.eventScroll > 0 { state.eventScroll += fresh.count }
     if state.events.count > DashboardState.eventsKept { state.events.removeFirst(state.events.count - DashboardState.eventsKept) }
     recordQueueSecond(frame, into: &state)
     if let latencies = frame.snapshot.latencies,
@@ -125,6 +127,12 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         return [.session(.crashWorker(state.selected?.rawValue))]
     case .histogram:
         state.histogram = state.histogram.next
+        return []
+    case .eventsOlder, .eventsNewer:
+        let total = state.events.count + state.userActions.count
+        let step = DashboardState.eventScrollStep
+        state.eventScroll = action == .eventsOlder ? min(state.eventScroll + step, max(total - 1, 0)) : max(state.eventScroll - step, 0)
+        state.notice = state.eventScroll == 0 ? "event log: newest" : "event log: \(state.eventScroll) back"
         return []
     case .latencyWindow:
         state.latencyWholeRun.toggle()

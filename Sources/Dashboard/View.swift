@@ -121,116 +121,6 @@ func captionLines(_ caption: String?, width: Int) -> [String] {
     return lines
 }
 
-private func drawWorkers(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
-    let workers = frame.snapshot.workers
-    let selectedTitle = state.selected.map { id in workers.contains { $0.id == id } ? ", selected #\(id.rawValue)" : "" } ?? ""
-    canvas.box(rect, title: "Workers (\(workers.count))\(selectedTitle)", glyphs: state.glyphs)
-    let inner = rect.inner
-    var counts: [String: Int] = [:]
-    for worker in workers { counts[worker.state.name, default: 0] += 1 }
-    let summary = ["busy", "idle", "starting", "draining"].compactMap { name in counts[name].map { "\(name) \($0)" } }
-    canvas.write(summary.joined(separator: "  "), x: inner.x, y: inner.y, limit: inner.width)
-    let gridTop = inner.y + 1
-    let rows = inner.height - 1
-    guard rows > 0, inner.width > 0 else { return }
-    let cellWidth = workers.count * 3 <= inner.width * rows ? 3 : (workers.count * 2 <= inner.width * rows ? 2 : 1)
-    let perRow = max(inner.width / cellWidth, 1)
-    for (index, worker) in workers.enumerated() {
-        let row = index / perRow
-        guard row < rows else {
-            canvas.write("+\(workers.count - index) more", x: inner.x + inner.width - 10, y: gridTop + rows - 1, style: dimStyle, limit: 10)
-            break
-        }
-        let x = inner.x + (index % perRow) * cellWidth
-        var style = workerStyle(worker.state)
-        if worker.id == state.selected { style.reverse = true }
-        let glyph = workerGlyph(worker, fraction: state.busyFractions[worker.id], glyphs: state.glyphs)
-        canvas.write(String(repeating: glyph, count: max(cellWidth - 1, 1)), x: x, y: gridTop + row, style: style)
-    }
-}
-
-func workerGlyph(_ worker: WorkerSnapshot, fraction: Double?, glyphs: Glyphs) -> Character {
-    switch worker.state {
-    case .idle: return glyphs == .ascii ? "." : "░"
-    case .starting: return glyphs == .ascii ? "s" : "▫"
-    case .draining: return glyphs == .ascii ? "d" : "▒"
-    case .stopped: return " "
-    case .busy:
-        let levels = glyphs.levels
-        let level = Int(((fraction ?? 1) * Double(levels.count - 2)).rounded()) + 1
-        return levels[min(max(level, 2), levels.count - 1)]
-    }
-}
-
-func bar(_ value: Int, of total: Int, width: Int, glyphs: Glyphs) -> String {
-    guard width > 0 else { return "" }
-    let filled = total > 0 ? min(Int((Double(value) / Double(total) * Double(width)).rounded(.up)), width) : 0
-    return String(repeating: glyphs.barFull, count: filled) + String(repeating: glyphs.barEmpty, count: width - filled)
-}
-
-private func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
-    let g = state.glyphs
-    let s = frame.snapshot
-    canvas.box(rect, title: "Queues", glyphs: g)
-    let inner = rect.inner
-    let capacity = s.queueCapacity
-    let depth = s.queue.total
-    // An unbounded queue is drawn against its peak of the last minute, never as full.
-    let peak = max(state.queueHistory.suffix(60).map(\.depth).max() ?? 0, depth)
-    let scale = capacity ?? max(peak * 2, 1)
-    let label = "\(depth)/\(capacity.map(String.init) ?? "unbounded")"
-    canvas.write("queue", x: inner.x, y: inner.y)
-    let barWidth = max(inner.width - 8 - label.count - 1, 4)
-    canvas.write(bar(depth, of: scale, width: barWidth, glyphs: g), x: inner.x + 6, y: inner.y, style: Style(foreground: depth > 0 ? .yellow : .green))
-    canvas.write(label, x: inner.x + 7 + barWidth, y: inner.y, limit: inner.width - 7 - barWidth)
-    canvas.write(
-        "in flight \(s.inFlight)  retrying \(s.awaitingRetry)  blocked \(s.blockedSubmitters)", x: inner.x, y: inner.y + 1,
-        limit: inner.width)
-    var third = "rejected \(s.counters.rejected)  dead \(s.deadLetterCount)"
-    if let breaker = s.breaker { third += "  breaker \(breaker)" }
-    if let limit = s.rateLimit { third += "  limit \(Units.format(rate: limit.perSecond))" }
-    canvas.write(third, x: inner.x, y: inner.y + 2, style: s.breaker.map { if case .closed = $0 { .plain } else { warnStyle } } ?? .plain, limit: inner.width)
-    var next = inner.y + 3
-    // Arrivals, admissions and completions side by side, and the depth over time: backpressure and overload
-    // show as admitted below arrived, and as a rising depth.
-    if let last = state.queueHistory.last, inner.height > 3 {
-        let overloaded = last.admittedPerS + 0.5 < last.arrivedPerS || last.completedPerS + 0.5 < last.admittedPerS
-        canvas.write(
-            "in \(Int(last.arrivedPerS.rounded()))/s  admitted \(Int(last.admittedPerS.rounded()))/s  out \(Int(last.completedPerS.rounded()))/s",
-            x: inner.x, y: next, style: overloaded ? Style(foreground: .yellow) : .plain, limit: inner.width)
-        next += 1
-        if inner.height > 4 {
-            let label = "depth, last \(min(state.queueHistory.count, inner.width - 16)) s (max \(peak)) "
-            let line = sparkline(state.queueHistory.map(\.depth), width: max(inner.width - label.count, 4), glyphs: g)
-            canvas.write(label, x: inner.x, y: next, style: dimStyle, limit: inner.width)
-            canvas.write(line, x: inner.x + label.count, y: next, style: Style(foreground: .yellow), limit: inner.width - label.count)
-            next += 1
-        }
-    }
-    let perWorker = s.queue.perWorker.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-    guard !perWorker.isEmpty, inner.y + inner.height - next > 1 else { return }
-    canvas.write(s.queue.ownedKeys.isEmpty ? "per worker (deepest first)" : "per worker (deepest first), keys owned", x: inner.x, y: next, style: dimStyle, limit: inner.width)
-    let deepest = max(perWorker.first?.value ?? 1, 1)
-    for (offset, entry) in perWorker.prefix(inner.y + inner.height - next - 1).enumerated() {
-        let y = next + 1 + offset
-        let keys = s.queue.ownedKeys[entry.key].map { "  keys \($0)" } ?? ""
-        let name = "\(entry.key)".padding(toLength: 5, withPad: " ", startingAt: 0)
-        let width = max(min(inner.width - 20 - keys.count, 30), 4)
-        canvas.write(name, x: inner.x, y: y)
-        canvas.write(bar(entry.value, of: deepest, width: width, glyphs: g), x: inner.x + 6, y: y, style: Style(foreground: .yellow))
-        canvas.write(" \(entry.value)\(keys)", x: inner.x + 6 + width, y: y, limit: inner.width - 6 - width)
-    }
-}
-
-private func sparkline(_ values: [Int], width: Int, glyphs: Glyphs) -> String {
-    let shown = Array(values.suffix(width))
-    let top = max(shown.max() ?? 0, 1)
-    let levels = glyphs.levels
-    return String(shown.map { value in
-        value == 0 ? levels[0] : levels[max(Int((Double(value) / Double(top) * Double(levels.count - 1)).rounded(.up)), 1)]
-    })
-}
-
 private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ g: Glyphs) {
     let t = frame.snapshot.throughput
     let inner = rect.inner
@@ -244,20 +134,9 @@ private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
         "now \(Int(t.last1s))/s  10s \(Int(t.last10s.rounded()))/s  peak \(t.peakPerSecond)/s", x: inner.x, y: inner.y,
         limit: inner.width)
     let graphRows = max(inner.height - 3, 1)
-    // A taller sparkline: each row shows a band of the value range, 0 at the bottom, `top` at the top.
     let top = max(completed.max() ?? 0, 1)
     let graphX = inner.x + scaleWidth + width - completed.count
-    for row in 0..<graphRows {
-        let band = graphRows - row
-        let line = String(completed.map { value -> Character in
-            let scaled = Double(value) / Double(top) * Double(graphRows)
-            if scaled >= Double(band) { return g.barFull }
-            if scaled > Double(band - 1) {
-                let part = scaled - Double(band - 1)
-                return g.levels[max(Int((part * Double(g.levels.count - 1)).rounded()), 1)]
-            }
-            return " "
-        })
+    for (row, line) in bandChart(completed, rows: graphRows, top: top, glyphs: g).enumerated() {
         canvas.write(line, x: graphX, y: inner.y + 1 + row, style: Style(foreground: .green))
     }
     canvas.write(String("\(top)".prefix(scaleWidth - 1)), x: inner.x, y: inner.y + 1, style: dimStyle)
@@ -270,6 +149,22 @@ private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
         canvas.write("none", x: inner.x + scaleWidth, y: failedY, style: dimStyle)
     } else {
         canvas.write(sparkline(failed, width: failed.count, glyphs: g), x: graphX, y: failedY, style: Style(foreground: .red))
+    }
+}
+
+/// A taller sparkline: each of `rows` lines shows a band of the value range, 0 at the bottom, `top` at the top.
+func bandChart(_ values: [Int], rows: Int, top: Int, glyphs g: Glyphs) -> [String] {
+    (0..<max(rows, 0)).map { row in
+        let band = rows - row
+        return String(values.map { value -> Character in
+            let scaled = Double(value) / Double(max(top, 1)) * Double(rows)
+            if scaled >= Double(band) { return g.barFull }
+            if scaled > Double(band - 1) {
+                let part = scaled - Double(band - 1)
+                return g.levels[max(Int((part * Double(g.levels.count - 1)).rounded()), 1)]
+            }
+            return " "
+        })
     }
 }
 
@@ -358,7 +253,6 @@ private func log2(_ value: Double) -> Double {
 }
 
 private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: DashboardState, origin: PoolInstant) {
-    canvas.box(rect, title: "Events", glyphs: state.glyphs)
     let inner = rect.inner
     // The pool's events and the person's actions, merged in time order.
     var entries: [(time: PoolInstant, text: String, style: Style)] = state.events.map { event in
@@ -374,7 +268,11 @@ private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: Dashboard
     }
     entries += state.userActions.map { ($0.time, $0.text, Style(foreground: .yellow)) }
     entries.sort { $0.time < $1.time }
-    for (index, entry) in entries.suffix(inner.height).enumerated() {
+    let scroll = min(state.eventScroll, max(entries.count - inner.height, 0))
+    let title =
+        scroll > 0 ? "Events, \(scroll) back (} newer)" : entries.count > inner.height ? "Events ({ older)" : "Events"
+    canvas.box(rect, title: title, glyphs: state.glyphs)
+    for (index, entry) in entries.dropLast(scroll).suffix(inner.height).enumerated() {
         canvas.write("\(clock(entry.time - origin, tenths: true))  \(entry.text)", x: inner.x, y: inner.y + index, style: entry.style, limit: inner.width)
     }
 }
@@ -389,7 +287,7 @@ private func drawFooter(_ canvas: inout Canvas, _ state: DashboardState) {
     }
 }
 
-private func overlay(_ canvas: inout Canvas, width: Int, height: Int, title: String, _ g: Glyphs) -> Rect {
+func overlay(_ canvas: inout Canvas, width: Int, height: Int, title: String, _ g: Glyphs) -> Rect {
     let rect = Rect(
         x: max((canvas.width - width) / 2, 0), y: max((canvas.height - height) / 2, 0), width: min(width, canvas.width),
         height: min(height, canvas.height))
@@ -404,28 +302,6 @@ private func drawHelp(_ canvas: inout Canvas, _ g: Glyphs) {
         canvas.write(binding.label, x: inner.x + 1, y: inner.y + index, style: Style(bold: true))
         canvas.write(binding.meaning, x: inner.x + 14, y: inner.y + index, limit: inner.width - 14)
     }
-}
-
-private func drawDetail(_ canvas: inout Canvas, _ id: WorkerID, _ frame: DashboardFrame, _ state: DashboardState) {
-    let inner = overlay(&canvas, width: 50, height: 10, title: "Worker \(id)", state.glyphs)
-    guard let worker = frame.snapshot.workers.first(where: { $0.id == id }) else {
-        canvas.write("worker \(id) has stopped", x: inner.x + 1, y: inner.y)
-        return
-    }
-    var lines = ["state      \(worker.state.name)"]
-    switch worker.state {
-    case .busy(let job, let since), .draining(let job, let since):
-        lines.append("job        \(job), running for \(formatted(frame.snapshot.takenAt - since))")
-    case .idle(let since):
-        lines.append("idle for   \(formatted(frame.snapshot.takenAt - since))")
-    default: break
-    }
-    lines.append("done       \(worker.completed) completed, \(worker.failed) failed attempts")
-    lines.append("busy       \(Int(((state.busyFractions[id] ?? 0) * 100).rounded()))% of the last tick, \(formatted(worker.busyTime)) in all")
-    lines.append("own queue  \(frame.snapshot.queue.perWorker[id].map(String.init) ?? "none (shared queue)")")
-    if let keys = frame.snapshot.queue.ownedKeys[id] { lines.append("keys owned \(keys)") }
-    lines.append("up since   \(clock(worker.startedAt - (frame.snapshot.takenAt - frame.snapshot.uptime)))")
-    for (index, line) in lines.prefix(inner.height).enumerated() { canvas.write(line, x: inner.x + 1, y: inner.y + index, limit: inner.width - 1) }
 }
 
 private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ frame: DashboardFrame, _ state: DashboardState) {

@@ -20,13 +20,16 @@ public struct SessionStatus: Sendable, Equatable {
     public var finished: Bool
     /// Erlang C's model of the scenario, when it applies (the dashboard shows its prediction live).
     public var theory: ErlangC.Model? = nil
+    /// Priority scenarios: per level, most urgent first.
+    public var priorities: [PriorityStatus] = []
 
     public init(
         scenarioName: String, scenarioTime: Duration, duration: Duration, caption: String?, arrivalRate: Double,
         paused: Bool, speed: Double, failureRate: Double, extraLatency: Duration, finished: Bool,
-        theory: ErlangC.Model? = nil, arrivalsPaused: Bool = false
+        theory: ErlangC.Model? = nil, arrivalsPaused: Bool = false, priorities: [PriorityStatus] = []
     ) {
         self.theory = theory
+        self.priorities = priorities
         self.arrivalsPaused = arrivalsPaused
         self.scenarioName = scenarioName
         self.scenarioTime = scenarioTime
@@ -38,6 +41,25 @@ public struct SessionStatus: Sendable, Equatable {
         self.failureRate = failureRate
         self.extraLatency = extraLatency
         self.finished = finished
+    }
+}
+
+/// One priority level of a live session: what waits and how long jobs waited.
+public struct PriorityStatus: Sendable, Equatable {
+    public var level: Int
+    /// Admitted and not yet started.
+    public var waiting: Int
+    public var completed: Int
+    /// Queue wait of the jobs that started, over the whole run, in milliseconds.
+    public var meanWaitMs: Double
+    public var p99WaitMs: Double
+
+    public init(level: Int, waiting: Int, completed: Int, meanWaitMs: Double, p99WaitMs: Double) {
+        self.level = level
+        self.waiting = waiting
+        self.completed = completed
+        self.meanWaitMs = meanWaitMs
+        self.p99WaitMs = p99WaitMs
     }
 }
 
@@ -118,13 +140,14 @@ public final class LiveSession: Sendable {
     }
 
     public var status: SessionStatus {
-        state.withLock { state in
+        let priorities = scenario.workload.priorities == nil ? [] : log.priorityStatus
+        return state.withLock { state in
             SessionStatus(
                 scenarioName: scenario.name, scenarioTime: state.scenarioTime, duration: scenario.duration,
                 caption: state.caption, arrivalRate: state.schedule.currentRate(at: state.scenarioTime),
                 paused: clock.isPaused, speed: clock.speed, failureRate: state.failureRate,
                 extraLatency: state.faults.extraLatency, finished: state.finished, theory: theory,
-                arrivalsPaused: state.schedule.isPaused)
+                arrivalsPaused: state.schedule.isPaused, priorities: priorities)
         }
     }
 
@@ -242,7 +265,8 @@ public final class LiveSession: Sendable {
             log.recordEndToEnd(clock.now() - submitted)
             if tracksPriorities { log.priorityCompleted(priority) }
         }
-        await pool.submit(job)
+        let admission = await pool.submit(job)
+        if tracksPriorities { log.priorityAdmitted(priority, accepted: admission.isAccepted) }
     }
 
     /// Ends the session: stops arrivals and shuts the pool down.

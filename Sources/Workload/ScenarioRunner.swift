@@ -163,12 +163,30 @@ final class SessionLog: Sendable {
     /// One priority level's counts and queue waits.
     struct PriorityLog {
         var submitted = 0
+        var refused = 0
         var completed = 0
         var waits = Histogram<UInt64>(
             lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
     }
 
     func prioritySubmitted(_ level: Int) { state.withLock { $0.byPriority[level, default: PriorityLog()].submitted += 1 } }
+    func priorityAdmitted(_ level: Int, accepted: Bool) {
+        if !accepted { state.withLock { $0.byPriority[level, default: PriorityLog()].refused += 1 } }
+    }
+
+    /// The live view of each level, most urgent first.
+    var priorityStatus: [PriorityStatus] {
+        state.withLock { state in
+            state.byPriority.sorted { $0.key > $1.key }.map { level, log in
+                let started = Int(log.waits.totalCount)
+                return PriorityStatus(
+                    level: level, waiting: max(log.submitted - log.refused - started, 0), completed: log.completed,
+                    meanWaitMs: started == 0 ? 0 : log.waits.mean / 1e6,
+                    p99WaitMs: started == 0 ? 0 : Double(log.waits.valueAtPercentile(99)) / 1e6)
+            }
+        }
+    }
+
     func priorityCompleted(_ level: Int) { state.withLock { $0.byPriority[level, default: PriorityLog()].completed += 1 } }
     func priorityStarted(_ level: Int, wait: Duration) {
         let nanoseconds = UInt64(max(min(wait.nanoseconds, 3_600_000_000_000), 1))

@@ -175,7 +175,8 @@ struct DashboardViewTests {
         #expect(s.queueHistory == [QueueSecond(depth: frame.snapshot.queue.total, arrivedPerS: 200, admittedPerS: 150, completedPerS: 100)])
         let text = view(s, width: 120, height: 40).text
         #expect(text.contains("in 200/s  admitted 150/s  out 100/s"), "\(text)")
-        #expect(text.contains("depth, last 1 s (max 120)"))
+        #expect(text.contains("depth per second, last 1 s (max 120)"), "a chart with its scale when there is room")
+        #expect(view(s, width: 80, height: 24).text.contains("depth, last 1 s (max 120)"), "a sparkline when there is not")
         let queueLine = try #require(text.split(separator: "\n").first { $0.contains("/unbounded") })
         #expect(queueLine.contains("░"), "an unbounded queue is drawn against its peak, not full: \(queueLine)")
     }

@@ -137,6 +137,22 @@ struct TUITests {
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
     }
 
+    @Test("a 200x60 terminal is filled: workers listed by id, the queue's depth charted, panes cover the screen")
+    func bigTerminal() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml", width: 200, height: 60)
+        let screen = await tmux.wait { $0.contains("#2   ") && $0.contains("depth per second, last") }
+        #expect(screen != nil, "no worker list or depth chart:\n\(tmux.screen)")
+        let lines = (screen ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Panes cover the whole screen: no blank row, and boxes reach the right edge on every body row.
+        let blank = lines.prefix(60).filter { $0.allSatisfy { $0 == " " } }.count
+        let reachingRightEdge = lines.prefix(59).dropFirst(3).filter { line in line.count >= 200 && "│┐┘".contains(line.last ?? " ") }.count
+        #expect(blank == 0, "\(blank) blank rows:\n\(screen ?? "")")
+        #expect(reachingRightEdge >= 50, "only \(reachingRightEdge) rows reach column 200:\n\(screen ?? "")")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+    }
+
     @Test("? shows the help overlay with every key")
     func helpOverlay() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")

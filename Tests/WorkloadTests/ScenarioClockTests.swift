@@ -77,29 +77,35 @@ struct ScenarioClockTests {
         #expect(report.counters.isBalanced)
     }
 
-    @Test("a job's simulated service runs on the scenario clock: a pause holds it, shutdown resumes")
+    @Test("a job's simulated service runs on the scenario clock: a pause holds it, even at 20x, and resuming finishes it")
     func servicePausesWithTheScenario() async throws {
         var pool = PoolConfiguration()
         pool.minWorkers = 1
         pool.maxWorkers = 1
         let scenario = Scenario(
             name: "one job", duration: .seconds(600), pool: pool,
-            workload: WorkloadSpec(arrivals: .poisson(rate: 1), service: .constant(.seconds(2))),
+            workload: WorkloadSpec(arrivals: .poisson(rate: 1), service: .constant(.seconds(20))),
             timeline: [TimelineEntry(at: .zero, action: .pauseArrivals), TimelineEntry(at: .zero, action: .burst(1))])
         let session = try LiveSession(scenario: scenario)
         let driver = Task { await session.drive() }
-        var running = false
-        for _ in 0..<400 where !running {
-            try await Task.sleep(for: .milliseconds(10))
-            running = session.pool.snapshot(includingLatencies: false).inFlight == 1
+        func waitFor(_ condition: () -> Bool) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if condition() { return true }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return condition()
         }
-        #expect(running)
+        #expect(try await waitFor { session.pool.snapshot(includingLatencies: false).inFlight == 1 })
         session.setPaused(true)
-        try await Task.sleep(for: .seconds(1))
+        session.setSpeed(20)
+        // 20 s of service at 20x is 1 s of wall time: 1.5 s later it would be done, were it not paused.
+        try await Task.sleep(for: .milliseconds(1_500))
         #expect(session.pool.snapshot(includingLatencies: false).counters.completed == 0, "a paused job does not finish")
+        session.setPaused(false)
+        #expect(try await waitFor { session.pool.snapshot(includingLatencies: false).counters.completed == 1 })
         session.send(.shutdown(.graceful(deadline: .seconds(30))))
         let report = await session.shutdown(await driver.value)
-        #expect(report.counters.completed == 1)
-        #expect(!session.status.paused)
+        #expect(report.counters.completed == 1 && report.counters.isBalanced)
     }
 }

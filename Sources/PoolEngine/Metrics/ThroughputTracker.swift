@@ -8,7 +8,8 @@ struct ThroughputTracker {
     private var failedAtStart = 0
     private var history = Deque<Throughput.Second>()
     private var peak = 0
-    private static let kept = 60
+    /// Five minutes: a wide terminal draws one column per second.
+    private static let kept = 300
 
     init(origin: PoolInstant) {
         self.origin = origin

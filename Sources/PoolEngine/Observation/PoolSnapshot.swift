@@ -93,7 +93,7 @@ public struct Throughput: Sendable, Equatable {
         public let failed: Int
     }
 
-    /// The last 60 whole seconds, oldest first.
+    /// The last 300 whole seconds (five minutes), oldest first.
     public let seconds: [Second]
     /// Completions per second over the last 1, 10 and 60 seconds (or as many as there have been).
     public let last1s: Double
