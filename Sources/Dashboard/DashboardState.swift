@@ -59,6 +59,17 @@ public struct QueueSecond: Sendable, Equatable {
     public var completedPerS: Double
 }
 
+/// The latency pane's histogram and figures (see ``DashboardState/latencyDigest``).
+struct LatencyDigest: Sendable {
+    var histograms: LatencyHistograms
+    /// Of the histogram shown (``DashboardState/histogram``).
+    var summary: LatencySummary
+    /// The mean queue wait in milliseconds, for Erlang C's comparison.
+    var queueWaitMeanMs: Double
+    /// The window's length in seconds; `nil` for the whole run.
+    var span: Int?
+}
+
 /// A key press that changed something, as the event log shows it.
 public struct UserAction: Sendable, Equatable {
     public var time: PoolInstant
@@ -88,6 +99,14 @@ public struct DashboardState: Sendable {
     public var latencyWholeRun = false
     /// Copies of the whole-run histograms, one per second for the last 10 s, to subtract for the window.
     var latencyMarks: [(time: PoolInstant, latencies: LatencyHistograms)] = []
+    /// The latest whole-run latencies a frame carried. A frame need not carry them (copying the histograms
+    /// every frame is most of a frame's cost); about once a second is enough for a 10 s window.
+    public var latencies: LatencyHistograms?
+    /// The last ~10 s, computed when latencies arrive (not per frame), with its span in seconds.
+    var latencyWindow: (histograms: LatencyHistograms, span: Int)?
+    /// What the latency pane shows, computed in `update` when latencies arrive or `h` / `w` change the view:
+    /// percentiles walk the whole histogram, which per frame was most of the view's cost.
+    var latencyDigest: LatencyDigest?
     public var shutdownRequested: ShutdownMode?
     public var report: ShutdownReport?
     /// The final report overlay was closed (Esc); `Enter` shows it again.

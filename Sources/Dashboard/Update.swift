@@ -41,13 +41,19 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
     if state.eventScroll > 0 { state.eventScroll += fresh.count }
     if state.events.count > DashboardState.eventsKept { state.events.removeFirst(state.events.count - DashboardState.eventsKept) }
     recordQueueSecond(frame, into: &state)
-    if let latencies = frame.snapshot.latencies,
-        state.latencyMarks.last.map({ frame.snapshot.takenAt - $0.time >= .seconds(1) }) ?? true
-    {
-        state.latencyMarks.append((frame.snapshot.takenAt, latencies))
-        if state.latencyMarks.count > 11 { state.latencyMarks.removeFirst(state.latencyMarks.count - 11) }
+    if let latencies = frame.snapshot.latencies {
+        state.latencies = latencies
+        if state.latencyMarks.last.map({ frame.snapshot.takenAt - $0.time >= .seconds(1) }) ?? true {
+            state.latencyMarks.append((frame.snapshot.takenAt, latencies))
+            if state.latencyMarks.count > 11 { state.latencyMarks.removeFirst(state.latencyMarks.count - 11) }
+        }
+        // The last 10 s: the whole run now minus the whole run about 10 s ago.
+        let now = frame.snapshot.takenAt
+        let start = state.latencyMarks.first { mark in now - mark.time <= .seconds(10) && now - mark.time >= .seconds(1) }
+        state.latencyWindow = start.map { (latencies.subtracting($0.latencies), Int((now - $0.time).seconds.rounded())) }
     }
     state.frame = frame
+    if frame.snapshot.latencies != nil { refreshLatencyDigest(&state) }
     if let selected = state.selected, !frame.snapshot.workers.contains(where: { $0.id == selected }) {
         state.selected = frame.snapshot.workers.first?.id
     }
@@ -127,6 +133,7 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         return [.session(.crashWorker(state.selected?.rawValue))]
     case .histogram:
         state.histogram = state.histogram.next
+        refreshLatencyDigest(&state)
         return []
     case .eventsOlder, .eventsNewer:
         let total = state.events.count + state.userActions.count
@@ -136,6 +143,7 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         return []
     case .latencyWindow:
         state.latencyWholeRun.toggle()
+        refreshLatencyDigest(&state)
         state.notice = state.latencyWholeRun ? "latency: whole run" : "latency: last 10 s"
         return []
     case .faster, .slower:
@@ -157,6 +165,25 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
     case .quit, .help, .close:
         return []
     }
+}
+
+/// Recomputes what the latency pane shows: the window (or the whole run), the chosen histogram's summary.
+func refreshLatencyDigest(_ state: inout DashboardState) {
+    guard let whole = state.latencies else {
+        state.latencyDigest = nil
+        return
+    }
+    let window = state.latencyWholeRun ? nil : state.latencyWindow
+    let histograms = window?.histograms ?? whole
+    let shown =
+        switch state.histogram {
+        case .endToEnd: histograms.endToEnd
+        case .queueWait: histograms.queueWait
+        case .service: histograms.service
+        }
+    state.latencyDigest = LatencyDigest(
+        histograms: histograms, summary: LatencySummary(shown),
+        queueWaitMeanMs: histograms.queueWait.totalCount > 0 ? histograms.queueWait.mean / 1e6 : 0, span: window?.span)
 }
 
 /// "1x", "0.5x", "0.125x".

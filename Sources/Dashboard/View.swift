@@ -170,18 +170,14 @@ func bandChart(_ values: [Int], rows: Int, top: Int, glyphs g: Glyphs) -> [Strin
 
 private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _ state: DashboardState) {
     let g = state.glyphs
-    // The last 10 s by default: the whole run now minus the whole run about 10 s ago.
-    let windowStart = state.latencyMarks.first { mark in
-        let age = frame.snapshot.takenAt - mark.time
-        return age <= .seconds(10) && age >= .seconds(1)
-    }
-    let windowed = !state.latencyWholeRun && windowStart != nil
-    let span = windowStart.map { Int((frame.snapshot.takenAt - $0.time).seconds.rounded()) } ?? 0
+    // The last 10 s by default, or the whole run: computed in `update` when latencies arrive, not per frame.
+    let digest = state.latencyDigest
     canvas.box(
-        rect, title: "Latency: \(state.histogram.rawValue), \(windowed ? "last \(max(span, 1)) s" : "whole run") (h, w)", glyphs: g)
+        rect, title: "Latency: \(state.histogram.rawValue), \(digest?.span.map { "last \(max($0, 1)) s" } ?? "whole run") (h, w)",
+        glyphs: g)
     let inner = rect.inner
-    guard let whole = frame.snapshot.latencies else { return }
-    let latencies = windowed ? whole.subtracting(windowStart?.latencies ?? LatencyHistograms()) : whole
+    guard let digest else { return }
+    let latencies = digest.histograms
     let histogram =
         switch state.histogram {
         case .endToEnd: latencies.endToEnd
@@ -192,14 +188,14 @@ private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashboar
         canvas.write("no jobs finished yet", x: inner.x, y: inner.y, style: dimStyle)
         return
     }
-    let summary = LatencySummary(histogram)
+    let summary = digest.summary
     canvas.write(
         "p50 \(short(summary.p50)) p90 \(short(summary.p90)) p99 \(short(summary.p99)) p99.9 \(short(summary.p999)) max \(short(summary.max))",
         x: inner.x, y: inner.y, limit: inner.width)
     var top = inner.y + 1
     if let theory = frame.status.theory {
         // M/M/c: Erlang C's prediction beside the measured mean queue wait, live.
-        let measured = LatencySummary(latencies.queueWait).mean
+        let measured = digest.queueWaitMeanMs
         canvas.write(
             "Erlang C (M/M/\(theory.servers)): mean wait predicted \(short(theory.predictedMeanWait * 1_000)), measured \(short(measured))",
             x: inner.x, y: top, style: Style(foreground: .cyan), limit: inner.width)
@@ -308,7 +304,7 @@ private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ fram
     let c = report.counters
     let balanced = c.isBalanced
     var extra: [(String, Style)] = []
-    if let latencies = frame.snapshot.latencies {
+    if let latencies = state.latencies {
         let wait = LatencySummary(latencies.queueWait), total = LatencySummary(latencies.endToEnd)
         extra.append(("queue wait   p50 \(short(wait.p50))  p99 \(short(wait.p99))  max \(short(wait.max))", .plain))
         extra.append(("end to end   p50 \(short(total.p50))  p99 \(short(total.p99))  max \(short(total.max))", .plain))

@@ -28,7 +28,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let (scenario, source) = loadScenario(scenario)
-        print("\(source.display): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries)")
+        print("\(source.display): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries, \(scenario.claims.count) claim\(scenario.claims.count == 1 ? "" : "s"))")
     }
 }
 

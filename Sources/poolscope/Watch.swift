@@ -26,6 +26,9 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Draw with plain ASCII instead of Unicode block characters.")
     var ascii = false
 
+    @Flag(help: "On exit, print on standard error what the frames cost: CPU time per frame and the share of a core.")
+    var frameStats = false
+
     func validate() throws {
         guard (1...60).contains(fps) else { throw ValidationError("--fps must lie within 1...60, got \(fps)") }
         guard (1...10_000_000).contains(burst) else { throw ValidationError("--burst must lie within 1...10000000, got \(burst)") }
@@ -42,15 +45,16 @@ struct Watch: AsyncParsableCommand {
         let chosen: Scenario = scenario.map { loadScenario($0).0 } ?? .builtInDemo
         let session: LiveSession
         do {
-            session = try LiveSession(scenario: chosen)
+            session = try LiveSession(scenario: chosen, speed: speed)
         } catch {
             printError("poolscope: the pool refused the scenario's configuration: \(error)")
             terminate(1)
         }
-        session.setSpeed(speed)
         let app = DashboardApp(session: session, fps: fps, burst: burst, ascii: ascii)
+        let signal = await app.run()
+        if frameStats { printError(app.frameCost.summary(fps: fps)) }
         // Ended by a signal: the contract's exit code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
-        if let number = await app.run() { terminate(128 + number) }
+        if let number = signal { terminate(128 + number) }
     }
 }
 
@@ -138,8 +142,14 @@ final class DashboardApp {
                 (state, _) = update(state, .shutdownFinished(finished))
             }
             if clock.now >= nextFrame {
+                let started = FrameCost.threadCPUTime()
                 tick()
-                draw(terminal)
+                let ticked = FrameCost.threadCPUTime()
+                let canvas = view(state, width: terminal.size.width, height: terminal.size.height)
+                let viewed = FrameCost.threadCPUTime()
+                terminal.draw(canvas)
+                let drawn = FrameCost.threadCPUTime()
+                frameCost.add(tick: ticked - started, view: viewed - ticked, draw: drawn - viewed)
                 nextFrame = nextFrame + interval
                 if nextFrame < clock.now { nextFrame = clock.now + interval }
             }
@@ -154,9 +164,17 @@ final class DashboardApp {
     }
 
     private var quitRequested = false
+    /// What the frames (snapshot, update, view, draw) cost in CPU time on this thread.
+    private(set) var frameCost = FrameCost()
 
+    private var framesSinceLatencies = Int.max
+
+    /// A fresh frame. Latencies (copies of three histograms, most of a frame's cost) come once a second,
+    /// and on every frame once the pool stops running, so the final report has them all.
     private func tick() {
-        let frame = DashboardFrame(snapshot: session.pool.snapshot(), status: session.status)
+        let withLatencies = framesSinceLatencies >= fps || state.frame?.snapshot.phase != .running
+        framesSinceLatencies = withLatencies ? 1 : framesSinceLatencies + 1
+        let frame = DashboardFrame(snapshot: session.pool.snapshot(includingLatencies: withLatencies), status: session.status)
         (state, _) = update(state, .tick(frame))
     }
 
@@ -184,5 +202,38 @@ final class DashboardApp {
             }
         }
         return quitRequested
+    }
+}
+
+/// CPU time spent drawing frames: what the dashboard itself costs, apart from the pool it watches.
+struct FrameCost {
+    private(set) var frames = 0
+    /// Taking the snapshot and updating the state; rendering the view; drawing it on the terminal.
+    private(set) var tick: Duration = .zero
+    private(set) var view: Duration = .zero
+    private(set) var draw: Duration = .zero
+    var total: Duration { tick + view + draw }
+
+    mutating func add(tick: Duration, view: Duration, draw: Duration) {
+        frames += 1
+        self.tick += tick
+        self.view += view
+        self.draw += draw
+    }
+
+    /// This thread's CPU time so far.
+    static func threadCPUTime() -> Duration {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
+    }
+
+    func summary(fps: Int) -> String {
+        guard frames > 0 else { return "poolscope: no frames drawn" }
+        let perFrame = total.seconds / Double(frames)
+        let share = perFrame * Double(fps) * 100
+        func ms(_ part: Duration) -> Double { (part.seconds / Double(frames) * 1e5).rounded() / 100 }
+        return "poolscope: \(frames) frames, \((perFrame * 1e5).rounded() / 100) ms CPU per frame (snapshot and update \(ms(tick)), "
+            + "view \(ms(view)), terminal \(ms(draw))): \((share * 100).rounded() / 100)% of a core at \(fps) fps"
     }
 }

@@ -105,6 +105,24 @@ struct TUITests {
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
     }
 
+    @Test("p pauses the whole scenario: the pool's clock stops with the arrivals; p again resumes it")
+    func pauseStopsTheClock() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml")
+        try #require(await tmux.wait { $0.contains("up 00:01") } != nil, "the dashboard did not come up:\n\(tmux.screen)")
+        try tmux.press("p")
+        let paused = try #require(await tmux.wait { $0.contains("| paused |") }, "no paused state:\n\(tmux.screen)")
+        func uptime(_ screen: String) -> String? {
+            screen.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix("up ") }
+        }
+        try await Task.sleep(for: .milliseconds(2_500))
+        #expect(uptime(tmux.screen) == uptime(paused), "the scenario clock moved while paused:\n\(tmux.screen)")
+        try tmux.press("p")
+        #expect(await tmux.wait { $0.contains("| running |") && uptime($0) != uptime(paused) } != nil, "not resumed:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+    }
+
     @Test("q during a graceful drain quits within a second; SIGTERM ends the dashboard with exit 143")
     func quitDuringDrain() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
