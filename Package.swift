@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "PoolEngine", targets: ["PoolEngine"]),
         .library(name: "PoolCluster", targets: ["PoolCluster"]),
+        .library(name: "PoolMonitor", targets: ["PoolMonitor"]),
         .executable(name: "poolscope", targets: ["poolscope"]),
     ],
     dependencies: [
@@ -22,6 +23,12 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -40,6 +47,19 @@ let package = Package(
                 "PoolEngine",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PoolMonitor",
+            dependencies: [
+                "PoolEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .target(
@@ -85,6 +105,7 @@ let package = Package(
                 "TerminalBackend",
                 "Bench",
                 "PoolCluster",
+                "PoolMonitor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,8 +125,22 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolScopeCLITests",
-            dependencies: ["poolscope", "PoolCluster"],
+            dependencies: [
+                "poolscope", "PoolCluster", "PoolMonitor", "PoolEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "PoolMonitorTests",
+            dependencies: [
+                "PoolMonitor", "PoolEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "PoolClusterTests",

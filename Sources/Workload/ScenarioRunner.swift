@@ -43,8 +43,13 @@ public final class ScenarioRunner: Sendable {
         session?.send(.shutdown(.immediate))
     }
 
-    public func run(progress: (@Sendable (RunProgress) -> Void)? = nil) async throws(ConfigurationError) -> RunOutput {
+    /// Runs the scenario. `started` is called with the session before the first arrival (to serve its pool,
+    /// say), and the run waits for it.
+    public func run(
+        progress: (@Sendable (RunProgress) -> Void)? = nil, started: (@Sendable (LiveSession) async -> Void)? = nil
+    ) async throws(ConfigurationError) -> RunOutput {
         let session = try LiveSession(scenario: scenario, speed: speed)
+        await started?(session)
         let interruptedEarly = current.withLock { state -> Bool in
             state.session = session
             return state.interrupted

@@ -74,6 +74,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
+    @OptionGroup var serving: ServeOptions
+
     @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20): arrivals, service times and the pool's timers together; times in the summary stay scenario time.", valueName: "x"))
     var speed: Double = 1
 
@@ -97,6 +99,7 @@ struct Run: AsyncParsableCommand {
         if let csv { try checkWritable(csv, option: "--csv") }
         if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
         if cluster != nil, speed != 1 { throw ValidationError("--speed is not available with --cluster") }
+        if cluster != nil, serving.serve != nil { throw ValidationError("--serve is not available with --cluster") }
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
         }
@@ -116,7 +119,13 @@ struct Run: AsyncParsableCommand {
         let interruption = Interruption(then: { runner.interrupt() })
         let output: RunOutput
         do {
-            output = try await runner.run { progress.update($0) }
+            let serving = self.serving
+            let name = scenario.name
+            output = try await runner.run(progress: { progress.update($0) }) { session in
+                if let monitor = await serving.start(session.pool, name: name) {
+                    printError("poolscope: serving pool '\(ServeOptions.poolName(name))' on \(monitor.url) (GET /v1/pools, /metrics)")
+                }
+            }
         } catch {
             progress.finish()
             printError("poolscope: the pool refused the scenario's configuration: \(error)")

@@ -26,6 +26,8 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Draw with plain ASCII instead of Unicode block characters.")
     var ascii = false
 
+    @OptionGroup var serving: ServeOptions
+
     @Flag(help: "On exit, print on standard error what the frames cost: CPU time per frame and the share of a core.")
     var frameStats = false
 
@@ -50,8 +52,11 @@ struct Watch: AsyncParsableCommand {
             printError("poolscope: the pool refused the scenario's configuration: \(error)")
             terminate(1)
         }
+        let monitor = await serving.start(session.pool, name: chosen.name)
         let app = DashboardApp(session: session, fps: fps, burst: burst, ascii: ascii)
+        if let monitor { app.state.notice = "serving on \(monitor.url)" }
         let signal = await app.run()
+        await monitor?.stop()
         if frameStats { printError(app.frameCost.summary(fps: fps)) }
         // Ended by a signal: the contract's exit code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
         if let number = signal { terminate(128 + number) }

@@ -1,0 +1,110 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PoolEngine
+import ServiceLifecycle
+
+/// The monitor's routes (the contract in DESIGN.md, "Monitor endpoint"). Every error answers JSON
+/// `{"ok": false, "message": ...}` with its status, and the server goes on serving.
+enum MonitorRoutes {
+    static func router(_ state: MonitorState) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorDocumentMiddleware())
+        router.get("/metrics") { _, _ -> Response in
+            let pools = state.pools.sorted { $0.key < $1.key }.map { (name: $0.key, snapshot: $0.value.snapshot()) }
+            let text = state.metrics.exposition(pools)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/v1/pools") { _, _ -> Response in
+            let document = PoolListDocument(pools: state.pools.keys.sorted().map { .init(name: $0) }, protocolVersion: monitorProtocolVersion)
+            return try json(document)
+        }
+        router.get("/v1/pools/:name/snapshot") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let body = try state.snapshotJSON(name) else { throw unknownPool(name, state) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
+        }
+        router.get("/v1/pools/:name/events") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let pool = state.pools[name] else { throw unknownPool(name, state) }
+            let origin = pool.snapshot(includingLatencies: false).takenAt - pool.snapshot(includingLatencies: false).uptime
+            let events = pool.events()
+            let encoder = MonitorJSON.encoder()
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in
+                        try await writer.write(ByteBuffer(string: ": poolscope monitor, protocol \(monitorProtocolVersion)\n\n"))
+                        for await event in events.cancelOnGracefulShutdown() {
+                            let document = SnapshotDocument.Event(event, origin: origin)
+                            let data = String(decoding: try encoder.encode(document), as: UTF8.self)
+                            try await writer.write(ByteBuffer(string: "event: \(document.type)\ndata: \(data)\n\n"))
+                        }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        router.post("/v1/pools/:name/commands") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let pool = state.pools[name] else { throw unknownPool(name, state) }
+            guard let token = state.configuration.controlToken else {
+                throw HTTPError(.forbidden, message: "control is not enabled by the application (it serves this pool read-only)")
+            }
+            guard request.headers[.authorization] == "Bearer \(token)" else {
+                throw HTTPError(.unauthorized, message: "commands need 'Authorization: Bearer TOKEN' with the application's control token")
+            }
+            let limit = state.configuration.maxRequestBytes
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+                throw HTTPError(.contentTooLarge, message: "a command is at most \(limit) bytes, got \(length)")
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw HTTPError(.contentTooLarge, message: "a command is at most \(limit) bytes")
+            }
+            let command: CommandDocument
+            do {
+                command = try MonitorJSON.decoder().decode(CommandDocument.self, from: Data(buffer: body))
+            } catch {
+                throw HTTPError(.badRequest, message: "not a command document (JSON with a 'command' field): \(error)")
+            }
+            let done: String
+            do throws(CommandError) {
+                done = try apply(command, to: pool)
+            } catch {
+                throw HTTPError(.badRequest, message: error.description)
+            }
+            return try json(ReplyDocument(ok: true, message: done))
+        }
+        return router
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try MonitorJSON.encoder().encode(value))))
+    }
+
+    static func unknownPool(_ name: String, _ state: MonitorState) -> HTTPError {
+        HTTPError(.notFound, message: "no pool named '\(name)' (serving: \(state.pools.keys.sorted().joined(separator: ", ")))")
+    }
+}
+
+/// Writes every error as the monitor's JSON reply with its status (404 for unknown paths included).
+struct ErrorDocumentMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            return try MonitorRoutes.json(ReplyDocument(ok: false, message: error.body ?? "\(error.status)"), status: error.status)
+        } catch is NIOTooManyBytesError {
+            return try MonitorRoutes.json(ReplyDocument(ok: false, message: "request too large"), status: .contentTooLarge)
+        }
+    }
+}
