@@ -49,6 +49,10 @@ public struct SnapshotDocument: Codable, Sendable, Equatable {
         public var type: String
         /// The event as the dashboard's log writes it.
         public var text: String
+        /// Scale events: from and to how many workers, and why.
+        public var from: Int?
+        public var to: Int?
+        public var reason: String?
     }
 
     public var protocolVersion: Int
@@ -76,6 +80,13 @@ public struct SnapshotDocument: Codable, Sendable, Equatable {
     public var rateLimitPerS: Double?
     /// In milliseconds, over the whole run: queue_wait, service, end_to_end.
     public var latencyMs: [String: Latency]
+    /// The same three as HDR histograms' recorded values, `[nanoseconds, count]` pairs, so a dashboard draws
+    /// them as it draws a local pool's.
+    public var latencyBuckets: [String: [[UInt64]]]
+    /// The last seconds' completions: `[t, completed, failed]`, oldest first.
+    public var throughputSeconds: [[Double]]
+    /// Waiting in the queue every worker takes from (the rest wait in workers' own queues).
+    public var sharedQueue: Int
     public var recentEvents: [Event]
 }
 
@@ -122,13 +133,18 @@ extension SnapshotDocument {
         breaker = snapshot.breaker.map { "\($0)" }
         rateLimitPerS = snapshot.rateLimit?.perSecond
         var latency: [String: Latency] = [:]
+        var buckets: [String: [[UInt64]]] = [:]
         if let histograms = snapshot.latencies {
             for (key, histogram) in [("queue_wait", histograms.queueWait), ("service", histograms.service), ("end_to_end", histograms.endToEnd)] {
                 let s = LatencySummary(histogram)
                 latency[key] = Latency(count: s.count, mean: s.mean, p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max)
+                buckets[key] = LatencyHistograms.buckets(of: histogram)
             }
         }
         latencyMs = latency
+        latencyBuckets = buckets
+        throughputSeconds = snapshot.throughput.seconds.map { [$0.t, Double($0.completed), Double($0.failed)] }
+        sharedQueue = snapshot.queue.shared
         recentEvents = snapshot.recentEvents.map { Event($0, origin: origin) }
     }
 }
@@ -137,6 +153,13 @@ extension SnapshotDocument.Event {
     init(_ event: PoolEvent, origin: PoolInstant) {
         tS = (event.time - origin).seconds
         text = "\(event.kind)"
+        switch event.kind {
+        case .scaledUp(let from, let to, let reason), .scaledDown(let from, let to, let reason):
+            self.from = from
+            self.to = to
+            self.reason = reason
+        default: break
+        }
         type =
             switch event.kind {
             case .scaledUp: "scaled_up"
@@ -150,6 +173,7 @@ extension SnapshotDocument.Event {
             case .shutdownDeadlineReached: "shutdown_deadline_reached"
             case .shutdownEscalated: "shutdown_escalated"
             case .shutdownCompleted: "shutdown_completed"
+            case .reported: "reported"
             }
     }
 }

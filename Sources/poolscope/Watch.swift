@@ -53,7 +53,7 @@ struct Watch: AsyncParsableCommand {
             terminate(1)
         }
         let monitor = await serving.start(session.pool, name: chosen.name)
-        let app = DashboardApp(session: session, fps: fps, burst: burst, ascii: ascii)
+        let app = DashboardApp(source: SessionSource(session: session), fps: fps, burst: burst, ascii: ascii)
         if let monitor { app.state.notice = "serving on \(monitor.url)" }
         let signal = await app.run()
         await monitor?.stop()
@@ -98,15 +98,15 @@ final class TerminationSignal {
 /// threads and Swift's shared pool never wait for the terminal.
 @MainActor
 final class DashboardApp {
-    let session: LiveSession
+    let source: any DashboardSource
     let fps: Int
     var state: DashboardState
     let ascii: Bool
     let report = Locked<ShutdownReport?>(nil)
     var shutdownTask: Task<Void, Never>?
 
-    init(session: LiveSession, fps: Int, burst: Int, ascii: Bool) {
-        self.session = session
+    init(source: any DashboardSource, fps: Int, burst: Int, ascii: Bool) {
+        self.source = source
         self.fps = fps
         self.ascii = ascii
         state = DashboardState(burstSize: burst)
@@ -119,10 +119,8 @@ final class DashboardApp {
         let terminal = Terminal(forceASCII: ascii)
         defer { terminal.stop() }
         state.glyphs = terminal.unicode ? .unicode : .ascii
-        let driver = Task.detached { [session, report] in
-            let mode = await session.drive()
-            let finished = await session.shutdown(mode)
-            report.withLock { $0 = finished }
+        let driver = Task.detached { [source, report] in
+            if let finished = await source.drive() { report.withLock { $0 = finished } }
         }
         let clock = ContinuousClock()
         let interval = Duration.milliseconds(1_000 / fps)
@@ -162,7 +160,8 @@ final class DashboardApp {
         }
         // Quitting before a shutdown, or during a drain, stops the pool at once (an immediate shutdown
         // escalates a drain), so no job is left running and the quit is not held up by the drain.
-        if report.withLock({ $0 }) == nil { _ = await session.shutdown(.immediate) }
+        if report.withLock({ $0 }) == nil { await source.quit() }
+        driver.cancel()
         await driver.value
         await shutdownTask?.value
         return signals.received
@@ -179,7 +178,7 @@ final class DashboardApp {
     private func tick() {
         let withLatencies = framesSinceLatencies >= fps || state.frame?.snapshot.phase != .running
         framesSinceLatencies = withLatencies ? 1 : framesSinceLatencies + 1
-        let frame = DashboardFrame(snapshot: session.pool.snapshot(includingLatencies: withLatencies), status: session.status)
+        guard let frame = source.frame(includingLatencies: withLatencies) else { return }
         (state, _) = update(state, .tick(frame))
     }
 
@@ -193,17 +192,15 @@ final class DashboardApp {
     private func perform(_ commands: [Command]) -> Bool {
         for command in commands {
             switch command {
-            case .session(let action): session.send(action)
-            case .setSpeed(let speed): session.setSpeed(speed)
-            case .changeSpeed(let factor): session.changeSpeed(by: factor)
-            case .togglePause: session.togglePause()
             case .shutdown(let mode):
-                shutdownTask = Task.detached { [session, report] in
-                    let finished = await session.shutdown(mode)
-                    report.withLock { $0 = finished }
+                shutdownTask = Task.detached { [source, report] in
+                    if let finished = await source.shutdown(mode) { report.withLock { $0 = finished } }
                 }
             case .quit:
                 quitRequested = true
+            default:
+                // A source that cannot do this (a burst on a watched pool) says so instead of ignoring it.
+                if let refusal = source.execute(command) { state.notice = refusal }
             }
         }
         return quitRequested

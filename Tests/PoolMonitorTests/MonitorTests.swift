@@ -164,6 +164,29 @@ struct MonitorTests {
         await served.stop()
     }
 
+    @Test("a snapshot document turns back into a snapshot the dashboard draws: workers, counts, latencies, events")
+    func documentRoundTrip() async throws {
+        let served = try await Served(min: 1, max: 8, threshold: 2)
+        let gate = Gate()
+        for _ in 0..<40 { served.pool.trySubmit { await gate.wait() } }
+        for _ in 0..<500 where served.pool.snapshot(includingLatencies: false).workers.count < 8 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        gate.open()
+        for _ in 0..<500 where served.pool.snapshot(includingLatencies: false).counters.completed < 40 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let original = served.pool.snapshot()
+        let text = try await served.request("/v1/pools/images/snapshot").1
+        let rebuilt = PoolSnapshot(try MonitorJSON.decoder().decode(SnapshotDocument.self, from: Data(text.utf8)))
+        #expect(rebuilt.workers.map(\.id) == original.workers.map(\.id))
+        #expect(rebuilt.counters == original.counters)
+        #expect(rebuilt.latencies?.endToEnd.totalCount == original.latencies?.endToEnd.totalCount)
+        #expect(rebuilt.recentEvents.contains { if case .scaledUp(_, 8, _) = $0.kind { true } else { false } })
+        #expect(rebuilt.settings.maxWorkers == 8)
+        await served.stop()
+    }
+
     @Test("a bad pool name or port is refused before anything listens")
     func badConfiguration() async throws {
         let pool = try WorkerPool(configuration: PoolConfiguration())

@@ -24,6 +24,9 @@ public struct PoolEvent: Sendable, Equatable {
         case shutdownEscalated(remaining: Int)
         /// Every worker has stopped and every job is accounted for.
         case shutdownCompleted(JobCounters)
+        /// An event received from elsewhere (a pool watched over the network), as its text; the pool
+        /// itself never reports this.
+        case reported(String)
     }
 
     public let time: PoolInstant
@@ -50,6 +53,7 @@ extension PoolEvent.Kind: CustomStringConvertible {
         case .shutdownStarted(let mode): "shutdown started (\(mode))"
         case .shutdownDeadlineReached(let remaining): "shutdown deadline reached, cancelling \(remaining) jobs"
         case .shutdownEscalated(let remaining): "immediate shutdown during the drain, cancelling \(remaining) jobs"
+        case .reported(let text): text
         case .shutdownCompleted(let counts):
             "shutdown complete: \(counts.completed) completed, \(counts.failed) failed, \(counts.rejected) rejected, \(counts.cancelled) cancelled"
         }

@@ -57,6 +57,15 @@ public struct WorkerSnapshot: Sendable, Equatable {
     /// Time spent running jobs so far, the current one included.
     public let busyTime: Duration
     public let startedAt: PoolInstant
+
+    public init(id: WorkerID, state: WorkerState, completed: Int, failed: Int, busyTime: Duration, startedAt: PoolInstant) {
+        self.id = id
+        self.state = state
+        self.completed = completed
+        self.failed = failed
+        self.busyTime = busyTime
+        self.startedAt = startedAt
+    }
 }
 
 /// What a worker is doing.
@@ -91,6 +100,12 @@ public struct Throughput: Sendable, Equatable {
         public let t: Double
         public let completed: Int
         public let failed: Int
+
+        public init(t: Double, completed: Int, failed: Int) {
+            self.t = t
+            self.completed = completed
+            self.failed = failed
+        }
     }
 
     /// The last 300 whole seconds (five minutes), oldest first.
@@ -101,4 +116,12 @@ public struct Throughput: Sendable, Equatable {
     public let last60s: Double
     /// The best whole second so far.
     public let peakPerSecond: Int
+
+    public init(seconds: [Second], last1s: Double, last10s: Double, last60s: Double, peakPerSecond: Int) {
+        self.seconds = seconds
+        self.last1s = last1s
+        self.last10s = last10s
+        self.last60s = last60s
+        self.peakPerSecond = peakPerSecond
+    }
 }

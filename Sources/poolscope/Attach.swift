@@ -1,0 +1,257 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Dashboard
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PoolEngine
+import PoolMonitor
+import Synchronization
+import Workload
+
+struct Attach: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open the dashboard on a pool served by an application (PoolMonitor) or by `poolscope run --serve`.",
+        discussion: "Keys that need control (thresholds, workers, kill, shutdown) work when the application enabled it and --token matches; bursts, rates and speed belong to scenarios and are shown as unavailable.")
+
+    @Argument(help: "The monitor's address, like http://127.0.0.1:9464.")
+    var url: String
+
+    @Option(help: "Which pool, when the application serves several (default: the first).")
+    var pool: String?
+
+    @Option(help: "The application's control token, to steer the pool.")
+    var token: String?
+
+    @Option(help: "Frames per second (1-30).")
+    var fps: Int = 10
+
+    @Flag(help: "Draw with plain ASCII instead of Unicode block characters.")
+    var ascii = false
+
+    func validate() throws {
+        guard url.hasPrefix("http://"), URL(string: url)?.host != nil else {
+            throw ValidationError("the address must be an http:// URL with a host, like http://127.0.0.1:9464; got '\(url)'")
+        }
+        guard (1...30).contains(fps) else { throw ValidationError("--fps must lie within 1...30, got \(fps)") }
+    }
+
+    @MainActor
+    func run() async throws {
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let client = RemotePoolSource.makeClient()
+        let chosen: String
+        do {
+            let list = try await RemotePoolSource.pools(at: base, client: client)
+            guard !list.isEmpty else { throw AttachError("\(base) serves no pools") }
+            if let pool {
+                guard list.contains(pool) else { throw AttachError("\(base) has no pool named '\(pool)'; it serves: \(list.joined(separator: ", "))") }
+                chosen = pool
+            } else {
+                chosen = list[0]
+            }
+        } catch {
+            printError("poolscope: \(error)")
+            terminate(1)
+        }
+        guard isTerminal(1) else {
+            printError("poolscope: the dashboard needs a terminal, and standard output is not one.")
+            printError("Read the pool without one: curl \(base)/v1/pools/\(chosen)/snapshot")
+            terminate(2)
+        }
+        let source = RemotePoolSource(base: base, pool: chosen, token: token, client: client, interval: .milliseconds(1_000 / fps))
+        let app = DashboardApp(source: source, fps: fps, burst: 0, ascii: ascii)
+        app.state.notice = "attached to \(chosen) at \(base)"
+        let signal = await app.run()
+        try? await client.shutdown()
+        if let number = signal { terminate(128 + number) }
+    }
+}
+
+struct AttachError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A pool watched over the network: polls its snapshot (one request per frame), keeps the last picture
+/// when the connection is lost, and reconnects by itself.
+final class RemotePoolSource: DashboardSource {
+    private struct State {
+        var frame: DashboardFrame?
+        var lostSince: ContinuousClock.Instant?
+        var lastError: String?
+        var lastSubmitted: (uptime: Double, submitted: Int)?
+        var arrivalRate = 0.0
+        var commandProblem: String?
+    }
+
+    let base: String
+    let pool: String
+    let token: String?
+    let client: HTTPClient
+    let interval: Duration
+    private let state = Mutex(State())
+
+    init(base: String, pool: String, token: String?, client: HTTPClient, interval: Duration) {
+        self.base = base
+        self.pool = pool
+        self.token = token
+        self.client = client
+        self.interval = interval
+    }
+
+    static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(2), read: .seconds(5))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// The pools a monitor serves; a clear error for a refused connection or a protocol this tool does not speak.
+    static func pools(at base: String, client: HTTPClient) async throws -> [String] {
+        let (status, body) = try await get("\(base)/v1/pools", client: client)
+        guard status == 200 else { throw AttachError("\(base)/v1/pools answered HTTP \(status); is this a PoolScope monitor?") }
+        guard let list = try? MonitorJSON.decoder().decode(PoolListDocument.self, from: body) else {
+            throw AttachError("\(base) did not answer as a PoolScope monitor (no pool list at /v1/pools)")
+        }
+        guard list.protocolVersion == monitorProtocolVersion else {
+            throw AttachError("\(base) speaks monitor protocol \(list.protocolVersion); this poolscope speaks \(monitorProtocolVersion)")
+        }
+        return list.pools.map(\.name)
+    }
+
+    static func get(_ url: String, client: HTTPClient) async throws -> (Int, Data) {
+        do {
+            let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
+            let body = try await response.body.collect(upTo: 32 << 20)
+            return (Int(response.status.code), Data(buffer: body))
+        } catch {
+            throw AttachError("cannot reach \(url): \(oneLine(error))")
+        }
+    }
+
+    static func oneLine(_ error: any Error) -> String {
+        switch error {
+        case let error as IOError where error.errnoCode == ECONNREFUSED: return "connection refused"
+        case let error as IOError: return "\(error.description)"
+        case let error as HTTPClientError: return "\(error)"
+        case let error as AttachError: return error.description
+        default: return "\(error)"
+        }
+    }
+
+    func drive() async -> ShutdownReport? {
+        while !Task.isCancelled {
+            await poll()
+            try? await Task.sleep(for: interval)
+        }
+        return nil
+    }
+
+    private func poll() async {
+        do {
+            let (code, body) = try await Self.get("\(base)/v1/pools/\(pool)/snapshot", client: client)
+            guard code == 200 else { throw AttachError("HTTP \(code) for the snapshot") }
+            let document = try MonitorJSON.decoder().decode(SnapshotDocument.self, from: body)
+            let snapshot = PoolSnapshot(document)
+            state.withLock { state in
+                if let last = state.lastSubmitted, document.uptimeS > last.uptime + 0.5 {
+                    state.arrivalRate = Double(document.counters.submitted - last.submitted) / (document.uptimeS - last.uptime)
+                    state.lastSubmitted = (document.uptimeS, document.counters.submitted)
+                } else if state.lastSubmitted == nil || document.uptimeS < (state.lastSubmitted?.uptime ?? 0) {
+                    state.lastSubmitted = (document.uptimeS, document.counters.submitted)  // first, or the application restarted
+                }
+                state.lostSince = nil
+                state.lastError = nil
+                state.frame = DashboardFrame(snapshot: snapshot, status: status(for: snapshot, state))
+            }
+        } catch {
+            state.withLock { state in
+                state.lostSince = state.lostSince ?? .now
+                state.lastError = Self.oneLine(error)
+                if let frame = state.frame { state.frame = DashboardFrame(snapshot: frame.snapshot, status: status(for: frame.snapshot, state)) }
+            }
+        }
+    }
+
+    private func status(for snapshot: PoolSnapshot, _ state: State) -> SessionStatus {
+        let caption: String
+        if let lost = state.lostSince {
+            let seconds = Int((ContinuousClock.now - lost).seconds)
+            caption = "connection lost \(seconds)s ago (\(state.lastError ?? "no answer")): showing the last picture; reconnecting..."
+        } else if let problem = state.commandProblem {
+            caption = "attached to \(base), pool \(pool): \(problem)"
+        } else {
+            caption = "attached to \(base), pool \(pool)\(token == nil ? " (read-only: no --token)" : "")"
+        }
+        return SessionStatus(
+            scenarioName: "\(pool) @ \(base.replacingOccurrences(of: "http://", with: ""))", scenarioTime: snapshot.uptime,
+            duration: .zero, caption: caption, arrivalRate: state.arrivalRate, paused: false, speed: 1, failureRate: 0,
+            extraLatency: .zero, finished: snapshot.phase == .stopped)
+    }
+
+    func frame(includingLatencies: Bool) -> DashboardFrame? {
+        state.withLock { $0.frame }
+    }
+
+    func execute(_ command: Command) -> String? {
+        let document: CommandDocument
+        switch command {
+        case .session(.changeThreshold(let by)): document = CommandDocument(command: "change_threshold", by: by)
+        case .session(.changeMinWorkers(let by)): document = CommandDocument(command: "change_min_workers", by: by)
+        case .session(.changeMaxWorkers(let by)): document = CommandDocument(command: "change_max_workers", by: by)
+        case .session(.crashWorker(let worker)): document = CommandDocument(command: "crash_worker", worker: worker)
+        case .session(let action):
+            return "\(Self.name(of: action)): unavailable on an attached pool"
+        case .setSpeed, .changeSpeed, .togglePause:
+            return "speed and pause: unavailable on an attached pool"
+        case .shutdown, .quit:
+            return nil
+        }
+        guard token != nil else { return "read-only: attach with --token to steer this pool" }
+        Task { await send(document) }
+        return nil
+    }
+
+    private static func name(of action: ScenarioAction) -> String {
+        switch action {
+        case .burst: "burst"
+        case .scaleRate, .setRate: "arrival rate"
+        case .changeFailureRate, .setFailureRate: "failure rate"
+        default: "this key"
+        }
+    }
+
+    private func send(_ document: CommandDocument) async {
+        var request = HTTPClientRequest(url: "\(base)/v1/pools/\(pool)/commands")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        do {
+            request.body = .bytes(ByteBuffer(bytes: try MonitorJSON.encoder().encode(document)))
+            let response = try await client.execute(request, timeout: .seconds(5))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let reply = try? MonitorJSON.decoder().decode(ReplyDocument.self, from: Data(buffer: body))
+            let problem = response.status == .ok ? nil : "command refused (HTTP \(response.status.code)): \(reply?.message ?? "")"
+            state.withLock { $0.commandProblem = problem }
+        } catch {
+            state.withLock { $0.commandProblem = "command not sent: \(Self.oneLine(error))" }
+        }
+    }
+
+    func shutdown(_ mode: ShutdownMode) async -> ShutdownReport? {
+        let document: CommandDocument =
+            switch mode {
+            case .immediate: CommandDocument(command: "shutdown", mode: "immediate")
+            case .graceful(let deadline): CommandDocument(command: "shutdown", mode: "graceful", deadlineS: deadline.seconds)
+            }
+        if token == nil {
+            state.withLock { $0.commandProblem = "read-only: attach with --token to shut this pool down" }
+        } else {
+            await send(document)
+        }
+        return nil
+    }
+
+    func quit() async {}
+}
