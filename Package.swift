@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PoolCluster", targets: ["PoolCluster"]),
         .library(name: "PoolMonitor", targets: ["PoolMonitor"]),
         .executable(name: "poolscope", targets: ["poolscope"]),
+        .executable(name: "hash-files", targets: ["HashFiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -112,6 +113,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .executableTarget(
+            name: "HashFiles",
+            dependencies: ["PoolEngine", "PoolMonitor"],
+            path: "Examples/HashFiles"
         ),
         .testTarget(
             name: "WorkloadTests",
