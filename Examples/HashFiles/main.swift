@@ -7,6 +7,9 @@ import Foundation
 import PoolEngine
 import PoolMonitor
 
+/// A line on standard output, written at once (print buffers when the output is a pipe).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 let arguments = CommandLine.arguments.dropFirst()
 let directory = arguments.first ?? "."
 let port = arguments.dropFirst().first.flatMap { Int($0) } ?? 9464
@@ -57,9 +60,9 @@ do {
     FileHandle.standardError.write(Data("hash-files: \(error)\n".utf8))
     exit(1)
 }
-print("hashing \(found.count) files under \(directory), round after round; Ctrl-C stops")
-print("watch it: swift run poolscope attach \(monitor.url)\(token.map { " --token \($0)" } ?? "")")
-print("metrics:  curl \(monitor.url)/metrics")
+say("hashing \(found.count) files under \(directory), round after round; Ctrl-C stops")
+say("watch it: swift run poolscope attach \(monitor.url)\(token.map { " --token \($0)" } ?? "")")
+say("metrics:  curl \(monitor.url)/metrics")
 
 signal(SIGINT, SIG_IGN)
 let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .main)
@@ -78,11 +81,11 @@ while !stopping.withLock({ $0 }) {
     if ContinuousClock.now - lastReport >= .seconds(5) {
         lastReport = .now
         let counts = pool.snapshot(includingLatencies: false).counters
-        print("round \(round): \(counts.completed) files hashed, \(counts.failed) failed")
+        say("round \(round): \(counts.completed) files hashed, \(counts.failed) failed")
     }
 }
 let report = await pool.shutdown(.graceful(deadline: .seconds(10)))
 await monitor.stop()
-print("stopped: \(report.counters.completed) completed, \(report.counters.failed) failed, \(report.counters.cancelled) cancelled")
+say("stopped: \(report.counters.completed) completed, \(report.counters.failed) failed, \(report.counters.cancelled) cancelled")
 
 import Synchronization

@@ -22,9 +22,11 @@ enum MonitorRoutes {
             let document = PoolListDocument(pools: state.pools.keys.sorted().map { .init(name: $0) }, protocolVersion: monitorProtocolVersion)
             return try json(document)
         }
-        router.get("/v1/pools/:name/snapshot") { _, context -> Response in
+        router.get("/v1/pools/:name/snapshot") { request, context -> Response in
             let name = try context.parameters.require("name")
-            guard let body = try state.snapshotJSON(name) else { throw unknownPool(name, state) }
+            // `?latencies=0` leaves out the latency histograms (most of the document).
+            let latencies = request.uri.queryParameters["latencies"].map { $0 != "0" && $0 != "false" } ?? true
+            guard let body = try state.snapshotJSON(name, latencies: latencies) else { throw unknownPool(name, state) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
         }
         router.get("/v1/pools/:name/events") { request, context -> Response in

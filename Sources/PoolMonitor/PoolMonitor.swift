@@ -134,15 +134,18 @@ final class MonitorState: Sendable {
 
     /// The pool's snapshot as JSON, shared between requests within ``MonitorConfiguration/snapshotInterval``.
     /// The pool's lock is held only while the pool takes its snapshot; encoding happens outside any lock.
-    func snapshotJSON(_ name: String) throws -> ByteBuffer? {
+    /// Without latencies the document is about 1 KB instead of tens (the histograms' buckets), and the pool
+    /// does not copy its histograms: clients ask for them about once a second.
+    func snapshotJSON(_ name: String, latencies: Bool) throws -> ByteBuffer? {
         guard let pool = pools[name] else { return nil }
+        let key = latencies ? name + "\u{1}latencies" : name
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[name] }), now - cached.takenAt < configuration.snapshotInterval {
+        if let cached = cache.withLock({ $0[key] }), now - cached.takenAt < configuration.snapshotInterval {
             return cached.body
         }
-        let document = SnapshotDocument(pool.snapshot(), name: name)
+        let document = SnapshotDocument(pool.snapshot(includingLatencies: latencies), name: name)
         let body = ByteBuffer(bytes: try MonitorJSON.encoder().encode(document))
-        cache.withLock { $0[name] = (now, body) }
+        cache.withLock { $0[key] = (now, body) }
         return body
     }
 

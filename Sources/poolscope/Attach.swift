@@ -148,9 +148,18 @@ final class RemotePoolSource: DashboardSource {
         return nil
     }
 
+    private let polls = Mutex(0)
+
+    /// One snapshot; with the latency histograms about once a second (the dashboard keeps the last ones).
     private func poll() async {
+        let everySecond = max(Int(1 / max(interval.seconds, 0.001)), 1)
+        let withLatencies = polls.withLock { count in
+            defer { count += 1 }
+            return count % everySecond == 0
+        }
         do {
-            let (code, body) = try await Self.get("\(base)/v1/pools/\(pool)/snapshot", client: client)
+            let (code, body) = try await Self.get(
+                "\(base)/v1/pools/\(pool)/snapshot\(withLatencies ? "" : "?latencies=0")", client: client)
             guard code == 200 else { throw AttachError("HTTP \(code) for the snapshot") }
             let document = try MonitorJSON.decoder().decode(SnapshotDocument.self, from: body)
             let snapshot = PoolSnapshot(document)

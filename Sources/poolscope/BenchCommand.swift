@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
             and the dashboard's cost. Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
             measures the PostgreSQL cluster.
             """,
-        subcommands: [BenchCluster.self])
+        subcommands: [BenchCluster.self, BenchMonitor.self])
 
     @Flag(help: "A smaller run, under a minute.")
     var quick = false

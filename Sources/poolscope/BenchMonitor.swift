@@ -1,0 +1,100 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import PoolEngine
+import PoolMonitor
+
+struct BenchMonitor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monitor",
+        abstract: "What watching a pool costs it: throughput with 0, 1 and 5 attached clients at 10 fps, in one run.",
+        discussion: """
+            A pool of 2 workers runs 1 µs jobs as fast as a producer keeps it fed, with the monitor serving it on \
+            loopback. Each client fetches the snapshot 10 times a second, as 'poolscope attach' does. The three \
+            variants take turns for --rounds rounds of --seconds each; the medians are compared. Results: BENCHMARKS.md.
+            """)
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Int = 3
+
+    @Option(help: "Rounds of the three variants.")
+    var rounds: Int = 5
+
+    @Option(help: "Each job's CPU time in microseconds (1: the worst case, where any other work shows).")
+    var jobMicroseconds: Int = 1
+
+    func run() async throws {
+        var rates: [Int: [Double]] = [0: [], 1: [], 5: []]
+        for round in 1...rounds {
+            for clients in [0, 1, 5] {
+                let rate = try await measure(clients: clients)
+                rates[clients, default: []].append(rate)
+                printError("bench monitor: round \(round)/\(rounds), \(clients) client\(clients == 1 ? "" : "s"): \(Int(rate)) jobs/s")
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let none = median(rates[0] ?? [1])
+        print("jobs of \(jobMicroseconds) µs CPU, 2 workers; \(seconds) s per measurement")
+        print("clients  jobs/s (median of \(rounds))  vs none")
+        for clients in [0, 1, 5] {
+            let value = median(rates[clients] ?? [0])
+            print("\(String(clients).padding(toLength: 9, withPad: " ", startingAt: 0))\(String(Int(value)).padding(toLength: 24, withPad: " ", startingAt: 0))\(String(format: "%.3fx", value / none))")
+        }
+    }
+
+    private func measure(clients: Int) async throws -> Double {
+        var configuration = PoolConfiguration()
+        configuration.minWorkers = 2
+        configuration.maxWorkers = 2
+        configuration.queueCapacity = nil
+        configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        let pool = try WorkerPool(configuration: configuration)
+        let monitor = try await PoolMonitor.start(
+            pools: ["bench": pool], configuration: MonitorConfiguration(port: 0),
+            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let watchers = (0..<clients).map { _ in
+            Task {
+                var frame = 0
+                while !Task.isCancelled {
+                    // As `poolscope attach` does: the latency histograms once a second, the rest every frame.
+                    frame += 1
+                    let query = frame % 10 == 1 ? "" : "?latencies=0"
+                    if let response = try? await HTTPClient.shared.execute(
+                        HTTPClientRequest(url: "\(monitor.url)/v1/pools/bench/snapshot\(query)"), timeout: .seconds(5))
+                    {
+                        _ = try? await response.body.collect(upTo: 32 << 20)
+                    }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let spin = Duration.microseconds(jobMicroseconds)
+        let work: @Sendable () async throws -> Void = { spinFor(spin) }
+        let batch = (0..<1_000).map { _ in Job(work) }
+        let start = ContinuousClock.now
+        let completedAtStart = pool.snapshot(includingLatencies: false).counters.completed
+        while ContinuousClock.now - start < .seconds(seconds) {
+            if pool.snapshot(includingLatencies: false).queue.total < 20_000 {
+                _ = pool.trySubmit(batch: batch)
+            } else {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        let completed = pool.snapshot(includingLatencies: false).counters.completed - completedAtStart
+        for watcher in watchers { watcher.cancel() }
+        await monitor.stop()
+        _ = await pool.shutdown(.immediate)
+        return Double(completed) / elapsed
+    }
+}
+
+/// Keeps the CPU busy for `duration`.
+@inline(never)
+func spinFor(_ duration: Duration) {
+    let end = ContinuousClock.now + duration
+    while ContinuousClock.now < end {}
+}
