@@ -76,7 +76,8 @@ while !stopping.withLock({ $0 }) {
     round += 1
     for file in found {
         if stopping.withLock({ $0 }) { break }
-        await pool.submit(Job { _ = try hash(file) })
+        // Shut down from outside (a monitor's shutdown command): stop producing.
+        if case .rejected(.shuttingDown) = await pool.submit(Job { _ = try hash(file) }) { stopping.withLock { $0 = true } }
     }
     if ContinuousClock.now - lastReport >= .seconds(5) {
         lastReport = .now

@@ -13,6 +13,12 @@ func apply(_ command: CommandDocument, to pool: WorkerPool) throws(CommandError)
         guard let value else { throw CommandError("\(command.command) needs '\(field)'") }
         return value
     }
+    /// A step or a value from the network, within what a pool could ever take (no overflow on adding).
+    func bounded(_ value: Int?, _ field: String) throws(CommandError) -> Int {
+        let value = try need(value, field)
+        guard abs(value) <= 1_000_000_000 else { throw CommandError("'\(field)' \(value) is out of range") }
+        return value
+    }
     func scaling(_ change: (inout ScalingSettings) -> Void) throws(CommandError) {
         do {
             try pool.updateScaling(change)
@@ -22,27 +28,27 @@ func apply(_ command: CommandDocument, to pool: WorkerPool) throws(CommandError)
     }
     switch command.command {
     case "set_threshold":
-        let value = try need(command.value, "value")
+        let value = try bounded(command.value, "value")
         try scaling { $0.scaleUpThreshold = value }
         return "threshold \(value)"
     case "change_threshold":
-        let by = try need(command.by, "by")
+        let by = try bounded(command.by, "by")
         try scaling { $0.scaleUpThreshold = max($0.scaleUpThreshold + by, 1) }
         return "threshold \(by >= 0 ? "+" : "")\(by)"
     case "set_min_workers":
-        let value = try need(command.value, "value")
+        let value = try bounded(command.value, "value")
         try scaling { $0.minWorkers = value }
         return "min workers \(value)"
     case "change_min_workers":
-        let by = try need(command.by, "by")
+        let by = try bounded(command.by, "by")
         try scaling { $0.minWorkers = min(max($0.minWorkers + by, 0), $0.maxWorkers) }
         return "min workers \(by >= 0 ? "+" : "")\(by)"
     case "set_max_workers":
-        let value = try need(command.value, "value")
+        let value = try bounded(command.value, "value")
         try scaling { $0.maxWorkers = value }
         return "max workers \(value)"
     case "change_max_workers":
-        let by = try need(command.by, "by")
+        let by = try bounded(command.by, "by")
         try scaling { $0.maxWorkers = max($0.maxWorkers + by, max($0.minWorkers, 1)) }
         return "max workers \(by >= 0 ? "+" : "")\(by)"
     case "set_rate_limit":
@@ -61,7 +67,12 @@ func apply(_ command: CommandDocument, to pool: WorkerPool) throws(CommandError)
     case "shutdown":
         let mode: ShutdownMode
         switch command.mode ?? "graceful" {
-        case "graceful": mode = .graceful(deadline: .milliseconds(Int64((command.deadlineS ?? 10) * 1_000)))
+        case "graceful":
+            let seconds = command.deadlineS ?? 10
+            guard seconds.isFinite, (0...86_400).contains(seconds) else {
+                throw CommandError("deadline_s must lie within 0...86400 seconds, got \(seconds)")
+            }
+            mode = .graceful(deadline: .milliseconds(Int64(seconds * 1_000)))
         case "immediate": mode = .immediate
         case let other: throw CommandError("shutdown mode must be graceful or immediate, got '\(other)'")
         }

@@ -30,8 +30,19 @@ final class MonitorMetrics: Sendable {
         }
     }
 
+    /// One scrape at a time: two at once could take their snapshots in one order and advance the counters
+    /// in the other, counting the same jobs twice.
+    private let scrape = Mutex(())
+
     /// The exposition text for these pools, from one snapshot of each.
-    func exposition(_ pools: [(name: String, snapshot: PoolSnapshot)]) -> String {
+    func exposition(_ pools: [String: WorkerPool]) -> String {
+        scrape.withLock { _ in
+            let taken = pools.sorted { $0.key < $1.key }.map { (name: $0.key, snapshot: $0.value.snapshot()) }
+            return text(taken)
+        }
+    }
+
+    private func text(_ pools: [(name: String, snapshot: PoolSnapshot)]) -> String {
         for (name, snapshot) in pools { update(name, snapshot) }
         var text = registry.emitToString()
         let families: [(String, String, KeyPath<LatencyHistograms, HDRHistogram>)] = [

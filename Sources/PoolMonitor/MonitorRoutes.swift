@@ -12,8 +12,7 @@ enum MonitorRoutes {
         let router = Router()
         router.add(middleware: ErrorDocumentMiddleware())
         router.get("/metrics") { _, _ -> Response in
-            let pools = state.pools.sorted { $0.key < $1.key }.map { (name: $0.key, snapshot: $0.value.snapshot()) }
-            let text = state.metrics.exposition(pools)
+            let text = state.metrics.exposition(state.pools)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
@@ -32,7 +31,8 @@ enum MonitorRoutes {
         router.get("/v1/pools/:name/events") { request, context -> Response in
             let name = try context.parameters.require("name")
             guard let pool = state.pools[name] else { throw unknownPool(name, state) }
-            let origin = pool.snapshot(includingLatencies: false).takenAt - pool.snapshot(includingLatencies: false).uptime
+            let now = pool.snapshot(includingLatencies: false)
+            let origin = now.takenAt - now.uptime
             let events = pool.events()
             let encoder = MonitorJSON.encoder()
             return Response(

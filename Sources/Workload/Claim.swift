@@ -228,7 +228,7 @@ extension SecondRow {
         case "rejected": Double(totals.rejected)
         case "retried": Double(totals.retried)
         case "cancelled": Double(totals.cancelled)
-        case "keys_moved_pct": keysMovedPercent ?? 0
+        case "keys_moved_pct": keysMovedPercent ?? .nan  // no resize yet (or not keyed): no claim about it holds
         default: .nan
         }
     }

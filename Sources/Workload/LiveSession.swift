@@ -1,5 +1,6 @@
 public import PoolEngine
 import Logging
+import Synchronization
 
 /// What a live session looks like now, beside the pool's own snapshot.
 public struct SessionStatus: Sendable, Equatable {
@@ -89,10 +90,14 @@ public final class LiveSession: Sendable {
     }
 
     private let state: Locked<State>
+    /// The failure rate in force, read by every attempt as it ends: an atomic (its bit pattern), so attempts
+    /// never wait for the session's lock.
+    private let failureRateNow: Atomic<UInt64>
 
     public init(scenario: Scenario, quiet: Bool = true, speed: Double = 1) throws(ConfigurationError) {
         self.scenario = scenario
         clock = ScenarioClock(speed: speed)
+        failureRateNow = Atomic(scenario.workload.failureRate.bitPattern)
         theory = ErlangC.model(of: scenario)
         var configuration = scenario.pool
         if quiet { configuration.logger = Logger(label: "poolscope.session", factory: { _ in SwiftLogNoOpLogHandler() }) }
@@ -209,6 +214,7 @@ public final class LiveSession: Sendable {
             log.caption(RunResult.Caption(tS: rounded(t.seconds), text: text))
         case .setFailureRate(let rate):
             state.failureRate = rate
+            failureRateNow.store(rate.bitPattern, ordering: .relaxed)
             state.schedule.apply(action, at: t)
         case .burst, .setRate, .pauseArrivals, .resumeArrivals:
             state.schedule.apply(action, at: t)
@@ -240,6 +246,7 @@ public final class LiveSession: Sendable {
         case .changeFailureRate(let delta):
             let rate = min(max(((state.failureRate + delta) * 100).rounded() / 100, 0), 1)
             state.failureRate = rate
+            failureRateNow.store(rate.bitPattern, ordering: .relaxed)
             state.schedule.apply(.setFailureRate(rate), at: t)
         case .crashWorker(let number):
             if pool.crashWorker(number.map { WorkerID($0) }) == nil {
@@ -258,7 +265,7 @@ public final class LiveSession: Sendable {
         if tracksPriorities { log.prioritySubmitted(priority) }
         let onStart: (@Sendable () -> Void)? =
             tracksPriorities ? { @Sendable in log.priorityStarted(priority, wait: clock.now() - submitted) } : nil
-        let failureRate: @Sendable () -> Double = { [state] in state.withLock { $0.failureRate } }
+        let failureRate: @Sendable () -> Double = { [self] in Double(bitPattern: failureRateNow.load(ordering: .relaxed)) }
         let job = SimulatedWork.job(
             for: submission.spec, kind: scenario.workload.kind, clock: clock, failureRate: failureRate, onStart: onStart
         ) {

@@ -42,9 +42,10 @@ public final class ScenarioClock: PoolClock {
         state = Mutex(State(wallBase: wall(), scenarioBase: 0, speed: speed, paused: false))
     }
 
+    /// Reads the wall clock inside the lock, so a change of speed or pause in between cannot make scenario
+    /// time go backwards.
     public func now() -> PoolInstant {
-        let wallNow = wall()
-        return PoolInstant(nanoseconds: state.withLock { $0.scenario(atWall: wallNow) })
+        PoolInstant(nanoseconds: state.withLock { $0.scenario(atWall: wall()) })
     }
 
     /// Scenario time since the clock started.
@@ -55,18 +56,16 @@ public final class ScenarioClock: PoolClock {
 
     /// Sets the speed (clamped to ``speeds``); scenario time so far is kept.
     public func setSpeed(_ speed: Double) {
-        let wallNow = wall()
         state.withLock { state in
-            state.rebase(atWall: wallNow)
+            state.rebase(atWall: wall())
             state.speed = min(max(speed, Self.speeds.lowerBound), Self.speeds.upperBound)
         }
     }
 
     /// Freezes or resumes scenario time.
     public func setPaused(_ paused: Bool) {
-        let wallNow = wall()
         state.withLock { state in
-            state.rebase(atWall: wallNow)
+            state.rebase(atWall: wall())
             state.paused = paused
         }
     }

@@ -75,7 +75,8 @@ public final class ScenarioRunner: Sendable {
             var nextRow = Duration.seconds(1)
             var last = JobCounters()
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
+                // On the scenario clock: at any speed, a row falls on each whole second of scenario time.
+                do { try await scenarioClock.sleep(for: .milliseconds(100)) } catch { break }
                 let snapshot = pool.snapshot(includingLatencies: false)
                 if snapshot.phase == .running { log.sawWorkers(snapshot.workers.count) }
                 progress?(

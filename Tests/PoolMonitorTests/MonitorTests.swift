@@ -160,6 +160,17 @@ struct MonitorTests {
         #expect(try await served.request("/v2/whatever").0 == 404)
         let big = String(repeating: "x", count: 5_000)
         #expect(try await served.request("/v1/pools/images/commands", method: .POST, body: big, headers: auth).0 == 413)
+        // Numbers that would overflow or trap inside the pool are refused with a reason, never crash it.
+        for hostile in [
+            #"{"command": "change_threshold", "by": 9223372036854775807}"#, #"{"command": "set_threshold", "value": 9223372036854775807}"#,
+            #"{"command": "set_max_workers", "value": 100000000}"#, #"{"command": "set_rate_limit", "per_second": 1e-12}"#,
+            #"{"command": "set_rate_limit", "per_second": 10, "burst": 9223372036854775807}"#,
+            #"{"command": "shutdown", "mode": "graceful", "deadline_s": 1e300}"#, #"{"command": "shutdown", "deadline_s": -1}"#,
+        ] {
+            let answer = try await served.request("/v1/pools/images/commands", method: .POST, body: hostile, headers: auth)
+            #expect(answer.0 == 400, "\(hostile) -> \(answer)")
+        }
+        #expect(served.pool.snapshot(includingLatencies: false).phase == .running)
         #expect(try await served.request("/v1/pools").0 == 200, "still serving")
         await served.stop()
     }

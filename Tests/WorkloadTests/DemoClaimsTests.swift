@@ -49,6 +49,7 @@ struct DemoClaimsTests {
         #expect(try held("workers_max == 8"))
         #expect(try !held("queue >= 1 at 30s"), "no sample there: not held")
         #expect(try !held("wait_p99_ms[3] >= 0"), "no such priority in the run: not held")
+        #expect(try !held("keys_moved_pct <= 30 at 5s"), "no resize (or not keyed): a claim about keys moved does not hold")
     }
 
     @Test("a claim that looks past the scenario's end or does not parse is an error with its line")

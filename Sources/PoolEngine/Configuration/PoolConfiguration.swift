@@ -67,6 +67,11 @@ public struct PoolConfiguration: Sendable {
     /// A configuration with the defaults: 1 to 8 workers, a queue of 10,000 that rejects when full.
     public init() {}
 
+    /// The most workers a pool may have (each is a task; 100,000 is far beyond any useful pool).
+    public static let workerLimit = 100_000
+    /// The largest scale-up threshold: jobs per worker times workers must stay a small number.
+    public static let thresholdLimit = 1_000_000
+
     /// Checks every field and throws the first problem, naming the field and the allowed values.
     public func validate() throws(ConfigurationError) {
         func fail(_ field: String, _ message: String) -> ConfigurationError {
@@ -75,6 +80,7 @@ public struct PoolConfiguration: Sendable {
         if name.isEmpty { throw fail("name", "must not be empty") }
         if minWorkers < 0 { throw fail("minWorkers", "must be 0 or more, got \(minWorkers)") }
         if maxWorkers < 1 { throw fail("maxWorkers", "must be 1 or more, got \(maxWorkers)") }
+        if maxWorkers > Self.workerLimit { throw fail("maxWorkers", "must be at most \(Self.workerLimit), got \(maxWorkers)") }
         if minWorkers > maxWorkers {
             throw fail("minWorkers", "must not exceed maxWorkers (\(minWorkers) > \(maxWorkers))")
         }
@@ -84,7 +90,9 @@ public struct PoolConfiguration: Sendable {
         if let capacity = queueCapacity, capacity < 1 {
             throw fail("queueCapacity", "must be 1 or more, or nil for unbounded, got \(capacity)")
         }
-        if scaleUpThreshold < 1 { throw fail("scaleUpThreshold", "must be 1 or more jobs per worker, got \(scaleUpThreshold)") }
+        if !(1...Self.thresholdLimit).contains(scaleUpThreshold) {
+            throw fail("scaleUpThreshold", "must lie within 1...\(Self.thresholdLimit) jobs per worker, got \(scaleUpThreshold)")
+        }
         if case .add(let n) = growth, n < 1 { throw fail("growth", "must add 1 or more workers, got \(n)") }
         if idleTimeout < .zero { throw fail("idleTimeout", "must not be negative, got \(idleTimeout)") }
         if cooldown < .zero { throw fail("cooldown", "must not be negative, got \(cooldown)") }

@@ -9,11 +9,11 @@ public struct RateLimit: Sendable, Equatable {
     }
 
     func validate() throws(ConfigurationError) {
-        guard perSecond > 0, perSecond.isFinite else {
-            throw ConfigurationError(field: "rateLimit.perSecond", message: "must be a positive rate, got \(perSecond)")
+        guard perSecond.isFinite, (0.001...1_000_000_000).contains(perSecond) else {
+            throw ConfigurationError(field: "rateLimit.perSecond", message: "must lie within 0.001...1e9 per second, got \(perSecond)")
         }
-        guard burst >= 1 else {
-            throw ConfigurationError(field: "rateLimit.burst", message: "must be 1 or more, got \(burst)")
+        guard (1...1_000_000).contains(burst) else {
+            throw ConfigurationError(field: "rateLimit.burst", message: "must lie within 1...1000000, got \(burst)")
         }
     }
 }

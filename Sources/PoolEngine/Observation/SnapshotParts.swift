@@ -29,8 +29,9 @@ extension LatencyHistograms {
     public init(queueWait: [[UInt64]], service: [[UInt64]], endToEnd: [[UInt64]]) {
         self.init()
         for (pairs, path) in [(queueWait, \LatencyHistograms.queueWait), (service, \.service), (endToEnd, \.endToEnd)] {
-            for pair in pairs where pair.count == 2 && pair[1] > 0 {
-                _ = self[keyPath: path].record(min(pair[0], Self.highestTrackable), count: pair[1])
+            // Pairs from the network: a count is capped so that no sum can overflow (2^40 per value).
+            for pair in pairs where pair.count == 2 && pair[1] > 0 && self[keyPath: path].totalCount < 1 << 50 {
+                _ = self[keyPath: path].record(min(pair[0], Self.highestTrackable), count: min(pair[1], 1 << 40))
             }
         }
     }
