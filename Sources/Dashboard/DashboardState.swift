@@ -5,10 +5,14 @@ public import Workload
 public struct DashboardFrame: Sendable {
     public var snapshot: PoolSnapshot
     public var status: SessionStatus
+    /// When the snapshot's latencies were taken, if not with the rest of it: an attached pool's server shares
+    /// one histogram document a second between its clients, so a fresh frame may carry older latencies.
+    public var latenciesTakenAt: PoolInstant?
 
-    public init(snapshot: PoolSnapshot, status: SessionStatus) {
+    public init(snapshot: PoolSnapshot, status: SessionStatus, latenciesTakenAt: PoolInstant? = nil) {
         self.snapshot = snapshot
         self.status = status
+        self.latenciesTakenAt = latenciesTakenAt
     }
 }
 
@@ -47,6 +51,8 @@ public enum Command: Equatable, Sendable {
     case changeSpeed(by: Double)
     /// Pause the whole scenario, or resume it (relative: the session flips its own state).
     case togglePause
+    /// Watch the next (or, with -1, the previous) of the pools a monitor serves.
+    case switchPool(by: Int)
     case shutdown(ShutdownMode)
     case quit
 }
@@ -121,6 +127,16 @@ public struct DashboardState: Sendable {
     /// How far the event log is scrolled back from the newest entry (`{` / `}`), in lines.
     public var eventScroll = 0
     static let eventScrollStep = 5
+
+    /// Drops everything learnt from the pool on screen, keeping how the person set up the view.
+    mutating func forgetPool() {
+        var fresh = DashboardState(burstSize: burstSize, glyphs: glyphs)
+        fresh.histogram = histogram
+        fresh.latencyWholeRun = latencyWholeRun
+        fresh.showHelp = showHelp
+        fresh.notice = notice
+        self = fresh
+    }
 
     public init(burstSize: Int = 500, glyphs: Glyphs = .unicode) {
         self.burstSize = burstSize

@@ -3,6 +3,7 @@ public enum DashboardKeyAction: Sendable, Equatable {
     case burst, thresholdUp, thresholdDown, rateUp, rateDown, pause
     case minUp, minDown, maxUp, maxDown, failureUp, failureDown
     case crash, histogram, latencyWindow, faster, slower, selectNext, selectPrevious, detail, eventsOlder, eventsNewer
+    case nextPool, previousPool
     case drain, stop, help, close, quit
 }
 
@@ -51,6 +52,9 @@ public let dashboardKeyBindings: [KeyBinding] = [
     KeyBinding(
         label: "{ / }", meaning: "scroll the event log back / forward", footer: nil,
         actions: [(.character("{"), .eventsOlder), (.character("}"), .eventsNewer)]),
+    KeyBinding(
+        label: "> / <", meaning: "next / previous pool (attach, several pools)", footer: nil,
+        actions: [(.character(">"), .nextPool), (.character("<"), .previousPool)]),
     KeyBinding(label: "Enter", meaning: "details of the selected worker", footer: nil, actions: [(.enter, .detail)]),
     KeyBinding(
         label: "s", meaning: "graceful shutdown (drain, then report)", footer: "s drain", actions: [(.character("s"), .drain)]),

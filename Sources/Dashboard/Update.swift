@@ -24,6 +24,8 @@ public func update(_ state: DashboardState, _ message: Message) -> (DashboardSta
 }
 
 private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
+    // Another pool (attach switched): nothing of the last one's history carries over.
+    if let previous = state.frame, previous.snapshot.name != frame.snapshot.name { state.forgetPool() }
     if let previous = state.frame {
         let elapsed = (frame.snapshot.takenAt - previous.snapshot.takenAt).seconds
         let before = Dictionary(previous.snapshot.workers.map { ($0.id, $0.busyTime) }, uniquingKeysWith: { a, _ in a })
@@ -43,12 +45,12 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
     recordQueueSecond(frame, into: &state)
     if let latencies = frame.snapshot.latencies {
         state.latencies = latencies
-        if state.latencyMarks.last.map({ frame.snapshot.takenAt - $0.time >= .seconds(1) }) ?? true {
-            state.latencyMarks.append((frame.snapshot.takenAt, latencies))
+        let now = frame.latenciesTakenAt ?? frame.snapshot.takenAt
+        if state.latencyMarks.last.map({ now - $0.time >= .seconds(1) }) ?? true {
+            state.latencyMarks.append((now, latencies))
             if state.latencyMarks.count > 11 { state.latencyMarks.removeFirst(state.latencyMarks.count - 11) }
         }
         // The last 10 s: the whole run now minus the whole run about 10 s ago.
-        let now = frame.snapshot.takenAt
         let start = state.latencyMarks.first { mark in now - mark.time <= .seconds(10) && now - mark.time >= .seconds(1) }
         state.latencyWindow = start.map { (latencies.subtracting($0.latencies), Int((now - $0.time).seconds.rounded())) }
     }
@@ -82,6 +84,9 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         state.shutdownRequested = .immediate
         state.notice = "immediate shutdown: cancelling what is left of the drain..."
         return [.shutdown(.immediate)]
+    case .nextPool, .previousPool:
+        state.notice = action == .nextPool ? "next pool" : "previous pool"
+        return [.switchPool(by: action == .nextPool ? 1 : -1)]
     default: break
     }
     guard state.report == nil, state.shutdownRequested == nil, let frame = state.frame else {
@@ -162,7 +167,7 @@ private func handle(_ key: Key, _ state: inout DashboardState) -> [Command] {
         if state.selected == nil { state.selected = frame.snapshot.workers.first?.id }
         state.showDetail.toggle()
         return []
-    case .quit, .help, .close:
+    case .quit, .help, .close, .nextPool, .previousPool:
         return []
     }
 }

@@ -20,6 +20,9 @@ public struct MonitorConfiguration: Sendable {
     /// How old a pool's shared snapshot may be before a request takes a new one: many clients polling
     /// at 10 fps cost the pool one snapshot per interval, not one per client.
     public var snapshotInterval: Duration = .milliseconds(100)
+    /// The same for the snapshot with latency histograms (tens of KB to encode): clients ask for them about
+    /// once a second, each at its own moment, and share one document a second between them.
+    public var latencySnapshotInterval: Duration = .seconds(1)
 
     public init(host: String = "127.0.0.1", port: Int = 9464, controlToken: String? = nil) {
         self.host = host
@@ -140,7 +143,8 @@ final class MonitorState: Sendable {
         guard let pool = pools[name] else { return nil }
         let key = latencies ? name + "\u{1}latencies" : name
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[key] }), now - cached.takenAt < configuration.snapshotInterval {
+        let interval = latencies ? configuration.latencySnapshotInterval : configuration.snapshotInterval
+        if let cached = cache.withLock({ $0[key] }), now - cached.takenAt < interval {
             return cached.body
         }
         let document = SnapshotDocument(pool.snapshot(includingLatencies: latencies), name: name)

@@ -41,8 +41,10 @@ struct Attach: AsyncParsableCommand {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let client = RemotePoolSource.makeClient()
         let chosen: String
+        var names: [String] = []
         do {
             let list = try await RemotePoolSource.pools(at: base, client: client)
+            names = list
             guard !list.isEmpty else { throw AttachError("\(base) serves no pools") }
             if let pool {
                 guard list.contains(pool) else { throw AttachError("\(base) has no pool named '\(pool)'; it serves: \(list.joined(separator: ", "))") }
@@ -59,9 +61,10 @@ struct Attach: AsyncParsableCommand {
             printError("Read the pool without one: curl \(base)/v1/pools/\(chosen)/snapshot")
             terminate(2)
         }
-        let source = RemotePoolSource(base: base, pool: chosen, token: token, client: client, interval: .milliseconds(1_000 / fps))
+        let source = RemotePoolSource(
+            base: base, pools: names, pool: chosen, token: token, client: client, interval: .milliseconds(1_000 / fps))
         let app = DashboardApp(source: source, fps: fps, burst: 0, ascii: ascii)
-        app.state.notice = "attached to \(chosen) at \(base)"
+        app.state.notice = "attached to \(chosen) at \(base)\(names.count > 1 ? " (\(names.count) pools: > and < switch)" : "")"
         let signal = await app.run()
         try? await client.shutdown()
         if let number = signal { terminate(128 + number) }
@@ -74,9 +77,13 @@ struct AttachError: Error, CustomStringConvertible {
 }
 
 /// A pool watched over the network: polls its snapshot (one request per frame), keeps the last picture
-/// when the connection is lost, and reconnects by itself.
+/// when the connection is lost, and reconnects by itself. When the monitor serves several pools, `>` and
+/// `<` switch between them; the list is read again every few seconds, so pools started later appear.
 final class RemotePoolSource: DashboardSource {
     private struct State {
+        /// The pools the monitor serves, and the one watched.
+        var pools: [String]
+        var pool: String
         var frame: DashboardFrame?
         var lostSince: ContinuousClock.Instant?
         var lastError: String?
@@ -86,15 +93,14 @@ final class RemotePoolSource: DashboardSource {
     }
 
     let base: String
-    let pool: String
     let token: String?
     let client: HTTPClient
     let interval: Duration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    init(base: String, pool: String, token: String?, client: HTTPClient, interval: Duration) {
+    init(base: String, pools: [String], pool: String, token: String?, client: HTTPClient, interval: Duration) {
         self.base = base
-        self.pool = pool
+        state = Mutex(State(pools: pools.isEmpty ? [pool] : pools, pool: pool))
         self.token = token
         self.client = client
         self.interval = interval
@@ -141,11 +147,35 @@ final class RemotePoolSource: DashboardSource {
     }
 
     func drive() async -> ShutdownReport? {
+        var lastListed = ContinuousClock.now
         while !Task.isCancelled {
             await poll()
+            if ContinuousClock.now - lastListed > .seconds(5) {
+                lastListed = .now
+                if let list = try? await Self.pools(at: base, client: client), !list.isEmpty {
+                    state.withLock { $0.pools = list }
+                }
+            }
             try? await Task.sleep(for: interval)
         }
         return nil
+    }
+
+    /// Watches the pool `offset` places on in the monitor's list (wrapping around); says which, or why not.
+    private func switchPool(by offset: Int) -> String {
+        let switched: String? = state.withLock { state in
+            guard state.pools.count > 1 else { return nil }
+            let index = state.pools.firstIndex(of: state.pool) ?? 0
+            state.pool = state.pools[((index + offset) % state.pools.count + state.pools.count) % state.pools.count]
+            state.frame = nil
+            state.lastSubmitted = nil
+            state.arrivalRate = 0
+            state.commandProblem = nil
+            return state.pool
+        }
+        guard let switched else { return "this monitor serves one pool" }
+        polls.withLock { $0 = 0 }  // the new pool's first frame brings its latencies
+        return "watching pool \(switched)"
     }
 
     private let polls = Mutex(0)
@@ -157,14 +187,27 @@ final class RemotePoolSource: DashboardSource {
             defer { count += 1 }
             return count % everySecond == 0
         }
+        let pool = state.withLock { $0.pool }
         do {
             let (code, body) = try await Self.get(
-                "\(base)/v1/pools/\(pool)/snapshot\(withLatencies ? "" : "?latencies=0")", client: client)
+                "\(base)/v1/pools/\(Self.escaped(pool))/snapshot\(withLatencies ? "" : "?latencies=0")", client: client)
             guard code == 200 else { throw AttachError("HTTP \(code) for the snapshot") }
             let document = try MonitorJSON.decoder().decode(SnapshotDocument.self, from: body)
-            let snapshot = PoolSnapshot(document)
+            var snapshot = PoolSnapshot(document)
+            var latenciesTakenAt: PoolInstant?
             state.withLock { state in
-                if let last = state.lastSubmitted, document.uptimeS > last.uptime + 0.5 {
+                guard state.pool == pool else { return }  // switched while this request was out
+                // The server shares one histogram document a second between its clients, so it may be older
+                // than the last frame: keep the fresher frame and take only the latencies from it.
+                if withLatencies, let last = state.frame?.snapshot, last.uptime > snapshot.uptime,
+                    last.uptime - snapshot.uptime < .seconds(2)
+                {
+                    latenciesTakenAt = snapshot.takenAt
+                    snapshot = last.replacingLatencies(with: snapshot.latencies)
+                }
+                if latenciesTakenAt != nil {
+                    // An older document: it says nothing new about arrivals.
+                } else if let last = state.lastSubmitted, document.uptimeS > last.uptime + 0.5 {
                     state.arrivalRate = Double(document.counters.submitted - last.submitted) / (document.uptimeS - last.uptime)
                     state.lastSubmitted = (document.uptimeS, document.counters.submitted)
                 } else if state.lastSubmitted == nil || document.uptimeS < (state.lastSubmitted?.uptime ?? 0) {
@@ -172,7 +215,8 @@ final class RemotePoolSource: DashboardSource {
                 }
                 state.lostSince = nil
                 state.lastError = nil
-                state.frame = DashboardFrame(snapshot: snapshot, status: status(for: snapshot, state))
+                state.frame = DashboardFrame(
+                    snapshot: snapshot, status: status(for: snapshot, state), latenciesTakenAt: latenciesTakenAt)
             }
         } catch {
             state.withLock { state in
@@ -185,13 +229,15 @@ final class RemotePoolSource: DashboardSource {
 
     private func status(for snapshot: PoolSnapshot, _ state: State) -> SessionStatus {
         let caption: String
+        let pool = state.pool
+        let others = state.pools.count > 1 ? " (\((state.pools.firstIndex(of: pool) ?? 0) + 1) of \(state.pools.count): \(state.pools.joined(separator: " · ")); > and < switch)" : ""
         if let lost = state.lostSince {
             let seconds = Int((ContinuousClock.now - lost).seconds)
             caption = "connection lost \(seconds)s ago (\(state.lastError ?? "no answer")): showing the last picture; reconnecting..."
         } else if let problem = state.commandProblem {
-            caption = "attached to \(base), pool \(pool): \(problem)"
+            caption = "attached to \(base), pool \(pool)\(others): \(problem)"
         } else {
-            caption = "attached to \(base), pool \(pool)\(token == nil ? " (read-only: no --token)" : "")"
+            caption = "attached to \(base), pool \(pool)\(others)\(token == nil ? " (read-only: no --token)" : "")"
         }
         return SessionStatus(
             scenarioName: "\(pool) @ \(base.replacingOccurrences(of: "http://", with: ""))", scenarioTime: snapshot.uptime,
@@ -214,6 +260,8 @@ final class RemotePoolSource: DashboardSource {
             return "\(Self.name(of: action)): unavailable on an attached pool"
         case .setSpeed, .changeSpeed, .togglePause:
             return "speed and pause: unavailable on an attached pool"
+        case .switchPool(let offset):
+            return switchPool(by: offset)
         case .shutdown, .quit:
             return nil
         }
@@ -231,8 +279,14 @@ final class RemotePoolSource: DashboardSource {
         }
     }
 
+    /// A pool's name as a URL path segment.
+    static func escaped(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
+    }
+
     private func send(_ document: CommandDocument) async {
-        var request = HTTPClientRequest(url: "\(base)/v1/pools/\(pool)/commands")
+        let pool = state.withLock { $0.pool }
+        var request = HTTPClientRequest(url: "\(base)/v1/pools/\(Self.escaped(pool))/commands")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

@@ -9,38 +9,46 @@ import PoolMonitor
 struct BenchMonitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
-        abstract: "What watching a pool costs it: throughput with 0, 1 and 5 attached clients at 10 fps, in one run.",
+        abstract: "What watching a pool costs it: throughput with 1 and 5 attached clients at 10 fps against none, in one run.",
         discussion: """
             A pool of 2 workers runs 1 µs jobs as fast as a producer keeps it fed, with the monitor serving it on \
-            loopback. Each client fetches the snapshot 10 times a second, as 'poolscope attach' does. The three \
-            variants take turns for --rounds rounds of --seconds each; the medians are compared. Results: BENCHMARKS.md.
+            loopback. Each client fetches the snapshot 10 times a second, as 'poolscope attach' does. Each round \
+            measures none, 1, 5 and none again (the noise floor) for --seconds each; ratios are taken within a round \
+            and their medians reported. Results: BENCHMARKS.md.
             """)
 
     @Option(help: "Seconds per measurement.")
     var seconds: Int = 3
 
     @Option(help: "Rounds of the three variants.")
-    var rounds: Int = 5
+    var rounds: Int = 9
 
     @Option(help: "Each job's CPU time in microseconds (1: the worst case, where any other work shows).")
     var jobMicroseconds: Int = 1
 
     func run() async throws {
-        var rates: [Int: [Double]] = [0: [], 1: [], 5: []]
+        // Each round measures "none" twice (the second is the noise floor: the same pool, unwatched) and
+        // each client count once, in turn; a variant is compared with the first "none" of its own round,
+        // so drift of the machine between rounds cancels out.
+        let variants: [(label: String, clients: Int)] = [("none", 0), ("1", 1), ("5", 5), ("none again", 0)]
+        var ratios: [String: [Double]] = [:]
+        var baseline: [Double] = []
         for round in 1...rounds {
-            for clients in [0, 1, 5] {
+            var none = 0.0
+            for (label, clients) in variants {
                 let rate = try await measure(clients: clients)
-                rates[clients, default: []].append(rate)
-                printError("bench monitor: round \(round)/\(rounds), \(clients) client\(clients == 1 ? "" : "s"): \(Int(rate)) jobs/s")
+                if label == "none" { none = rate; baseline.append(rate) } else { ratios[label, default: []].append(rate / none) }
+                printError("bench monitor: round \(round)/\(rounds), clients \(label): \(Int(rate)) jobs/s")
             }
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let none = median(rates[0] ?? [1])
-        print("jobs of \(jobMicroseconds) µs CPU, 2 workers; \(seconds) s per measurement")
-        print("clients  jobs/s (median of \(rounds))  vs none")
-        for clients in [0, 1, 5] {
-            let value = median(rates[clients] ?? [0])
-            print("\(String(clients).padding(toLength: 9, withPad: " ", startingAt: 0))\(String(Int(value)).padding(toLength: 24, withPad: " ", startingAt: 0))\(String(format: "%.3fx", value / none))")
+        print("jobs of \(jobMicroseconds) µs CPU, 2 workers; \(seconds) s per measurement, \(rounds) rounds")
+        print("unwatched: \(Int(median(baseline))) jobs/s (median)")
+        print("clients       vs unwatched in the same round: median (lowest..highest)")
+        for (label, _) in variants.dropFirst() {
+            let values = ratios[label] ?? [1]
+            let row = String(format: "%.3fx (%.3f..%.3f)", median(values), values.min() ?? 0, values.max() ?? 0)
+            print("\(label.padding(toLength: 14, withPad: " ", startingAt: 0))\(row)")
         }
     }
 

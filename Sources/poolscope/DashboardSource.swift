@@ -37,6 +37,7 @@ struct SessionSource: DashboardSource {
         case .setSpeed(let speed): session.setSpeed(speed)
         case .changeSpeed(let factor): session.changeSpeed(by: factor)
         case .togglePause: session.togglePause()
+        case .switchPool: return "one pool: a scenario runs only its own (> and < switch pools under poolscope attach)"
         case .shutdown, .quit: break
         }
         return nil

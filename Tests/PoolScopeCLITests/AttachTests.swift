@@ -75,6 +75,33 @@ struct AttachTests {
         served.kill()
     }
 
+    @Test("with several pools served, attach lists them and > / < switch between them")
+    func switchesPools() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        var small = PoolConfiguration()
+        small.minWorkers = 2
+        small.maxWorkers = 2
+        var large = PoolConfiguration()
+        large.minWorkers = 7
+        large.maxWorkers = 7
+        let alpha = try WorkerPool(configuration: small)
+        let beta = try WorkerPool(configuration: large)
+        let monitor = try await PoolMonitor.start(pools: ["alpha": alpha, "beta": beta], configuration: MonitorConfiguration(port: 0))
+        let tmux = try TmuxSession("\(poolscopeBinary.path) attach http://127.0.0.1:\(monitor.port)", width: 160, height: 40)
+        let first = await tmux.wait { $0.contains("alpha @ 127.0.0.1") && $0.contains("Workers (2") }
+        #expect(first != nil, "not attached to the first pool:\n\(tmux.screen)")
+        #expect(tmux.screen.contains("alpha · beta"), "the pools are listed:\n\(tmux.screen)")
+        try tmux.press(">")
+        #expect(await tmux.wait { $0.contains("beta @ 127.0.0.1") && $0.contains("Workers (7") } != nil, "> did not switch:\n\(tmux.screen)")
+        try tmux.press("<")
+        #expect(await tmux.wait { $0.contains("alpha @ 127.0.0.1") && $0.contains("Workers (2") } != nil, "< did not switch back:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
+        await monitor.stop()
+        _ = await alpha.shutdown(.immediate)
+        _ = await beta.shutdown(.immediate)
+    }
+
     @Test("attach to nothing: one line naming the address and the cause, exit 1")
     func refused() async throws {
         let port = try await freePort()

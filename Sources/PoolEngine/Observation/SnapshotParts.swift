@@ -17,6 +17,14 @@ extension PoolSnapshot {
             latencies: latencies, throughput: throughput, recentEvents: recentEvents, deadLetterCount: deadLetterCount,
             breaker: breaker, rateLimit: rateLimit, faults: .none)
     }
+
+    /// The same picture with other latencies: a watcher that fetches the histograms less often than the
+    /// rest keeps the last ones it got.
+    public func replacingLatencies(with latencies: LatencyHistograms?) -> PoolSnapshot {
+        var copy = self
+        copy.latencies = latencies
+        return copy
+    }
 }
 
 extension LatencyHistograms {
