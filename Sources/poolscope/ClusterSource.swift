@@ -3,8 +3,10 @@ import Foundation
 import PoolCluster
 import Synchronization
 
-/// What the cluster view reads and steers: the database, the nodes this process started (child
-/// `poolscope node` processes), and an optional steady load.
+/// The cluster view's source, as `DashboardSource` is the pool dashboard's: frames in (read from the
+/// database), actions out (start, kill or stop a child `poolscope node`, enqueue a burst), with an optional
+/// steady load. A cluster frame is nodes and one shared queue, not one pool's workers, so it has its own
+/// frame type and view (`ClusterFrame`, `clusterView`).
 final class ClusterSource: @unchecked Sendable {
     // @unchecked: `localNodes` and `nextNodeNumber` are touched only from the main actor (the view's loop);
     // the load task only reads the immutable `database`, `producer` and `loadRate`, and `burstJobs` is atomic.
@@ -99,6 +101,28 @@ final class ClusterSource: @unchecked Sendable {
                 let payload = SimulatedJob.Payload(serviceMicroseconds: Int(service / .microseconds(1)))
                 _ = try? await producer.enqueue(batch: (0..<count).compactMap { _ in try? NewClusterJob(SimulatedJob.kind, payload) })
             }
+        }
+    }
+
+    /// Carries out one of the cluster view's actions; says what was done, or why not.
+    @MainActor
+    func execute(_ action: ClusterAction, nodes: [ClusterFrame.Node], burst count: Int, service: Duration) -> String? {
+        switch action {
+        case .quit:
+            return nil
+        case .startNode:
+            switch startNode() {
+            case .success(let pid): return "started a node (pid \(pid))"
+            case .failure(let error): return error.description
+            }
+        case .killNode(let id), .stopNode(let id):
+            guard let node = nodes.first(where: { $0.id == id }) else { return nil }
+            let kill = { if case .killNode = action { return true } else { return false } }()
+            let sent = signal(pid: Int32(node.pid), kill ? SIGKILL : SIGTERM)
+            return sent ? (kill ? "kill -9 \(node.name) (pid \(node.pid))" : "SIGTERM \(node.name): graceful stop") : "\(node.name) is not running here"
+        case .burst:
+            burst(count, service: service)
+            return "burst: \(count) jobs"
         }
     }
 

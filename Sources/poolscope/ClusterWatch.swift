@@ -134,9 +134,10 @@ struct ClusterLesson {
     }
 }
 
-/// The cluster view's loop: keys, frames from the database, update, view, draw.
+/// The cluster view as a screen: frames from a `ClusterSource` (the database, and the nodes started here),
+/// keys through `clusterUpdate`, drawn by `clusterView`.
 @MainActor
-final class ClusterApp {
+final class ClusterApp: Screen {
     let source: ClusterSource
     let title: String
     let burst: Int
@@ -155,36 +156,15 @@ final class ClusterApp {
     }
 
     func run() async {
-        let signals = TerminationSignal()
-        let terminal = Terminal(forceASCII: ascii)
-        defer { terminal.stop() }
-        state.glyphs = terminal.unicode ? .unicode : .ascii
-        let clock = ContinuousClock()
-        var nextFrame = clock.now
-        var quit = false
-        while !signals.isRequested && !quit {
-            if clock.now >= nextFrame {
-                nextFrame = clock.now + .milliseconds(250)
-                await readFrame()
-                draw(terminal)
-            }
-            let wait = max(Int((nextFrame - clock.now).seconds * 1000), 0)
-            guard let input = terminal.read(timeoutMilliseconds: min(wait, 100)) else { continue }
-            switch input {
-            case .resize:
-                terminal.invalidate()
-            case .key(let key):
-                let (next, commands) = clusterUpdate(state, .key(key))
-                state = next
-                for command in commands { quit = perform(command) || quit }
-            }
-            draw(terminal)
-        }
-        state.notice = "stopping the nodes started here..."
-        draw(terminal)
+        _ = await runScreen(self, ascii: ascii)
     }
 
-    private func readFrame() async {
+    /// A status query a frame: four a second is plenty for nodes whose heartbeat is half a second.
+    var frameInterval: Duration { .milliseconds(250) }
+
+    func start(glyphs: Glyphs) { state.glyphs = glyphs }
+
+    func refresh() async {
         switch await source.frame(title: title, caption: nil) {
         case .success(var frame):
             if captions != nil { frame.caption = captions?.caption(for: frame) }
@@ -194,30 +174,25 @@ final class ClusterApp {
         }
     }
 
-    private func draw(_ terminal: Terminal) {
-        let size = terminal.size
-        terminal.draw(clusterView(state, width: size.width, height: size.height))
+    func press(_ key: Key) async -> Bool {
+        let (next, commands) = clusterUpdate(state, .key(key))
+        state = next
+        var quit = false
+        for command in commands {
+            if command == .quit {
+                quit = true
+            } else if let notice = source.execute(command, nodes: state.frame?.nodes ?? [], burst: burst, service: service) {
+                state.notice = notice
+            }
+        }
+        return quit
     }
 
-    /// Carries out a command; returns whether to quit.
-    private func perform(_ command: ClusterAction) -> Bool {
-        switch command {
-        case .quit:
-            return true
-        case .startNode:
-            switch source.startNode() {
-            case .success(let pid): state.notice = "started a node (pid \(pid))"
-            case .failure(let error): state.notice = error.description
-            }
-        case .killNode(let id), .stopNode(let id):
-            guard let node = state.frame?.nodes.first(where: { $0.id == id }) else { return false }
-            let kill = { if case .killNode = command { return true } else { return false } }()
-            let sent = source.signal(pid: Int32(node.pid), kill ? SIGKILL : SIGTERM)
-            state.notice = sent ? (kill ? "kill -9 \(node.name) (pid \(node.pid))" : "SIGTERM \(node.name): graceful stop") : "\(node.name) is not running here"
-        case .burst:
-            source.burst(burst, service: service)
-            state.notice = "burst: \(burst) jobs"
-        }
-        return false
+    func render(width: Int, height: Int) -> Canvas { clusterView(state, width: width, height: height) }
+
+    func finish(_ terminal: Terminal) async {
+        state.notice = "stopping the nodes started here..."
+        let size = terminal.size
+        terminal.draw(clusterView(state, width: size.width, height: size.height))
     }
 }

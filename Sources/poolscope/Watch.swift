@@ -94,16 +94,21 @@ final class TerminationSignal {
     }
 }
 
-/// The dashboard's loop: input, ticks, update, view, draw. Runs on the main thread, so the pool's
-/// threads and Swift's shared pool never wait for the terminal.
+/// The pool dashboard as a screen: frames from a `DashboardSource` (a scenario's session, or a pool watched
+/// over HTTP), keys through `update`, drawn by `view`.
 @MainActor
-final class DashboardApp {
+final class DashboardApp: Screen {
     let source: any DashboardSource
     let fps: Int
     var state: DashboardState
     let ascii: Bool
     let report = Locked<ShutdownReport?>(nil)
     var shutdownTask: Task<Void, Never>?
+    private var driver: Task<Void, Never>?
+    private var reported = false
+    /// What the frames (snapshot, update, view, draw) cost in CPU time on this thread.
+    private(set) var frameCost = FrameCost()
+    private var framesSinceLatencies = Int.max
 
     init(source: any DashboardSource, fps: Int, burst: Int, ascii: Bool) {
         self.source = source
@@ -115,81 +120,51 @@ final class DashboardApp {
     /// Runs until q or a signal; returns the signal that ended it, if one did.
     @discardableResult
     func run() async -> Int32? {
-        let signals = TerminationSignal()
-        let terminal = Terminal(forceASCII: ascii)
-        defer { terminal.stop() }
-        state.glyphs = terminal.unicode ? .unicode : .ascii
-        let driver = Task.detached { [source, report] in
-            if let finished = await source.drive() { report.withLock { $0 = finished } }
-        }
-        let clock = ContinuousClock()
-        let interval = Duration.milliseconds(1_000 / fps)
-        var nextFrame = clock.now
-        var reported = false
-        tick()
-        while !signals.isRequested {
-            let wait = max((nextFrame - clock.now).seconds * 1_000, 0)
-            if let input = terminal.read(timeoutMilliseconds: Int(wait)) {
-                switch input {
-                case .resize:
-                    terminal.invalidate()
-                case .key(let key):
-                    let (next, commands) = update(state, .key(key))
-                    state = next
-                    if perform(commands) { break }
-                }
-                draw(terminal)
-            }
-            if !reported, let finished = report.withLock({ $0 }) {
-                reported = true
-                (state, _) = update(state, .shutdownFinished(finished))
-            }
-            if clock.now >= nextFrame {
-                let started = FrameCost.threadCPUTime()
-                tick()
-                let ticked = FrameCost.threadCPUTime()
-                let canvas = view(state, width: terminal.size.width, height: terminal.size.height)
-                let viewed = FrameCost.threadCPUTime()
-                terminal.draw(canvas)
-                let drawn = FrameCost.threadCPUTime()
-                frameCost.add(tick: ticked - started, view: viewed - ticked, draw: drawn - viewed)
-                nextFrame = nextFrame + interval
-                if nextFrame < clock.now { nextFrame = clock.now + interval }
-            }
-            if quitRequested { break }
-        }
-        // Quitting before a shutdown, or during a drain, stops the pool at once (an immediate shutdown
-        // escalates a drain), so no job is left running and the quit is not held up by the drain.
-        if report.withLock({ $0 }) == nil { await source.quit() }
-        driver.cancel()
-        await driver.value
-        await shutdownTask?.value
-        return signals.received
+        await runScreen(self, ascii: ascii) { [self] tick, view, draw in frameCost.add(tick: tick, view: view, draw: draw) }
     }
 
-    private var quitRequested = false
-    /// What the frames (snapshot, update, view, draw) cost in CPU time on this thread.
-    private(set) var frameCost = FrameCost()
+    var frameInterval: Duration { .milliseconds(1_000 / fps) }
 
-    private var framesSinceLatencies = Int.max
+    func start(glyphs: Glyphs) {
+        state.glyphs = glyphs
+        driver = Task.detached { [source, report] in
+            if let finished = await source.drive() { report.withLock { $0 = finished } }
+        }
+    }
 
     /// A fresh frame. Latencies (copies of three histograms, most of a frame's cost) come once a second,
     /// and on every frame once the pool stops running, so the final report has them all.
-    private func tick() {
+    func refresh() async {
+        if !reported, let finished = report.withLock({ $0 }) {
+            reported = true
+            (state, _) = update(state, .shutdownFinished(finished))
+        }
         let withLatencies = framesSinceLatencies >= fps || state.frame?.snapshot.phase != .running
         framesSinceLatencies = withLatencies ? 1 : framesSinceLatencies + 1
         guard let frame = source.frame(includingLatencies: withLatencies) else { return }
         (state, _) = update(state, .tick(frame))
     }
 
-    private func draw(_ terminal: Terminal) {
-        let size = terminal.size
-        terminal.draw(view(state, width: size.width, height: size.height))
+    func press(_ key: Key) async -> Bool {
+        let (next, commands) = update(state, .key(key))
+        state = next
+        return perform(commands)
+    }
+
+    func render(width: Int, height: Int) -> Canvas { view(state, width: width, height: height) }
+
+    // Quitting before a shutdown, or during a drain, stops the pool at once (an immediate shutdown
+    // escalates a drain), so no job is left running and the quit is not held up by the drain.
+    func finish(_ terminal: Terminal) async {
+        if report.withLock({ $0 }) == nil { await source.quit() }
+        driver?.cancel()
+        await driver?.value
+        await shutdownTask?.value
     }
 
     /// Carries out the update's commands; returns whether to quit.
-    @discardableResult
     private func perform(_ commands: [Command]) -> Bool {
+        var quit = false
         for command in commands {
             switch command {
             case .shutdown(let mode):
@@ -197,13 +172,13 @@ final class DashboardApp {
                     if let finished = await source.shutdown(mode) { report.withLock { $0 = finished } }
                 }
             case .quit:
-                quitRequested = true
+                quit = true
             default:
                 // A source that cannot do this (a burst on a watched pool) says so instead of ignoring it.
                 if let refusal = source.execute(command) { state.notice = refusal }
             }
         }
-        return quitRequested
+        return quit
     }
 }
 
