@@ -28,6 +28,44 @@ enum MonitorRoutes {
             guard let body = try state.snapshotJSON(name, latencies: latencies) else { throw unknownPool(name, state) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
         }
+        // The snapshot as a stream (server-sent events, one `snapshot` event per interval): what `poolscope
+        // attach` reads. A watcher costs the server one write of the shared document per frame instead of a
+        // request to parse, route and answer. `?interval_ms=100` (50...10000), `?latencies_every=10` (the
+        // histograms in every Nth snapshot, 1...1000; 0: never).
+        router.get("/v1/pools/:name/snapshots") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            guard state.pools[name] != nil else { throw unknownPool(name, state) }
+            let interval = try queryInteger(request, "interval_ms", default: 100, within: 50...10_000)
+            let latenciesEvery = try queryInteger(request, "latencies_every", default: 10, within: 0...1_000)
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    // Ticks from a task of their own, so a server stopping gracefully ends the stream at once.
+                    let (ticks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+                    let ticker = Task {
+                        while !Task.isCancelled {
+                            continuation.yield()
+                            try? await Task.sleep(for: .milliseconds(interval))
+                        }
+                        continuation.finish()
+                    }
+                    defer { ticker.cancel() }
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in
+                        try await writer.write(ByteBuffer(string: ": poolscope monitor, protocol \(monitorProtocolVersion)\n\n"))
+                        var frame = 0
+                        for await _ in ticks.cancelOnGracefulShutdown() {
+                            let latencies = latenciesEvery > 0 && frame % latenciesEvery == 0
+                            guard let document = try state.snapshotJSON(name, latencies: latencies) else { break }
+                            var event = ByteBuffer(string: "event: snapshot\ndata: ")
+                            event.writeImmutableBuffer(document)
+                            event.writeString("\n\n")
+                            try await writer.write(event)
+                            frame += 1
+                        }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
         router.get("/v1/pools/:name/events") { request, context -> Response in
             let name = try context.parameters.require("name")
             guard let pool = state.pools[name] else { throw unknownPool(name, state) }
@@ -89,6 +127,15 @@ enum MonitorRoutes {
         Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try MonitorJSON.encoder().encode(value))))
+    }
+
+    /// An integer query parameter within bounds; 400 naming it otherwise.
+    static func queryInteger(_ request: Request, _ name: String, default value: Int, within bounds: ClosedRange<Int>) throws -> Int {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+        guard let number = Int(text), bounds.contains(number) else {
+            throw HTTPError(.badRequest, message: "?\(name) must be an integer within \(bounds.lowerBound)...\(bounds.upperBound), got '\(text)'")
+        }
+        return number
     }
 
     static func unknownPool(_ name: String, _ state: MonitorState) -> HTTPError {

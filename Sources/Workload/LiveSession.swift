@@ -114,6 +114,18 @@ public final class LiveSession: Sendable {
                     return !SubmissionSchedule.affectsStream($0.action)
                 },
                 failureRate: scenario.workload.failureRate))
+        // A shutdown from elsewhere (the monitor's command) ends the scenario too, and resumes a paused one,
+        // or its drain's deadline would wait on a stopped clock. Subscribed here, before anyone can shut the
+        // pool down; the stream ends when the pool has stopped.
+        let events = pool.events()
+        Task { [clock, state] in
+            for await event in events {
+                guard case .shutdownStarted(let mode) = event.kind else { continue }
+                clock.setPaused(false)
+                state.withLock { $0.stopRequested = $0.stopRequested ?? mode }
+                return
+            }
+        }
     }
 
     /// Queues an action to apply at the current scenario time.
@@ -140,7 +152,9 @@ public final class LiveSession: Sendable {
     }
 
     /// Pauses a running scenario, or resumes a paused one.
+    /// Once the session is shutting down, the scenario is not paused again: its drain runs on the scenario clock.
     public func togglePause() {
+        guard !state.withLock({ $0.finished || $0.stopRequested != nil }) else { return }
         clock.setPaused(!clock.isPaused)
     }
 

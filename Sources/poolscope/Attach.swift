@@ -146,15 +146,16 @@ final class RemotePoolSource: DashboardSource {
         }
     }
 
+    /// Reads the pool's snapshot stream (`/v1/pools/NAME/snapshots`: one snapshot a frame, pushed by the
+    /// server, the latency histograms once a second) until it breaks or another pool is chosen; then
+    /// reconnects, every frame interval, for as long as the dashboard runs.
     func drive() async -> ShutdownReport? {
-        var lastListed = ContinuousClock.now
         while !Task.isCancelled {
-            await poll()
-            if ContinuousClock.now - lastListed > .seconds(5) {
-                lastListed = .now
-                if let list = try? await Self.pools(at: base, client: client), !list.isEmpty {
-                    state.withLock { $0.pools = list }
-                }
+            let pool = state.withLock { $0.pool }
+            do {
+                try await stream(pool)
+            } catch {
+                lost(Self.oneLine(error))
             }
             try? await Task.sleep(for: interval)
         }
@@ -174,56 +175,100 @@ final class RemotePoolSource: DashboardSource {
             return state.pool
         }
         guard let switched else { return "this monitor serves one pool" }
-        polls.withLock { $0 = 0 }  // the new pool's first frame brings its latencies
         return "watching pool \(switched)"
     }
 
-    private let polls = Mutex(0)
+    private let lastListed = Mutex(ContinuousClock.now)
 
-    /// One snapshot; with the latency histograms about once a second (the dashboard keeps the last ones).
-    private func poll() async {
-        let everySecond = max(Int(1 / max(interval.seconds, 0.001)), 1)
-        let withLatencies = polls.withLock { count in
-            defer { count += 1 }
-            return count % everySecond == 0
-        }
-        let pool = state.withLock { $0.pool }
+    /// One stream: every `snapshot` event becomes the frame. Returns when another pool is chosen.
+    private func stream(_ pool: String) async throws {
+        let milliseconds = max(Int(interval.seconds * 1_000), 50)
+        let url = "\(base)/v1/pools/\(Self.escaped(pool))/snapshots?interval_ms=\(milliseconds)&latencies_every=\(max(1_000 / milliseconds, 1))"
+        let response: HTTPClientResponse
         do {
-            let (code, body) = try await Self.get(
-                "\(base)/v1/pools/\(Self.escaped(pool))/snapshot\(withLatencies ? "" : "?latencies=0")", client: client)
-            guard code == 200 else { throw AttachError("HTTP \(code) for the snapshot") }
-            let document = try MonitorJSON.decoder().decode(SnapshotDocument.self, from: body)
-            var snapshot = PoolSnapshot(document)
-            var latenciesTakenAt: PoolInstant?
-            state.withLock { state in
-                guard state.pool == pool else { return }  // switched while this request was out
-                // The server shares one histogram document a second between its clients, so it may be older
-                // than the last frame: keep the fresher frame and take only the latencies from it.
-                if withLatencies, let last = state.frame?.snapshot, last.uptime > snapshot.uptime,
-                    last.uptime - snapshot.uptime < .seconds(2)
-                {
-                    latenciesTakenAt = snapshot.takenAt
-                    snapshot = last.replacingLatencies(with: snapshot.latencies)
-                }
-                if latenciesTakenAt != nil {
-                    // An older document: it says nothing new about arrivals.
-                } else if let last = state.lastSubmitted, document.uptimeS > last.uptime + 0.5 {
-                    state.arrivalRate = Double(document.counters.submitted - last.submitted) / (document.uptimeS - last.uptime)
-                    state.lastSubmitted = (document.uptimeS, document.counters.submitted)
-                } else if state.lastSubmitted == nil || document.uptimeS < (state.lastSubmitted?.uptime ?? 0) {
-                    state.lastSubmitted = (document.uptimeS, document.counters.submitted)  // first, or the application restarted
-                }
-                state.lostSince = nil
-                state.lastError = nil
-                state.frame = DashboardFrame(
-                    snapshot: snapshot, status: status(for: snapshot, state), latenciesTakenAt: latenciesTakenAt)
-            }
+            response = try await client.execute(HTTPClientRequest(url: url), timeout: .hours(24 * 365))
         } catch {
-            state.withLock { state in
-                state.lostSince = state.lostSince ?? .now
-                state.lastError = Self.oneLine(error)
-                if let frame = state.frame { state.frame = DashboardFrame(snapshot: frame.snapshot, status: status(for: frame.snapshot, state)) }
+            throw AttachError("cannot reach \(base): \(Self.oneLine(error))")
+        }
+        guard response.status == .ok else { throw AttachError("HTTP \(response.status.code) for the snapshot stream") }
+        var pending = ByteBuffer()
+        for try await chunk in response.body {
+            pending.writeImmutableBuffer(chunk)
+            while let end = pending.readableBytesView.firstRange(of: [UInt8(ascii: "\n"), UInt8(ascii: "\n")]) {
+                let length = end.upperBound - pending.readerIndex
+                guard let event = pending.readSlice(length: length) else { break }
+                try absorb(event: event, pool: pool)
             }
+            pending.discardReadBytes()
+            guard pending.readableBytes < 64 << 20 else { throw AttachError("a snapshot event over 64 MB: not a PoolScope monitor") }
+            if state.withLock({ $0.pool != pool }) { return }
+            refreshListNow()
+        }
+        throw AttachError("the application closed the stream")
+    }
+
+    /// Reads the monitor's list of pools again every 5 s, so pools started later appear.
+    private func refreshListNow() {
+        let due = lastListed.withLock { last in
+            guard ContinuousClock.now - last > .seconds(5) else { return false }
+            last = .now
+            return true
+        }
+        guard due else { return }
+        Task { [self] in
+            if let list = try? await Self.pools(at: base, client: client), !list.isEmpty { state.withLock { $0.pools = list } }
+        }
+    }
+
+    /// One server-sent event: its `data:` line is a snapshot document.
+    private func absorb(event: ByteBuffer, pool: String) throws {
+        let bytes = event.readableBytesView
+        let prefix = Array("data: ".utf8)
+        var lineStart = bytes.startIndex
+        while lineStart < bytes.endIndex {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+            let line = bytes[lineStart..<lineEnd]
+            if line.starts(with: prefix) {
+                let document = try MonitorJSON.decoder().decode(SnapshotDocument.self, from: Data(line.dropFirst(prefix.count)))
+                absorb(document, pool: pool)
+            }
+            lineStart = lineEnd + 1
+        }
+    }
+
+    private func absorb(_ document: SnapshotDocument, pool: String) {
+        var snapshot = PoolSnapshot(document)
+        var latenciesTakenAt: PoolInstant?
+        state.withLock { state in
+            guard state.pool == pool else { return }  // another pool was chosen meanwhile
+            // The server shares one histogram document a second between its clients, so it may be older
+            // than the last frame: keep the fresher frame and take only the latencies from it.
+            if snapshot.latencies != nil, let last = state.frame?.snapshot, last.uptime > snapshot.uptime,
+                last.uptime - snapshot.uptime < .seconds(2)
+            {
+                latenciesTakenAt = snapshot.takenAt
+                snapshot = last.replacingLatencies(with: snapshot.latencies)
+            }
+            if latenciesTakenAt != nil {
+                // An older document: it says nothing new about arrivals.
+            } else if let last = state.lastSubmitted, document.uptimeS > last.uptime + 0.5 {
+                state.arrivalRate = Double(document.counters.submitted - last.submitted) / (document.uptimeS - last.uptime)
+                state.lastSubmitted = (document.uptimeS, document.counters.submitted)
+            } else if state.lastSubmitted == nil || document.uptimeS < (state.lastSubmitted?.uptime ?? 0) {
+                state.lastSubmitted = (document.uptimeS, document.counters.submitted)  // first, or the application restarted
+            }
+            state.lostSince = nil
+            state.lastError = nil
+            state.frame = DashboardFrame(snapshot: snapshot, status: status(for: snapshot, state), latenciesTakenAt: latenciesTakenAt)
+        }
+    }
+
+    /// The connection broke: the last picture stays, and the caption says since when and why.
+    private func lost(_ reason: String) {
+        state.withLock { state in
+            state.lostSince = state.lostSince ?? .now
+            state.lastError = reason
+            if let frame = state.frame { state.frame = DashboardFrame(snapshot: frame.snapshot, status: status(for: frame.snapshot, state)) }
         }
     }
 

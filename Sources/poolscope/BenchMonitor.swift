@@ -12,7 +12,7 @@ struct BenchMonitor: AsyncParsableCommand {
         abstract: "What watching a pool costs it: throughput with 1 and 5 attached clients at 10 fps against none, in one run.",
         discussion: """
             A pool of 2 workers runs 1 µs jobs as fast as a producer keeps it fed, with the monitor serving it on \
-            loopback. Each client fetches the snapshot 10 times a second, as 'poolscope attach' does. Each round \
+            loopback. Each client reads the snapshot stream at 10 fps, as 'poolscope attach' does. Each round \
             measures none, 1, 5 and none again (the noise floor) for --seconds each; ratios are taken within a round \
             and their medians reported. Results: BENCHMARKS.md.
             """)
@@ -64,17 +64,16 @@ struct BenchMonitor: AsyncParsableCommand {
             logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let watchers = (0..<clients).map { _ in
             Task {
-                var frame = 0
+                // As `poolscope attach` does: the snapshot stream at 10 fps, the latency histograms once a second.
                 while !Task.isCancelled {
-                    // As `poolscope attach` does: the latency histograms once a second, the rest every frame.
-                    frame += 1
-                    let query = frame % 10 == 1 ? "" : "?latencies=0"
-                    if let response = try? await HTTPClient.shared.execute(
-                        HTTPClientRequest(url: "\(monitor.url)/v1/pools/bench/snapshot\(query)"), timeout: .seconds(5))
-                    {
-                        _ = try? await response.body.collect(upTo: 32 << 20)
+                    let url = "\(monitor.url)/v1/pools/bench/snapshots?interval_ms=100&latencies_every=10"
+                    guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(3_600)) else {
+                        try? await Task.sleep(for: .milliseconds(100))
+                        continue
                     }
-                    try? await Task.sleep(for: .milliseconds(100))
+                    do {
+                        for try await _ in response.body where Task.isCancelled { break }
+                    } catch {}
                 }
             }
         }

@@ -97,6 +97,40 @@ struct MonitorTests {
         await served.stop()
     }
 
+    @Test("GET /v1/pools/NAME/snapshots pushes a snapshot a frame, with the histograms every Nth; the stream follows the pool")
+    func snapshotStream() async throws {
+        let served = try await Served()
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "\(served.monitor.url)/v1/pools/images/snapshots?interval_ms=50&latencies_every=3"), timeout: .seconds(10))
+        #expect(response.status == .ok && response.headers.first(name: "content-type") == "text/event-stream")
+        let reader = Task { () -> [SnapshotDocument] in
+            var text = ""
+            var documents: [SnapshotDocument] = []
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                while let end = text.range(of: "\n\n") {
+                    let event = text[..<end.lowerBound]
+                    text = String(text[end.upperBound...])
+                    for line in event.split(separator: "\n") where line.hasPrefix("data: ") {
+                        documents.append(try MonitorJSON.decoder().decode(SnapshotDocument.self, from: Data(line.dropFirst(6).utf8)))
+                    }
+                }
+                if documents.count == 7 { served.pool.trySubmit {} }
+                if documents.count >= 12 { return documents }
+            }
+            return documents
+        }
+        let documents = try await reader.value
+        #expect(documents.count == 12)
+        #expect(documents.first?.counters.submitted == 0 && documents.last?.counters.submitted == 1, "the stream follows the pool")
+        let withLatencies = documents.indices.filter { !documents[$0].latencyBuckets.isEmpty }
+        #expect(withLatencies == [0, 3, 6, 9], "histograms in every third snapshot: \(withLatencies)")
+        let bad = try await served.request("/v1/pools/images/snapshots?interval_ms=1")
+        #expect(bad.0 == 400 && bad.1.contains("interval_ms must be an integer within 50...10000"), "\(bad)")
+        #expect(try await served.request("/v1/pools/nope/snapshots").0 == 404)
+        await served.stop()
+    }
+
     @Test("/metrics is Prometheus text: counts by terminal state, workers by state, latency histograms")
     func metrics() async throws {
         let served = try await Served()

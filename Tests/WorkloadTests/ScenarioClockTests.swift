@@ -108,4 +108,22 @@ struct ScenarioClockTests {
         let report = await session.shutdown(await driver.value)
         #expect(report.counters.completed == 1 && report.counters.isBalanced)
     }
+
+    @Test(
+        "a shutdown from outside the session (the monitor's command) ends a paused scenario: the clock resumes, the drive returns, and p no longer pauses",
+        .timeLimit(.minutes(1)))
+    func outsideShutdownResumes() async throws {
+        let session = try idleSession(speed: 1)
+        let driver = Task { await session.drive() }
+        session.setPaused(true)
+        #expect(session.status.paused)
+        // As PoolMonitor does: straight to the pool, not through the session.
+        let report = await session.pool.shutdown(.graceful(deadline: .seconds(5)))
+        #expect(report.counters.isBalanced)
+        let mode = await driver.value
+        #expect(mode == .graceful(deadline: .seconds(5)), "the drive ends with the pool's shutdown")
+        #expect(!session.status.paused, "resumed, so a drain's deadline can pass")
+        session.togglePause()
+        #expect(!session.status.paused, "a session shutting down is not paused again")
+    }
 }
