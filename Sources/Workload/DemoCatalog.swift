@@ -45,8 +45,8 @@ public enum DemoCatalog {
     }
 
     /// Parses a scenario.
-    public static func load(_ source: ScenarioSource) throws(ScenarioError) -> Scenario {
-        try ScenarioParser.parse(source.text, file: source.display)
+    public static func load(_ source: ScenarioSource, overrides: [ScenarioOverride] = []) throws(ScenarioError) -> Scenario {
+        try ScenarioParser.parse(source.text, file: source.display, overrides: overrides)
     }
 
     /// Reads and parses a scenario file.

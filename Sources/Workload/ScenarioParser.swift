@@ -4,9 +4,10 @@ import Yams
 /// Reads scenario files (YAML). Every problem is reported as `file:line: message` naming the field and
 /// what is allowed; unknown fields are errors, not ignored. docs/SCENARIOS.md documents every field.
 public enum ScenarioParser {
-    /// Parses scenario text; `file` names it in messages.
-    public static func parse(_ text: String, file: String) throws(ScenarioError) -> Scenario {
-        let root: Node?
+    /// Parses scenario text; `file` names it in messages. `overrides` (`--set PATH=VALUE`) are applied to
+    /// the YAML tree first and validated with the file; their problems name them instead of a line.
+    public static func parse(_ text: String, file: String, overrides: [ScenarioOverride] = []) throws(ScenarioError) -> Scenario {
+        var root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
@@ -14,11 +15,18 @@ public enum ScenarioParser {
         } catch {
             throw ScenarioError(file: file, line: 0, message: "cannot read YAML: \(error)")
         }
-        guard let root else { throw ScenarioError(file: file, line: 1, message: "the file is empty; a scenario needs name, duration, pool and workload") }
+        guard var root else { throw ScenarioError(file: file, line: 1, message: "the file is empty; a scenario needs name, duration, pool and workload") }
+        // Override nodes are marked on lines past the file's end, to tell their problems apart.
+        let overrideLine = max(100_000, text.utf8.count + 2)
+        if !overrides.isEmpty { root = try ScenarioOverride.apply(overrides, to: root, firstLine: overrideLine) }
         let reader = Reader(file: file)
         let scenario = reader.recover(nil as Scenario?) { () throws(ScenarioError) in try reader.scenario(root) }
-        // Every problem of the file in one run, in line order.
-        let problems = reader.collected.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        // Every problem of the file in one run, in line order; the overrides' last, each naming its override.
+        let problems = reader.collected.sorted { ($0.line, $0.column) < ($1.line, $1.column) }.map { problem in
+            guard problem.line >= overrideLine else { return problem }
+            let index = min((problem.line - overrideLine) / ScenarioOverride.linesPerOverride, overrides.count - 1)
+            return ScenarioError(file: "\(file): --set \(overrides[index])", line: 0, message: problem.message)
+        }
         if var first = problems.first {
             first.others = Array(problems.dropFirst())
             throw first

@@ -4,15 +4,16 @@ import PoolEngine
 import Workload
 
 /// Loads the scenario a command names, or ends the process with the contract's exit code and a message.
-func loadScenario(_ reference: String) -> (Scenario, ScenarioSource) {
+func loadScenario(_ reference: String, overrides texts: [String] = []) -> (Scenario, ScenarioSource) {
     do {
+        let overrides = try texts.map { text throws(ScenarioError) in try ScenarioOverride(text) }
         guard let source = try DemoCatalog.resolve(reference) else {
             let demos = DemoCatalog.demos().map(\.name)
             printError("poolscope: no scenario file or bundled demo named '\(reference)'")
             if !demos.isEmpty { printError("bundled demos: \(demos.joined(separator: ", "))") }
             terminate(2)
         }
-        return (try DemoCatalog.load(source), source)
+        return (try DemoCatalog.load(source, overrides: overrides), source)
     } catch {
         printError(error.description)
         terminate(1)
@@ -26,8 +27,10 @@ struct Check: ParsableCommand {
     @Argument(help: "A scenario file, or the name of a bundled demo.")
     var scenario: String
 
+    @OptionGroup var overrides: OverrideOptions
+
     func run() throws {
-        let (scenario, source) = loadScenario(scenario)
+        let (scenario, source) = loadScenario(scenario, overrides: overrides.values)
         print("\(source.display): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries, \(scenario.claims.count) claim\(scenario.claims.count == 1 ? "" : "s"))")
     }
 }
@@ -61,6 +64,8 @@ struct Run: AsyncParsableCommand {
 
     @Argument(help: "A scenario file, or the name of a bundled demo.")
     var scenario: String
+
+    @OptionGroup var overrides: OverrideOptions
 
     @Option(help: "Override the scenario's seed.")
     var seed: UInt64?
@@ -106,7 +111,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var (scenario, _) = loadScenario(scenario)
+        var (scenario, _) = loadScenario(scenario, overrides: overrides.values)
         if let seed { scenario.seed = seed }
         if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
         if let cluster {
@@ -162,4 +167,14 @@ func checkWritable(_ path: String, option: String) throws {
     }
     try? handle.close()
     if !existed { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// `--set PATH=VALUE`, repeatable, on every command that reads a scenario.
+struct OverrideOptions: ParsableArguments {
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a scenario field by its dotted path as written in the file (repeatable): --set pool.max_workers=8 --set workload.arrivals.rate=300/s. Checked like the file.",
+            valueName: "path=value"))
+    var values: [String] = []
 }

@@ -14,6 +14,8 @@ struct Watch: AsyncParsableCommand {
     @Argument(help: "A scenario file, or the name of a bundled demo. Omit for the built-in demo.")
     var scenario: String?
 
+    @OptionGroup var overrides: OverrideOptions
+
     @Option(help: "Frames per second (1-60).")
     var fps: Int = 10
 
@@ -44,7 +46,11 @@ struct Watch: AsyncParsableCommand {
             printError("For a headless run use: poolscope run \(scenario ?? "SCENARIO") [--json] [--csv FILE]")
             terminate(2)
         }
-        let chosen: Scenario = scenario.map { loadScenario($0).0 } ?? .builtInDemo
+        if scenario == nil && !overrides.values.isEmpty {
+            printError("poolscope: --set changes a scenario's fields: name one (a file or a bundled demo), like poolscope watch burst --set pool.max_workers=8")
+            terminate(2)
+        }
+        let chosen: Scenario = scenario.map { loadScenario($0, overrides: overrides.values).0 } ?? .builtInDemo
         let session: LiveSession
         do {
             session = try LiveSession(scenario: chosen, speed: speed)

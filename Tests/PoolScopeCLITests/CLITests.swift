@@ -102,6 +102,20 @@ struct CLITests {
         #expect(lines.count == 4 && lines.allSatisfy { $0.hasPrefix("Tests/WorkloadTests/broken/three-errors.yaml:") }, "\(result.error)")
     }
 
+    @Test("--set overrides a field for run and check; a bad override is refused naming it, exit 1")
+    func overrides() throws {
+        let run = try poolscope("run", "burst", "--set", "pool.max_workers=3", "--duration", "3s", "--json")
+        #expect(run.status == 0, "\(run.error)")
+        let summary = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any]
+        let workers = summary?["workers"] as? [String: Any]
+        #expect((workers?["max_seen"] as? Int) == 3, "the pool stayed within the overridden maximum: \(run.output)")
+        let bad = try poolscope("check", "burst", "--set", "pool.max_workers=abc")
+        #expect(bad.status == 1)
+        #expect(bad.error == "demos/burst.yaml: --set pool.max_workers=abc: pool.max_workers must be a whole number, got 'abc'\n", "\(bad.error)")
+        let watch = try poolscope("watch", "--set", "pool.max_workers=3")
+        #expect(watch.status == 2)
+    }
+
     @Test("an unknown scenario and an unknown option are usage errors: exit 2")
     func usageErrors() throws {
         let missing = try poolscope("run", "no-such-demo")
