@@ -46,11 +46,14 @@ guard !found.isEmpty else {
 }
 
 var configuration = PoolConfiguration()
+configuration.name = "hash-files"
 configuration.minWorkers = 1
 configuration.maxWorkers = 8
 configuration.scaleUpThreshold = 16
 configuration.queueCapacity = 10_000
 configuration.overflowPolicy = .wait  // the producer waits when the queue is full: backpressure
+// Hashing keeps a thread busy for a whole job: a thread per worker, so every worker the pool grows to runs.
+configuration.executor = .dedicatedThreads(configuration.maxWorkers)
 let pool = try WorkerPool(configuration: configuration)
 let monitor: RunningMonitor
 do {

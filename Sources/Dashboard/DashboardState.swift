@@ -41,6 +41,9 @@ public enum Message: Sendable {
     case key(Key)
     case tick(DashboardFrame)
     case shutdownFinished(ShutdownReport)
+    /// The source could not carry out a command (a watched pool without control, a refused token): it is
+    /// not logged as done, and a refused shutdown leaves the dashboard steering.
+    case refused(Command, reason: String)
 }
 
 /// What the dashboard asks the outside world to do.
@@ -80,6 +83,8 @@ struct LatencyDigest: Sendable {
 public struct UserAction: Sendable, Equatable {
     public var time: PoolInstant
     public var text: String
+    /// What the key asked of the source, so a refusal can take the entry back.
+    public var command: Command?
 }
 
 /// The dashboard's whole state; changed only by ``update(_:_:)``.

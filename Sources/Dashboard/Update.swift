@@ -12,11 +12,16 @@ public func update(_ state: DashboardState, _ message: Message) -> (DashboardSta
         state.report = report
         state.notice = "shutdown complete; Esc closes the report, Enter shows it, q quits"
         return (state, [])
+    case .refused(let command, let reason):
+        if let index = state.userActions.lastIndex(where: { $0.command == command }) { state.userActions.remove(at: index) }
+        if case .shutdown = command, state.report == nil { state.shutdownRequested = nil }
+        state.notice = reason
+        return (state, [])
     case .key(let key):
         let commands = handle(key, &state)
         // A key that did something is logged beside the pool's events, with what it did.
         if !commands.isEmpty, commands != [.quit], let time = state.frame?.snapshot.takenAt, let notice = state.notice {
-            state.userActions.append(UserAction(time: time, text: "you: \(notice)"))
+            state.userActions.append(UserAction(time: time, text: "you: \(notice)", command: commands.first))
             if state.userActions.count > DashboardState.eventsKept { state.userActions.removeFirst() }
         }
         return (state, commands)
@@ -24,8 +29,13 @@ public func update(_ state: DashboardState, _ message: Message) -> (DashboardSta
 }
 
 private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
-    // Another pool (attach switched): nothing of the last one's history carries over.
-    if let previous = state.frame, previous.snapshot.name != frame.snapshot.name { state.forgetPool() }
+    // Another pool (attach switched), or the same one restarted (its uptime went back): nothing of the
+    // last one's history carries over.
+    if let previous = state.frame,
+        previous.snapshot.name != frame.snapshot.name || frame.snapshot.uptime + .seconds(1) < previous.snapshot.uptime
+    {
+        state.forgetPool()
+    }
     if let previous = state.frame {
         let elapsed = (frame.snapshot.takenAt - previous.snapshot.takenAt).seconds
         let before = Dictionary(previous.snapshot.workers.map { ($0.id, $0.busyTime) }, uniquingKeysWith: { a, _ in a })

@@ -110,7 +110,7 @@ enum MonitorRoutes {
             do {
                 command = try MonitorJSON.decoder().decode(CommandDocument.self, from: Data(buffer: body))
             } catch {
-                throw HTTPError(.badRequest, message: "not a command document (JSON with a 'command' field): \(error)")
+                throw HTTPError(.badRequest, message: "not a command document (JSON with a 'command' field): \(plainWords(error))")
             }
             let done: String
             do throws(CommandError) {
@@ -127,6 +127,21 @@ enum MonitorRoutes {
         Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try MonitorJSON.encoder().encode(value))))
+    }
+
+    /// A decoding error in words, without the decoder's internals.
+    static func plainWords(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty: return "the body is not valid JSON"
+        case DecodingError.dataCorrupted(let context): return "field '\(path(context))' has a value that does not fit"
+        case DecodingError.keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(let type, let context): return "field '\(path(context))' must be \(type == String.self ? "text" : "a \(type)")"
+        case DecodingError.valueNotFound(_, let context): return "field '\(path(context))' is null"
+        default: return "\(error)"
+        }
     }
 
     /// An integer query parameter within bounds; 400 naming it otherwise.

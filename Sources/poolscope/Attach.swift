@@ -90,6 +90,7 @@ final class RemotePoolSource: DashboardSource {
         var lastSubmitted: (uptime: Double, submitted: Int)?
         var arrivalRate = 0.0
         var commandProblem: String?
+        var refusals: [(Command, String)] = []
     }
 
     let base: String
@@ -278,7 +279,11 @@ final class RemotePoolSource: DashboardSource {
         let others = state.pools.count > 1 ? " (\((state.pools.firstIndex(of: pool) ?? 0) + 1) of \(state.pools.count): \(state.pools.joined(separator: " · ")); > and < switch)" : ""
         if let lost = state.lostSince {
             let seconds = Int((ContinuousClock.now - lost).seconds)
-            caption = "connection lost \(seconds)s ago (\(state.lastError ?? "no answer")): showing the last picture; reconnecting..."
+            if snapshot.phase != .running {
+                caption = "the application stopped \(seconds)s ago after its pool shut down (\(snapshot.phase.rawValue) when last seen): showing the last picture; reconnecting if it comes back..."
+            } else {
+                caption = "connection lost \(seconds)s ago (\(state.lastError ?? "no answer")): showing the last picture; reconnecting..."
+            }
         } else if let problem = state.commandProblem {
             caption = "attached to \(base), pool \(pool)\(others): \(problem)"
         } else {
@@ -311,8 +316,15 @@ final class RemotePoolSource: DashboardSource {
             return nil
         }
         guard token != nil else { return "read-only: attach with --token to steer this pool" }
-        Task { await send(document) }
+        Task { await send(document, for: command) }
         return nil
+    }
+
+    func takeRefusals() -> [(Command, String)] {
+        state.withLock { state in
+            defer { state.refusals.removeAll() }
+            return state.refusals
+        }
     }
 
     private static func name(of action: ScenarioAction) -> String {
@@ -329,7 +341,8 @@ final class RemotePoolSource: DashboardSource {
         name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
     }
 
-    private func send(_ document: CommandDocument) async {
+    /// Sends a command; a refusal is kept for the dashboard (``takeRefusals()``) and shown in the caption.
+    private func send(_ document: CommandDocument, for command: Command) async {
         let pool = state.withLock { $0.pool }
         var request = HTTPClientRequest(url: "\(base)/v1/pools/\(Self.escaped(pool))/commands")
         request.method = .POST
@@ -340,10 +353,23 @@ final class RemotePoolSource: DashboardSource {
             let response = try await client.execute(request, timeout: .seconds(5))
             let body = try await response.body.collect(upTo: 1 << 20)
             let reply = try? MonitorJSON.decoder().decode(ReplyDocument.self, from: Data(buffer: body))
-            let problem = response.status == .ok ? nil : "command refused (HTTP \(response.status.code)): \(reply?.message ?? "")"
-            state.withLock { $0.commandProblem = problem }
+            let problem: String? =
+                switch response.status.code {
+                case 200: nil
+                case 401: "refused: the --token is not the application's control token (HTTP 401)"
+                case 403: "refused: the application did not enable control (HTTP 403)"
+                default: "refused (HTTP \(response.status.code)): \(reply?.message ?? "")"
+                }
+            state.withLock { state in
+                state.commandProblem = problem
+                if let problem { state.refusals.append((command, problem)) }
+            }
         } catch {
-            state.withLock { $0.commandProblem = "command not sent: \(Self.oneLine(error))" }
+            let problem = "not sent: \(Self.oneLine(error))"
+            state.withLock { state in
+                state.commandProblem = problem
+                state.refusals.append((command, problem))
+            }
         }
     }
 
@@ -354,9 +380,9 @@ final class RemotePoolSource: DashboardSource {
             case .graceful(let deadline): CommandDocument(command: "shutdown", mode: "graceful", deadlineS: deadline.seconds)
             }
         if token == nil {
-            state.withLock { $0.commandProblem = "read-only: attach with --token to shut this pool down" }
+            state.withLock { $0.refusals.append((.shutdown(mode), "read-only: attach with --token to shut this pool down")) }
         } else {
-            await send(document)
+            await send(document, for: .shutdown(mode))
         }
         return nil
     }

@@ -16,6 +16,12 @@ protocol DashboardSource: Sendable {
     func shutdown(_ mode: ShutdownMode) async -> ShutdownReport?
     /// The dashboard quits: a scenario's pool stops at once; a watched pool is left running.
     func quit() async
+    /// Commands refused since the last call, with why (a watched pool answers after the key was handled).
+    func takeRefusals() -> [(Command, String)]
+}
+
+extension DashboardSource {
+    func takeRefusals() -> [(Command, String)] { [] }
 }
 
 /// A scenario run by this process.

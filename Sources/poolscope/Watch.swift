@@ -145,6 +145,7 @@ final class DashboardApp: Screen {
             reported = true
             (state, _) = update(state, .shutdownFinished(finished))
         }
+        for (command, reason) in source.takeRefusals() { (state, _) = update(state, .refused(command, reason: reason)) }
         let withLatencies = framesSinceLatencies >= fps || state.frame?.snapshot.phase != .running
         framesSinceLatencies = withLatencies ? 1 : framesSinceLatencies + 1
         guard let frame = source.frame(includingLatencies: withLatencies) else { return }
@@ -181,7 +182,7 @@ final class DashboardApp: Screen {
                 quit = true
             default:
                 // A source that cannot do this (a burst on a watched pool) says so instead of ignoring it.
-                if let refusal = source.execute(command) { state.notice = refusal }
+                if let refusal = source.execute(command) { (state, _) = update(state, .refused(command, reason: refusal)) }
             }
         }
         return quit

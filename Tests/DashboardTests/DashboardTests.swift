@@ -219,6 +219,34 @@ struct DashboardViewTests {
         #expect(view(s, width: 120, height: 40).text.contains("Final report"))
     }
 
+    @Test("a refused command is taken back from the log; a refused shutdown leaves the dashboard steering")
+    func refusedCommands() {
+        var s = state()
+        let drain = update(s, .key(.character("s")))
+        s = drain.0
+        #expect(s.shutdownRequested != nil && s.userActions.contains { $0.text.contains("graceful shutdown") })
+        s = update(s, .refused(drain.1[0], reason: "read-only: attach with --token to shut this pool down")).0
+        #expect(s.shutdownRequested == nil && s.notice == "read-only: attach with --token to shut this pool down")
+        #expect(!s.userActions.contains { $0.text.contains("graceful shutdown") }, "not logged as done")
+        #expect(update(s, .key(.character("+"))).1 == [.session(.changeThreshold(by: 1))], "keys steer again")
+    }
+
+    @Test("a watched pool that restarted (its uptime went back) starts the panes afresh")
+    func restartedPool() {
+        var s = state()
+        #expect(!s.events.isEmpty)
+        var restarted = fixedFrame()
+        restarted.snapshot = PoolSnapshot(
+            name: "fixture", takenAt: restarted.snapshot.takenAt, uptime: .seconds(2), phase: .running, strategy: .sharedFIFO,
+            settings: restarted.snapshot.settings, queueCapacity: nil, overflowPolicy: .reject, workers: [],
+            queue: QueueDepths(shared: 0, perWorker: [:], ownedKeys: [:]), inFlight: 0, awaitingRetry: 0, blockedSubmitters: 0,
+            counters: JobCounters(), latencies: nil,
+            throughput: Throughput(seconds: [], last1s: 0, last10s: 0, last60s: 0, peakPerSecond: 0), recentEvents: [],
+            deadLetterCount: 0, breaker: nil, rateLimit: nil)
+        s = update(s, .tick(restarted)).0
+        #expect(s.events.isEmpty && s.queueHistory.isEmpty && s.latencies == nil, "nothing of the old run carries over")
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()

@@ -95,6 +95,13 @@ struct AttachTests {
         #expect(await tmux.wait { $0.contains("beta @ 127.0.0.1") && $0.contains("Workers (7") } != nil, "> did not switch:\n\(tmux.screen)")
         try tmux.press("<")
         #expect(await tmux.wait { $0.contains("alpha @ 127.0.0.1") && $0.contains("Workers (2") } != nil, "< did not switch back:\n\(tmux.screen)")
+        // Read-only (no --token): a shutdown is refused in words and the dashboard goes on steering.
+        try tmux.press("s")
+        #expect(await tmux.wait { $0.contains("read-only: attach with --token to shut this pool down") } != nil, "\(tmux.screen)")
+        try tmux.press("+")
+        #expect(await tmux.wait { $0.contains("read-only: attach with --token to steer this pool") } != nil,
+            "after a refused shutdown, keys still reach the source:\n\(tmux.screen)")
+        #expect(!tmux.screen.contains("you: graceful shutdown"), "a refused shutdown is not logged as done:\n\(tmux.screen)")
         try tmux.press("q")
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
         await monitor.stop()
