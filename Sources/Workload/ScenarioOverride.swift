@@ -10,18 +10,21 @@ public struct ScenarioOverride: Sendable, Equatable, CustomStringConvertible {
     public let path: [String]
     /// The value as given.
     public let value: String
+    /// The option it came from, as messages name it: `--set`, or `--vary` for a variant of `compare`.
+    public var flag = "--set"
 
     /// Parses `PATH=VALUE`; the error says what is wrong with it.
-    public init(_ text: String) throws(ScenarioError) {
+    public init(_ text: String, flag: String = "--set") throws(ScenarioError) {
+        self.flag = flag
         guard let equals = text.firstIndex(of: "=") else {
-            throw ScenarioError(file: "--set \(text)", line: 0, message: "an override is PATH=VALUE, like pool.max_workers=8")
+            throw ScenarioError(file: "\(flag) \(text)", line: 0, message: "an override is PATH=VALUE, like pool.max_workers=8")
         }
         let path = text[..<equals].split(separator: ".", omittingEmptySubsequences: false).map {
             $0.trimmingCharacters(in: .whitespaces)
         }
         guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
             throw ScenarioError(
-                file: "--set \(text)", line: 0, message: "the path must be fields joined by dots, like workload.arrivals.rate")
+                file: "\(flag) \(text)", line: 0, message: "the path must be fields joined by dots, like workload.arrivals.rate")
         }
         self.path = path
         value = String(text[text.index(after: equals)...])
@@ -62,7 +65,7 @@ extension ScenarioOverride {
         do {
             composed = try Yams.compose(yaml: padding + value)
         } catch {
-            throw ScenarioError(file: "--set \(self)", line: 0, message: "the value is not valid YAML")
+            throw ScenarioError(file: "\(flag) \(self)", line: 0, message: "the value is not valid YAML")
         }
         // An empty value is an empty text, as `field: ""` would be.
         return composed ?? Node("", Tag(.str))
@@ -92,14 +95,14 @@ extension ScenarioOverride {
         case .sequence(var sequence):
             guard let index = Int(field), sequence.indices.contains(index) else {
                 throw ScenarioError(
-                    file: "--set \(self)", line: 0,
+                    file: "\(flag) \(self)", line: 0,
                     message: "'\(here)' is a list of \(sequence.count) in the file: '\(field)' is not one of its positions 0...\(max(sequence.count - 1, 0))")
             }
             sequence[index] = try set(value, in: sequence[index], at: rest, keyLine: keyLine)
             return .sequence(sequence)
         case .scalar, .alias:
             throw ScenarioError(
-                file: "--set \(self)", line: 0,
+                file: "\(flag) \(self)", line: 0,
                 message: "'\(here)' is a single value in the file, so it has no field '\(field)'; set '\(here)' itself")
         }
     }

@@ -25,7 +25,7 @@ public enum ScenarioParser {
         let problems = reader.collected.sorted { ($0.line, $0.column) < ($1.line, $1.column) }.map { problem in
             guard problem.line >= overrideLine else { return problem }
             let index = min((problem.line - overrideLine) / ScenarioOverride.linesPerOverride, overrides.count - 1)
-            return ScenarioError(file: "\(file): --set \(overrides[index])", line: 0, message: problem.message)
+            return ScenarioError(file: "\(file): \(overrides[index].flag) \(overrides[index])", line: 0, message: problem.message)
         }
         if var first = problems.first {
             first.others = Array(problems.dropFirst())

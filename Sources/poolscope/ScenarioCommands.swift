@@ -4,9 +4,10 @@ import PoolEngine
 import Workload
 
 /// Loads the scenario a command names, or ends the process with the contract's exit code and a message.
-func loadScenario(_ reference: String, overrides texts: [String] = []) -> (Scenario, ScenarioSource) {
+func loadScenario(_ reference: String, overrides texts: [String] = [], variant: String? = nil) -> (Scenario, ScenarioSource) {
     do {
-        let overrides = try texts.map { text throws(ScenarioError) in try ScenarioOverride(text) }
+        var overrides = try texts.map { text throws(ScenarioError) in try ScenarioOverride(text) }
+        if let variant { overrides.append(try ScenarioOverride(variant, flag: "--vary")) }
         guard let source = try DemoCatalog.resolve(reference) else {
             let demos = DemoCatalog.demos().map(\.name)
             printError("poolscope: no scenario file or bundled demo named '\(reference)'")

@@ -116,6 +116,25 @@ struct CLITests {
         #expect(watch.status == 2)
     }
 
+    @Test("compare runs the variants on one job stream: one JSON document, the same digest, the same jobs submitted")
+    func compare() throws {
+        let result = try poolscope("compare", "burst", "--vary", "pool.strategy=fifo,lifo", "--duration", "2s", "--json")
+        #expect(result.status == 0, "\(result.error)")
+        let document = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let variants = document?["variants"] as? [[String: Any]] ?? []
+        #expect(variants.count == 2)
+        #expect(variants.compactMap { ($0["set"] as? [String: String])?["pool.strategy"] } == ["fifo", "lifo"])
+        let digests = Set(variants.compactMap { $0["stream_digest"] as? String })
+        #expect(digests.count == 1 && digests.first == document?["stream_digest"] as? String && document?["same_stream"] as? Bool == true)
+        let submitted = variants.compactMap { (($0["summary"] as? [String: Any])?["jobs"] as? [String: Any])?["submitted"] as? Int }
+        #expect(submitted.count == 2 && submitted[0] == submitted[1] && submitted[0] > 0, "\(submitted)")
+        #expect(variants.allSatisfy { ($0["summary"] as? [String: Any])?["balanced"] as? Bool == true })
+        let bad = try poolscope("compare", "burst", "--vary", "pool.strategy=fifo")
+        #expect(bad.status == 2 && bad.error.contains("--vary needs a path and 2 to 8 non-empty values"), "\(bad.error)")
+        let unknown = try poolscope("compare", "burst", "--vary", "pool.stratgy=fifo,lifo")
+        #expect(unknown.status == 1 && unknown.error.contains("--vary pool.stratgy=fifo: unknown field 'pool.stratgy'"), "\(unknown.error)")
+    }
+
     @Test("an unknown scenario and an unknown option are usage errors: exit 2")
     func usageErrors() throws {
         let missing = try poolscope("run", "no-such-demo")

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import PoolEngine
+import Workload
+
+struct Compare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario's variants on the same job stream and compare them side by side.",
+        discussion: """
+            Each value of --vary is one variant: the scenario with PATH set to it. The variants run one after \
+            another, headless, on the same arrivals, service times and failures (the stream digest proves it; \
+            varying the workload itself changes the stream, and the table says so). Example: \
+            poolscope compare burst --vary pool.strategy=fifo,stealing
+            """)
+
+    @Argument(help: "A scenario file, or the name of a bundled demo.")
+    var scenario: String
+
+    @Option(help: ArgumentHelp("The field to vary and its values: PATH=V1,V2[,...] (2 to 8 values).", valueName: "path=values"))
+    var vary: String
+
+    @OptionGroup var overrides: OverrideOptions
+
+    @Option(help: "Override the scenario's seed (the same for every variant).")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Run each variant for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
+    var duration: String?
+
+    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))
+    var speed: Double = 1
+
+    @Flag(help: "Print exactly one JSON document on standard output.")
+    var json = false
+
+    func validate() throws {
+        _ = try variation()
+        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
+            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
+        }
+        if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
+    }
+
+    /// `--vary PATH=V1,V2`: the path and the values (commas inside `{}` or `[]` belong to a value).
+    func variation() throws -> (path: String, values: [String]) {
+        guard let equals = vary.firstIndex(of: "=") else {
+            throw ValidationError("--vary is PATH=V1,V2[,...], like pool.strategy=fifo,stealing; got '\(vary)'")
+        }
+        let path = String(vary[..<equals])
+        let values = Self.splitValues(String(vary[vary.index(after: equals)...]))
+        guard !path.isEmpty, (2...8).contains(values.count), values.allSatisfy({ !$0.isEmpty }) else {
+            throw ValidationError("--vary needs a path and 2 to 8 non-empty values, like pool.max_workers=4,8,16; got '\(vary)'")
+        }
+        return (path, values)
+    }
+
+    static func splitValues(_ text: String) -> [String] {
+        var values: [String] = []
+        var current = ""
+        var depth = 0
+        for character in text {
+            switch character {
+            case "{", "[": depth += 1
+            case "}", "]": depth -= 1
+            case "," where depth == 0:
+                values.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+                continue
+            default: break
+            }
+            current.append(character)
+        }
+        values.append(current.trimmingCharacters(in: .whitespaces))
+        return values
+    }
+
+    func run() async throws {
+        let (path, values) = try variation()
+        var scenarios: [Scenario] = []
+        for value in values {
+            var (scenario, _) = loadScenario(self.scenario, overrides: overrides.values, variant: "\(path)=\(value)")
+            if let seed { scenario.seed = seed }
+            if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
+            scenarios.append(scenario)
+        }
+        let digests = scenarios.map(StreamDigest.of)
+        var variants: [CompareDocument.Variant] = []
+        for (index, scenario) in scenarios.enumerated() {
+            printError("poolscope: variant \(index + 1)/\(scenarios.count): \(path)=\(values[index])")
+            let progress = ProgressReporter(duration: scenario.duration, enabled: true)
+            let output: RunOutput
+            do {
+                output = try await ScenarioRunner(scenario: scenario, speed: speed).run(progress: { progress.update($0) })
+            } catch {
+                progress.finish()
+                printError("poolscope: the pool refused variant \(path)=\(values[index]): \(error)")
+                terminate(1)
+            }
+            progress.finish()
+            variants.append(
+                CompareDocument.Variant(
+                    set: [path: values[index]], streamDigest: digests[index],
+                    maxQueue: output.seconds.map(\.queueDepth).max() ?? 0, summary: output.result))
+        }
+        let document = CompareDocument(
+            scenario: scenarios[0].name, vary: path, streamDigest: digests[0], sameStream: Set(digests).count == 1,
+            variants: variants)
+        if json {
+            print(try document.json())
+        } else {
+            print(document.table())
+        }
+        if variants.contains(where: { !$0.summary.balanced }) { terminate(1) }
+    }
+}
+
+/// `poolscope compare --json`: the contract's `variants` (each `set` and `summary`, the run --json
+/// document) and `stream_digest`, plus each variant's own digest and its deepest queue.
+struct CompareDocument: Codable {
+    var scenario: String
+    var vary: String
+    /// The first variant's stream; the same for all when ``sameStream``.
+    var streamDigest: String
+    var sameStream: Bool
+    var variants: [Variant]
+
+    struct Variant: Codable {
+        var set: [String: String]
+        var streamDigest: String
+        /// The deepest queue seen in the once-a-second samples.
+        var maxQueue: Int
+        var summary: RunResult
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The side-by-side table: one column per variant.
+    func table() -> String {
+        let ms = RunReportFormatter.ms
+        let rows: [(String, (RunResult, Int) -> String)] = [
+            ("throughput (mean)", { r, _ in String(format: "%.1f/s", r.throughput.meanPerS) }),
+            ("queue wait p50", { r, _ in ms(r.latencyMs.queueWait.p50) }),
+            ("queue wait p99", { r, _ in ms(r.latencyMs.queueWait.p99) }),
+            ("queue wait max", { r, _ in ms(r.latencyMs.queueWait.max) }),
+            ("end-to-end p99", { r, _ in ms(r.latencyMs.endToEnd.p99) }),
+            ("max queue", { _, q in "\(q)" }),
+            ("workers min/max", { r, _ in "\(r.workers.minSeen)/\(r.workers.maxSeen)" }),
+            ("completed", { r, _ in "\(r.jobs.completed)" }),
+            ("rejected", { r, _ in "\(r.jobs.rejected)" }),
+            ("dead letters", { r, _ in "\(r.deadLetters)" }),
+            ("balanced", { r, _ in r.balanced ? "yes" : "NO" }),
+        ]
+        let headers = variants.map { $0.set[vary] ?? "?" }
+        let labelWidth = max(rows.map(\.0.count).max() ?? 0, vary.count) + 2
+        let cells = rows.map { row in variants.map { row.1($0.summary, $0.maxQueue) } }
+        let width = max((cells.flatMap { $0 } + headers).map(\.count).max() ?? 0, 8) + 2
+        func pad(_ text: String, _ count: Int) -> String { text.padding(toLength: max(count, text.count), withPad: " ", startingAt: 0) }
+        var lines = [
+            "compare \(scenario): \(vary) = \(headers.joined(separator: ", "))",
+            sameStream
+                ? "same job stream in every variant (digest \(streamDigest))"
+                : "the variants' job streams differ (\(vary) changes the workload): digests \(variants.map(\.streamDigest).joined(separator: ", "))",
+            "",
+            pad(vary, labelWidth) + headers.map { pad($0, width) }.joined(),
+        ]
+        for (row, values) in zip(rows, cells) { lines.append(pad(row.0, labelWidth) + values.map { pad($0, width) }.joined()) }
+        return lines.joined(separator: "\n")
+    }
+}
