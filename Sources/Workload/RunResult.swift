@@ -31,6 +31,21 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var byPriority: [String: PriorityResult]? = nil
     /// Extra: the scenario's claims (written beside its captions) and whether the run bore them out.
     public var claims: [ClaimResult]? = nil
+    /// Extra: what ran, to run it again (`poolscope run --from RESULT.json`): the scenario as YAML after its
+    /// overrides, its seed, and the shortened duration when `--duration` compressed it.
+    public var resolvedScenario: ResolvedScenario? = nil
+
+    public struct ResolvedScenario: Codable, Sendable, Equatable {
+        public var yaml: String
+        public var seed: UInt64
+        public var compressedToS: Double?
+
+        public init(yaml: String, seed: UInt64, compressedToS: Double?) {
+            self.yaml = yaml
+            self.seed = seed
+            self.compressedToS = compressedToS
+        }
+    }
 
     public struct PriorityResult: Codable, Sendable, Equatable {
         public var submitted: Int
@@ -99,17 +114,22 @@ public struct SecondRow: Sendable, Equatable {
     /// End-to-end latency of the jobs that completed in this second, in milliseconds.
     public var p50Ms: Double
     public var p99Ms: Double
-    /// Not in the CSV (its columns are a contract); for claims.
+    /// Jobs rejected in this second (overflow, rate limit, breaker, shutdown).
     public var rejectedPerS: Int = 0
+    /// Jobs offered in this second; those not rejected were admitted.
+    public var arrivalsPerS: Int = 0
     /// The counts so far.
     public var totals = JobCounters()
     /// Keyed pools: the percentage of known keys that changed worker at the last resize.
     public var keysMovedPercent: Double? = nil
 
-    public static let csvHeader = "t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms"
+    /// The first eight columns are the contract's; later ones are added at the end, never moved.
+    public static let csvHeader =
+        "t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms,arrivals_per_s,admitted_per_s,rejected_per_s"
 
     public var csvLine: String {
-        "\(rounded(t)),\(workers),\(queueDepth),\(inFlight),\(completedPerS),\(failedPerS),\(rounded(p50Ms)),\(rounded(p99Ms))"
+        "\(rounded(t)),\(workers),\(queueDepth),\(inFlight),\(completedPerS),\(failedPerS),\(rounded(p50Ms)),\(rounded(p99Ms)),"
+            + "\(arrivalsPerS),\(max(arrivalsPerS - rejectedPerS, 0)),\(rejectedPerS)"
     }
 }
 

@@ -13,6 +13,11 @@ public struct Scenario: Sendable {
     public var workload: WorkloadSpec
     /// Actions in time order.
     public var timeline: [TimelineEntry]
+    /// The scenario as YAML after its overrides (`--set`), as read: what a result carries so that
+    /// `poolscope run --from RESULT.json` runs it again. `nil` for scenarios built in code.
+    public var resolvedYAML: String?
+    /// Set when the run was shortened with ``compressed(to:)`` (`--duration`): the duration it ran for.
+    public var compressedTo: Duration?
 
     /// Every claim of the timeline, in time order.
     public var claims: [Claim] { timeline.flatMap(\.claims) }
@@ -38,6 +43,7 @@ public struct Scenario: Sendable {
         var copy = self
         let factor = newDuration.seconds / duration.seconds
         copy.duration = newDuration
+        copy.compressedTo = newDuration
         copy.timeline = timeline.map { entry in
             var entry = entry
             entry.at = .nanoseconds(Int64(Double(entry.at.nanoseconds) * factor))

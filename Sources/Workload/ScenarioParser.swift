@@ -31,7 +31,8 @@ public enum ScenarioParser {
             first.others = Array(problems.dropFirst())
             throw first
         }
-        guard let scenario else { throw ScenarioError(file: file, line: 0, message: "the scenario could not be read") }
+        guard var scenario else { throw ScenarioError(file: file, line: 0, message: "the scenario could not be read") }
+        scenario.resolvedYAML = try? Yams.serialize(node: root)
         return scenario
     }
 

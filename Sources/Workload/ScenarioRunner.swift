@@ -91,7 +91,8 @@ public final class ScenarioRunner: Sendable {
                             t: nextRow.seconds, workers: snapshot.workers.count, queueDepth: snapshot.queue.total,
                             inFlight: snapshot.inFlight, completedPerS: snapshot.counters.completed - last.completed,
                             failedPerS: snapshot.counters.failed - last.failed, p50Ms: p50, p99Ms: p99,
-                            rejectedPerS: snapshot.counters.rejected - last.rejected, totals: snapshot.counters,
+                            rejectedPerS: snapshot.counters.rejected - last.rejected,
+                            arrivalsPerS: snapshot.counters.submitted - last.submitted, totals: snapshot.counters,
                             keysMovedPercent: snapshot.queue.lastKeyMovement.map { rounded($0.movedPercent) }))
                     last = snapshot.counters
                     nextRow = nextRow + .seconds(1)
@@ -132,7 +133,10 @@ public final class ScenarioRunner: Sendable {
             workers: RunResult.WorkerCounts(minSeen: minSeen, maxSeen: maxSeen, final: final),
             scaleEvents: state.scaleEvents, theory: theory(latencies), balanced: counters.isBalanced,
             strategy: scenario.pool.queueStrategy.description, deadLetters: snapshot.deadLetterCount,
-            captions: state.captions, warnings: state.warnings, byPriority: state.byPriority)
+            captions: state.captions, warnings: state.warnings, byPriority: state.byPriority,
+            resolvedScenario: scenario.resolvedYAML.map {
+                RunResult.ResolvedScenario(yaml: $0, seed: scenario.seed, compressedToS: scenario.compressedTo?.seconds)
+            })
     }
 
     /// Erlang C's prediction beside the measurement, when the scenario is an M/M/c queue.

@@ -63,8 +63,11 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a scenario headless and summarise it (or print the JSON summary with --json).")
 
-    @Argument(help: "A scenario file, or the name of a bundled demo.")
-    var scenario: String
+    @Argument(help: "A scenario file, or the name of a bundled demo (or --from a result instead).")
+    var scenario: String?
+
+    @Option(help: ArgumentHelp("Run again what a `run --json` result ran: its resolved scenario, seed and duration.", valueName: "result.json"))
+    var from: String?
 
     @OptionGroup var overrides: OverrideOptions
 
@@ -95,6 +98,9 @@ struct Run: AsyncParsableCommand {
     var drainTimeout: String = "60s"
 
     func validate() throws {
+        if (scenario == nil) == (from == nil) {
+            throw ValidationError(scenario == nil ? "name a scenario (a file or a bundled demo), or --from RESULT.json" : "a scenario or --from, not both")
+        }
         if cluster == nil, drainTimeout != "60s" || schema != "poolscope" {
             throw ValidationError("--schema and --drain-timeout go with --cluster")
         }
@@ -112,7 +118,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var (scenario, _) = loadScenario(scenario, overrides: overrides.values)
+        var scenario = from.map { loadResult($0, overrides: overrides.values) } ?? loadScenario(self.scenario ?? "", overrides: overrides.values).0
         if let seed { scenario.seed = seed }
         if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
         if let cluster {
@@ -178,4 +184,36 @@ struct OverrideOptions: ParsableArguments {
             "Override a scenario field by its dotted path as written in the file (repeatable): --set pool.max_workers=8 --set workload.arrivals.rate=300/s. Checked like the file.",
             valueName: "path=value"))
     var values: [String] = []
+}
+
+/// The scenario a `run --json` result ran (its `resolved_scenario`), with `overrides` on top.
+func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
+    struct Result: Decodable { var resolvedScenario: RunResult.ResolvedScenario? }
+    let data: Data
+    do {
+        data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+        printError("poolscope: cannot read \(path): \(error.localizedDescription)")
+        terminate(1)
+    }
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    guard let result = try? decoder.decode(Result.self, from: data) else {
+        printError("poolscope: \(path) is not a poolscope run --json result")
+        terminate(1)
+    }
+    guard let resolved = result.resolvedScenario else {
+        printError("poolscope: \(path) has no resolved_scenario (a result of the built-in demo, or of an older poolscope): nothing to run again")
+        terminate(1)
+    }
+    do {
+        let overrides = try texts.map { text throws(ScenarioError) in try ScenarioOverride(text) }
+        var scenario = try ScenarioParser.parse(resolved.yaml, file: "\(path) (resolved_scenario)", overrides: overrides)
+        scenario.seed = resolved.seed
+        if let seconds = resolved.compressedToS, seconds > 0, seconds < 1e9 { scenario = scenario.compressed(to: .seconds(seconds)) }
+        return scenario
+    } catch {
+        printError(error.description)
+        terminate(1)
+    }
 }

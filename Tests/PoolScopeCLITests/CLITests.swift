@@ -135,6 +135,28 @@ struct CLITests {
         #expect(unknown.status == 1 && unknown.error.contains("--vary pool.stratgy=fifo: unknown field 'pool.stratgy'"), "\(unknown.error)")
     }
 
+    @Test("run --from RESULT.json runs again what a result ran: the resolved scenario (overrides included), seed and duration")
+    func runFrom() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let first = try poolscope("run", "burst", "--set", "pool.max_workers=5", "--seed", "11", "--duration", "3s", "--json")
+        #expect(first.status == 0, "\(first.error)")
+        try first.output.write(to: file, atomically: true, encoding: .utf8)
+        let again = try poolscope("run", "--from", file.path, "--json")
+        #expect(again.status == 0, "\(again.error)")
+        func fields(_ text: String) throws -> (Int?, Int?, UInt64?) {
+            let document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            let jobs = document?["jobs"] as? [String: Any], workers = document?["workers"] as? [String: Any]
+            return (jobs?["submitted"] as? Int, workers?["max_seen"] as? Int, (document?["seed"] as? NSNumber)?.uint64Value)
+        }
+        let (submitted, maxWorkers, seed) = try fields(first.output)
+        let (submittedAgain, maxWorkersAgain, seedAgain) = try fields(again.output)
+        #expect(submitted != nil && submitted == submittedAgain, "the same stream: the same seed and duration")
+        #expect(maxWorkers == 5 && maxWorkersAgain == 5, "the override came along")
+        #expect(seed == 11 && seedAgain == 11)
+        #expect(try poolscope("run").status == 2, "a scenario or --from is needed")
+    }
+
     @Test("an unknown scenario and an unknown option are usage errors: exit 2")
     func usageErrors() throws {
         let missing = try poolscope("run", "no-such-demo")
@@ -224,9 +246,13 @@ struct CLITests {
         let result = try poolscope("run", "burst", "--duration", "3s", "--csv", file.path)
         #expect(result.status == 0, "\(result.error)")
         let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
-        #expect(lines.first == "t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms")
+        #expect(lines.first?.hasPrefix("t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms,") == true,
+            "the contract's columns first, added ones after")
+        #expect(lines.first?.hasSuffix(",arrivals_per_s,admitted_per_s,rejected_per_s") == true)
         #expect(lines.count >= 3)
-        #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",").count == 8 })
+        #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",").count == 11 })
+        let arrivals = lines.dropFirst().compactMap { Int($0.split(separator: ",")[8]) }.reduce(0, +)
+        #expect(arrivals > 0, "arrivals are counted")
         #expect(result.output.contains("balanced"), "the human summary is on standard output")
     }
 
