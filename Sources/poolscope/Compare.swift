@@ -78,7 +78,7 @@ struct Compare: AsyncParsableCommand {
         let (path, values) = try variation()
         var scenarios: [Scenario] = []
         for value in values {
-            var (scenario, _) = loadScenario(self.scenario, overrides: overrides.values, variant: "\(path)=\(value)")
+            var (scenario, _) = loadScenario(self.scenario, overrides: overrides.values, variants: ["\(path)=\(value)"])
             if let seed { scenario.seed = seed }
             if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
             scenarios.append(scenario)

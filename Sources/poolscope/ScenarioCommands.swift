@@ -4,10 +4,10 @@ import PoolEngine
 import Workload
 
 /// Loads the scenario a command names, or ends the process with the contract's exit code and a message.
-func loadScenario(_ reference: String, overrides texts: [String] = [], variant: String? = nil) -> (Scenario, ScenarioSource) {
+func loadScenario(_ reference: String, overrides texts: [String] = [], variants: [String] = []) -> (Scenario, ScenarioSource) {
     do {
         var overrides = try texts.map { text throws(ScenarioError) in try ScenarioOverride(text) }
-        if let variant { overrides.append(try ScenarioOverride(variant, flag: "--vary")) }
+        for variant in variants { overrides.append(try ScenarioOverride(variant, flag: "--vary")) }
         guard let source = try DemoCatalog.resolve(reference) else {
             let demos = DemoCatalog.demos().map(\.name)
             printError("poolscope: no scenario file or bundled demo named '\(reference)'")

@@ -157,6 +157,23 @@ struct CLITests {
         #expect(try poolscope("run").status == 2, "a scenario or --from is needed")
     }
 
+    @Test("sweep runs every point --repeat times and reports each metric's mean and 95% interval, with Erlang C where it applies")
+    func sweep() throws {
+        let result = try poolscope(
+            "sweep", "mmc-erlang-c", "--vary", "pool.min_workers+pool.max_workers=4,5", "--repeat", "2", "--duration", "2s",
+            "--speed", "4", "--json")
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.error.contains("sweep run 4/4") && result.error.contains("left"), "progress with the time left: \(result.error)")
+        let document = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let points = document?["points"] as? [[String: Any]] ?? []
+        #expect(points.count == 2)
+        #expect(points.allSatisfy { $0["runs"] as? Int == 2 && $0["theory_mean_wait_ms"] is Double })
+        let wait = (points.first?["metrics"] as? [String: Any])?["queue_wait_mean_ms"] as? [String: Double]
+        #expect(wait.map { $0["ci95_low"]! <= $0["mean"]! && $0["mean"]! <= $0["ci95_high"]! } == true, "\(String(describing: wait))")
+        let bad = try poolscope("sweep", "burst", "--vary", "pool.max_workers=9..3")
+        #expect(bad.status == 2 && bad.error.contains("A must not exceed B"), "\(bad.error)")
+    }
+
     @Test("an unknown scenario and an unknown option are usage errors: exit 2")
     func usageErrors() throws {
         let missing = try poolscope("run", "no-such-demo")

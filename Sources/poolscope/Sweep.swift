@@ -1,0 +1,284 @@
+import ArgumentParser
+import Foundation
+import PoolEngine
+import Workload
+
+struct Sweep: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario over a range of one or two fields, repeated with other seeds, and tabulate the metrics.",
+        discussion: """
+            --vary PATH=A..B[:STEP] (numbers, with a shared unit such as 100/s..400/s:100/s; STEP defaults to 1) \
+            or PATH=V1,V2,...; give --vary twice for a grid. Join paths with + to set several fields to one value \
+            (pool.min_workers+pool.max_workers=4..10 sizes a fixed pool). Each point runs --repeat times with \
+            seeds seed, seed+1, ...; a metric is shown as its mean and 95% interval (Student's t). Where Erlang C \
+            applies, theory_mean_wait_ms is its prediction. Runs one at a time, headless, with the time left on \
+            standard error.
+            """)
+
+    @Argument(help: "A scenario file, or the name of a bundled demo.")
+    var scenario: String
+
+    @Option(help: ArgumentHelp("A field and its values: PATH=A..B[:STEP] or PATH=V1,V2,... (once or twice).", valueName: "path=values"))
+    var vary: [String] = []
+
+    @Option(help: "Runs per point, with seeds seed, seed+1, ... (1-100).")
+    var `repeat`: Int = 1
+
+    @OptionGroup var overrides: OverrideOptions
+
+    @Option(help: "The first seed (default: the scenario's).")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Run each point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
+    var duration: String?
+
+    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))
+    var speed: Double = 1
+
+    @Flag(help: "Print exactly one JSON document on standard output.")
+    var json = false
+
+    @Option(help: "Also write one CSV row per point to this file.")
+    var csv: String?
+
+    func validate() throws {
+        guard (1...2).contains(vary.count) else { throw ValidationError("give --vary once or twice, like --vary pool.max_workers=4..10") }
+        for text in vary { _ = try SweepAxis(text) }
+        guard (1...100).contains(`repeat`) else { throw ValidationError("--repeat must lie within 1...100, got \(`repeat`)") }
+        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
+            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
+        }
+        if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
+        if let csv { try checkWritable(csv, option: "--csv") }
+    }
+
+    func run() async throws {
+        let axes = try vary.map(SweepAxis.init)
+        var points: [[(path: String, value: String)]] = axes[0].values.map { [(axes[0].path, $0)] }
+        if axes.count == 2 { points = points.flatMap { first in axes[1].values.map { first + [(axes[1].path, $0)] } } }
+        // Every point is read (and checked) before anything runs.
+        let scenarios = points.map { point -> Scenario in
+            var (scenario, _) = loadScenario(
+                self.scenario, overrides: overrides.values,
+                variants: point.flatMap { entry in entry.path.split(separator: "+").map { "\($0)=\(entry.value)" } })
+            if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
+            return scenario
+        }
+        let total = scenarios.count * `repeat`
+        let started = ContinuousClock.now
+        var done = 0
+        var results: [SweepDocument.Point] = []
+        for (point, scenario) in zip(points, scenarios) {
+            var runs: [RunResult] = []
+            for index in 0..<`repeat` {
+                var run = scenario
+                run.seed = (seed ?? scenario.seed) &+ UInt64(index)
+                let label = point.map { "\($0.path)=\($0.value)" }.joined(separator: " ")
+                var left = ""
+                if done > 0 {
+                    let estimate = ((ContinuousClock.now - started).seconds / Double(done) * Double(total - done)).rounded(.up)
+                    left = ", about \(formatted(.seconds(estimate))) left"
+                }
+                printError("poolscope: sweep run \(done + 1)/\(total): \(label), seed \(run.seed)\(left)")
+                do {
+                    runs.append(try await ScenarioRunner(scenario: run, speed: speed).run().result)
+                } catch {
+                    printError("poolscope: the pool refused \(label): \(error)")
+                    terminate(1)
+                }
+                done += 1
+            }
+            results.append(SweepDocument.Point(set: Dictionary(point.map { ($0.path, $0.value) }) { $1 }, runs: runs))
+        }
+        let document = SweepDocument(scenario: scenarios[0].name, vary: axes.map(\.path), repeats: `repeat`, points: results)
+        if let csv {
+            do {
+                try document.csv().write(toFile: csv, atomically: true, encoding: .utf8)
+            } catch {
+                printError("poolscope: cannot write \(csv): \(error.localizedDescription)")
+                terminate(1)
+            }
+        }
+        print(json ? try document.json() : document.table())
+        if results.contains(where: { $0.runs.contains { !$0.balanced } }) { terminate(1) }
+    }
+}
+
+/// One `--vary`: a path (or several joined by `+`) and its values, from `A..B[:STEP]` or `V1,V2,...`.
+struct SweepAxis {
+    var path: String
+    var values: [String]
+
+    init(_ text: String) throws {
+        guard let equals = text.firstIndex(of: "="), text.startIndex != equals else {
+            throw ValidationError("--vary is PATH=A..B[:STEP] or PATH=V1,V2,...; got '\(text)'")
+        }
+        path = String(text[..<equals])
+        let spec = String(text[text.index(after: equals)...])
+        if let range = spec.range(of: "..") {
+            let lower = String(spec[..<range.lowerBound])
+            let rest = spec[range.upperBound...].split(separator: ":", maxSplits: 1).map(String.init)
+            guard let upperText = rest.first else { throw ValidationError("--vary \(text): a range is A..B[:STEP]") }
+            values = try Self.range(lower, upperText, rest.count > 1 ? rest[1] : nil, in: text)
+        } else {
+            values = Compare.splitValues(spec)
+        }
+        guard !values.isEmpty, values.count <= 1_000, values.allSatisfy({ !$0.isEmpty }) else {
+            throw ValidationError("--vary \(text): between 1 and 1000 non-empty values")
+        }
+    }
+
+    /// A number and what follows it: "100/s" -> (100, "/s").
+    private static func split(_ text: String) -> (Double, String)? {
+        let number = text.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "e" }
+        guard let value = Double(number), value.isFinite else { return nil }
+        return (value, String(text.dropFirst(number.count)))
+    }
+
+    private static func range(_ lower: String, _ upper: String, _ step: String?, in text: String) throws -> [String] {
+        guard let (from, unit) = split(lower), let (to, upperUnit) = split(upper), unit == upperUnit else {
+            throw ValidationError("--vary \(text): A and B must be numbers with the same unit, like 4..10 or 100/s..400/s")
+        }
+        var by = 1.0
+        if let step {
+            guard let (value, stepUnit) = split(step), stepUnit == unit || stepUnit.isEmpty, value > 0 else {
+                throw ValidationError("--vary \(text): STEP must be a positive number in the range's unit")
+            }
+            by = value
+        }
+        guard from <= to else { throw ValidationError("--vary \(text): A must not exceed B") }
+        guard (to - from) / by < 1_000 else { throw ValidationError("--vary \(text): more than 1000 points") }
+        let integral = [from, to, by].allSatisfy { $0 == $0.rounded() }
+        var values: [String] = []
+        var index = 0.0
+        while from + index * by <= to + by * 1e-9 {
+            let value = from + index * by
+            values.append((integral ? "\(Int(value))" : "\((value * 1e9).rounded() / 1e9)") + unit)
+            index += 1
+        }
+        return values
+    }
+}
+
+/// `poolscope sweep --json`: the contract's `points` (`set`, `runs`, `metrics` with mean and 95% interval),
+/// with `theory_mean_wait_ms` where Erlang C applies.
+struct SweepDocument: Encodable {
+    var scenario: String
+    var vary: [String]
+    var repeats: Int
+    var points: [Point]
+
+    struct Point: Encodable {
+        var set: [String: String]
+        var runs: [RunResult]
+
+        /// The metrics, by the run summary's names.
+        static let metricNames = [
+            "queue_wait_mean_ms", "queue_wait_p50_ms", "queue_wait_p99_ms", "queue_wait_max_ms", "end_to_end_p99_ms",
+            "throughput_mean_per_s", "workers_max", "completed", "rejected", "dead_letters",
+        ]
+
+        static func metric(_ name: String, of run: RunResult) -> Double {
+            switch name {
+            case "queue_wait_mean_ms": run.latencyMs.queueWait.mean
+            case "queue_wait_p50_ms": run.latencyMs.queueWait.p50
+            case "queue_wait_p99_ms": run.latencyMs.queueWait.p99
+            case "queue_wait_max_ms": run.latencyMs.queueWait.max
+            case "end_to_end_p99_ms": run.latencyMs.endToEnd.p99
+            case "throughput_mean_per_s": run.throughput.meanPerS
+            case "workers_max": Double(run.workers.maxSeen)
+            case "completed": Double(run.jobs.completed)
+            case "rejected": Double(run.jobs.rejected)
+            default: Double(run.deadLetters)
+            }
+        }
+
+        var metrics: [String: Interval] {
+            Dictionary(uniqueKeysWithValues: Self.metricNames.map { name in (name, Interval(runs.map { Self.metric(name, of: $0) })) })
+        }
+
+        var theoryMeanWaitMs: Double? { runs.first?.theory?.predictedMeanWaitMs }
+
+        enum CodingKeys: String, CodingKey { case set, runs, metrics, theoryMeanWaitMs = "theory_mean_wait_ms" }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(set, forKey: .set)
+            try container.encode(runs.count, forKey: .runs)
+            try container.encode(metrics, forKey: .metrics)
+            try container.encodeIfPresent(theoryMeanWaitMs, forKey: .theoryMeanWaitMs)
+        }
+    }
+
+    /// A mean with its 95% confidence interval (Student's t with n-1 degrees of freedom; one run: no width).
+    struct Interval: Encodable {
+        var mean: Double
+        var ci95Low: Double
+        var ci95High: Double
+
+        enum CodingKeys: String, CodingKey { case mean, ci95Low = "ci95_low", ci95High = "ci95_high" }
+
+        init(_ values: [Double]) {
+            let n = Double(values.count)
+            mean = values.isEmpty ? 0 : values.reduce(0, +) / n
+            guard values.count > 1 else {
+                (ci95Low, ci95High) = (mean, mean)
+                return
+            }
+            let center = mean
+            let variance = values.map { ($0 - center) * ($0 - center) }.reduce(0, +) / (n - 1)
+            let half = Self.t95(degrees: values.count - 1) * (variance / n).squareRoot()
+            (ci95Low, ci95High) = (mean - half, mean + half)
+            (mean, ci95Low, ci95High) = (Self.round(mean), Self.round(ci95Low), Self.round(ci95High))
+        }
+
+        static func round(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }
+
+        /// The two-sided 97.5% quantile of Student's t.
+        static func t95(degrees: Int) -> Double {
+            let table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131]
+            return degrees <= table.count ? table[max(degrees, 1) - 1] : (degrees < 30 ? 2.09 : (degrees < 60 ? 2.03 : 1.98))
+        }
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    private static let shown = ["queue_wait_mean_ms", "queue_wait_p99_ms", "end_to_end_p99_ms", "throughput_mean_per_s", "workers_max", "rejected"]
+
+    func table() -> String {
+        func cell(_ interval: Interval) -> String {
+            repeats > 1 ? "\(interval.mean) ±\(Interval.round((interval.ci95High - interval.ci95Low) / 2))" : "\(interval.mean)"
+        }
+        let header = vary + Self.shown + (points.contains { $0.theoryMeanWaitMs != nil } ? ["theory_mean_wait_ms"] : [])
+        let rows = points.map { point -> [String] in
+            let metrics = point.metrics
+            return vary.map { point.set[$0] ?? "" } + Self.shown.map { metrics[$0].map(cell) ?? "" }
+                + (header.count > vary.count + Self.shown.count ? [point.theoryMeanWaitMs.map { "\($0)" } ?? "-"] : [])
+        }
+        let widths = header.indices.map { column in ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1 + 2, withPad: " ", startingAt: 0) }.joined()
+        }
+        let title = "sweep \(scenario): \(points.count) points x \(repeats) run\(repeats == 1 ? "" : "s")\(repeats > 1 ? " (mean ±95% interval)" : "")"
+        return ([title, line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// One row per point: the varied values, runs, then each metric's mean and interval.
+    func csv() -> String {
+        let names = Point.metricNames
+        let header = vary + ["runs"] + names.flatMap { ["\($0)_mean", "\($0)_ci95_low", "\($0)_ci95_high"] } + ["theory_mean_wait_ms"]
+        let rows = points.map { point -> String in
+            let metrics = point.metrics
+            let values = vary.map { point.set[$0] ?? "" } + ["\(point.runs.count)"]
+                + names.flatMap { name in metrics[name].map { ["\($0.mean)", "\($0.ci95Low)", "\($0.ci95High)"] } ?? ["", "", ""] }
+                + [point.theoryMeanWaitMs.map { "\($0)" } ?? ""]
+            return values.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ",")
+        }
+        return ([header.joined(separator: ",")] + rows).joined(separator: "\n") + "\n"
+    }
+}
