@@ -147,3 +147,12 @@ public struct Glyphs: Sendable, Equatable {
         horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+",
         levels: [" ", ".", ".", ":", ":", "=", "=", "#", "#"], barFull: "#", barEmpty: ".", marker: "<")
 }
+
+extension Canvas {
+    /// Copies `other` onto this canvas with its top-left corner at (x, y), clipped to this canvas.
+    public mutating func draw(_ other: Canvas, x: Int, y: Int) {
+        for row in 0..<other.height {
+            for column in 0..<other.width { self[x + column, y + row] = other[column, row] }
+        }
+    }
+}

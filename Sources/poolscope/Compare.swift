@@ -1,6 +1,8 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import PoolEngine
+import TerminalBackend
 import Workload
 
 struct Compare: AsyncParsableCommand {
@@ -33,7 +35,14 @@ struct Compare: AsyncParsableCommand {
     @Flag(help: "Print exactly one JSON document on standard output.")
     var json = false
 
+    @Flag(help: "Watch the variants live, side by side in the dashboard, instead of printing a table (needs 80 columns per variant).")
+    var watch = false
+
+    @Flag(help: "With --watch: draw with plain ASCII.")
+    var ascii = false
+
     func validate() throws {
+        if watch && json { throw ValidationError("--watch shows the variants live; --json prints a table's numbers: choose one") }
         _ = try variation()
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
@@ -83,6 +92,10 @@ struct Compare: AsyncParsableCommand {
             if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
             scenarios.append(scenario)
         }
+        if watch {
+            await watchSideBySide(scenarios, titles: values.map { "\(path)=\($0)" })
+            return
+        }
         let digests = scenarios.map(StreamDigest.of)
         var variants: [CompareDocument.Variant] = []
         for (index, scenario) in scenarios.enumerated() {
@@ -111,6 +124,26 @@ struct Compare: AsyncParsableCommand {
             print(document.table())
         }
         if variants.contains(where: { !$0.summary.balanced }) { terminate(1) }
+    }
+}
+
+extension Compare {
+    /// The variants live, side by side, until q or a signal.
+    @MainActor
+    func watchSideBySide(_ scenarios: [Scenario], titles: [String]) async {
+        requireTerminal("poolscope compare \(scenario) --vary \(vary) (the table) or --json")
+        var apps: [DashboardApp] = []
+        for (scenario, title) in zip(scenarios, titles) {
+            do {
+                let session = try LiveSession(scenario: scenario, speed: speed)
+                apps.append(DashboardApp(source: SessionSource(session: session), fps: 10, burst: 500, ascii: ascii))
+            } catch {
+                printError("poolscope: the pool refused variant \(title): \(error)")
+                terminate(1)
+            }
+        }
+        let screen = SideBySideApp(apps: apps, titles: titles.enumerated().map { " \($0.offset + 1). \($0.element) " })
+        if let signal = await runScreen(screen, ascii: ascii) { terminate(128 + signal) }
     }
 }
 
@@ -170,5 +203,42 @@ struct CompareDocument: Codable {
         ]
         for (row, values) in zip(rows, cells) { lines.append(pad(row.0, labelWidth) + values.map { pad($0, width) }.joined()) }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// `compare --watch`: the variants' dashboards side by side, each a `DashboardApp` over its own session,
+/// all started together on the same job stream. A key goes to every variant (a burst lands on each).
+@MainActor
+final class SideBySideApp: Screen {
+    let apps: [DashboardApp]
+    let titles: [String]
+
+    init(apps: [DashboardApp], titles: [String]) {
+        self.apps = apps
+        self.titles = titles
+    }
+
+    var frameInterval: Duration { apps.first?.frameInterval ?? .milliseconds(100) }
+
+    func start(glyphs: Glyphs) {
+        for app in apps { app.start(glyphs: glyphs) }
+    }
+
+    func refresh() async {
+        for app in apps { await app.refresh() }
+    }
+
+    func press(_ key: Key) async -> Bool {
+        var quit = false
+        for app in apps where await app.press(key) { quit = true }
+        return quit
+    }
+
+    func render(width: Int, height: Int) -> Canvas {
+        compareView(apps.map(\.state), titles: titles, width: width, height: height)
+    }
+
+    func finish(_ terminal: Terminal) async {
+        for app in apps { await app.finish(terminal) }
     }
 }

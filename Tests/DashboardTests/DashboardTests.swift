@@ -247,6 +247,15 @@ struct DashboardViewTests {
         #expect(s.events.isEmpty && s.queueHistory.isEmpty && s.latencies == nil, "nothing of the old run carries over")
     }
 
+    @Test("compare's view draws each variant with the same pure view, side by side, or says how big the terminal must be")
+    func sideBySide() {
+        let wide = compareView([state(), state()], titles: ["1. fifo", "2. lifo"], width: 170, height: 41).text
+        #expect(wide.contains("1. fifo") && wide.contains("2. lifo"))
+        #expect(wide.components(separatedBy: "Workers (").count == 3, "\(wide)")
+        let narrow = compareView([state(), state()], titles: ["a", "b"], width: 120, height: 40).text
+        #expect(narrow.contains("compare --watch needs 160x25 for 2 variants; this terminal is 120x40."), "\(narrow)")
+    }
+
     @Test("the help overlay lists every key")
     func helpOverlay() {
         var s = state()

@@ -65,6 +65,22 @@ let tmuxAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"
 struct TUITests {
     let binary = poolscopeBinary.path
 
+    @Test("compare --watch shows the variants side by side on one stream; a key reaches both; q quits")
+    func compareSideBySide() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let tmux = try TmuxSession(
+            "\(binary) compare Tests/PoolScopeCLITests/Fixtures/tui.yaml --vary pool.strategy=fifo,lifo --watch", width: 170, height: 40)
+        let both = await tmux.wait { screen in
+            screen.contains("1. pool.strategy=fifo") && screen.contains("2. pool.strategy=lifo")
+                && screen.components(separatedBy: "Workers (").count == 3
+        }
+        #expect(both != nil, "two dashboards side by side:\n\(tmux.screen)")
+        try tmux.press("+")
+        #expect(await tmux.wait { $0.components(separatedBy: "threshold 6").count == 3 } != nil, "+ reached both variants:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil, "\(tmux.screen)")
+    }
+
     @Test("b raises the queue, then the workers, with a scale-up event; + moves the threshold; s shows a balanced report; q exits and restores the terminal")
     func burstThresholdShutdownQuit() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
