@@ -41,6 +41,9 @@ struct Sweep: AsyncParsableCommand {
     @Option(help: "Also write one CSV row per point to this file.")
     var csv: String?
 
+    @Option(help: "Also write a self-contained HTML page with a chart per metric (and Erlang C's curve where it applies).")
+    var html: String?
+
     func validate() throws {
         guard (1...2).contains(vary.count) else { throw ValidationError("give --vary once or twice, like --vary pool.max_workers=4..10") }
         for text in vary { _ = try SweepAxis(text) }
@@ -50,6 +53,7 @@ struct Sweep: AsyncParsableCommand {
         }
         if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
         if let csv { try checkWritable(csv, option: "--csv") }
+        if let html { try checkWritable(html, option: "--html") }
     }
 
     func run() async throws {
@@ -91,11 +95,12 @@ struct Sweep: AsyncParsableCommand {
             results.append(SweepDocument.Point(set: Dictionary(point.map { ($0.path, $0.value) }) { $1 }, runs: runs))
         }
         let document = SweepDocument(scenario: scenarios[0].name, vary: axes.map(\.path), repeats: `repeat`, points: results)
-        if let csv {
+        for (path, text) in [(csv, { document.csv() }), (html, { document.html() })] {
+            guard let path else { continue }
             do {
-                try document.csv().write(toFile: csv, atomically: true, encoding: .utf8)
+                try text().write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                printError("poolscope: cannot write \(csv): \(error.localizedDescription)")
+                printError("poolscope: cannot write \(path): \(error.localizedDescription)")
                 terminate(1)
             }
         }

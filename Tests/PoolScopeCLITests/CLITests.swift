@@ -159,10 +159,15 @@ struct CLITests {
 
     @Test("sweep runs every point --repeat times and reports each metric's mean and 95% interval, with Erlang C where it applies")
     func sweep() throws {
+        let page = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).html")
+        defer { try? FileManager.default.removeItem(at: page) }
         let result = try poolscope(
             "sweep", "mmc-erlang-c", "--vary", "pool.min_workers+pool.max_workers=4,5", "--repeat", "2", "--duration", "2s",
-            "--speed", "4", "--json")
+            "--speed", "4", "--json", "--html", page.path)
         #expect(result.status == 0, "\(result.error)")
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(html.components(separatedBy: "<svg").count == 7 && html.contains("Erlang C"), "six charts and the theory line")
+        #expect(!html.contains("<script") && !html.contains("src="), "self-contained: nothing to fetch")
         #expect(result.error.contains("sweep run 4/4") && result.error.contains("left"), "progress with the time left: \(result.error)")
         let document = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         let points = document?["points"] as? [[String: Any]] ?? []
