@@ -126,6 +126,9 @@ public struct DashboardState: Sendable {
     public var notice: String?
     /// Jobs a burst (`b`) submits.
     public var burstSize: Int
+    /// Keys the source cannot honour (bursts on an attached pool, pool switching in a scenario): left out of
+    /// the footer and marked in the help.
+    public var unavailableKeys: Set<DashboardKeyAction> = []
     public var glyphs: Glyphs
 
     public static let eventsKept = 200
@@ -140,6 +143,7 @@ public struct DashboardState: Sendable {
         fresh.latencyWholeRun = latencyWholeRun
         fresh.showHelp = showHelp
         fresh.notice = notice
+        fresh.unavailableKeys = unavailableKeys
         self = fresh
     }
 

@@ -1,5 +1,5 @@
 /// What a key does in the dashboard.
-public enum DashboardKeyAction: Sendable, Equatable {
+public enum DashboardKeyAction: Sendable, Hashable {
     case burst, thresholdUp, thresholdDown, rateUp, rateDown, pause
     case minUp, minDown, maxUp, maxDown, failureUp, failureDown
     case crash, histogram, latencyWindow, faster, slower, selectNext, selectPrevious, detail, eventsOlder, eventsNewer
@@ -75,5 +75,14 @@ func action(for key: Key) -> DashboardKeyAction? {
     return nil
 }
 
-/// The footer: the short forms, in table order.
-let footerText = dashboardKeyBindings.compactMap(\.footer).joined(separator: "  ")
+/// The footer: the short forms, in table order, without the keys the source cannot honour.
+func footerText(without unavailable: Set<DashboardKeyAction>) -> String {
+    dashboardKeyBindings.filter { !$0.isUnavailable(unavailable) }.compactMap(\.footer).joined(separator: "  ")
+}
+
+extension KeyBinding {
+    /// Whether every action of this row is one the source cannot honour.
+    func isUnavailable(_ unavailable: Set<DashboardKeyAction>) -> Bool {
+        !unavailable.isEmpty && actions.allSatisfy { unavailable.contains($0.action) }
+    }
+}

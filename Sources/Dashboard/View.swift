@@ -38,7 +38,7 @@ public func view(_ state: DashboardState, width: Int, height: Int) -> Canvas {
     drawFooter(&canvas, state)
     if state.showDetail, let selected = state.selected { drawDetail(&canvas, selected, frame, state) }
     if let report = state.report, !state.reportHidden { drawReport(&canvas, report, frame, state) }
-    if state.showHelp { drawHelp(&canvas, g) }
+    if state.showHelp { drawHelp(&canvas, g, unavailable: state.unavailableKeys) }
     return canvas
 }
 
@@ -275,7 +275,7 @@ private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: Dashboard
 
 private func drawFooter(_ canvas: inout Canvas, _ state: DashboardState) {
     let y = canvas.height - 1
-    let keys = footerText
+    let keys = footerText(without: state.unavailableKeys)
     canvas.write(keys, x: 0, y: y, style: dimStyle)
     if let notice = state.notice {
         let text = " \(notice) "
@@ -292,11 +292,14 @@ func overlay(_ canvas: inout Canvas, width: Int, height: Int, title: String, _ g
     return rect.inner
 }
 
-private func drawHelp(_ canvas: inout Canvas, _ g: Glyphs) {
+private func drawHelp(_ canvas: inout Canvas, _ g: Glyphs, unavailable: Set<DashboardKeyAction>) {
     let inner = overlay(&canvas, width: 78, height: dashboardKeyBindings.count + 2, title: "Keys", g)
     for (index, binding) in dashboardKeyBindings.enumerated() {
-        canvas.write(binding.label, x: inner.x + 1, y: inner.y + index, style: Style(bold: true))
-        canvas.write(binding.meaning, x: inner.x + 14, y: inner.y + index, limit: inner.width - 14)
+        // Keys the source cannot honour (a burst on an attached pool) stay listed, dimmed and marked.
+        let off = binding.isUnavailable(unavailable)
+        canvas.write(binding.label, x: inner.x + 1, y: inner.y + index, style: off ? dimStyle : Style(bold: true))
+        let written = canvas.write(binding.meaning, x: inner.x + 14, y: inner.y + index, style: off ? dimStyle : .plain, limit: inner.width - 14)
+        if off { canvas.write(" (not here)", x: inner.x + 14 + written, y: inner.y + index, style: dimStyle, limit: inner.width - 14 - written) }
     }
 }
 

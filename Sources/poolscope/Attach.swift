@@ -95,6 +95,10 @@ final class RemotePoolSource: DashboardSource {
 
     let base: String
     let token: String?
+    /// Scenario keys: a watched pool has no arrival stream, speed or pause to steer.
+    var unavailableKeys: Set<DashboardKeyAction> {
+        [.burst, .rateUp, .rateDown, .pause, .failureUp, .failureDown, .faster, .slower]
+    }
     let client: HTTPClient
     let interval: Duration
     private let state: Mutex<State>

@@ -18,6 +18,8 @@ protocol DashboardSource: Sendable {
     func quit() async
     /// Commands refused since the last call, with why (a watched pool answers after the key was handled).
     func takeRefusals() -> [(Command, String)]
+    /// Keys this source can never honour: the footer leaves them out and the help marks them.
+    var unavailableKeys: Set<DashboardKeyAction> { get }
 }
 
 extension DashboardSource {
@@ -27,6 +29,7 @@ extension DashboardSource {
 /// A scenario run by this process.
 struct SessionSource: DashboardSource {
     let session: LiveSession
+    var unavailableKeys: Set<DashboardKeyAction> { [.nextPool, .previousPool] }
 
     func drive() async -> ShutdownReport? {
         let mode = await session.drive()

@@ -121,6 +121,7 @@ final class DashboardApp: Screen {
         self.fps = fps
         self.ascii = ascii
         state = DashboardState(burstSize: burst)
+        state.unavailableKeys = source.unavailableKeys
     }
 
     /// Runs until q or a signal; returns the signal that ended it, if one did.

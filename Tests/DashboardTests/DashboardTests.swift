@@ -287,7 +287,15 @@ struct DashboardViewTests {
             }
         }
         let footer = view(state(), width: 120, height: 40).lines.last ?? ""
-        #expect(footer.hasPrefix(footerText))
+        #expect(footer.hasPrefix(footerText(without: [])))
+        // A source that cannot honour some keys (an attached pool): out of the footer, marked in the help.
+        var attached = state()
+        attached.unavailableKeys = [.burst, .rateUp, .rateDown, .pause]
+        let shortFooter = view(attached, width: 120, height: 40).lines.last ?? ""
+        #expect(!shortFooter.contains("b burst") && !shortFooter.contains("p pause") && shortFooter.contains("+/- threshold"))
+        attached = update(attached, .key(.character("?"))).0
+        let help = view(attached, width: 120, height: 40).text
+        #expect(help.contains("inject a burst of jobs (not here)") && !help.contains("graceful shutdown (drain, then report) (not here)"))
     }
 
     @Test("the worker detail shows the selected worker's job, counts and queue")
