@@ -36,7 +36,8 @@ private func absorb(_ frame: DashboardFrame, into state: inout DashboardState) {
     {
         state.forgetPool()
     }
-    if let previous = state.frame {
+    // A frame no newer than the last (a watched pool's frame repeated with fresh latencies) keeps the bars.
+    if let previous = state.frame, frame.snapshot.takenAt > previous.snapshot.takenAt {
         let elapsed = (frame.snapshot.takenAt - previous.snapshot.takenAt).seconds
         let before = Dictionary(previous.snapshot.workers.map { ($0.id, $0.busyTime) }, uniquingKeysWith: { a, _ in a })
         var fractions: [WorkerID: Double] = [:]

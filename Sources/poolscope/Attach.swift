@@ -195,6 +195,11 @@ final class RemotePoolSource: DashboardSource {
         } catch {
             throw AttachError("cannot reach \(base): \(Self.oneLine(error))")
         }
+        if response.status == .notFound, state.withLock({ $0.pools.contains(pool) }) {
+            // A monitor from before the stream (same protocol): poll its snapshot instead.
+            try await poll(pool)
+            return
+        }
         guard response.status == .ok else { throw AttachError("HTTP \(response.status.code) for the snapshot stream") }
         var pending = ByteBuffer()
         for try await chunk in response.body {
@@ -212,6 +217,21 @@ final class RemotePoolSource: DashboardSource {
         throw AttachError("the application closed the stream")
     }
 
+    /// Polls `/snapshot` once a frame, for a monitor without the stream; returns when another pool is chosen.
+    private func poll(_ pool: String) async throws {
+        var frames = 0
+        while !Task.isCancelled, state.withLock({ $0.pool == pool }) {
+            let everySecond = max(Int(1 / max(interval.seconds, 0.001)), 1)
+            let (code, body) = try await Self.get(
+                "\(base)/v1/pools/\(Self.escaped(pool))/snapshot\(frames % everySecond == 0 ? "" : "?latencies=0")", client: client)
+            guard code == 200 else { throw AttachError("HTTP \(code) for the snapshot") }
+            absorb(try MonitorJSON.decoder().decode(SnapshotDocument.self, from: body), pool: pool)
+            frames += 1
+            refreshListNow()
+            try await Task.sleep(for: interval)
+        }
+    }
+
     /// Reads the monitor's list of pools again every 5 s, so pools started later appear.
     private func refreshListNow() {
         let due = lastListed.withLock { last in
@@ -221,7 +241,17 @@ final class RemotePoolSource: DashboardSource {
         }
         guard due else { return }
         Task { [self] in
-            if let list = try? await Self.pools(at: base, client: client), !list.isEmpty { state.withLock { $0.pools = list } }
+            guard let list = try? await Self.pools(at: base, client: client), !list.isEmpty else { return }
+            state.withLock { state in
+                state.pools = list
+                // The watched pool is gone from the application: watch its first one.
+                if !list.contains(state.pool) {
+                    state.commandProblem = "pool \(state.pool) is no longer served; watching \(list[0])"
+                    state.pool = list[0]
+                    state.frame = nil
+                    state.lastSubmitted = nil
+                }
+            }
         }
     }
 
@@ -273,7 +303,10 @@ final class RemotePoolSource: DashboardSource {
         state.withLock { state in
             state.lostSince = state.lostSince ?? .now
             state.lastError = reason
-            if let frame = state.frame { state.frame = DashboardFrame(snapshot: frame.snapshot, status: status(for: frame.snapshot, state)) }
+            if let frame = state.frame {
+                state.frame = DashboardFrame(
+                    snapshot: frame.snapshot, status: status(for: frame.snapshot, state), latenciesTakenAt: frame.latenciesTakenAt)
+            }
         }
     }
 
@@ -320,7 +353,8 @@ final class RemotePoolSource: DashboardSource {
             return nil
         }
         guard token != nil else { return "read-only: attach with --token to steer this pool" }
-        Task { await send(document, for: command) }
+        let pool = state.withLock { $0.pool }
+        Task { await send(document, for: command, to: pool) }
         return nil
     }
 
@@ -346,8 +380,7 @@ final class RemotePoolSource: DashboardSource {
     }
 
     /// Sends a command; a refusal is kept for the dashboard (``takeRefusals()``) and shown in the caption.
-    private func send(_ document: CommandDocument, for command: Command) async {
-        let pool = state.withLock { $0.pool }
+    private func send(_ document: CommandDocument, for command: Command, to pool: String) async {
         var request = HTTPClientRequest(url: "\(base)/v1/pools/\(Self.escaped(pool))/commands")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -365,12 +398,14 @@ final class RemotePoolSource: DashboardSource {
                 default: "refused (HTTP \(response.status.code)): \(reply?.message ?? "")"
                 }
             state.withLock { state in
+                guard state.pool == pool else { return }  // about a pool no longer watched
                 state.commandProblem = problem
                 if let problem { state.refusals.append((command, problem)) }
             }
         } catch {
             let problem = "not sent: \(Self.oneLine(error))"
             state.withLock { state in
+                guard state.pool == pool else { return }
                 state.commandProblem = problem
                 state.refusals.append((command, problem))
             }
@@ -386,7 +421,7 @@ final class RemotePoolSource: DashboardSource {
         if token == nil {
             state.withLock { $0.refusals.append((.shutdown(mode), "read-only: attach with --token to shut this pool down")) }
         } else {
-            await send(document, for: .shutdown(mode))
+            await send(document, for: .shutdown(mode), to: state.withLock { $0.pool })
         }
         return nil
     }

@@ -20,7 +20,7 @@ struct BenchMonitor: AsyncParsableCommand {
     @Option(help: "Seconds per measurement.")
     var seconds: Int = 3
 
-    @Option(help: "Rounds of the three variants.")
+    @Option(help: "Rounds; each measures none, 1 client, 5 clients and none again.")
     var rounds: Int = 9
 
     @Option(help: "Each job's CPU time in microseconds (1: the worst case, where any other work shows).")

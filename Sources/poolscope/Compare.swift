@@ -12,7 +12,7 @@ struct Compare: AsyncParsableCommand {
             Each value of --vary is one variant: the scenario with PATH set to it. The variants run one after \
             another, headless, on the same arrivals, service times and failures (the stream digest proves it; \
             varying the workload itself changes the stream, and the table says so). Example: \
-            poolscope compare burst --vary pool.strategy=fifo,stealing
+            poolscope compare burst --vary pool.strategy=fifo,lifo
             """)
 
     @Argument(help: "A scenario file, or the name of a bundled demo.")
@@ -53,7 +53,7 @@ struct Compare: AsyncParsableCommand {
     /// `--vary PATH=V1,V2`: the path and the values (commas inside `{}` or `[]` belong to a value).
     func variation() throws -> (path: String, values: [String]) {
         guard let equals = vary.firstIndex(of: "=") else {
-            throw ValidationError("--vary is PATH=V1,V2[,...], like pool.strategy=fifo,stealing; got '\(vary)'")
+            throw ValidationError("--vary is PATH=V1,V2[,...], like pool.strategy=fifo,lifo; got '\(vary)'")
         }
         let path = String(vary[..<equals])
         let values = Self.splitValues(String(vary[vary.index(after: equals)...]))

@@ -48,6 +48,10 @@ struct Sweep: AsyncParsableCommand {
         guard (1...2).contains(vary.count) else { throw ValidationError("give --vary once or twice, like --vary pool.max_workers=4..10") }
         for text in vary { _ = try SweepAxis(text) }
         guard (1...100).contains(`repeat`) else { throw ValidationError("--repeat must lie within 1...100, got \(`repeat`)") }
+        let points = try vary.map { try SweepAxis($0).values.count }.reduce(1, *)
+        guard points * `repeat` <= 10_000 else {
+            throw ValidationError("\(points) points x --repeat \(`repeat`) is \(points * `repeat`) runs; at most 10000 in one sweep")
+        }
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
         }
@@ -134,10 +138,14 @@ struct SweepAxis {
     }
 
     /// A number and what follows it: "100/s" -> (100, "/s").
-    private static func split(_ text: String) -> (Double, String)? {
-        let number = text.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "e" }
-        guard let value = Double(number), value.isFinite else { return nil }
-        return (value, String(text.dropFirst(number.count)))
+    static func split(_ text: String) -> (Double, String)? {
+        // The longest prefix that reads as a number ("1e-05/s" -> 1e-05 and "/s"; "100ms" -> 100 and "ms").
+        for length in stride(from: text.count, through: 1, by: -1) {
+            let prefix = String(text.prefix(length))
+            guard prefix.last?.isNumber == true || prefix.last == "." else { continue }
+            if let value = Double(prefix), value.isFinite { return (value, String(text.dropFirst(length))) }
+        }
+        return nil
     }
 
     private static func range(_ lower: String, _ upper: String, _ step: String?, in text: String) throws -> [String] {
@@ -151,6 +159,7 @@ struct SweepAxis {
             }
             by = value
         }
+        guard [from, to, by].allSatisfy({ abs($0) < 9e15 }) else { throw ValidationError("--vary \(text): numbers must lie within ±9e15") }
         guard from <= to else { throw ValidationError("--vary \(text): A must not exceed B") }
         guard (to - from) / by < 1_000 else { throw ValidationError("--vary \(text): more than 1000 points") }
         let integral = [from, to, by].allSatisfy { $0 == $0.rounded() }
@@ -227,6 +236,7 @@ struct SweepDocument: Encodable {
             let n = Double(values.count)
             mean = values.isEmpty ? 0 : values.reduce(0, +) / n
             guard values.count > 1 else {
+                mean = Self.round(mean)
                 (ci95Low, ci95High) = (mean, mean)
                 return
             }
@@ -241,8 +251,11 @@ struct SweepDocument: Encodable {
 
         /// The two-sided 97.5% quantile of Student's t.
         static func t95(degrees: Int) -> Double {
-            let table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131]
-            return degrees <= table.count ? table[max(degrees, 1) - 1] : (degrees < 30 ? 2.09 : (degrees < 60 ? 2.03 : 1.98))
+            let table = [
+                12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+            ]
+            return degrees <= table.count ? table[max(degrees, 1) - 1] : (degrees <= 60 ? 2.021 : (degrees <= 120 ? 2.000 : 1.980))
         }
     }
 
@@ -282,7 +295,11 @@ struct SweepDocument: Encodable {
             let values = vary.map { point.set[$0] ?? "" } + ["\(point.runs.count)"]
                 + names.flatMap { name in metrics[name].map { ["\($0.mean)", "\($0.ci95Low)", "\($0.ci95High)"] } ?? ["", "", ""] }
                 + [point.theoryMeanWaitMs.map { "\($0)" } ?? ""]
-            return values.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ",")
+            // RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled.
+            return values.map { field in
+                field.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
+                    ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+            }.joined(separator: ",")
         }
         return ([header.joined(separator: ",")] + rows).joined(separator: "\n") + "\n"
     }

@@ -33,10 +33,8 @@ extension SweepDocument {
             """
     }
 
-    /// The first leading number of a value ("100/s" -> 100), or nil for a non-numeric value.
-    private static func number(_ value: String) -> Double? {
-        Double(value.prefix { $0.isNumber || $0 == "." || $0 == "-" })
-    }
+    /// The leading number of a value ("100/s" -> 100, "5e-05" -> 0.00005), or nil for a non-numeric value.
+    private static func number(_ value: String) -> Double? { SweepAxis.split(value)?.0 }
 
     private func chart(_ metric: String, title: String) -> String {
         let xValues = uniqueValues(of: vary[0])

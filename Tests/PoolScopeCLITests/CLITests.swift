@@ -177,6 +177,10 @@ struct CLITests {
         #expect(wait.map { $0["ci95_low"]! <= $0["mean"]! && $0["mean"]! <= $0["ci95_high"]! } == true, "\(String(describing: wait))")
         let bad = try poolscope("sweep", "burst", "--vary", "pool.max_workers=9..3")
         #expect(bad.status == 2 && bad.error.contains("A must not exceed B"), "\(bad.error)")
+        let huge = try poolscope("sweep", "burst", "--vary", "pool.max_workers=1e19..1e19")
+        #expect(huge.status == 2 && huge.error.contains("numbers must lie within ±9e15"), "no trap on a huge bound: \(huge.error)")
+        let many = try poolscope("sweep", "burst", "--vary", "pool.max_workers=1..1000", "--vary", "seed=1..1000")
+        #expect(many.status == 2 && many.error.contains("at most 10000 in one sweep"), "\(many.error)")
     }
 
     @Test("an unknown scenario and an unknown option are usage errors: exit 2")
