@@ -77,7 +77,10 @@ func runPoolscope(
         error: String(decoding: errData, as: UTF8.self))
 }
 
-@Suite("The poolscope command line", .timeLimit(.minutes(3)))
+// Serialized: these tests wait for a child process synchronously, which holds one of Swift's cooperative
+// threads (two on a 2-core machine) for the whole run; two at once starved every async test beside them
+// (a rate-limited pool measured 0 jobs/s for 3 s in CI, a 2 s sleep lasted over 20 s).
+@Suite("The poolscope command line", .serialized, .timeLimit(.minutes(3)))
 struct CLITests {
     @Test("check accepts a demo and exits 0")
     func checkValid() throws {
