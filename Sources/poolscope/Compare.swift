@@ -23,14 +23,7 @@ struct Compare: AsyncParsableCommand {
 
     @OptionGroup var overrides: OverrideOptions
 
-    @Option(help: "Override the scenario's seed (the same for every variant).")
-    var seed: UInt64?
-
-    @Option(help: ArgumentHelp("Run each variant for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
-    var duration: String?
-
-    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))
-    var speed: Double = 1
+    @OptionGroup var runs: ExperimentRunOptions
 
     @Flag(help: "Print exactly one JSON document on standard output.")
     var json = false
@@ -44,10 +37,6 @@ struct Compare: AsyncParsableCommand {
     func validate() throws {
         if watch && json { throw ValidationError("--watch shows the variants live; --json prints a table's numbers: choose one") }
         _ = try variation()
-        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
-            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
-        }
-        if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
     }
 
     /// `--vary PATH=V1,V2`: the path and the values (commas inside `{}` or `[]` belong to a value).
@@ -87,9 +76,8 @@ struct Compare: AsyncParsableCommand {
         let (path, values) = try variation()
         var scenarios: [Scenario] = []
         for value in values {
-            var (scenario, _) = loadScenario(self.scenario, overrides: overrides.values, variants: ["\(path)=\(value)"])
-            if let seed { scenario.seed = seed }
-            if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
+            var scenario = runs.shaped(loadScenario(self.scenario, overrides: overrides.values, variants: ["\(path)=\(value)"]).0)
+            if let seed = runs.seed { scenario.seed = seed }
             scenarios.append(scenario)
         }
         if watch {
@@ -103,7 +91,7 @@ struct Compare: AsyncParsableCommand {
             let progress = ProgressReporter(duration: scenario.duration, enabled: true)
             let output: RunOutput
             do {
-                output = try await ScenarioRunner(scenario: scenario, speed: speed).run(progress: { progress.update($0) })
+                output = try await ScenarioRunner(scenario: scenario, speed: runs.speed).run(progress: { progress.update($0) })
             } catch {
                 progress.finish()
                 printError("poolscope: the pool refused variant \(path)=\(values[index]): \(error)")
@@ -135,7 +123,7 @@ extension Compare {
         var apps: [DashboardApp] = []
         for (scenario, title) in zip(scenarios, titles) {
             do {
-                let session = try LiveSession(scenario: scenario, speed: speed)
+                let session = try LiveSession(scenario: scenario, speed: runs.speed)
                 apps.append(DashboardApp(source: SessionSource(session: session), fps: 10, burst: 500, ascii: ascii))
             } catch {
                 printError("poolscope: the pool refused variant \(title): \(error)")
@@ -165,12 +153,7 @@ struct CompareDocument: Codable {
         var summary: RunResult
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    func json() throws -> String { try RunReportFormatter.jsonText(self) }
 
     /// The side-by-side table: one column per variant.
     func table() -> String {

@@ -4,11 +4,14 @@ import Workload
 
 /// Turns a run's result into the JSON document or the human summary.
 enum RunReportFormatter {
-    static func json(_ result: RunResult) throws -> String {
+    static func json(_ result: RunResult) throws -> String { try jsonText(result) }
+
+    /// Any of the CLI's documents as the contract writes them: snake_case keys, sorted, indented.
+    static func jsonText(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(result), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func human(_ r: RunResult) -> String {

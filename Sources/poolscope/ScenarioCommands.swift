@@ -217,3 +217,28 @@ func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
         terminate(1)
     }
 }
+
+/// `--seed`, `--duration` and `--speed` for commands that run a scenario many times (compare, sweep).
+struct ExperimentRunOptions: ParsableArguments {
+    @Option(help: "Override the scenario's seed (compare: every variant's; sweep: the first of each point's repeats).")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Run each variant or point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
+    var duration: String?
+
+    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))
+    var speed: Double = 1
+
+    func validate() throws {
+        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
+            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
+        }
+        if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
+    }
+
+    /// The scenario shortened to `--duration`, if given.
+    func shaped(_ scenario: Scenario) -> Scenario {
+        guard let duration, let value = Units.duration(duration) else { return scenario }
+        return scenario.compressed(to: value)
+    }
+}

@@ -26,14 +26,7 @@ struct Sweep: AsyncParsableCommand {
 
     @OptionGroup var overrides: OverrideOptions
 
-    @Option(help: "The first seed (default: the scenario's).")
-    var seed: UInt64?
-
-    @Option(help: ArgumentHelp("Run each point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
-    var duration: String?
-
-    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))
-    var speed: Double = 1
+    @OptionGroup var runs: ExperimentRunOptions
 
     @Flag(help: "Print exactly one JSON document on standard output.")
     var json = false
@@ -52,10 +45,6 @@ struct Sweep: AsyncParsableCommand {
         guard points * `repeat` <= 10_000 else {
             throw ValidationError("\(points) points x --repeat \(`repeat`) is \(points * `repeat`) runs; at most 10000 in one sweep")
         }
-        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
-            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
-        }
-        if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
         if let csv { try checkWritable(csv, option: "--csv") }
         if let html { try checkWritable(html, option: "--html") }
     }
@@ -66,21 +55,21 @@ struct Sweep: AsyncParsableCommand {
         if axes.count == 2 { points = points.flatMap { first in axes[1].values.map { first + [(axes[1].path, $0)] } } }
         // Every point is read (and checked) before anything runs.
         let scenarios = points.map { point -> Scenario in
-            var (scenario, _) = loadScenario(
-                self.scenario, overrides: overrides.values,
-                variants: point.flatMap { entry in entry.path.split(separator: "+").map { "\($0)=\(entry.value)" } })
-            if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
-            return scenario
+            runs.shaped(
+                loadScenario(
+                    self.scenario, overrides: overrides.values,
+                    variants: point.flatMap { entry in entry.path.split(separator: "+").map { "\($0)=\(entry.value)" } }
+                ).0)
         }
         let total = scenarios.count * `repeat`
         let started = ContinuousClock.now
         var done = 0
         var results: [SweepDocument.Point] = []
         for (point, scenario) in zip(points, scenarios) {
-            var runs: [RunResult] = []
+            var pointRuns: [RunResult] = []
             for index in 0..<`repeat` {
                 var run = scenario
-                run.seed = (seed ?? scenario.seed) &+ UInt64(index)
+                run.seed = (runs.seed ?? scenario.seed) &+ UInt64(index)
                 let label = point.map { "\($0.path)=\($0.value)" }.joined(separator: " ")
                 var left = ""
                 if done > 0 {
@@ -89,14 +78,14 @@ struct Sweep: AsyncParsableCommand {
                 }
                 printError("poolscope: sweep run \(done + 1)/\(total): \(label), seed \(run.seed)\(left)")
                 do {
-                    runs.append(try await ScenarioRunner(scenario: run, speed: speed).run().result)
+                    pointRuns.append(try await ScenarioRunner(scenario: run, speed: runs.speed).run().result)
                 } catch {
                     printError("poolscope: the pool refused \(label): \(error)")
                     terminate(1)
                 }
                 done += 1
             }
-            results.append(SweepDocument.Point(set: Dictionary(point.map { ($0.path, $0.value) }) { $1 }, runs: runs))
+            results.append(SweepDocument.Point(set: Dictionary(point.map { ($0.path, $0.value) }) { $1 }, runs: pointRuns))
         }
         let document = SweepDocument(scenario: scenarios[0].name, vary: axes.map(\.path), repeats: `repeat`, points: results)
         for (path, text) in [(csv, { document.csv() }), (html, { document.html() })] {
@@ -259,12 +248,7 @@ struct SweepDocument: Encodable {
         }
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    func json() throws -> String { try RunReportFormatter.jsonText(self) }
 
     private static let shown = ["queue_wait_mean_ms", "queue_wait_p99_ms", "end_to_end_p99_ms", "throughput_mean_per_s", "workers_max", "rejected"]
 
