@@ -82,7 +82,7 @@ private func drawHeader(_ canvas: inout Canvas, _ frame: DashboardFrame, _ state
     var parts: [(text: String, drop: Int)] = [
         ("PoolScope", 2), (status.scenarioName, 0), ("\(s.strategy)", 0),
         ("workers \(s.workers.count) (\(s.settings.minWorkers)..\(s.settings.maxWorkers))", 0),
-        ("threshold \(s.settings.scaleUpThreshold)", 0), ("rate \(Units.format(rate: status.arrivalRate))", 0),
+        (scalingLabel(s.settings), 0), ("rate \(Units.format(rate: status.arrivalRate))", 0),
         ("up \(clock(s.uptime))", 1), (phase, 0), (speedLabel(status.speed), status.speed == 1 ? 3 : 0),
     ]
     func line() -> String { " " + parts.map(\.text).joined(separator: " | ") }
@@ -90,6 +90,13 @@ private func drawHeader(_ canvas: inout Canvas, _ frame: DashboardFrame, _ state
         parts.removeAll { $0.drop == level }
     }
     canvas.write(line(), x: 0, y: 0, style: Style(bold: true, reverse: true))
+}
+
+private func scalingLabel(_ settings: ScalingSettings) -> String {
+    switch settings.mode {
+    case .queueThreshold: "threshold \(settings.scaleUpThreshold)"
+    case .targetWait(let goal): "target wait \(formatted(goal.target))"
+    }
 }
 
 private func drawCaption(_ canvas: inout Canvas, _ lines: [String]) {

@@ -34,6 +34,9 @@ public struct SnapshotDocument: Codable, Sendable, Equatable {
 
     public struct Settings: Codable, Sendable, Equatable {
         public var minWorkers, maxWorkers, scaleUpThreshold: Int
+        /// Present when the pool sizes itself for a target mean wait (``ScalingMode/targetWait(_:)``).
+        public var targetWaitMs: Double? = nil
+        public var targetWaitWindowMs: Double? = nil
     }
 
     public struct Latency: Codable, Sendable, Equatable {
@@ -126,6 +129,10 @@ extension SnapshotDocument {
         settings = Settings(
             minWorkers: snapshot.settings.minWorkers, maxWorkers: snapshot.settings.maxWorkers,
             scaleUpThreshold: snapshot.settings.scaleUpThreshold)
+        if case .targetWait(let goal) = snapshot.settings.mode {
+            settings.targetWaitMs = goal.target.seconds * 1000
+            settings.targetWaitWindowMs = goal.window.seconds * 1000
+        }
         throughputNowPerS = snapshot.throughput.last1s
         throughputTenSecondsPerS = snapshot.throughput.last10s
         throughputPeakPerS = snapshot.throughput.peakPerSecond

@@ -54,7 +54,7 @@ extension PoolSnapshot {
             phase: PoolPhase(rawValue: document.phase) ?? .running, strategy: Self.strategy(named: document.strategy),
             settings: ScalingSettings(
                 minWorkers: document.settings.minWorkers, maxWorkers: document.settings.maxWorkers,
-                scaleUpThreshold: document.settings.scaleUpThreshold),
+                scaleUpThreshold: document.settings.scaleUpThreshold, mode: Self.scalingMode(document.settings)),
             queueCapacity: document.queueCapacity, overflowPolicy: .reject, workers: workers,
             queue: QueueDepths(shared: document.sharedQueue, perWorker: perWorker), inFlight: document.inFlight,
             awaitingRetry: document.awaitingRetry, blockedSubmitters: document.blockedSubmitters, counters: counters,
@@ -77,6 +77,12 @@ extension PoolSnapshot {
     private static func count(_ value: Double) -> Int {
         guard value.isFinite, value > 0 else { return 0 }
         return Int(min(value, 9_007_199_254_740_992))
+    }
+
+    private static func scalingMode(_ settings: SnapshotDocument.Settings) -> ScalingMode {
+        guard let target = settings.targetWaitMs, target > 0 else { return .queueThreshold }
+        let window = settings.targetWaitWindowMs.map { Duration.nanoseconds(nanoseconds($0 / 1000)) } ?? .seconds(3)
+        return .targetWait(TargetWait(target: .nanoseconds(nanoseconds(target / 1000)), window: window))
     }
 
     private static func strategy(named name: String) -> QueueStrategyKind {

@@ -1,5 +1,7 @@
-/// Queueing theory for a fixed pool fed by Poisson arrivals with exponential service: the M/M/c queue.
-public enum ErlangC {
+public import PoolEngine
+
+/// The M/M/c queue applied to scenarios (the formulas are the engine's ``ErlangC``).
+extension ErlangC {
     /// The M/M/c model of a scenario, when Erlang C applies to it: a stationary Poisson/exponential sleep
     /// workload with no failures, on a fixed-size pool with no limiter or breaker, and a timeline of captions
     /// only. Shared by the headless summary and the dashboard.
@@ -20,25 +22,5 @@ public enum ErlangC {
             let predicted = meanWait(servers: scenario.pool.maxWorkers, arrivalRate: rate, meanService: mean.seconds)
         else { return nil }
         return Model(servers: scenario.pool.maxWorkers, arrivalRate: rate, meanService: mean, predictedMeanWait: predicted)
-    }
-
-    /// The probability that an arriving job has to wait (Erlang's C formula), for `servers` workers and
-    /// offered load `load` = arrival rate × mean service time (in erlangs). `nil` when the pool is
-    /// overloaded (load ≥ servers), where no steady state exists.
-    public static func probabilityOfWaiting(servers: Int, load: Double) -> Double? {
-        guard servers > 0, load >= 0, load < Double(servers) else { return nil }
-        // Erlang B by its stable recurrence, then C from B.
-        var blocking = 1.0
-        for k in 1...servers { blocking = load * blocking / (Double(k) + load * blocking) }
-        let utilisation = load / Double(servers)
-        return blocking / (1 - utilisation * (1 - blocking))
-    }
-
-    /// The mean time a job waits in the queue, in seconds: C / (c·μ − λ).
-    public static func meanWait(servers: Int, arrivalRate: Double, meanService: Double) -> Double? {
-        guard meanService > 0 else { return nil }
-        let load = arrivalRate * meanService
-        guard let waiting = probabilityOfWaiting(servers: servers, load: load) else { return nil }
-        return waiting / (Double(servers) / meanService - arrivalRate)
     }
 }

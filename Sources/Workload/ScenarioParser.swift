@@ -231,7 +231,7 @@ final class Reader {
 
     static let poolFields = [
         "min_workers", "max_workers", "initial_workers", "queue_capacity", "overflow", "strategy", "aging", "dispatch",
-        "stealing", "scale_up_threshold", "growth", "idle_timeout", "cooldown", "scaling_interval", "threads",
+        "stealing", "scale_up_threshold", "growth", "idle_timeout", "cooldown", "scaling_interval", "scaling", "threads",
         "timeout", "retry", "rate_limit", "circuit_breaker", "dead_letter_capacity",
     ]
 
@@ -286,6 +286,7 @@ final class Reader {
         }
         if let n = f["idle_timeout"] { c.idleTimeout = recover(c.idleTimeout) { () throws(ScenarioError) in try duration(n, "pool.idle_timeout") } }
         if let n = f["cooldown"] { c.cooldown = recover(c.cooldown) { () throws(ScenarioError) in try duration(n, "pool.cooldown", allowZero: true) } }
+        if let n = f["scaling"] { c.scalingMode = recover(c.scalingMode) { () throws(ScenarioError) in try scaling(n) } }
         if let n = f["scaling_interval"] { c.scalingInterval = recover(c.scalingInterval) { () throws(ScenarioError) in try duration(n, "pool.scaling_interval") } }
         if let n = f["threads"] { c.executor = .dedicatedThreads(try int(n, "pool.threads", min: 1, max: 1_024)) }
         if let n = f["timeout"] { c.defaultTimeout = recover(c.defaultTimeout) { () throws(ScenarioError) in try duration(n, "pool.timeout") } }
@@ -308,12 +309,29 @@ final class Reader {
         return c
     }
 
+    /// `scaling: {policy: threshold}` or `scaling: {policy: target_wait, target: 50ms, window: 3s}`.
+    private func scaling(_ node: Node) throws(ScenarioError) -> ScalingMode {
+        let f = try fields(node, "pool.scaling", allowed: ["policy", "target", "window"], required: ["policy"])
+        let policy = try choice(try need(f, "policy"), "pool.scaling.policy", ["threshold", "target_wait"])
+        guard policy == "target_wait" else {
+            for field in ["target", "window"] where f[field] != nil {
+                note(fail(f[field], "pool.scaling.\(field) applies only to policy target_wait, not threshold"))
+            }
+            return .queueThreshold
+        }
+        let target = try duration(try need(f, "target"), "pool.scaling.target")
+        var goal = TargetWait(target: target)
+        if let n = f["window"] { goal.window = try duration(n, "pool.scaling.window") }
+        if goal.window < .milliseconds(10) { throw fail(f["window"], "pool.scaling.window must be 10ms or more, got \(formatted(goal.window))") }
+        return .targetWait(goal)
+    }
+
     /// The scenario-file names of ``PoolConfiguration`` fields.
     static let fileNames = [
         "minWorkers": "min_workers", "maxWorkers": "max_workers", "initialWorkers": "initial_workers",
         "queueCapacity": "queue_capacity", "scaleUpThreshold": "scale_up_threshold", "idleTimeout": "idle_timeout",
         "scalingInterval": "scaling_interval", "defaultTimeout": "timeout", "deadLetterCapacity": "dead_letter_capacity",
-        "queueStrategy": "strategy", "initialBackoff": "initial_backoff", "maxBackoff": "max_backoff",
+        "queueStrategy": "strategy", "scalingMode": "scaling", "initialBackoff": "initial_backoff", "maxBackoff": "max_backoff",
         "maxAttempts": "max_attempts",
     ]
 

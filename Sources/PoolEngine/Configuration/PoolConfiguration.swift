@@ -28,6 +28,8 @@ public struct PoolConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(10)
     /// The least time between two scaling decisions.
     public var cooldown: Duration = .seconds(1)
+    /// What the scaler aims for: the queue threshold above, or a target mean wait (``ScalingMode``).
+    public var scalingMode: ScalingMode = .queueThreshold
     /// How often the scaler looks at the pool (it also looks at once when the queue crosses the threshold).
     public var scalingInterval: Duration = .milliseconds(100)
     /// How failed attempts are retried before a job is dead-lettered.
@@ -96,6 +98,12 @@ public struct PoolConfiguration: Sendable {
         if case .add(let n) = growth, n < 1 { throw fail("growth", "must add 1 or more workers, got \(n)") }
         if idleTimeout < .zero { throw fail("idleTimeout", "must not be negative, got \(idleTimeout)") }
         if cooldown < .zero { throw fail("cooldown", "must not be negative, got \(cooldown)") }
+        if case .targetWait(let goal) = scalingMode {
+            if goal.target <= .zero { throw fail("scalingMode", "target wait must be positive, got \(goal.target)") }
+            if goal.window < .milliseconds(10) {
+                throw fail("scalingMode", "target wait window must be 10ms or more, got \(goal.window)")
+            }
+        }
         if scalingInterval <= .zero { throw fail("scalingInterval", "must be positive, got \(scalingInterval)") }
         if let timeout = defaultTimeout, timeout <= .zero {
             throw fail("defaultTimeout", "must be positive, or nil for none, got \(timeout)")

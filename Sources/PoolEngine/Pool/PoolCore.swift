@@ -130,6 +130,8 @@ struct PoolCore {
     private var random: SplitMix64
     /// Workers asleep until the rate limiter's next token (at most one is needed).
     private var throttleSleepers = 0
+    /// Recent arrivals and busy time, kept only while the scaler aims for a target wait.
+    private var loadWindow: LoadWindow?
 
     init(configuration: PoolConfiguration, queue: any QueueStrategy, now: PoolInstant) {
         self.configuration = configuration
@@ -141,6 +143,7 @@ struct PoolCore {
         self.bucket = configuration.rateLimit.map { TokenBucket(limit: $0, now: now) }
         self.faults = configuration.faults
         self.random = SplitMix64(seed: configuration.faultSeed)
+        self.loadWindow = Self.loadWindow(for: configuration.scalingMode)
         if case .dedicatedThreads = configuration.executor {
             canTakeAhead = queue.allowsTakingAhead && configuration.takeAhead > 0
         } else {
@@ -216,9 +219,15 @@ struct PoolCore {
         return .rejected(reason)
     }
 
+    private static func loadWindow(for mode: ScalingMode) -> LoadWindow? {
+        guard case .targetWait(let goal) = mode else { return nil }
+        return LoadWindow(span: goal.window)
+    }
+
     private mutating func admit(_ job: Job, box: OutcomeBox?, now: PoolInstant) -> QueuedJob {
         nextJobID += 1
         counters.submitted += 1
+        loadWindow?.arrived(at: now)
         return QueuedJob(id: JobID(nextJobID), job: job, attempt: 1, submittedAt: now, enqueuedAt: now, outcome: box)
     }
 
@@ -460,7 +469,9 @@ struct PoolCore {
         takenAhead -= jobs.count - 1
         // Busy time from when the worker took the run's first job (recorded even when latencies are not).
         switch workers[worker]?.state {
-        case .busy(_, let since)?, .draining(_, let since)?: workers[worker]?.busyNanoseconds += (now - since).nanoseconds
+        case .busy(_, let since)?, .draining(_, let since)?:
+            workers[worker]?.busyNanoseconds += (now - since).nanoseconds
+            loadWindow?.served(jobs: results.count, busy: now - since, at: now)
         default: break
         }
         let crashed = workers[worker]?.crashed == true
@@ -584,7 +595,7 @@ struct PoolCore {
     // MARK: Scaling
 
     private mutating func scaleIfOverThreshold(now: PoolInstant, effects: inout Effects) {
-        guard pendingCount > settings.scaleUpThreshold * activeWorkers, activeWorkers < settings.maxWorkers else { return }
+        guard settings.mode == .queueThreshold, pendingCount > settings.scaleUpThreshold * activeWorkers, activeWorkers < settings.maxWorkers else { return }
         if let last = lastScaledAt, now - last < settings.cooldown { return }
         evaluateScaling(now: now, effects: &effects)
     }
@@ -606,7 +617,8 @@ struct PoolCore {
             return ScalingInput.Worker(id: record.id, idleSince: idleSince)
         }
         let input = ScalingInput(
-            now: now, pending: pendingCount, workers: candidates, lastScaledAt: lastScaledAt, settings: settings)
+            now: now, pending: pendingCount, workers: candidates, lastScaledAt: lastScaledAt, settings: settings,
+            load: loadWindow?.estimate(at: now))
         apply(ScalingPolicy.decide(input), now: now, effects: &effects)
     }
 
@@ -730,6 +742,12 @@ struct PoolCore {
             changes.append("idle timeout \(formatted(old.idleTimeout)) -> \(formatted(new.idleTimeout))")
         }
         if old.cooldown != new.cooldown { changes.append("cooldown \(formatted(old.cooldown)) -> \(formatted(new.cooldown))") }
+        if old.mode != new.mode {
+            changes.append("scaling \(old.mode) -> \(new.mode)")
+            if Self.loadWindow(for: old.mode)?.span != Self.loadWindow(for: new.mode)?.span {
+                loadWindow = Self.loadWindow(for: new.mode)
+            }
+        }
         if !changes.isEmpty { effects.events.append(.settingsChanged(changes.joined(separator: ", "))) }
         evaluateScaling(now: now, effects: &effects)
     }

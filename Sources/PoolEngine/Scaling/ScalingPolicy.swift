@@ -19,13 +19,19 @@ public struct ScalingInput: Sendable {
     /// When the pool last scaled, if ever.
     public var lastScaledAt: PoolInstant?
     public var settings: ScalingSettings
+    /// The recent load, for ``ScalingMode/targetWait(_:)``; `nil` before a job has finished.
+    public var load: LoadEstimate?
 
-    public init(now: PoolInstant, pending: Int, workers: [Worker], lastScaledAt: PoolInstant?, settings: ScalingSettings) {
+    public init(
+        now: PoolInstant, pending: Int, workers: [Worker], lastScaledAt: PoolInstant?, settings: ScalingSettings,
+        load: LoadEstimate? = nil
+    ) {
         self.now = now
         self.pending = pending
         self.workers = workers
         self.lastScaledAt = lastScaledAt
         self.settings = settings
+        self.load = load
     }
 }
 
@@ -45,6 +51,7 @@ public enum ScalingDecision: Sendable, Equatable {
 /// outside the cooldown, the pool grows (``Growth``, capped at the maximum) while pending jobs per worker
 /// exceed the threshold, and otherwise retires workers idle for `idleTimeout`, longest idle first, never
 /// below the minimum and never so many that the remaining workers would be over the threshold.
+/// In ``ScalingMode/targetWait(_:)`` the size comes from ``targetWaitSize(_:goal:)`` instead.
 public enum ScalingPolicy {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
         let settings = input.settings
@@ -60,6 +67,9 @@ public enum ScalingPolicy {
         }
         if let last = input.lastScaledAt, input.now - last < settings.cooldown {
             return .hold
+        }
+        if case .targetWait(let goal) = settings.mode, input.load != nil {
+            return decideForTargetWait(input, goal: goal)
         }
         if input.pending > settings.scaleUpThreshold * count && count < settings.maxWorkers {
             let target = settings.growth.next(from: count, max: settings.maxWorkers)
@@ -83,6 +93,66 @@ public enum ScalingPolicy {
             reason: "\(retireCount) worker\(retireCount == 1 ? "" : "s") idle >= \(formatted(settings.idleTimeout))")
     }
 
+    /// The size a target-wait pool aims for, and why.
+    public struct Sizing: Sendable, Equatable {
+        public var workers: Int
+        public var reason: String
+    }
+
+    /// The fewest workers, within min...max, for which the M/M/c queue predicts a mean wait under the
+    /// target at the measured load; more while a backlog is queued that the current workers could not
+    /// clear within the target (workers to carry the load plus those to drain the backlog within ten targets).
+    public static func targetWaitSize(_ input: ScalingInput, goal: TargetWait, within target: Double? = nil) -> Sizing? {
+        guard let load = input.load, load.meanService > 0, load.arrivalRate.isFinite else { return nil }
+        let settings = input.settings
+        let targetSeconds = target ?? goal.target.seconds
+        let service = load.meanService
+        let describeLoad = "λ \(rateText(load.arrivalRate))/s, 1/μ \(formatted(seconds: service))"
+        var workers = max(settings.minWorkers, 1)
+        var predicted = ErlangC.meanWait(servers: workers, arrivalRate: load.arrivalRate, meanService: service)
+        while workers < settings.maxWorkers, (predicted ?? .infinity) > targetSeconds {
+            workers += 1
+            predicted = ErlangC.meanWait(servers: workers, arrivalRate: load.arrivalRate, meanService: service)
+        }
+        var reason: String
+        if let predicted, predicted <= targetSeconds {
+            reason = "\(describeLoad): c = \(workers) keeps Wq \(formatted(seconds: predicted)) < \(formatted(goal.target))"
+        } else if let predicted {
+            reason = "\(describeLoad): even max \(workers) leaves Wq \(formatted(seconds: predicted)) > \(formatted(goal.target))"
+        } else {
+            reason = "\(describeLoad): load \(trimmed(load.offeredLoad)) erlangs needs more than max \(workers)"
+        }
+        // A backlog the current workers would take longer than the target to clear (a step up in load
+        // that the estimate has not caught up with yet): add the workers that drain it within ten targets.
+        let current = max(input.workers.count, 1)
+        let backlogWait = Double(input.pending) * service / Double(current)
+        if backlogWait > targetSeconds {
+            let drainSeconds = 10 * goal.target.seconds
+            let drain = Int((load.offeredLoad + Double(input.pending) * service / drainSeconds).rounded(.up))
+            let capped = min(max(drain, settings.minWorkers), settings.maxWorkers)
+            if capped > workers {
+                workers = capped
+                reason = "\(describeLoad), \(input.pending) queued: c = \(workers) to drain them within \(formatted(goal.target * 10))"
+            }
+        }
+        return Sizing(workers: workers, reason: reason)
+    }
+
+    private static func decideForTargetWait(_ input: ScalingInput, goal: TargetWait) -> ScalingDecision {
+        let count = input.workers.count
+        guard let up = targetWaitSize(input, goal: goal) else { return .hold }
+        if up.workers > count { return .scaleUp(to: up.workers, reason: up.reason) }
+        // Shrink only to a size that would keep the wait under half the target, so that noise in the
+        // estimate around the boundary does not start and retire a worker every cooldown.
+        guard let down = targetWaitSize(input, goal: goal, within: goal.target.seconds / 2), down.workers < count else {
+            return .hold
+        }
+        let keep = max(down.workers, up.workers)
+        guard keep < count else { return .hold }
+        let retire = retirementOrder(input.workers).prefix(count - keep)
+        return .scaleDown(retire: Array(retire), to: keep, reason: up.reason)
+    }
+
     /// Idle workers first, longest idle first, then busy ones, newest first.
     private static func retirementOrder(_ workers: [ScalingInput.Worker]) -> [WorkerID] {
         workers.sorted { lhs, rhs in
@@ -104,6 +174,22 @@ public func formatted(_ duration: Duration) -> String {
     let milliseconds = seconds * 1000
     if milliseconds >= 1 { return "\(trimmed(milliseconds))ms" }
     return "\(trimmed(milliseconds * 1000))us"
+}
+
+/// A duration given in seconds, in the short form of ``formatted(_:)``.
+func formatted(seconds: Double) -> String {
+    guard seconds.isFinite, abs(seconds) < 9e9 else { return "\(seconds)s" }
+    // Whole milliseconds from 10 ms up, tenths below: "31ms", "4.2ms".
+    let step = abs(seconds) >= 0.01 ? 1e-3 : 1e-4
+    return formatted(.nanoseconds(Int64((seconds / step).rounded() * step * 1e9)))
+}
+
+/// A rate with at most three significant digits: "412", "41.2", "4.12".
+func rateText(_ rate: Double) -> String {
+    guard rate.isFinite else { return "\(rate)" }
+    if rate >= 100 { return "\(Int(rate.rounded()))" }
+    if rate >= 10 { return "\((rate * 10).rounded() / 10)" }
+    return "\((rate * 100).rounded() / 100)"
 }
 
 private func trimmed(_ value: Double) -> String {
