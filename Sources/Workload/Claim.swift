@@ -70,7 +70,8 @@ public struct Claim: Sendable, Equatable, CustomStringConvertible {
         "wait_mean_ms": "mean queue wait", "wait_p50_ms": "median queue wait", "wait_p99_ms": "p99 queue wait",
         "wait_max_ms": "longest queue wait", "service_mean_ms": "mean service time",
         "e2e_p99_ms": "p99 end-to-end latency", "throughput_mean": "completions per second over the run",
-        "workers_max": "most workers seen", "workers_min": "fewest workers seen", "workers_final": "workers at the end",
+        "workers_max": "most workers seen", "workers_min": "fewest workers seen", "workers_mean": "workers on average over the run",
+        "workers_final": "workers at the end",
         "scale_ups": "scale-up events", "scale_downs": "scale-down events", "dead_letters": "jobs dead-lettered",
         "timed_out": "attempts timed out", "submitted": "jobs submitted",
         "theory_wait_ms": "Erlang C's predicted mean queue wait (M/M/c scenarios)",
@@ -264,6 +265,7 @@ extension RunResult {
         case "throughput_mean": return throughput.meanPerS
         case "workers_max": return Double(workers.maxSeen)
         case "workers_min": return Double(workers.minSeen)
+        case "workers_mean": return workers.meanSeen
         case "workers_final": return Double(workers.final)
         case "scale_ups": return Double(scaleEvents.filter { $0.to > $0.from }.count)
         case "scale_downs": return Double(scaleEvents.filter { $0.to < $0.from }.count)

@@ -402,6 +402,35 @@ timeline:
     caption: "The backlog drains at 80 - 40 = 40 jobs/s; afterwards completions match the 40/s arriving."
     claims: ["queue <= 5 by 20s", "completed_per_s <= 45 from 21s to 23s"]
 """#),
+        ("target-wait", #"""
+name: target-wait
+description: The pool sizes itself with queueing theory. It measures the arrival rate and the service time, and Erlang C says how many workers keep the mean wait under 50ms. The load steps from 100/s to 400/s and back.
+seed: 21
+duration: 30s
+pool:
+  min_workers: 1
+  max_workers: 32
+  queue_capacity: unbounded
+  cooldown: 500ms
+  scaling: { policy: target_wait, target: 50ms, window: 2s }
+workload:
+  arrivals: { process: poisson, rate: 100/s }
+  service: { distribution: exponential, mean: 20ms }
+timeline:
+  - at: 0s
+    caption: "100 jobs/s of about 20ms each keep 2 workers busy on average. Erlang C says 3 workers keep the mean wait near 9ms, under the 50ms target; 2 could never keep up."
+    claims: ["workers <= 4 at 8s"]
+  - at: 10s
+    rate: 400/s
+  - at: 10s
+    caption: "Four times the load. Within a second the pool sees it (watch the scale events: rate, service time, workers, predicted wait) and grows to about 9, before a queue builds up."
+    claims: ["workers >= 9 by 13s"]
+  - at: 20s
+    rate: 100/s
+  - at: 20s
+    caption: "Back to 100/s. Once the lower rate has lasted a whole window (2s), the pool shrinks to what it needs. No threshold and no idle timeout to tune: only the wait you want."
+    claims: ["workers <= 4 by 28s", "wait_mean_ms <= 50", "workers_mean < 9"]
+"""#),
         ("work-stealing", #"""
 name: work-stealing
 description: The same skewed load with stealing; idle workers take work from the busiest queue, so queues stay even and waits short.

@@ -73,6 +73,9 @@ public struct RunResult: Codable, Sendable, Equatable {
         public var maxSeen: Int
         /// Workers just before the final shutdown.
         public var final: Int
+        /// The time-average of workers while the pool ran (sampled every 100 ms of scenario time); `nil`
+        /// in results written before it was kept.
+        public var meanSeen: Double? = nil
     }
 
     public struct ScaleEvent: Codable, Sendable, Equatable {

@@ -313,13 +313,17 @@ final class Reader {
     private func scaling(_ node: Node) throws(ScenarioError) -> ScalingMode {
         let f = try fields(node, "pool.scaling", allowed: ["policy", "target", "window"], required: ["policy"])
         let policy = try choice(try need(f, "policy"), "pool.scaling.policy", ["threshold", "target_wait"])
+        // target and window are read under threshold too (and unused), so that one file can switch policy
+        // with --set pool.scaling.policy=... alone.
         guard policy == "target_wait" else {
-            for field in ["target", "window"] where f[field] != nil {
-                note(fail(f[field], "pool.scaling.\(field) applies only to policy target_wait, not threshold"))
-            }
+            if let n = f["target"] { _ = try duration(n, "pool.scaling.target") }
+            if let n = f["window"] { _ = try duration(n, "pool.scaling.window") }
             return .queueThreshold
         }
-        let target = try duration(try need(f, "target"), "pool.scaling.target")
+        guard let targetNode = f["target"] else {
+            throw fail(node, "pool.scaling with policy target_wait needs 'target', the mean wait to keep under, like target: 50ms")
+        }
+        let target = try duration(targetNode, "pool.scaling.target")
         var goal = TargetWait(target: target)
         if let n = f["window"] { goal.window = try duration(n, "pool.scaling.window") }
         if goal.window < .milliseconds(10) { throw fail(f["window"], "pool.scaling.window must be 10ms or more, got \(formatted(goal.window))") }

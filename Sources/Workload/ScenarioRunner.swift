@@ -78,7 +78,10 @@ public final class ScenarioRunner: Sendable {
                 // On the scenario clock: at any speed, a row falls on each whole second of scenario time.
                 do { try await scenarioClock.sleep(for: .milliseconds(100)) } catch { break }
                 let snapshot = pool.snapshot(includingLatencies: false)
-                if snapshot.phase == .running { log.sawWorkers(snapshot.workers.count) }
+                if snapshot.phase == .running {
+                    log.sawWorkers(snapshot.workers.count)
+                    log.sampledWorkers(snapshot.workers.count)
+                }
                 progress?(
                     RunProgress(
                         elapsed: scenarioClock.elapsed, duration: scenario.duration, submitted: snapshot.counters.submitted,
@@ -130,7 +133,8 @@ public final class ScenarioRunner: Sendable {
             throughput: RunResult.ThroughputResult(
                 meanPerS: rounded(Double(counters.completed) / seconds),
                 peakPerS: Double(max(rows.map(\.completedPerS).max() ?? 0, snapshot.throughput.peakPerSecond))),
-            workers: RunResult.WorkerCounts(minSeen: minSeen, maxSeen: maxSeen, final: final),
+            workers: RunResult.WorkerCounts(
+                minSeen: minSeen, maxSeen: maxSeen, final: final, meanSeen: state.meanWorkers.map { rounded($0) }),
             scaleEvents: state.scaleEvents, theory: theory(latencies), balanced: counters.isBalanced,
             strategy: scenario.pool.queueStrategy.description, deadLetters: snapshot.deadLetterCount,
             captions: state.captions, warnings: state.warnings, byPriority: state.byPriority,
@@ -165,6 +169,8 @@ final class SessionLog: Sendable {
         var minWorkers = Int.max
         var maxWorkers = 0
         var finalWorkers = 0
+        var workerSampleSum = 0
+        var workerSamples = 0
         var second = Histogram<UInt64>(
             lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
         var byPriority: [Int: PriorityLog] = [:]
@@ -237,6 +243,18 @@ final class SessionLog: Sendable {
             state.minWorkers = min(state.minWorkers, count)
             state.maxWorkers = max(state.maxWorkers, count)
         }
+    }
+
+    /// One of the evenly spaced (100 ms of scenario time) samples the time-average of workers is taken from.
+    func sampledWorkers(_ count: Int) {
+        state.withLock { state in
+            state.workerSampleSum += count
+            state.workerSamples += 1
+        }
+    }
+
+    var meanWorkers: Double? {
+        state.withLock { $0.workerSamples == 0 ? nil : Double($0.workerSampleSum) / Double($0.workerSamples) }
     }
 
     func setFinalWorkers(_ count: Int) {

@@ -11,15 +11,21 @@ struct Compare: AsyncParsableCommand {
         discussion: """
             Each value of --vary is one variant: the scenario with PATH set to it. The variants run one after \
             another, headless, on the same arrivals, service times and failures (the stream digest proves it; \
-            varying the workload itself changes the stream, and the table says so). Example: \
-            poolscope compare burst --vary pool.strategy=fifo,lifo
+            varying the workload itself changes the stream, and the table says so). Several --vary change \
+            several fields in step: variant i takes the i-th value of each. Examples: \
+            poolscope compare burst --vary pool.strategy=fifo,lifo; \
+            poolscope compare target-wait --vary pool.scaling.policy=target_wait,threshold,threshold \
+            --vary pool.min_workers=1,1,9 --vary pool.max_workers=32,32,9
             """)
 
     @Argument(help: "A scenario file, or the name of a bundled demo.")
     var scenario: String
 
-    @Option(help: ArgumentHelp("The field to vary and its values: PATH=V1,V2[,...] (2 to 8 values).", valueName: "path=values"))
-    var vary: String
+    @Option(
+        help: ArgumentHelp(
+            "The field to vary and its values: PATH=V1,V2[,...] (2 to 8 values); repeat to vary several fields in step.",
+            valueName: "path=values"))
+    var vary: [String]
 
     @OptionGroup var overrides: OverrideOptions
 
@@ -36,20 +42,37 @@ struct Compare: AsyncParsableCommand {
 
     func validate() throws {
         if watch && json { throw ValidationError("--watch shows the variants live; --json prints a table's numbers: choose one") }
-        _ = try variation()
+        _ = try variations()
     }
 
-    /// `--vary PATH=V1,V2`: the path and the values (commas inside `{}` or `[]` belong to a value).
-    func variation() throws -> (path: String, values: [String]) {
-        guard let equals = vary.firstIndex(of: "=") else {
-            throw ValidationError("--vary is PATH=V1,V2[,...], like pool.strategy=fifo,lifo; got '\(vary)'")
+    /// Every `--vary PATH=V1,V2`: the path and the values (commas inside `{}` or `[]` belong to a value), all
+    /// with the same number of values.
+    func variations() throws -> [(path: String, values: [String])] {
+        guard !vary.isEmpty else { throw ValidationError("compare needs --vary PATH=V1,V2[,...], like pool.strategy=fifo,lifo") }
+        let parsed = try vary.map { vary in
+            guard let equals = vary.firstIndex(of: "=") else {
+                throw ValidationError("--vary is PATH=V1,V2[,...], like pool.strategy=fifo,lifo; got '\(vary)'")
+            }
+            let path = String(vary[..<equals])
+            let values = Self.splitValues(String(vary[vary.index(after: equals)...]))
+            guard !path.isEmpty, (2...8).contains(values.count), values.allSatisfy({ !$0.isEmpty }) else {
+                throw ValidationError("--vary needs a path and 2 to 8 non-empty values, like pool.max_workers=4,8,16; got '\(vary)'")
+            }
+            return (path: path, values: values)
         }
-        let path = String(vary[..<equals])
-        let values = Self.splitValues(String(vary[vary.index(after: equals)...]))
-        guard !path.isEmpty, (2...8).contains(values.count), values.allSatisfy({ !$0.isEmpty }) else {
-            throw ValidationError("--vary needs a path and 2 to 8 non-empty values, like pool.max_workers=4,8,16; got '\(vary)'")
+        if Set(parsed.map(\.path)).count != parsed.count {
+            throw ValidationError("each --vary names a different field; \(parsed.map(\.path).joined(separator: ", ")) repeats one")
         }
-        return (path, values)
+        if let first = parsed.first, let other = parsed.first(where: { $0.values.count != first.values.count }) {
+            throw ValidationError(
+                "several --vary change fields in step, so each needs as many values: \(first.path) has \(first.values.count), \(other.path) has \(other.values.count)")
+        }
+        return parsed
+    }
+
+    /// Variant `index`: each varied path with its value there.
+    static func assignments(_ variations: [(path: String, values: [String])], variant index: Int) -> [(path: String, value: String)] {
+        variations.map { (path: $0.path, value: $0.values[index]) }
     }
 
     static func splitValues(_ text: String) -> [String] {
@@ -73,38 +96,44 @@ struct Compare: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (path, values) = try variation()
+        let variations = try variations()
+        let count = variations[0].values.count
+        let labels = (0..<count).map { index in
+            Self.assignments(variations, variant: index).map { "\($0.path)=\($0.value)" }.joined(separator: " ")
+        }
         var scenarios: [Scenario] = []
-        for value in values {
-            var scenario = runs.shaped(loadScenario(self.scenario, overrides: overrides.values, variants: ["\(path)=\(value)"]).0)
+        for index in 0..<count {
+            let assignments = Self.assignments(variations, variant: index).map { "\($0.path)=\($0.value)" }
+            var scenario = runs.shaped(loadScenario(self.scenario, overrides: overrides.values, variants: assignments).0)
             if let seed = runs.seed { scenario.seed = seed }
             scenarios.append(scenario)
         }
         if watch {
-            await watchSideBySide(scenarios, titles: values.map { "\(path)=\($0)" })
+            await watchSideBySide(scenarios, titles: labels)
             return
         }
         let digests = scenarios.map(StreamDigest.of)
         var variants: [CompareDocument.Variant] = []
         for (index, scenario) in scenarios.enumerated() {
-            printError("poolscope: variant \(index + 1)/\(scenarios.count): \(path)=\(values[index])")
+            printError("poolscope: variant \(index + 1)/\(scenarios.count): \(labels[index])")
             let progress = ProgressReporter(duration: scenario.duration, enabled: true)
             let output: RunOutput
             do {
                 output = try await ScenarioRunner(scenario: scenario, speed: runs.speed).run(progress: { progress.update($0) })
             } catch {
                 progress.finish()
-                printError("poolscope: the pool refused variant \(path)=\(values[index]): \(error)")
+                printError("poolscope: the pool refused variant \(labels[index]): \(error)")
                 terminate(1)
             }
             progress.finish()
             variants.append(
                 CompareDocument.Variant(
-                    set: [path: values[index]], streamDigest: digests[index],
+                    set: Dictionary(uniqueKeysWithValues: Self.assignments(variations, variant: index).map { ($0.path, $0.value) }),
+                    streamDigest: digests[index],
                     maxQueue: output.seconds.map(\.queueDepth).max() ?? 0, summary: output.result))
         }
         let document = CompareDocument(
-            scenario: scenarios[0].name, vary: path, streamDigest: digests[0], sameStream: Set(digests).count == 1,
+            scenario: scenarios[0].name, vary: variations.map(\.path).joined(separator: ","), streamDigest: digests[0], sameStream: Set(digests).count == 1,
             variants: variants)
         if json {
             print(try document.json())
@@ -119,7 +148,7 @@ extension Compare {
     /// The variants live, side by side, until q or a signal.
     @MainActor
     func watchSideBySide(_ scenarios: [Scenario], titles: [String]) async {
-        requireTerminal("poolscope compare \(scenario) --vary \(vary) (the table) or --json")
+        requireTerminal("poolscope compare \(scenario) \(vary.map { "--vary \($0)" }.joined(separator: " ")) (the table) or --json")
         var apps: [DashboardApp] = []
         for (scenario, title) in zip(scenarios, titles) {
             do {
@@ -139,6 +168,7 @@ extension Compare {
 /// document) and `stream_digest`, plus each variant's own digest and its deepest queue.
 struct CompareDocument: Codable {
     var scenario: String
+    /// The varied paths, comma-separated when several vary in step.
     var vary: String
     /// The first variant's stream; the same for all when ``sameStream``.
     var streamDigest: String
@@ -160,29 +190,33 @@ struct CompareDocument: Codable {
         let ms = RunReportFormatter.ms
         let rows: [(String, (RunResult, Int) -> String)] = [
             ("throughput (mean)", { r, _ in String(format: "%.1f/s", r.throughput.meanPerS) }),
+            ("queue wait mean", { r, _ in ms(r.latencyMs.queueWait.mean) }),
             ("queue wait p50", { r, _ in ms(r.latencyMs.queueWait.p50) }),
             ("queue wait p99", { r, _ in ms(r.latencyMs.queueWait.p99) }),
             ("queue wait max", { r, _ in ms(r.latencyMs.queueWait.max) }),
             ("end-to-end p99", { r, _ in ms(r.latencyMs.endToEnd.p99) }),
             ("max queue", { _, q in "\(q)" }),
             ("workers min/max", { r, _ in "\(r.workers.minSeen)/\(r.workers.maxSeen)" }),
+            ("workers mean", { r, _ in r.workers.meanSeen.map { String(format: "%.1f", $0) } ?? "-" }),
             ("completed", { r, _ in "\(r.jobs.completed)" }),
             ("rejected", { r, _ in "\(r.jobs.rejected)" }),
             ("dead letters", { r, _ in "\(r.deadLetters)" }),
             ("balanced", { r, _ in r.balanced ? "yes" : "NO" }),
         ]
-        let headers = variants.map { $0.set[vary] ?? "?" }
-        let labelWidth = max(rows.map(\.0.count).max() ?? 0, vary.count) + 2
+        let paths = vary.split(separator: ",").map(String.init)
+        let headers = variants.map { variant in paths.map { variant.set[$0] ?? "?" }.joined(separator: " ") }
+        let varied = paths.joined(separator: " ")
+        let labelWidth = max(rows.map(\.0.count).max() ?? 0, varied.count) + 2
         let cells = rows.map { row in variants.map { row.1($0.summary, $0.maxQueue) } }
         let width = max((cells.flatMap { $0 } + headers).map(\.count).max() ?? 0, 8) + 2
         func pad(_ text: String, _ count: Int) -> String { text.padding(toLength: max(count, text.count), withPad: " ", startingAt: 0) }
         var lines = [
-            "compare \(scenario): \(vary) = \(headers.joined(separator: ", "))",
+            "compare \(scenario): \(varied) = \(headers.joined(separator: ", "))",
             sameStream
                 ? "same job stream in every variant (digest \(streamDigest))"
-                : "the variants' job streams differ (\(vary) changes the workload): digests \(variants.map(\.streamDigest).joined(separator: ", "))",
+                : "the variants' job streams differ (\(varied) changes the workload): digests \(variants.map(\.streamDigest).joined(separator: ", "))",
             "",
-            pad(vary, labelWidth) + headers.map { pad($0, width) }.joined(),
+            pad(varied, labelWidth) + headers.map { pad($0, width) }.joined(),
         ]
         for (row, values) in zip(rows, cells) { lines.append(pad(row.0, labelWidth) + values.map { pad($0, width) }.joined()) }
         return lines.joined(separator: "\n")

@@ -29,7 +29,9 @@ enum RunReportFormatter {
         lines.append(latency("           service     ", r.latencyMs.service))
         lines.append(latency("           end to end  ", r.latencyMs.endToEnd))
         lines.append("throughput mean \(r.throughput.meanPerS)/s, peak \(Int(r.throughput.peakPerS))/s")
-        lines.append("workers    min \(r.workers.minSeen), max \(r.workers.maxSeen), final \(r.workers.final)")
+        lines.append(
+            "workers    min \(r.workers.minSeen), max \(r.workers.maxSeen), final \(r.workers.final)"
+                + (r.workers.meanSeen.map { String(format: ", mean %.1f", $0) } ?? ""))
         if r.scaleEvents.isEmpty {
             lines.append("scaling    no scale events")
         } else {

@@ -178,7 +178,7 @@ struct SweepDocument: Encodable {
         /// The metrics, by the run summary's names.
         static let metricNames = [
             "queue_wait_mean_ms", "queue_wait_p50_ms", "queue_wait_p99_ms", "queue_wait_max_ms", "end_to_end_p99_ms",
-            "throughput_mean_per_s", "workers_max", "completed", "rejected", "dead_letters",
+            "throughput_mean_per_s", "workers_max", "workers_mean", "completed", "rejected", "dead_letters",
         ]
 
         static func metric(_ name: String, of run: RunResult) -> Double {
@@ -190,6 +190,7 @@ struct SweepDocument: Encodable {
             case "end_to_end_p99_ms": run.latencyMs.endToEnd.p99
             case "throughput_mean_per_s": run.throughput.meanPerS
             case "workers_max": Double(run.workers.maxSeen)
+            case "workers_mean": run.workers.meanSeen ?? Double(run.workers.final)
             case "completed": Double(run.jobs.completed)
             case "rejected": Double(run.jobs.rejected)
             default: Double(run.deadLetters)

@@ -81,6 +81,12 @@ struct TargetWaitPolicyTests {
         #expect(to == down.workers)
         #expect(retire.count == 12 - down.workers)
         #expect(retire.prefix(6).allSatisfy { $0.rawValue <= 6 })  // the idle ones go first
+        // Not within a window of growing.
+        var justGrew = input
+        justGrew.lastGrewAt = at(9_000)
+        #expect(ScalingPolicy.decide(justGrew) == .hold)
+        justGrew.lastGrewAt = at(8_000)
+        #expect(ScalingPolicy.decide(justGrew) != .hold)
         // At the size it aims for, it holds.
         var settled = input
         settled.workers = workers(down.workers)

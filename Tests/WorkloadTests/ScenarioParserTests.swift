@@ -159,6 +159,45 @@ struct ScenarioParserTests {
         }
     }
 
+    @Test("pool.scaling: the threshold policy by default, target_wait with its target and window, errors named")
+    func scalingPolicy() throws {
+        func scenario(_ scaling: String) throws(ScenarioError) -> Scenario {
+            try ScenarioParser.parse(
+                """
+                name: x
+                duration: 5s
+                pool: { max_workers: 8\(scaling) }
+                workload:
+                  arrivals: { process: poisson, rate: 1/s }
+                  service: { distribution: constant, value: 1ms }
+                """, file: "x.yaml")
+        }
+        #expect(try scenario("").pool.scalingMode == .queueThreshold)
+        #expect(
+            try scenario(", scaling: { policy: target_wait, target: 50ms }").pool.scalingMode
+                == .targetWait(TargetWait(target: .milliseconds(50), window: .seconds(3))))
+        #expect(
+            try scenario(", scaling: { policy: target_wait, target: 20ms, window: 5s }").pool.scalingMode
+                == .targetWait(TargetWait(target: .milliseconds(20), window: .seconds(5))))
+        // One file switches policy with the policy alone: the target stays, unused.
+        #expect(try scenario(", scaling: { policy: threshold, target: 50ms }").pool.scalingMode == .queueThreshold)
+        let failures: [(String, String)] = [
+            (", scaling: { policy: target_wait }", "pool.scaling with policy target_wait needs 'target'"),
+            (", scaling: { policy: fastest }", "pool.scaling.policy"),
+            (", scaling: { policy: target_wait, target: 50 }", "pool.scaling.target"),
+            (", scaling: { policy: target_wait, target: 50ms, window: 1ms }", "pool.scaling.window must be 10ms or more"),
+            (", scaling: { policy: target_wait, target: 50ms, goal: 3 }", "goal"),
+        ]
+        for (text, expected) in failures {
+            do {
+                _ = try scenario(text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.line == 3 && error.message.contains(expected), "\(text): \(error.message)")
+            }
+        }
+    }
+
     @Test("units: durations need a unit, rates a time base")
     func units() {
         #expect(Units.duration("20ms") == .milliseconds(20))

@@ -115,6 +115,7 @@ struct PoolCore {
     static let stoppedWorkersKept = 32
     private(set) var deadLetterTotal = 0
     private(set) var lastScaledAt: PoolInstant?
+    private var lastGrewAt: PoolInstant?
     private var nextJobID: UInt64 = 0
     private var nextWorkerID = 0
     /// Once set, every worker stops as soon as it has no job in hand.
@@ -618,7 +619,7 @@ struct PoolCore {
         }
         let input = ScalingInput(
             now: now, pending: pendingCount, workers: candidates, lastScaledAt: lastScaledAt, settings: settings,
-            load: loadWindow?.estimate(at: now))
+            load: loadWindow?.estimate(at: now), lastGrewAt: lastGrewAt)
         apply(ScalingPolicy.decide(input), now: now, effects: &effects)
     }
 
@@ -629,6 +630,7 @@ struct PoolCore {
         case .scaleUp(let target, let reason):
             let from = activeWorkers
             for _ in from..<target { effects.startWorkers.append(addWorker(now: now)) }
+            lastGrewAt = now
             effects.events.append(.scaledUp(from: from, to: target, reason: reason))
         case .scaleDown(let suggested, let target, let reason):
             let from = activeWorkers

@@ -21,10 +21,12 @@ public struct ScalingInput: Sendable {
     public var settings: ScalingSettings
     /// The recent load, for ``ScalingMode/targetWait(_:)``; `nil` before a job has finished.
     public var load: LoadEstimate?
+    /// When the pool last grew, if ever: a target-wait pool does not shrink within a window of growing.
+    public var lastGrewAt: PoolInstant?
 
     public init(
         now: PoolInstant, pending: Int, workers: [Worker], lastScaledAt: PoolInstant?, settings: ScalingSettings,
-        load: LoadEstimate? = nil
+        load: LoadEstimate? = nil, lastGrewAt: PoolInstant? = nil
     ) {
         self.now = now
         self.pending = pending
@@ -32,6 +34,7 @@ public struct ScalingInput: Sendable {
         self.lastScaledAt = lastScaledAt
         self.settings = settings
         self.load = load
+        self.lastGrewAt = lastGrewAt
     }
 }
 
@@ -115,8 +118,9 @@ public enum ScalingPolicy {
             predicted = ErlangC.meanWait(servers: workers, arrivalRate: load.arrivalRate, meanService: service)
         }
         var reason: String
+        let bound = target == nil ? formatted(goal.target) : "\(formatted(seconds: targetSeconds)) (a margin under the \(formatted(goal.target)) target)"
         if let predicted, predicted <= targetSeconds {
-            reason = "\(describeLoad): c = \(workers) keeps Wq \(formatted(seconds: predicted)) < \(formatted(goal.target))"
+            reason = "\(describeLoad): c = \(workers) keeps Wq \(formatted(seconds: predicted)) < \(bound)"
         } else if let predicted {
             reason = "\(describeLoad): even max \(workers) leaves Wq \(formatted(seconds: predicted)) > \(formatted(goal.target))"
         } else {
@@ -142,15 +146,16 @@ public enum ScalingPolicy {
         let count = input.workers.count
         guard let up = targetWaitSize(input, goal: goal) else { return .hold }
         if up.workers > count { return .scaleUp(to: up.workers, reason: up.reason) }
-        // Shrink only to a size that would keep the wait under half the target, so that noise in the
-        // estimate around the boundary does not start and retire a worker every cooldown.
+        // Shrink only a whole window after growing, and only to a size that would keep the wait under half
+        // the target, so that noise in the estimate does not start and retire a worker every cooldown.
+        if let grew = input.lastGrewAt, input.now - grew < goal.window { return .hold }
         guard let down = targetWaitSize(input, goal: goal, within: goal.target.seconds / 2), down.workers < count else {
             return .hold
         }
         let keep = max(down.workers, up.workers)
         guard keep < count else { return .hold }
         let retire = retirementOrder(input.workers).prefix(count - keep)
-        return .scaleDown(retire: Array(retire), to: keep, reason: up.reason)
+        return .scaleDown(retire: Array(retire), to: keep, reason: keep == down.workers ? down.reason : up.reason)
     }
 
     /// Idle workers first, longest idle first, then busy ones, newest first.
