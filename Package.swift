@@ -85,6 +85,15 @@ let package = Package(
             name: "CHeap",
             path: "Sources/CHeap"
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "Recording",
+            dependencies: ["PoolEngine", "Workload", "Dashboard", "CZlib"]
+        ),
         .target(
             name: "TerminalBackend",
             dependencies: ["CNcurses", "Dashboard"]
@@ -107,6 +116,7 @@ let package = Package(
                 "Bench",
                 "PoolCluster",
                 "PoolMonitor",
+                "Recording",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -123,6 +133,10 @@ let package = Package(
             name: "WorkloadTests",
             dependencies: ["Workload", "PoolEngine"],
             exclude: ["broken"]
+        ),
+        .testTarget(
+            name: "RecordingTests",
+            dependencies: ["Recording", "Dashboard", "Workload", "PoolEngine"]
         ),
         .testTarget(
             name: "BenchTests",

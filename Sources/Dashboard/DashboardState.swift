@@ -2,7 +2,7 @@ public import PoolEngine
 public import Workload
 
 /// What the dashboard shows at one tick: the pool and the session driving it.
-public struct DashboardFrame: Sendable {
+public struct DashboardFrame: Sendable, Codable {
     public var snapshot: PoolSnapshot
     public var status: SessionStatus
     /// When the snapshot's latencies were taken, if not with the rest of it: an attached pool's server shares
@@ -36,6 +36,33 @@ public enum Key: Equatable, Sendable {
     case interrupt
 }
 
+/// A key as one short string (a character is itself; the others are named), for recordings.
+extension Key: Codable {
+    private static let named: [String: Key] = [
+        "<left>": .left, "<right>": .right, "<up>": .up, "<down>": .down, "<enter>": .enter, "<escape>": .escape,
+        "<tab>": .tab, "<interrupt>": .interrupt,
+    ]
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if let key = Self.named[text] {
+            self = key
+        } else if text.count == 1, let character = text.first {
+            self = .character(character)
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a key: '\(text)'"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .character(let character): try container.encode(String(character))
+        default: try container.encode(Self.named.first { $0.value == self }?.key ?? "<unknown>")
+        }
+    }
+}
+
 /// Everything that can happen to the dashboard.
 public enum Message: Sendable {
     case key(Key)
@@ -47,7 +74,7 @@ public enum Message: Sendable {
 }
 
 /// What the dashboard asks the outside world to do.
-public enum Command: Equatable, Sendable {
+public enum Command: Equatable, Sendable, Codable {
     case session(ScenarioAction)
     case setSpeed(Double)
     /// Multiply the speed (relative, so every press counts).

@@ -5,7 +5,7 @@ extension ErlangC {
     /// The M/M/c model of a scenario, when Erlang C applies to it: a stationary Poisson/exponential sleep
     /// workload with no failures, on a fixed-size pool with no limiter or breaker, and a timeline of captions
     /// only. Shared by the headless summary and the dashboard.
-    public struct Model: Sendable, Equatable {
+    public struct Model: Sendable, Equatable, Codable {
         public var servers: Int
         public var arrivalRate: Double
         public var meanService: Duration

@@ -3,7 +3,7 @@ import Logging
 import Synchronization
 
 /// What a live session looks like now, beside the pool's own snapshot.
-public struct SessionStatus: Sendable, Equatable {
+public struct SessionStatus: Sendable, Equatable, Codable {
     public var scenarioName: String
     /// Scenario time: wall time scaled by the speed.
     public var scenarioTime: Duration
@@ -46,7 +46,7 @@ public struct SessionStatus: Sendable, Equatable {
 }
 
 /// One priority level of a live session: what waits and how long jobs waited.
-public struct PriorityStatus: Sendable, Equatable {
+public struct PriorityStatus: Sendable, Equatable, Codable {
     public var level: Int
     /// Admitted and not yet started.
     public var waiting: Int

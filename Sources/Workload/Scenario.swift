@@ -134,7 +134,7 @@ public struct TimelineEntry: Sendable, Equatable {
 }
 
 /// Something a scenario (or a person at the dashboard) does to a running experiment.
-public enum ScenarioAction: Sendable, Equatable {
+public enum ScenarioAction: Sendable, Equatable, Codable {
     /// Submit this many jobs at once.
     case burst(Int)
     /// Change the arrival rate (jobs per second).

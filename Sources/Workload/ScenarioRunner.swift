@@ -145,17 +145,7 @@ public final class ScenarioRunner: Sendable {
 
     /// Erlang C's prediction beside the measurement, when the scenario is an M/M/c queue.
     private func theory(_ latencies: LatencyHistograms) -> RunResult.Theory? {
-        guard let model = ErlangC.model(of: scenario) else { return nil }
-        let rate = model.arrivalRate, mean = model.meanService, predicted = model.predictedMeanWait
-        let servers = model.servers
-        let measuredService = latencies.service.mean / 1e9
-        return RunResult.Theory(
-            model: "M/M/c", predictedMeanWaitMs: rounded(predicted * 1e3),
-            measuredMeanWaitMs: rounded(latencies.queueWait.mean / 1e6), servers: servers, arrivalRatePerS: rate,
-            meanServiceMs: rounded(mean.seconds * 1e3), utilisation: rounded(rate * mean.seconds / Double(servers)),
-            measuredMeanServiceMs: rounded(measuredService * 1e3),
-            predictedWithMeasuredServiceMs: ErlangC.meanWait(servers: servers, arrivalRate: rate, meanService: measuredService)
-                .map { rounded($0 * 1e3) })
+        ErlangC.model(of: scenario).map { RunResult.Theory(model: $0, latencies: latencies) }
     }
 }
 

@@ -142,7 +142,7 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
 }
 
 /// What the pool does with a submission that finds the queue full.
-public enum OverflowPolicy: String, Sendable, CaseIterable {
+public enum OverflowPolicy: String, Sendable, CaseIterable, Codable {
     /// Refuse the new job with ``RejectionReason/queueFull``.
     case reject
     /// ``WorkerPool/submit(_:)`` waits for space (backpressure); ``WorkerPool/trySubmit(_:)`` still refuses at once.
@@ -156,7 +156,7 @@ public enum OverflowPolicy: String, Sendable, CaseIterable {
 }
 
 /// How many workers one scale-up adds.
-public enum Growth: Sendable, Equatable {
+public enum Growth: Sendable, Equatable, Codable {
     /// Double the workers (at least one more), capped at the maximum.
     case double
     /// Add this many workers, capped at the maximum.
@@ -172,7 +172,7 @@ public enum Growth: Sendable, Equatable {
 }
 
 /// Which queue strategy the pool uses.
-public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible {
+public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible, Codable {
     /// One first-in first-out queue shared by all workers.
     case sharedFIFO
     /// One last-in first-out stack shared by all workers.

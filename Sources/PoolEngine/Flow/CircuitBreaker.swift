@@ -51,7 +51,7 @@ public struct CircuitBreakerPolicy: Sendable, Equatable {
 }
 
 /// Where a circuit breaker is.
-public enum BreakerState: Sendable, Equatable, CustomStringConvertible {
+public enum BreakerState: Sendable, Equatable, CustomStringConvertible, Codable {
     /// Jobs flow.
     case closed
     /// Jobs are refused (or held) until the instant given.

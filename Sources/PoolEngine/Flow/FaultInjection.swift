@@ -1,5 +1,5 @@
 /// Faults to inject into a running pool, for experiments and teaching.
-public struct FaultInjection: Sendable, Equatable {
+public struct FaultInjection: Sendable, Equatable, Codable {
     /// The chance (0...1) that an attempt fails with an injected error instead of running.
     public var failureProbability: Double
     /// Extra time added before every attempt, as if a dependency had slowed down.

@@ -1,5 +1,5 @@
 /// A token bucket: jobs start at most `perSecond` a second on average, with bursts of up to `burst`.
-public struct RateLimit: Sendable, Equatable {
+public struct RateLimit: Sendable, Equatable, Codable {
     public var perSecond: Double
     public var burst: Int
 

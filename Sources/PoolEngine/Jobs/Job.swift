@@ -57,7 +57,7 @@ public struct Job: Sendable {
 }
 
 /// A pool-unique number given to each submitted job, in submission order.
-public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     public let rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public static func < (lhs: JobID, rhs: JobID) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -79,7 +79,7 @@ public enum Admission: Sendable, Equatable {
 }
 
 /// Why a job was refused, or dropped after being accepted.
-public enum RejectionReason: String, Error, Sendable, Equatable, CustomStringConvertible {
+public enum RejectionReason: String, Error, Sendable, Equatable, CustomStringConvertible, Codable {
     /// The queue was at capacity.
     case queueFull
     /// The queue was full and this job, the oldest waiting, made room for a newer one.

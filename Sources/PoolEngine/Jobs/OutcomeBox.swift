@@ -47,7 +47,7 @@ public struct JobHandle: Sendable {
 }
 
 /// A job that exhausted its attempts, kept for inspection.
-public struct DeadLetter: Sendable, Equatable {
+public struct DeadLetter: Sendable, Equatable, Codable {
     public let id: JobID
     public let key: String?
     public let attempts: Int

@@ -1,7 +1,7 @@
 public import Histogram
 
 /// The three latencies the pool measures for every finished attempt, in nanoseconds.
-public struct LatencyHistograms: Sendable {
+public struct LatencyHistograms: Sendable, Codable {
     /// Time from entering the queue to starting on a worker.
     public var queueWait: Histogram<UInt64>
     /// Time a worker spent running the attempt.

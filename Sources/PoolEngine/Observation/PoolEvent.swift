@@ -1,7 +1,7 @@
 /// Something notable that happened in a pool, with when.
-public struct PoolEvent: Sendable, Equatable {
+public struct PoolEvent: Sendable, Equatable, Codable {
     /// What happened.
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable, Codable {
         /// The pool grew; `reason` says why ("queue 240 > 4 workers x 50").
         case scaledUp(from: Int, to: Int, reason: String)
         /// The pool shrank, or workers were told to leave after their current job.
@@ -61,7 +61,7 @@ extension PoolEvent.Kind: CustomStringConvertible {
 }
 
 /// How a pool is asked to stop.
-public enum ShutdownMode: Sendable, Equatable, CustomStringConvertible {
+public enum ShutdownMode: Sendable, Equatable, CustomStringConvertible, Codable {
     /// Refuse new jobs, finish the queued and running ones, and cancel what is left at the deadline.
     case graceful(deadline: Duration)
     /// Refuse new jobs, cancel the running ones and end the queued ones as cancelled.
@@ -76,7 +76,7 @@ public enum ShutdownMode: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// What a shutdown did, with every count.
-public struct ShutdownReport: Sendable, Equatable {
+public struct ShutdownReport: Sendable, Equatable, Codable {
     public let mode: ShutdownMode
     /// Final counts; ``JobCounters/isBalanced`` holds.
     public let counters: JobCounters

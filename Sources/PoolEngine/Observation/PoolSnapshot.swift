@@ -1,5 +1,5 @@
 /// An immutable picture of a whole pool at one instant, for dashboards and reports.
-public struct PoolSnapshot: Sendable {
+public struct PoolSnapshot: Sendable, Codable {
     public internal(set) var name: String
     public internal(set) var takenAt: PoolInstant
     public internal(set) var uptime: Duration
@@ -35,7 +35,7 @@ public struct PoolSnapshot: Sendable {
 }
 
 /// Where a pool is in its life.
-public enum PoolPhase: String, Sendable, Equatable {
+public enum PoolPhase: String, Sendable, Equatable, Codable {
     /// Accepting and running jobs.
     case running
     /// Refusing new jobs, finishing the accepted ones.
@@ -47,7 +47,7 @@ public enum PoolPhase: String, Sendable, Equatable {
 }
 
 /// One worker as a snapshot shows it.
-public struct WorkerSnapshot: Sendable, Equatable {
+public struct WorkerSnapshot: Sendable, Equatable, Codable {
     public let id: WorkerID
     public let state: WorkerState
     /// Jobs this worker finished successfully.
@@ -69,7 +69,7 @@ public struct WorkerSnapshot: Sendable, Equatable {
 }
 
 /// What a worker is doing.
-public enum WorkerState: Sendable, Equatable {
+public enum WorkerState: Sendable, Equatable, Codable {
     /// Created, not yet running.
     case starting
     /// Waiting for work since the instant given.
@@ -93,9 +93,9 @@ public enum WorkerState: Sendable, Equatable {
 }
 
 /// Completions per second, over sliding windows and second by second.
-public struct Throughput: Sendable, Equatable {
+public struct Throughput: Sendable, Equatable, Codable {
     /// One second of history.
-    public struct Second: Sendable, Equatable {
+    public struct Second: Sendable, Equatable, Codable {
         /// Seconds since the pool started, at the end of this second.
         public let t: Double
         public let completed: Int

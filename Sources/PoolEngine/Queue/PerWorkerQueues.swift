@@ -1,7 +1,7 @@
 import DequeModule
 
 /// How a push strategy picks the worker whose queue receives a new job.
-public enum DispatchRule: String, Sendable, CaseIterable {
+public enum DispatchRule: String, Sendable, CaseIterable, Codable {
     /// Each worker in turn.
     case roundRobin = "round-robin"
     /// The worker with the shortest queue (ties: the first).

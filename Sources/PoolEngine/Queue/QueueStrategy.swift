@@ -55,7 +55,7 @@ public enum DispatchTarget: Sendable, Equatable {
 }
 
 /// How many jobs wait, in the shared queue and in each worker's own queue.
-public struct QueueDepths: Sendable, Equatable {
+public struct QueueDepths: Sendable, Equatable, Codable {
     /// Jobs in the queue that every worker takes from.
     public var shared: Int
     /// Jobs in each worker's own queue, for strategies that have them.
@@ -81,7 +81,7 @@ public struct QueueDepths: Sendable, Equatable {
 
 /// What one change of workers did to a keyed pool's keys: with jump consistent hash, growing from n to
 /// n + 1 workers moves about 1/(n + 1) of them.
-public struct KeyMovement: Sendable, Equatable {
+public struct KeyMovement: Sendable, Equatable, Codable {
     public var fromWorkers: Int
     public var toWorkers: Int
     /// Known keys whose worker changed.
@@ -119,7 +119,7 @@ public struct QueuedJob: Sendable {
 }
 
 /// A worker's number, unique within one pool and never reused.
-public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     public let rawValue: Int
     public init(_ rawValue: Int) { self.rawValue = rawValue }
     public static func < (lhs: WorkerID, rhs: WorkerID) -> Bool { lhs.rawValue < rhs.rawValue }

@@ -1,5 +1,5 @@
 /// The part of a pool's configuration that governs scaling, changeable while the pool runs.
-public struct ScalingSettings: Sendable, Equatable {
+public struct ScalingSettings: Sendable, Equatable, Codable {
     public var minWorkers: Int
     public var maxWorkers: Int
     /// Scale up when pending jobs per worker exceed this.
@@ -46,7 +46,7 @@ public struct ScalingSettings: Sendable, Equatable {
 }
 
 /// How a pool decides its size between its minimum and maximum.
-public enum ScalingMode: Sendable, Equatable, CustomStringConvertible {
+public enum ScalingMode: Sendable, Equatable, CustomStringConvertible, Codable {
     /// Grow while pending jobs per worker exceed ``ScalingSettings/scaleUpThreshold``; retire workers idle
     /// for ``ScalingSettings/idleTimeout``. Reacts to a queue that has already formed.
     case queueThreshold
@@ -64,7 +64,7 @@ public enum ScalingMode: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The goal of ``ScalingMode/targetWait(_:)``.
-public struct TargetWait: Sendable, Equatable {
+public struct TargetWait: Sendable, Equatable, Codable {
     /// The mean queue wait the pool keeps under.
     public var target: Duration
     /// How far back arrivals and service times are measured: shorter follows changes sooner, longer is

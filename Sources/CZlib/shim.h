@@ -1,0 +1,2 @@
+// zlib, for the recordings' compressed blocks (compress2 / uncompress, one block at a time).
+#include <zlib.h>

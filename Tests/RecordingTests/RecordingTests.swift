@@ -1,0 +1,167 @@
+import Dashboard
+import Foundation
+import PoolEngine
+import Recording
+import Testing
+import Workload
+
+/// A short scenario with a caption, a burst and scaling, so frames differ from one to the next.
+private let scenarioText = """
+    name: recorded
+    seed: 3
+    duration: 2s
+    pool: { min_workers: 2, max_workers: 8, scale_up_threshold: 2, cooldown: 200ms, idle_timeout: 500ms }
+    workload:
+      arrivals: { process: poisson, rate: 200/s }
+      service: { distribution: exponential, mean: 5ms }
+    timeline:
+      - at: 0s
+        caption: "first caption"
+      - at: 500ms
+        burst: 200
+      - at: 1s
+        caption: "second caption"
+    """
+
+private func temporaryPath(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString)-\(name)").path
+}
+
+/// Runs the scenario live as the dashboard would (a frame every 50 ms, latencies every 5th, a few keys),
+/// recording every message and keeping the screen the live state drew after each.
+private func recordLiveRun(to path: String) async throws -> [Canvas] {
+    let scenario = try ScenarioParser.parse(scenarioText, file: "recorded.yaml")
+    let session = try LiveSession(scenario: scenario)
+    let writer = try RecordingWriter(
+        path: path, header: RecordingHeader(source: "scenario", scenario: scenario.name, fps: 20), blockSeconds: 0.2)
+    let driver = Task { await session.shutdown(await session.drive()) }
+    var state = DashboardState(burstSize: 100)
+    var screens: [Canvas] = []
+    func feed(_ message: Message) {
+        writer.record(message)
+        (state, _) = update(state, message)
+        screens.append(view(state, width: 110, height: 36))
+    }
+    var frame = 0
+    while !session.status.finished || frame < 10 {
+        frame += 1
+        let snapshot = session.pool.snapshot(includingLatencies: frame % 5 == 0)
+        feed(.tick(DashboardFrame(snapshot: snapshot, status: session.status)))
+        if frame == 8 { feed(.key(.character("h"))) }
+        if frame == 12 { feed(.key(.right)) }
+        if frame == 15 { feed(.key(.character("?"))) }
+        if frame == 18 { feed(.key(.escape)) }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    let report = await driver.value
+    feed(.shutdownFinished(report))
+    feed(.tick(DashboardFrame(snapshot: session.pool.snapshot(), status: session.status)))
+    try writer.finish()
+    return screens
+}
+
+@Suite("Recordings: written as the dashboard goes, replayed frame for frame", .serialized)
+struct RecordingTests {
+    @Test("a replay draws the same screens as the live run, entry by entry, forwards and after seeking back")
+    func frameEquality() async throws {
+        let path = temporaryPath("equal.rec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let live = try await recordLiveRun(to: path)
+        let recording = try Recording.read(path: path)
+        #expect(recording.damage == nil)
+        #expect(recording.header.scenario == "recorded")
+        #expect(recording.entries.count == live.count)
+        var player = ReplayPlayer(recording: recording, initial: DashboardState(burstSize: 100))
+        for index in recording.entries.indices {
+            player.show(entries: index + 1)
+            #expect(view(player.state, width: 110, height: 36) == live[index], "screen \(index + 1) of \(live.count)")
+        }
+        // Back to the middle (refolded from a checkpoint or the start), then forward again by playing.
+        let middle = live.count / 2
+        player.show(entries: middle)
+        #expect(view(player.state, width: 110, height: 36) == live[middle - 1])
+        player.playing = true
+        player.advance(by: 3_600)
+        #expect(player.atEnd)
+        #expect(view(player.state, width: 110, height: 36) == live[live.count - 1])
+    }
+
+    @Test("stepping moves a frame at a time; seeking by event stops where something happened")
+    func stepAndSeek() async throws {
+        let path = temporaryPath("step.rec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try await recordLiveRun(to: path)
+        let recording = try Recording.read(path: path)
+        var player = ReplayPlayer(recording: recording)
+        player.step(by: 1)
+        #expect(player.position == 1 && !player.playing)
+        player.step(by: 3)
+        let ticksBefore = recording.entries[..<player.position].filter { if case .tick = $0.message { true } else { false } }.count
+        #expect(ticksBefore == 4)
+        player.step(by: -2)
+        #expect(recording.entries[..<player.position].filter { if case .tick = $0.message { true } else { false } }.count == 2)
+        // The first key the person pressed ("h" after the 8th frame) is a mark.
+        player.show(entries: 0)
+        var stops: [Int] = []
+        for _ in 0..<40 {
+            player.seekEvent(forward: true)
+            stops.append(player.position - 1)
+            if player.atEnd { break }
+        }
+        #expect(stops == Array(player.marks.prefix(stops.count)))
+        #expect(player.marks.contains { if case .key(.character("h")) = recording.entries[$0].message { true } else { false } })
+        player.seek(to: 1.0)
+        #expect(abs(player.time - 1.0) < 1e-9)
+        #expect(recording.entries[..<player.position].allSatisfy { $0.t <= 1.0 })
+        #expect(player.position == recording.entries.count || recording.entries[player.position].t > 1.0)
+    }
+
+    @Test("a recording cut short or corrupt replays up to the damage and says where it is")
+    func damagedRecordings() async throws {
+        let path = temporaryPath("damaged.rec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try await recordLiveRun(to: path)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        let full = try Recording.read(whole, path: path)
+        #expect(full.damage == nil && full.entries.count > 20)
+
+        let cut = try Recording.read(whole.prefix(whole.count - 100), path: path)
+        let cutNote = try #require(cut.damage)
+        #expect(cutNote.contains("cut short"))
+        #expect(cut.entries.count > 0 && cut.entries.count < full.entries.count)
+        #expect(zip(cut.entries, full.entries).allSatisfy { $0.t == $1.t })
+        // Its summary is marked interrupted: the end was lost.
+        let frames = cut.entries.compactMap { entry -> (snapshot: PoolSnapshot, status: SessionStatus)? in
+            if case .tick(let frame) = entry.message { return (frame.snapshot, frame.status) }
+            return nil
+        }
+        #expect(RunResult.summarising(scenario: "recorded", seed: 3, frames: frames, report: nil)?.interrupted == true)
+
+        // One byte flipped inside the second block's compressed data.
+        var corrupt = whole
+        let headerEnd = try #require(corrupt.indices.filter { corrupt[$0] == 0x0A }.dropFirst().first) + 1
+        let firstBlock = Int(corrupt[headerEnd..<headerEnd + 4].reduce(UInt32(0)) { ($0 << 8) | UInt32($1) })
+        let secondBlock = headerEnd + 8 + firstBlock
+        corrupt[secondBlock + 8 + 20] ^= 0xFF
+        let damaged = try Recording.read(corrupt, path: path)
+        #expect(damaged.damage?.contains("block 2") == true)
+        #expect(damaged.damage?.contains("corrupt") == true)
+        #expect(damaged.entries.count > 0 && damaged.entries.count < full.entries.count)
+
+        #expect(throws: RecordingError.self) { try Recording.read(Data("hello".utf8), path: "x") }
+        let futureVersion = Data("POOLSCOPE-RECORDING\n{\"version\":99,\"source\":\"scenario\",\"scenario\":\"x\",\"recordedAt\":\"\",\"fps\":10}\n".utf8)
+        do {
+            _ = try Recording.read(futureVersion, path: "x.rec")
+            Issue.record("read a version it does not know")
+        } catch {
+            #expect(error.message.contains("version 99"))
+        }
+    }
+
+    @Test("keys survive the round trip, named ones and characters alike")
+    func keysRoundTrip() throws {
+        let keys: [Key] = [.character("h"), .character("<"), .character("?"), .left, .enter, .escape, .tab, .interrupt]
+        let data = try JSONEncoder().encode(keys)
+        #expect(try JSONDecoder().decode([Key].self, from: data) == keys)
+    }
+}
