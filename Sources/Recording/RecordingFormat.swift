@@ -58,11 +58,14 @@ public struct RecordingHeader: Sendable, Codable, Equatable {
     /// The scenario after overrides and its seed, so the run can be repeated.
     public var resolvedScenario: String?
     public var seed: UInt64?
+    /// Jobs the dashboard's b key injected, so the replayed dashboard starts as the live one did.
+    public var burstSize: Int?
 
     public init(
         version: Int = RecordingFormat.version, source: String, scenario: String, recordedAt: Date = Date(), fps: Int,
-        resolvedScenario: String? = nil, seed: UInt64? = nil
+        resolvedScenario: String? = nil, seed: UInt64? = nil, burstSize: Int? = nil
     ) {
+        self.burstSize = burstSize
         self.version = version
         self.source = source
         self.scenario = scenario

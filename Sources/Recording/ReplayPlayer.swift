@@ -20,6 +20,7 @@ public struct ReplayPlayer: Sendable {
     /// the end), for seeking from one to the next.
     public let marks: [Int]
     private let initial: DashboardState
+    private var initialGlyphs: Glyphs?
     private var checkpoints: [Int: DashboardState] = [:]
     static let checkpointEvery = 200
     public static let speeds: ClosedRange<Double> = 0.125...64
@@ -76,6 +77,13 @@ public struct ReplayPlayer: Sendable {
         speed = min(max(value, Self.speeds.lowerBound), Self.speeds.upperBound)
     }
 
+    /// Draws with these glyphs from now on, and after any seek (the terminal decides them, not the recording).
+    public mutating func setGlyphs(_ glyphs: Glyphs) {
+        state.glyphs = glyphs
+        for key in checkpoints.keys { checkpoints[key]?.glyphs = glyphs }
+        initialGlyphs = glyphs
+    }
+
     /// The person's own view keys (help, histogram, selection, scrolling) on the replayed state; the
     /// commands they would send to a pool are dropped, since there is none.
     public mutating func view(_ key: Key) {
@@ -94,6 +102,7 @@ public struct ReplayPlayer: Sendable {
         if count < position {
             let start = checkpoints.keys.filter { $0 <= count }.max() ?? 0
             state = checkpoints[start] ?? initial
+            if let initialGlyphs { state.glyphs = initialGlyphs }
             position = start
         }
         applyWhile { _, applied in applied < count }

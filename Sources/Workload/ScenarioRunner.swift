@@ -16,6 +16,8 @@ public struct RunProgress: Sendable {
 public struct RunOutput: Sendable {
     public var result: RunResult
     public var seconds: [SecondRow]
+    /// The pool's shutdown report.
+    public var report: ShutdownReport? = nil
 }
 
 /// Runs a scenario headless against a live pool: submits its job stream on time, performs its timeline,
@@ -115,7 +117,7 @@ public final class ScenarioRunner: Sendable {
         let rows = log.rows
         let claims = scenario.claims
         if !claims.isEmpty { result.claims = claims.map { $0.check(summary: result, rows: rows) } }
-        return RunOutput(result: result, seconds: rows)
+        return RunOutput(result: result, seconds: rows, report: report)
     }
 
     private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: SessionLog, wallTime: Duration) -> RunResult {

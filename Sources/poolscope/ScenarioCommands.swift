@@ -97,6 +97,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --cluster: how long to wait for the nodes to finish the jobs after the arrivals.", valueName: "duration"))
     var drainTimeout: String = "60s"
 
+    @OptionGroup var recording: RecordOptions
+
     func validate() throws {
         if (scenario == nil) == (from == nil) {
             throw ValidationError(scenario == nil ? "name a scenario (a file or a bundled demo), or --from RESULT.json" : "a scenario or --from, not both")
@@ -112,6 +114,7 @@ struct Run: AsyncParsableCommand {
         if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
         if cluster != nil, speed != 1 { throw ValidationError("--speed is not available with --cluster") }
         if cluster != nil, serving.serve != nil { throw ValidationError("--serve is not available with --cluster") }
+        if cluster != nil, recording.record != nil { throw ValidationError("--record is not available with --cluster") }
         if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
         }
@@ -130,6 +133,8 @@ struct Run: AsyncParsableCommand {
         // SIGINT or SIGTERM ends the run early: the partial summary is printed, then exit 130 or 143.
         let interruption = Interruption(then: { runner.interrupt() })
         let output: RunOutput
+        let recorder = recording.writer(for: scenario, fps: 10).map { HeadlessRecorder(writer: $0) }
+        let recordedSession = Locked<LiveSession?>(nil)
         do {
             let serving = self.serving
             let name = scenario.name
@@ -137,6 +142,8 @@ struct Run: AsyncParsableCommand {
                 if let monitor = await serving.start(session.pool, name: name) {
                     printError("poolscope: serving pool '\(ServeOptions.poolName(name))' on \(monitor.url) (GET /v1/pools, /metrics)")
                 }
+                recordedSession.withLock { $0 = session }
+                recorder?.start(session)
             }
         } catch {
             progress.finish()
@@ -144,6 +151,8 @@ struct Run: AsyncParsableCommand {
             terminate(1)
         }
         progress.finish()
+        await recorder?.stop(recordedSession.withLock { $0 }, report: output.report)
+        let recorded = recorder?.writer.close() ?? true
         if let csv {
             let lines = [SecondRow.csvHeader] + output.seconds.map(\.csvLine)
             do {
@@ -159,7 +168,7 @@ struct Run: AsyncParsableCommand {
             print(RunReportFormatter.human(output.result))
         }
         interruption.exitIfInterrupted("the summary covers what ran")
-        if !output.result.balanced { terminate(1) }
+        if !output.result.balanced || !recorded { terminate(1) }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dashboard
 import Foundation
 import PoolEngine
+import Recording
 import Synchronization
 import TerminalBackend
 import Workload
@@ -29,6 +30,8 @@ struct Watch: AsyncParsableCommand {
     var ascii = false
 
     @OptionGroup var serving: ServeOptions
+
+    @OptionGroup var recording: RecordOptions
 
     @Flag(help: "On exit, print on standard error what the frames cost: CPU time per frame and the share of a core.")
     var frameStats = false
@@ -59,10 +62,13 @@ struct Watch: AsyncParsableCommand {
             terminate(1)
         }
         let monitor = await serving.start(session.pool, name: chosen.name)
-        let app = DashboardApp(source: SessionSource(session: session), fps: fps, burst: burst, ascii: ascii)
+        let recorder = recording.writer(for: chosen, fps: fps, burst: burst)
+        let app = DashboardApp(source: SessionSource(session: session), fps: fps, burst: burst, ascii: ascii, recorder: recorder)
         if let monitor { app.state.notice = "serving on \(monitor.url)" }
+        if let recorder { app.state.notice = "recording to \(recorder.path)" }
         let signal = await app.run()
         await monitor?.stop()
+        if let recorder, !recorder.close() { terminate(1) }
         if frameStats { printError(app.frameCost.summary(fps: fps)) }
         // Ended by a signal: the contract's exit code (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
         if let number = signal { terminate(128 + number) }
@@ -115,9 +121,12 @@ final class DashboardApp: Screen {
     /// What the frames (snapshot, update, view, draw) cost in CPU time on this thread.
     private(set) var frameCost = FrameCost()
     private var framesSinceLatencies = Int.max
+    /// Where every message the state is given is also written, when recording.
+    let recorder: RecordingWriter?
 
-    init(source: any DashboardSource, fps: Int, burst: Int, ascii: Bool) {
+    init(source: any DashboardSource, fps: Int, burst: Int, ascii: Bool, recorder: RecordingWriter? = nil) {
         self.source = source
+        self.recorder = recorder
         self.fps = fps
         self.ascii = ascii
         state = DashboardState(burstSize: burst)
@@ -144,19 +153,25 @@ final class DashboardApp: Screen {
     func refresh() async {
         if !reported, let finished = report.withLock({ $0 }) {
             reported = true
-            (state, _) = update(state, .shutdownFinished(finished))
+            _ = apply(.shutdownFinished(finished))
         }
-        for (command, reason) in source.takeRefusals() { (state, _) = update(state, .refused(command, reason: reason)) }
+        for (command, reason) in source.takeRefusals() { _ = apply(.refused(command, reason: reason)) }
         let withLatencies = framesSinceLatencies >= fps || state.frame?.snapshot.phase != .running
         framesSinceLatencies = withLatencies ? 1 : framesSinceLatencies + 1
         guard let frame = source.frame(includingLatencies: withLatencies) else { return }
-        (state, _) = update(state, .tick(frame))
+        _ = apply(.tick(frame))
     }
 
     func press(_ key: Key) async -> Bool {
-        let (next, commands) = update(state, .key(key))
+        perform(apply(.key(key)))
+    }
+
+    /// Every message goes through here: recorded (when recording), then applied to the state.
+    private func apply(_ message: Message) -> [Command] {
+        recorder?.record(message)
+        let (next, commands) = update(state, message)
         state = next
-        return perform(commands)
+        return commands
     }
 
     func render(width: Int, height: Int) -> Canvas { view(state, width: width, height: height) }
@@ -183,7 +198,7 @@ final class DashboardApp: Screen {
                 quit = true
             default:
                 // A source that cannot do this (a burst on a watched pool) says so instead of ignoring it.
-                if let refusal = source.execute(command) { (state, _) = update(state, .refused(command, reason: refusal)) }
+                if let refusal = source.execute(command) { _ = apply(.refused(command, reason: refusal)) }
             }
         }
         return quit

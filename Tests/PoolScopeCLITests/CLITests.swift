@@ -105,6 +105,35 @@ struct CLITests {
         #expect(lines.count == 4 && lines.allSatisfy { $0.hasPrefix("Tests/WorkloadTests/broken/three-errors.yaml:") }, "\(result.error)")
     }
 
+    @Test("run --record writes a recording whose replay --json summary counts the same jobs; damage is noted, not fatal")
+    func recordAndReplaySummary() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).rec").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try poolscope("run", "burst", "--duration", "3s", "--json", "--record", path)
+        #expect(run.status == 0, "\(run.error)")
+        #expect(run.error.contains("recorded ") && run.error.contains("replay with: poolscope replay \(path)"), "\(run.error)")
+        let live = try JSONDecoder.snakeCase.decode(Summary.self, from: Data(run.output.utf8))
+        let replay = try poolscope("replay", path, "--json")
+        #expect(replay.status == 0, "\(replay.error)")
+        let replayed = try JSONDecoder.snakeCase.decode(Summary.self, from: Data(replay.output.utf8))
+        #expect(replayed.jobs == live.jobs)
+        #expect(replayed.interrupted == nil)
+        // Cut short: the summary of what is left, marked interrupted, and a note on standard error.
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count * 2 / 3).write(to: URL(fileURLWithPath: path))
+        let cut = try poolscope("replay", path, "--json")
+        #expect(cut.status == 0)
+        #expect(cut.error.contains("cut short"), "\(cut.error)")
+        let partial = try JSONDecoder.snakeCase.decode(Summary.self, from: Data(cut.output.utf8))
+        #expect(partial.interrupted == true)
+        #expect(partial.jobs.submitted < live.jobs.submitted)
+        // Not a recording at all: one line, exit 1.
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: path))
+        let bad = try poolscope("replay", path, "--json")
+        #expect(bad.status == 1)
+        #expect(bad.error == "poolscope: \(path): not a PoolScope recording (it does not start with POOLSCOPE-RECORDING)\n", "\(bad.error)")
+    }
+
     @Test("--set overrides a field for run and check; a bad override is refused naming it, exit 1")
     func overrides() throws {
         let run = try poolscope("run", "burst", "--set", "pool.max_workers=3", "--duration", "3s", "--json")
@@ -292,5 +321,22 @@ struct CLITests {
         let lines = result.output.split(separator: "\n")
         #expect(lines.count >= 10)
         #expect(lines.contains { $0.hasPrefix("burst ") })
+    }
+}
+
+/// The parts of a run summary the recording tests compare.
+private struct Summary: Decodable {
+    struct Jobs: Decodable, Equatable {
+        var submitted: Int, completed: Int, failed: Int, rejected: Int, cancelled: Int
+    }
+    var jobs: Jobs
+    var interrupted: Bool?
+}
+
+extension JSONDecoder {
+    fileprivate static var snakeCase: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
     }
 }

@@ -81,6 +81,48 @@ struct TUITests {
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil, "\(tmux.screen)")
     }
 
+    @Test("watch --record, then replay: it steps frame by frame, seeks to a time and to events, and shows the burst pressed live")
+    func recordAndReplay() async throws {
+        try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).rec").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml --burst 500 --record \(path)")
+            try #require(await tmux.wait { $0.contains("Workers (") && $0.contains("recording to") } != nil, "\(tmux.screen)")
+            try await Task.sleep(for: .seconds(1))
+            try tmux.press("b")
+            #expect(await tmux.wait { $0.contains("you: burst of 500 jobs") } != nil, "\(tmux.screen)")
+            try await Task.sleep(for: .seconds(2))
+            try tmux.press("q")
+            #expect(await tmux.wait { $0.contains("EXITED 0") && $0.contains("recorded ") } != nil, "\(tmux.screen)")
+        }
+        let tmux = try TmuxSession("\(binary) replay \(path) --paused")
+        try #require(await tmux.wait { $0.contains("REPLAY PAUSED") && $0.contains("frame 0/") } != nil, "\(tmux.screen)")
+        try tmux.press("n")
+        #expect(await tmux.wait { $0.contains("frame 1/") && $0.contains("Workers (") } != nil, "n steps one frame:\n\(tmux.screen)")
+        try tmux.press("n")
+        try tmux.press("n")
+        #expect(await tmux.wait { $0.contains("frame 3/") } != nil, "\(tmux.screen)")
+        try tmux.press("N")
+        #expect(await tmux.wait { $0.contains("frame 2/") } != nil, "N steps back:\n\(tmux.screen)")
+        try tmux.press("g")
+        try tmux.press("2")
+        try tmux.press("Enter")
+        #expect(await tmux.wait { $0.contains(" 0:02.0 / ") } != nil, "g 2 Enter goes to 2 s:\n\(tmux.screen)")
+        try tmux.press("0")
+        #expect(await tmux.wait { $0.contains(" 0:00.0 / ") } != nil, "0 goes back to the start:\n\(tmux.screen)")
+        // Event by event from the start: the burst the person pressed live is one of the marks.
+        var sawBurst = false
+        for _ in 0..<10 where !sawBurst {
+            try tmux.press("]")
+            try await Task.sleep(for: .milliseconds(200))
+            sawBurst = tmux.screen.contains("you: burst of 500 jobs")
+        }
+        #expect(sawBurst, "] reaches the burst pressed live:\n\(tmux.screen)")
+        try tmux.press("q")
+        #expect(await tmux.wait { $0.contains("EXITED 0") } != nil, "\(tmux.screen)")
+    }
+
     @Test("b raises the queue, then the workers, with a scale-up event; + moves the threshold; s shows a balanced report; q exits and restores the terminal")
     func burstThresholdShutdownQuit() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")

@@ -603,7 +603,9 @@ struct PoolCore {
 
     /// The scaler's tick: decide and apply.
     mutating func evaluateScaling(now: PoolInstant, effects: inout Effects) {
-        guard phase == .running || phase == .draining else { return }
+        // Once the workers are released (the drain is done), they stop as their hands empty: that is no
+        // reason to start new ones for the minimum.
+        guard phase == .running || (phase == .draining && !workersReleased) else { return }
         if let transition = breaker?.tick(now: now) {
             report(transition, effects: &effects)
             wakeParkedWorkersWithWork(effects: &effects)
