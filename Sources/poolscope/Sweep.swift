@@ -11,8 +11,8 @@ struct Sweep: AsyncParsableCommand {
             or PATH=V1,V2,...; give --vary twice for a grid. Join paths with + to set several fields to one value \
             (pool.min_workers+pool.max_workers=4..10 sizes a fixed pool). Each point runs --repeat times with \
             seeds seed, seed+1, ...; a metric is shown as its mean and 95% interval (Student's t). Where Erlang C \
-            applies, theory_mean_wait_ms is its prediction. Runs one at a time, headless, with the time left on \
-            standard error.
+            applies, theory_mean_wait_ms is its prediction. Runs headless, one at a time or --parallel N at once, \
+            with the time left on standard error.
             """)
 
     @Argument(help: "A scenario file, or the name of a bundled demo.")
@@ -23,6 +23,12 @@ struct Sweep: AsyncParsableCommand {
 
     @Option(help: "Runs per point, with seeds seed, seed+1, ... (1-100).")
     var `repeat`: Int = 1
+
+    @Option(
+        help: ArgumentHelp(
+            "Runs at once (1-64). Each run is its own pool; runs that sleep (the default workload) share cores well, runs that spin do not: keep N at or below the cores for those.",
+            valueName: "n"))
+    var parallel: Int = 1
 
     @OptionGroup var overrides: OverrideOptions
 
@@ -41,6 +47,7 @@ struct Sweep: AsyncParsableCommand {
         guard (1...2).contains(vary.count) else { throw ValidationError("give --vary once or twice, like --vary pool.max_workers=4..10") }
         for text in vary { _ = try SweepAxis(text) }
         guard (1...100).contains(`repeat`) else { throw ValidationError("--repeat must lie within 1...100, got \(`repeat`)") }
+        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must lie within 1...64, got \(parallel)") }
         let points = try vary.map { try SweepAxis($0).values.count }.reduce(1, *)
         guard points * `repeat` <= 10_000 else {
             throw ValidationError("\(points) points x --repeat \(`repeat`) is \(points * `repeat`) runs; at most 10000 in one sweep")
@@ -61,30 +68,64 @@ struct Sweep: AsyncParsableCommand {
                     variants: point.flatMap { entry in entry.path.split(separator: "+").map { "\($0)=\(entry.value)" } }
                 ).0)
         }
-        let total = scenarios.count * `repeat`
-        let started = ContinuousClock.now
-        var done = 0
-        var results: [SweepDocument.Point] = []
-        for (point, scenario) in zip(points, scenarios) {
-            var pointRuns: [RunResult] = []
-            for index in 0..<`repeat` {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if parallel > cores, scenarios.contains(where: { $0.workload.kind != .sleep }) {
+            printError(
+                "poolscope: --parallel \(parallel) on \(cores) cores with a spinning workload: the runs share the CPU, and their service times will show it")
+        }
+        // Every run, in order: point by point, seed by seed.
+        var jobs: [(point: Int, label: String, scenario: Scenario)] = []
+        for (index, (point, scenario)) in zip(points, scenarios).enumerated() {
+            let label = point.map { "\($0.path)=\($0.value)" }.joined(separator: " ")
+            for repeatIndex in 0..<`repeat` {
                 var run = scenario
-                run.seed = (runs.seed ?? scenario.seed) &+ UInt64(index)
-                let label = point.map { "\($0.path)=\($0.value)" }.joined(separator: " ")
-                var left = ""
-                if done > 0 {
-                    let estimate = ((ContinuousClock.now - started).seconds / Double(done) * Double(total - done)).rounded(.up)
-                    left = ", about \(formatted(.seconds(estimate))) left"
+                run.seed = (runs.seed ?? scenario.seed) &+ UInt64(repeatIndex)
+                jobs.append((index, label, run))
+            }
+        }
+        let speed = runs.speed
+        let started = ContinuousClock.now
+        var finished: [Int: RunResult] = [:]
+        var launched = 0
+        func announce(_ index: Int) {
+            let job = jobs[index]
+            var left = ""
+            if !finished.isEmpty {
+                let perRun = (ContinuousClock.now - started).seconds / Double(finished.count)
+                let estimate = (perRun * Double(jobs.count - finished.count) / Double(parallel)).rounded(.up)
+                left = ", about \(formatted(.seconds(estimate))) left"
+            }
+            printError("poolscope: sweep run \(index + 1)/\(jobs.count): \(job.label), seed \(job.scenario.seed)\(left)")
+        }
+        await withTaskGroup(of: (Int, Result<RunResult, ConfigurationError>).self) { group in
+            func launch() {
+                guard launched < jobs.count else { return }
+                let index = launched
+                launched += 1
+                announce(index)
+                let scenario = jobs[index].scenario
+                group.addTask {
+                    do throws(ConfigurationError) {
+                        return (index, .success(try await ScenarioRunner(scenario: scenario, speed: speed).run().result))
+                    } catch {
+                        return (index, .failure(error))
+                    }
                 }
-                printError("poolscope: sweep run \(done + 1)/\(total): \(label), seed \(run.seed)\(left)")
-                do {
-                    pointRuns.append(try await ScenarioRunner(scenario: run, speed: runs.speed).run().result)
-                } catch {
-                    printError("poolscope: the pool refused \(label): \(error)")
+            }
+            for _ in 0..<min(parallel, jobs.count) { launch() }
+            while let (index, outcome) = await group.next() {
+                switch outcome {
+                case .success(let result): finished[index] = result
+                case .failure(let error):
+                    printError("poolscope: the pool refused \(jobs[index].label): \(error)")
                     terminate(1)
                 }
-                done += 1
+                launch()
             }
+        }
+        var results: [SweepDocument.Point] = []
+        for (index, point) in points.enumerated() {
+            let pointRuns = jobs.indices.filter { jobs[$0].point == index }.compactMap { finished[$0] }
             results.append(SweepDocument.Point(set: Dictionary(point.map { ($0.path, $0.value) }) { $1 }, runs: pointRuns))
         }
         let document = SweepDocument(scenario: scenarios[0].name, vary: axes.map(\.path), repeats: `repeat`, points: results)

@@ -195,7 +195,7 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: page) }
         let result = try poolscope(
             "sweep", "mmc-erlang-c", "--vary", "pool.min_workers+pool.max_workers=4,5", "--repeat", "2", "--duration", "2s",
-            "--speed", "4", "--json", "--html", page.path)
+            "--speed", "4", "--json", "--html", page.path, "--parallel", "2")
         #expect(result.status == 0, "\(result.error)")
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.components(separatedBy: "<svg").count == 7 && html.contains("Erlang C"), "six charts and the theory line")
@@ -204,6 +204,8 @@ struct CLITests {
         let document = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         let points = document?["points"] as? [[String: Any]] ?? []
         #expect(points.count == 2)
+        // Run two at a time, reported in the points' order.
+        #expect(points.map { ($0["set"] as? [String: String])?["pool.min_workers+pool.max_workers"] } == ["4", "5"])
         #expect(points.allSatisfy { $0["runs"] as? Int == 2 && $0["theory_mean_wait_ms"] is Double })
         let wait = (points.first?["metrics"] as? [String: Any])?["queue_wait_mean_ms"] as? [String: Double]
         #expect(wait.map { $0["ci95_low"]! <= $0["mean"]! && $0["mean"]! <= $0["ci95_high"]! } == true, "\(String(describing: wait))")
