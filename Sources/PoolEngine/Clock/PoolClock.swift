@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// A point on a ``PoolClock``'s monotonic time line, in nanoseconds from the clock's own origin.
-public struct PoolInstant: Comparable, Hashable, Sendable, CustomStringConvertible, Codable {
+public struct PoolInstant: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Nanoseconds since the clock's origin.
     public var nanoseconds: Int64
 

@@ -57,7 +57,7 @@ public struct Job: Sendable {
 }
 
 /// A pool-unique number given to each submitted job, in submission order.
-public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public static func < (lhs: JobID, rhs: JobID) -> Bool { lhs.rawValue < rhs.rawValue }

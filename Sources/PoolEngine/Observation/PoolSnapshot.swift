@@ -47,7 +47,7 @@ public enum PoolPhase: String, Sendable, Equatable, Codable {
 }
 
 /// One worker as a snapshot shows it.
-public struct WorkerSnapshot: Sendable, Equatable, Codable {
+public struct WorkerSnapshot: Sendable, Equatable {
     public let id: WorkerID
     public let state: WorkerState
     /// Jobs this worker finished successfully.
@@ -95,7 +95,7 @@ public enum WorkerState: Sendable, Equatable, Codable {
 /// Completions per second, over sliding windows and second by second.
 public struct Throughput: Sendable, Equatable, Codable {
     /// One second of history.
-    public struct Second: Sendable, Equatable, Codable {
+    public struct Second: Sendable, Equatable {
         /// Seconds since the pool started, at the end of this second.
         public let t: Double
         public let completed: Int

@@ -119,7 +119,7 @@ public struct QueuedJob: Sendable {
 }
 
 /// A worker's number, unique within one pool and never reused.
-public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let rawValue: Int
     public init(_ rawValue: Int) { self.rawValue = rawValue }
     public static func < (lhs: WorkerID, rhs: WorkerID) -> Bool { lhs.rawValue < rhs.rawValue }
