@@ -205,7 +205,10 @@ final class Reader {
         var pool = PoolConfiguration()
         pool.name = name
         if let node = top["pool"] { pool = recover(pool) { () throws(ScenarioError) in try self.pool(node, base: pool) } }
-        let workload = recover(nil as WorkloadSpec?) { () throws(ScenarioError) in try self.workload(try need(top, "workload")) }
+        let workers = pool.maxWorkers
+        let workload = recover(nil as WorkloadSpec?) { () throws(ScenarioError) in
+            try self.workload(try need(top, "workload"), maxWorkers: workers)
+        }
         if let keys = top["workload"]?.mapping?["keys"], pool.queueStrategy != .keyed {
             note(fail(keys, "workload.keys applies only to pool.strategy keyed (here \(pool.queueStrategy)): keys would be ignored"))
         }
@@ -385,11 +388,16 @@ final class Reader {
 
     // MARK: Workload
 
-    func workload(_ node: Node) throws(ScenarioError) -> WorkloadSpec {
+    /// `maxWorkers` and the service time turn `arrivals.utilisation` into a rate.
+    func workload(_ node: Node, maxWorkers: Int) throws(ScenarioError) -> WorkloadSpec {
         let f = try fields(
             node, "workload", allowed: ["arrivals", "job", "service", "failure_rate", "keys", "priorities"],
             required: ["arrivals", "service"])
-        let arrivals = recover(ArrivalProcess.constant(rate: 1)) { () throws(ScenarioError) in try self.arrivals(try need(f, "arrivals")) }
+        let serviceNode = try need(f, "service")
+        let meanService = (try? self.service(serviceNode))?.mean.seconds
+        let arrivals = recover(ArrivalProcess.constant(rate: 1)) { () throws(ScenarioError) in
+            try self.arrivals(try need(f, "arrivals"), capacity: meanService.map { Double(maxWorkers) / $0 })
+        }
         var kind = JobKind.sleep
         if let n = f["job"] {
             let j = try fields(n, "workload.job", allowed: ["kind", "cpu_fraction"], required: ["kind"])
@@ -405,7 +413,7 @@ final class Reader {
                 throw fail(j["cpu_fraction"], "workload.job.cpu_fraction applies only to kind mixed")
             }
         }
-        let service = recover(ServiceTime.constant(.milliseconds(1))) { () throws(ScenarioError) in try self.service(try need(f, "service")) }
+        let service = recover(ServiceTime.constant(.milliseconds(1))) { () throws(ScenarioError) in try self.service(serviceNode) }
         let failureRate = try f["failure_rate"].map { (n) throws(ScenarioError) in try double(n, "workload.failure_rate", within: 0...1) } ?? 0
         var keys: KeyDistribution?
         if let n = f["keys"] {
@@ -442,12 +450,28 @@ final class Reader {
             arrivals: arrivals, kind: kind, service: service, failureRate: failureRate, keys: keys, priorities: priorities)
     }
 
-    func arrivals(_ node: Node) throws(ScenarioError) -> ArrivalProcess {
+    /// `capacity`: jobs per second the pool's maximum finishes at the mean service time, for `utilisation`.
+    func arrivals(_ node: Node, capacity: Double?) throws(ScenarioError) -> ArrivalProcess {
         let processes = ["constant", "poisson", "bursts", "ramp", "on_off"]
-        let f = try fields(
-            node, "workload.arrivals", allowed: ["process", "rate", "burst_size", "every", "from", "to", "over", "on", "off"],
+        var f = try fields(
+            node, "workload.arrivals",
+            allowed: ["process", "rate", "utilisation", "burst_size", "every", "from", "to", "over", "on", "off"],
             required: ["process"])
         let process = try choice(try need(f, "process"), "workload.arrivals.process", processes)
+        // utilisation: rho instead of a rate, for constant and poisson: rate = rho x max_workers / mean service.
+        var utilisationRate: Double?
+        if let n = f.removeValue(forKey: "utilisation") {
+            guard process == "constant" || process == "poisson" else {
+                throw fail(n, "workload.arrivals.utilisation applies to process constant or poisson, not \(process)")
+            }
+            if f["rate"] != nil { throw fail(n, "workload.arrivals: give rate or utilisation, not both") }
+            let rho = try double(n, "workload.arrivals.utilisation", within: 0.000_001...10)
+            guard let capacity, capacity.isFinite, capacity > 0 else {
+                throw fail(n, "workload.arrivals.utilisation needs a service time with a positive mean")
+            }
+            utilisationRate = rho * capacity
+            f["rate"] = n
+        }
         let needs: [String: [String]] = [
             "constant": ["rate"], "poisson": ["rate"], "bursts": ["rate", "burst_size", "every"],
             "ramp": ["from", "to", "over"], "on_off": ["rate", "on", "off"],
@@ -457,7 +481,10 @@ final class Reader {
             note(fail(value, "workload.arrivals.\(key) does not apply to process \(process); it takes \(wanted.joined(separator: ", "))"))
         }
         for key in wanted where f[key] == nil { throw fail(node, "workload.arrivals: process \(process) needs '\(key)'") }
-        func r(_ key: String) throws(ScenarioError) -> Double { try rate(try need(f, key), "workload.arrivals.\(key)") }
+        func r(_ key: String) throws(ScenarioError) -> Double {
+            if key == "rate", let utilisationRate { return utilisationRate }
+            return try rate(try need(f, key), "workload.arrivals.\(key)")
+        }
         func d(_ key: String) throws(ScenarioError) -> Duration { try duration(try need(f, key), "workload.arrivals.\(key)") }
         switch process {
         case "constant": return .constant(rate: try r("rate"))
