@@ -30,18 +30,20 @@ enum Zlib {
                 return CZlib.uncompress(outBase, &size, inBase, uLong(data.count))
             }
         }
-        guard status == Z_OK, Int(size) == originalSize else {
-            return .failure(ZlibFailure(status: status == Z_OK ? Z_DATA_ERROR : status))
-        }
+        guard status == Z_OK else { return .failure(ZlibFailure(status: status)) }
+        guard Int(size) == originalSize else { return .failure(ZlibFailure(status: ZlibFailure.shorterThanSaid)) }
         output.count = originalSize
         return .success(output)
     }
 }
 
 struct ZlibFailure: Error, CustomStringConvertible {
+    /// Not zlib's: the data was whole but shorter than the block's header said.
+    static let shorterThanSaid: Int32 = -1_000
     var status: Int32
     var description: String {
         switch status {
+        case Self.shorterThanSaid: "it holds less than its header says"
         case Z_DATA_ERROR: "its data fails zlib's check"
         case Z_BUF_ERROR: "it holds more than its header says"
         case Z_MEM_ERROR: "out of memory"

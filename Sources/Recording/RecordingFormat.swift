@@ -58,14 +58,17 @@ public struct RecordingHeader: Sendable, Codable, Equatable {
     /// The scenario after overrides and its seed, so the run can be repeated.
     public var resolvedScenario: String?
     public var seed: UInt64?
-    /// Jobs the dashboard's b key injected, so the replayed dashboard starts as the live one did.
+    /// Jobs the dashboard's b key injected, and the notice it started with, so the replayed dashboard
+    /// starts as the live one did.
     public var burstSize: Int?
+    public var notice: String?
 
     public init(
         version: Int = RecordingFormat.version, source: String, scenario: String, recordedAt: Date = Date(), fps: Int,
-        resolvedScenario: String? = nil, seed: UInt64? = nil, burstSize: Int? = nil
+        resolvedScenario: String? = nil, seed: UInt64? = nil, burstSize: Int? = nil, notice: String? = nil
     ) {
         self.burstSize = burstSize
+        self.notice = notice
         self.version = version
         self.source = source
         self.scenario = scenario

@@ -62,7 +62,9 @@ public struct Recording: Sendable {
             guard data.endIndex - offset >= 8 else { return damaged("the file ends inside block \(block)'s header at byte \(offset)") }
             let compressedSize = Int(Self.bigEndian(data, at: offset))
             let originalSize = Int(Self.bigEndian(data, at: offset + 4))
-            guard compressedSize > 0, compressedSize <= RecordingFormat.blockLimit, originalSize <= RecordingFormat.blockLimit
+            // zlib never expands more than about 1032 to 1: a larger original size is damage, not data.
+            guard compressedSize > 0, compressedSize <= RecordingFormat.blockLimit, originalSize <= RecordingFormat.blockLimit,
+                originalSize <= compressedSize * 1_032 + 64
             else { return damaged("block \(block) at byte \(offset) has an impossible length") }
             let start = offset + 8
             guard data.endIndex - start >= compressedSize else {

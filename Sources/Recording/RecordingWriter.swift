@@ -50,7 +50,15 @@ public final class RecordingWriter: Sendable {
 
     /// Records one entry as given (tests stamp their own times).
     public func record(_ entry: RecordedEntry) {
-        guard var line = try? RecordingFormat.encoder().encode(entry) else { return }
+        var line: Data
+        do {
+            line = try RecordingFormat.encoder().encode(entry)
+        } catch {
+            state.withLock { state in
+                if state.failure == nil { state.failure = "an entry at \(entry.t)s did not encode (\(error)); the recording stops there" }
+            }
+            return
+        }
         line.append(0x0A)
         state.withLock { state in
             guard state.failure == nil else { return }

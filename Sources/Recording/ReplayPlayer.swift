@@ -19,7 +19,11 @@ public struct ReplayPlayer: Sendable {
     /// Entries where something happens (a pool event, a caption, a key the person pressed, a refusal,
     /// the end), for seeking from one to the next.
     public let marks: [Int]
+    /// Entries that are frames (ticks), for stepping.
+    private let ticks: [Int]
     private let initial: DashboardState
+    /// What the person chose with view keys during the replay, kept across refolds.
+    private var viewChoices: ViewChoices?
     private var initialGlyphs: Glyphs?
     private var checkpoints: [Int: DashboardState] = [:]
     static let checkpointEvery = 200
@@ -30,6 +34,7 @@ public struct ReplayPlayer: Sendable {
         self.initial = initial
         state = initial
         marks = Self.marks(in: recording.entries)
+        ticks = recording.entries.indices.filter { if case .tick = recording.entries[$0].message { true } else { false } }
         checkpoints[0] = initial
     }
 
@@ -39,7 +44,11 @@ public struct ReplayPlayer: Sendable {
 
     /// Wall time passed: while playing, the clock moves by `seconds` × speed and the entries it passes apply.
     public mutating func advance(by seconds: Double) {
-        guard playing, !atEnd else { return }
+        guard playing else { return }
+        if atEnd {
+            playing = false
+            return
+        }
         time = min(time + max(seconds, 0) * speed, duration)
         let until = time
         applyWhile { entry, _ in entry.t <= until }
@@ -49,13 +58,21 @@ public struct ReplayPlayer: Sendable {
     /// One frame (tick) forward or back; pauses.
     public mutating func step(by frames: Int) {
         playing = false
-        let ticks = recording.entries.indices.filter { if case .tick = recording.entries[$0].message { true } else { false } }
-        guard !ticks.isEmpty else { return }
+        guard frames != 0, !ticks.isEmpty else { return }
         // The tick applied last is at position - 1; the target is `frames` ticks from it.
         let current = ticks.lastIndex { $0 < position } ?? -1
-        let target = min(max(current + frames, 0), ticks.count - 1)
-        move(to: ticks[target] + 1)
+        let target = current + frames
+        if target < 0 {
+            move(to: 0)
+        } else if target >= ticks.count {
+            if frames > 0 { move(to: recording.entries.count) }  // no frame after this one: the rest (the report)
+        } else {
+            move(to: ticks[target] + 1)
+        }
     }
+
+    /// Frames (ticks) applied so far, and in the whole recording.
+    public var frames: (shown: Int, total: Int) { (ticks.lastIndex { $0 < position }.map { $0 + 1 } ?? 0, ticks.count) }
 
     /// To the next (or previous) entry where something happens; pauses.
     public mutating func seekEvent(forward: Bool) {
@@ -88,6 +105,7 @@ public struct ReplayPlayer: Sendable {
     /// commands they would send to a pool are dropped, since there is none.
     public mutating func view(_ key: Key) {
         (state, _) = update(state, .key(key))
+        viewChoices = ViewChoices(state)
     }
 
     /// To the state after the first `count` entries (paused), folding from the nearest checkpoint.
@@ -99,13 +117,16 @@ public struct ReplayPlayer: Sendable {
     /// To the state after `count` entries, folding from the nearest checkpoint at or before it.
     private mutating func move(to count: Int) {
         let count = min(max(count, 0), recording.entries.count)
+        var refolded = false
         if count < position {
             let start = checkpoints.keys.filter { $0 <= count }.max() ?? 0
             state = checkpoints[start] ?? initial
             if let initialGlyphs { state.glyphs = initialGlyphs }
             position = start
+            refolded = true
         }
         applyWhile { _, applied in applied < count }
+        if refolded { viewChoices?.apply(to: &state) }
         time = position > 0 ? recording.entries[position - 1].t : 0
     }
 
@@ -136,5 +157,30 @@ public struct ReplayPlayer: Sendable {
             }
         }
         return marks
+    }
+}
+
+/// The view settings a person can change in a replay (histogram, window, help, details, selection).
+private struct ViewChoices: Sendable {
+    var histogram: HistogramKind
+    var latencyWholeRun: Bool
+    var showHelp: Bool
+    var showDetail: Bool
+    var selected: WorkerID?
+
+    init(_ state: DashboardState) {
+        histogram = state.histogram
+        latencyWholeRun = state.latencyWholeRun
+        showHelp = state.showHelp
+        showDetail = state.showDetail
+        selected = state.selected
+    }
+
+    func apply(to state: inout DashboardState) {
+        state.histogram = histogram
+        state.latencyWholeRun = latencyWholeRun
+        state.showHelp = showHelp
+        state.showDetail = showDetail
+        state.selected = selected
     }
 }

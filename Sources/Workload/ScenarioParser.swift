@@ -394,9 +394,10 @@ final class Reader {
             node, "workload", allowed: ["arrivals", "job", "service", "failure_rate", "keys", "priorities"],
             required: ["arrivals", "service"])
         let serviceNode = try need(f, "service")
-        let meanService = (try? self.service(serviceNode))?.mean.seconds
+        // Read first: arrivals.utilisation is relative to it (a broken service is reported once, below).
+        let service = recover(nil as ServiceTime?) { () throws(ScenarioError) in try self.service(serviceNode) }
         let arrivals = recover(ArrivalProcess.constant(rate: 1)) { () throws(ScenarioError) in
-            try self.arrivals(try need(f, "arrivals"), capacity: meanService.map { Double(maxWorkers) / $0 })
+            try self.arrivals(try need(f, "arrivals"), capacity: service.map { Double(maxWorkers) / $0.mean.seconds })
         }
         var kind = JobKind.sleep
         if let n = f["job"] {
@@ -413,7 +414,6 @@ final class Reader {
                 throw fail(j["cpu_fraction"], "workload.job.cpu_fraction applies only to kind mixed")
             }
         }
-        let service = recover(ServiceTime.constant(.milliseconds(1))) { () throws(ScenarioError) in try self.service(serviceNode) }
         let failureRate = try f["failure_rate"].map { (n) throws(ScenarioError) in try double(n, "workload.failure_rate", within: 0...1) } ?? 0
         var keys: KeyDistribution?
         if let n = f["keys"] {
@@ -447,7 +447,7 @@ final class Reader {
             priorities = PriorityDistribution(levels: levels, weights: weights)
         }
         return WorkloadSpec(
-            arrivals: arrivals, kind: kind, service: service, failureRate: failureRate, keys: keys, priorities: priorities)
+            arrivals: arrivals, kind: kind, service: service ?? .constant(.milliseconds(1)), failureRate: failureRate, keys: keys, priorities: priorities)
     }
 
     /// `capacity`: jobs per second the pool's maximum finishes at the mean service time, for `utilisation`.

@@ -10,7 +10,10 @@ public enum Units {
             let number = trimmed.dropLast(suffix.count).trimmingSpaces
             // "ms" also ends in "s", and "us" in "s": only accept a clean number before the unit.
             guard let value = Double(number), value.isFinite else { continue }
-            return .nanoseconds(Int64((value * scale * 1e9).rounded()))
+            // Beyond about 292 years a duration does not fit in Int64 nanoseconds: not a duration here.
+            let nanoseconds = (value * scale * 1e9).rounded()
+            guard abs(nanoseconds) < 9.2e18 else { return nil }
+            return .nanoseconds(Int64(nanoseconds))
         }
         return nil
     }

@@ -18,14 +18,14 @@ struct RecordOptions: ParsableArguments {
     }
 
     /// Opens the recording for a scenario, or exits 1 saying why.
-    func writer(for scenario: Scenario, fps: Int, burst: Int? = nil) -> RecordingWriter? {
+    func writer(for scenario: Scenario, fps: Int, burst: Int? = nil, notice: String? = nil) -> RecordingWriter? {
         guard let record else { return nil }
         do {
             return try RecordingWriter(
                 path: record,
                 header: RecordingHeader(
                     source: "scenario", scenario: scenario.name, fps: fps, resolvedScenario: scenario.resolvedYAML,
-                    seed: scenario.seed, burstSize: burst))
+                    seed: scenario.seed, burstSize: burst, notice: notice))
         } catch {
             printError("poolscope: \(error)")
             terminate(1)

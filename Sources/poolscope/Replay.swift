@@ -12,7 +12,7 @@ struct Replay: AsyncParsableCommand {
         discussion: """
             Keys: p or space pause/play, n / N one frame forward / back, ] / [ next / previous event, \
             g go to a time (type 90, 1:30 or 45s, then Enter), 0 back to the start, . / , faster / slower, \
-            q quit; the dashboard's view keys (h, w, arrows, Enter, { }, ?) work as live. See docs/RECORDING.md.
+            q quit; the dashboard's view keys (h, w, arrows, Tab, Enter, { }, ?, Esc) work as live. See docs/RECORDING.md.
             """)
 
     @Argument(help: "A recording written by --record.")
@@ -112,6 +112,7 @@ final class ReplayApp: Screen {
     static func initialState(_ header: RecordingHeader) -> DashboardState {
         var state = DashboardState(burstSize: header.burstSize ?? 500)
         state.unavailableKeys = [.nextPool, .previousPool]
+        state.notice = header.notice
         return state
     }
 
@@ -191,7 +192,8 @@ final class ReplayApp: Screen {
         let speed = player.speed == player.speed.rounded() ? "\(Int(player.speed))x" : "\(player.speed)x"
         let position = "\(Self.clock(player.time)) / \(Self.clock(player.duration))"
         if let typed = goTo { return " REPLAY go to: \(typed)_   (Enter go, Esc cancel)" }
-        var text = " REPLAY \(state) \(speed) \(position)  frame \(player.position)/\(player.recording.entries.count)"
+        let (shown, total) = player.frames
+        var text = " REPLAY \(state) \(speed) \(position)  frame \(shown)/\(total)"
         if let notice { return text + "  " + notice }
         if let damage = player.recording.damage, player.atEnd { return text + "  recording damaged: " + damage }
         text += "  p play  n/N step  ]/[ event  g go to  0 start  ./, speed  q quit"

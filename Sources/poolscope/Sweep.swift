@@ -91,8 +91,9 @@ struct Sweep: AsyncParsableCommand {
             let job = jobs[index]
             var left = ""
             if !finished.isEmpty {
+                // Wall time per finished run, with `parallel` running at once: already the pace of the sweep.
                 let perRun = (ContinuousClock.now - started).seconds / Double(finished.count)
-                let estimate = (perRun * Double(jobs.count - finished.count) / Double(parallel)).rounded(.up)
+                let estimate = (perRun * Double(jobs.count - finished.count)).rounded(.up)
                 left = ", about \(formatted(.seconds(estimate))) left"
             }
             printError("poolscope: sweep run \(index + 1)/\(jobs.count): \(job.label), seed \(job.scenario.seed)\(left)")
@@ -219,7 +220,7 @@ struct SweepDocument: Encodable {
         /// The metrics, by the run summary's names.
         static let metricNames = [
             "queue_wait_mean_ms", "queue_wait_p50_ms", "queue_wait_p99_ms", "queue_wait_max_ms", "end_to_end_p99_ms",
-            "throughput_mean_per_s", "workers_max", "workers_mean", "completed", "rejected", "dead_letters",
+            "throughput_mean_per_s", "workers_max", "workers_mean", "service_mean_ms", "completed", "rejected", "dead_letters",
         ]
 
         static func metric(_ name: String, of run: RunResult) -> Double {
@@ -232,6 +233,7 @@ struct SweepDocument: Encodable {
             case "throughput_mean_per_s": run.throughput.meanPerS
             case "workers_max": Double(run.workers.maxSeen)
             case "workers_mean": run.workers.meanSeen ?? Double(run.workers.final)
+            case "service_mean_ms": run.latencyMs.service.mean
             case "completed": Double(run.jobs.completed)
             case "rejected": Double(run.jobs.rejected)
             default: Double(run.deadLetters)
@@ -244,7 +246,18 @@ struct SweepDocument: Encodable {
 
         var theoryMeanWaitMs: Double? { runs.first?.theory?.predictedMeanWaitMs }
 
-        enum CodingKeys: String, CodingKey { case set, runs, metrics, theoryMeanWaitMs = "theory_mean_wait_ms" }
+        /// Erlang C again with each run's measured mean service time (sleeps overshoot a little), averaged.
+        var theoryWithMeasuredServiceMs: Double? {
+            let values = runs.compactMap { $0.theory?.predictedWithMeasuredServiceMs }
+            guard !values.isEmpty, values.count == runs.count else { return nil }
+            return Interval.round(values.reduce(0, +) / Double(values.count))
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case set, runs, metrics
+            case theoryMeanWaitMs = "theory_mean_wait_ms"
+            case theoryWithMeasuredServiceMs = "theory_mean_wait_measured_service_ms"
+        }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -252,6 +265,7 @@ struct SweepDocument: Encodable {
             try container.encode(runs.count, forKey: .runs)
             try container.encode(metrics, forKey: .metrics)
             try container.encodeIfPresent(theoryMeanWaitMs, forKey: .theoryMeanWaitMs)
+            try container.encodeIfPresent(theoryWithMeasuredServiceMs, forKey: .theoryWithMeasuredServiceMs)
         }
     }
 
@@ -315,12 +329,14 @@ struct SweepDocument: Encodable {
     /// One row per point: the varied values, runs, then each metric's mean and interval.
     func csv() -> String {
         let names = Point.metricNames
-        let header = vary + ["runs"] + names.flatMap { ["\($0)_mean", "\($0)_ci95_low", "\($0)_ci95_high"] } + ["theory_mean_wait_ms"]
+        let header =
+            vary + ["runs"] + names.flatMap { ["\($0)_mean", "\($0)_ci95_low", "\($0)_ci95_high"] }
+            + ["theory_mean_wait_ms", "theory_mean_wait_measured_service_ms"]
         let rows = points.map { point -> String in
             let metrics = point.metrics
             let values = vary.map { point.set[$0] ?? "" } + ["\(point.runs.count)"]
                 + names.flatMap { name in metrics[name].map { ["\($0.mean)", "\($0.ci95Low)", "\($0.ci95High)"] } ?? ["", "", ""] }
-                + [point.theoryMeanWaitMs.map { "\($0)" } ?? ""]
+                + [point.theoryMeanWaitMs.map { "\($0)" } ?? "", point.theoryWithMeasuredServiceMs.map { "\($0)" } ?? ""]
             // RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled.
             return values.map { field in
                 field.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })

@@ -10,8 +10,14 @@ extension SweepDocument {
         ("workers_max", "Workers (max)"), ("rejected", "Rejected jobs"),
     ]
 
+    /// Measured mean wait over Erlang C's prediction, charted where the theory applies, with the band
+    /// of ±15% drawn: how well the pool matches the M/M/c model, point by point.
+    static let theoryRatio = "queue_wait_mean_over_erlang_c"
+
     func html() -> String {
-        let charts = Self.charted.map { chart($0.metric, title: $0.title) }.joined(separator: "\n")
+        let theory = points.contains { $0.theoryMeanWaitMs != nil }
+            ? [(metric: Self.theoryRatio, title: "Measured mean wait / Erlang C (band: ±15%)")] : []
+        let charts = (Self.charted + theory).map { chart($0.metric, title: $0.title) }.joined(separator: "\n")
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>poolscope sweep: \(escape(scenario))</title>
@@ -46,7 +52,13 @@ extension SweepDocument {
         for (index, name) in series.enumerated() {
             let members = points.filter { vary.count == 1 || $0.set[vary[1]] == name }
             let values = members.compactMap { point -> (Double, Double, Double, Double)? in
-                guard let interval = point.metrics[metric], let value = point.set[vary[0]] else { return nil }
+                guard let value = point.set[vary[0]] else { return nil }
+                if metric == Self.theoryRatio {
+                    guard let wait = point.metrics["queue_wait_mean_ms"], let predicted = point.theoryMeanWaitMs, predicted > 0
+                    else { return nil }
+                    return (x(of: value), wait.mean / predicted, wait.ci95Low / predicted, wait.ci95High / predicted)
+                }
+                guard let interval = point.metrics[metric] else { return nil }
                 return (x(of: value), interval.mean, interval.ci95Low, interval.ci95High)
             }.sorted { $0.0 < $1.0 }
             let color = colors[index % colors.count]
@@ -63,7 +75,9 @@ extension SweepDocument {
         guard !all.isEmpty else { return "" }
         let (width, height, left, bottom, top, right) = (420.0, 260.0, 56.0, 36.0, 12.0, 12.0)
         let xMin = all.map(\.x).min() ?? 0, xMax = all.map(\.x).max() ?? 1
-        let yMax = max(all.map { max($0.high, $0.mean) }.max() ?? 1, 1e-9) * 1.08
+        let peak = all.map { max($0.high, $0.mean) }.max() ?? 0
+        // All zero (nothing rejected): an axis of 0 to 1, not of nothing.
+        let yMax = metric == Self.theoryRatio ? max(peak * 1.08, 1.5) : peak > 0 ? peak * 1.08 : 1
         // Every metric charted is a count, a rate or a time: the axis starts at zero, and an interval that
         // reaches below it (few runs, wide spread) is cut there.
         let yMin = 0.0
@@ -80,6 +94,11 @@ extension SweepDocument {
         }
         for value in xValues {
             svg += "<text x=\"\(f(px(x(of: value))))\" y=\"\(f(height - bottom + 14))\" font-size=\"11\" text-anchor=\"middle\">\(escape(value))</text>"
+        }
+        if metric == Self.theoryRatio {
+            for (value, dash) in [(1.0, ""), (0.85, " stroke-dasharray=\"4 3\""), (1.15, " stroke-dasharray=\"4 3\"")] {
+                svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(value)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(value)))\" stroke=\"#555\"\(dash)/>"
+            }
         }
         svg += "<text x=\"\(f((left + width - right) / 2))\" y=\"\(f(height - 4))\" font-size=\"11\" text-anchor=\"middle\">\(escape(vary[0]))</text>"
         for line in lines {

@@ -62,10 +62,11 @@ struct Watch: AsyncParsableCommand {
             terminate(1)
         }
         let monitor = await serving.start(session.pool, name: chosen.name)
-        let recorder = recording.writer(for: chosen, fps: fps, burst: burst)
+        let notices = [monitor.map { "serving on \($0.url)" }, recording.record.map { "recording to \($0)" }].compactMap { $0 }
+        let notice = notices.isEmpty ? nil : notices.joined(separator: " · ")
+        let recorder = recording.writer(for: chosen, fps: fps, burst: burst, notice: notice)
         let app = DashboardApp(source: SessionSource(session: session), fps: fps, burst: burst, ascii: ascii, recorder: recorder)
-        if let monitor { app.state.notice = "serving on \(monitor.url)" }
-        if let recorder { app.state.notice = "recording to \(recorder.path)" }
+        app.state.notice = notice
         let signal = await app.run()
         await monitor?.stop()
         if let recorder, !recorder.close() { terminate(1) }

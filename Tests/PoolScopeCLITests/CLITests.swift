@@ -105,6 +105,19 @@ struct CLITests {
         #expect(lines.count == 4 && lines.allSatisfy { $0.hasPrefix("Tests/WorkloadTests/broken/three-errors.yaml:") }, "\(result.error)")
     }
 
+    @Test("compare varies several fields in step: a target-wait pool, the threshold rule and a fixed pool on one stream")
+    func compareInStep() throws {
+        let result = try poolscope(
+            "compare", "target-wait", "--vary", "pool.scaling.policy=target_wait,threshold,threshold", "--vary",
+            "pool.min_workers=1,1,9", "--vary", "pool.max_workers=32,32,9", "--duration", "3s", "--speed", "2")
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("same job stream in every variant"), "\(result.output)")
+        #expect(result.output.contains("target_wait 1 32") && result.output.contains("threshold 9 9"), "\(result.output)")
+        #expect(result.output.contains("workers mean") && result.output.contains("queue wait mean"), "\(result.output)")
+        let uneven = try poolscope("compare", "burst", "--vary", "pool.strategy=fifo,lifo", "--vary", "pool.max_workers=4,8,16")
+        #expect(uneven.status == 2 && uneven.error.contains("each needs as many values"), "\(uneven.error)")
+    }
+
     @Test("run --record writes a recording whose replay --json summary counts the same jobs; damage is noted, not fatal")
     func recordAndReplaySummary() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).rec").path
@@ -198,7 +211,8 @@ struct CLITests {
             "--speed", "4", "--json", "--html", page.path, "--parallel", "2")
         #expect(result.status == 0, "\(result.error)")
         let html = try String(contentsOf: page, encoding: .utf8)
-        #expect(html.components(separatedBy: "<svg").count == 7 && html.contains("Erlang C"), "six charts and the theory line")
+        #expect(html.components(separatedBy: "<svg").count == 8 && html.contains("Erlang C"), "six charts, the theory line, and measured over theory")
+        #expect(html.contains("Measured mean wait / Erlang C"))
         #expect(!html.contains("<script") && !html.contains("src="), "self-contained: nothing to fetch")
         #expect(result.error.contains("sweep run 4/4") && result.error.contains("left"), "progress with the time left: \(result.error)")
         let document = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]

@@ -158,6 +158,71 @@ struct RecordingTests {
         }
     }
 
+    @Test("a long recording: jumping back refolds from a checkpoint to the very state a straight fold reaches")
+    func checkpoints() async throws {
+        let path = temporaryPath("long.rec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try await recordLiveRun(to: path)
+        let short = try Recording.read(path: path)
+        // The same messages twelve times over, later each time: over 200 entries, so checkpoints exist.
+        let span = (short.entries.last?.t ?? 0) + 0.1
+        let entries = (0..<12).flatMap { round in
+            short.entries.map { RecordedEntry(t: $0.t + Double(round) * span, message: $0.message) }
+        }
+        let long = Recording(header: short.header, entries: entries)
+        var folded = DashboardState(burstSize: 100)
+        var screens: [Canvas] = []
+        for entry in entries {
+            (folded, _) = update(folded, entry.message.message)
+            screens.append(view(folded, width: 100, height: 30))
+        }
+        var player = ReplayPlayer(recording: long, initial: DashboardState(burstSize: 100))
+        player.show(entries: entries.count)
+        for count in [450, 201, 199, 37, 1, 333] {
+            player.show(entries: count)
+            #expect(view(player.state, width: 100, height: 30) == screens[count - 1], "after \(count) entries")
+        }
+    }
+
+    @Test("stepping past either end stays in the recording; n at the last frame shows the report after it")
+    func stepAtTheEnds() async throws {
+        let path = temporaryPath("ends.rec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try await recordLiveRun(to: path)
+        let recording = try Recording.read(path: path)
+        var player = ReplayPlayer(recording: recording)
+        player.step(by: -1)
+        #expect(player.position == 0)
+        player.show(entries: recording.entries.count)
+        let end = player.position
+        player.step(by: 1)
+        #expect(player.position == end, "n at the end does not go back")
+        // From the last frame (before the report and the frame after it), n reaches the end.
+        let lastTick = try #require(recording.entries.lastIndex { if case .tick = $0.message { true } else { false } })
+        player.show(entries: lastTick + 1)
+        player.step(by: 1)
+        #expect(player.position == recording.entries.count)
+        #expect(player.frames.shown == player.frames.total)
+        // Playing at the end stops at once.
+        player.playing = true
+        player.advance(by: 1)
+        #expect(!player.playing)
+    }
+
+    @Test("the viewer's own view keys survive a seek back")
+    func viewChoicesSurviveSeeks() async throws {
+        let path = temporaryPath("view.rec")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try await recordLiveRun(to: path)
+        let recording = try Recording.read(path: path)
+        var player = ReplayPlayer(recording: recording)
+        player.show(entries: recording.entries.count)
+        player.view(.character("w"))
+        let whole = player.state.latencyWholeRun
+        player.show(entries: 3)
+        #expect(player.state.latencyWholeRun == whole)
+    }
+
     @Test("keys survive the round trip, named ones and characters alike")
     func keysRoundTrip() throws {
         let keys: [Key] = [.character("h"), .character("<"), .character("?"), .left, .enter, .escape, .tab, .interrupt]

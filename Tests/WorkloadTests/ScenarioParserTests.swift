@@ -198,6 +198,44 @@ struct ScenarioParserTests {
         }
     }
 
+    @Test("arrivals.utilisation: the rate that keeps max_workers busy that fraction of the time; errors named")
+    func utilisation() throws {
+        func scenario(_ arrivals: String, workers: Int = 4) throws(ScenarioError) -> Scenario {
+            try ScenarioParser.parse(
+                """
+                name: x
+                duration: 5s
+                pool: { min_workers: \(workers), max_workers: \(workers) }
+                workload:
+                  arrivals: \(arrivals)
+                  service: { distribution: exponential, mean: 20ms }
+                """, file: "x.yaml")
+        }
+        // 0.8 x 4 workers / 20 ms = 160/s; with 10 workers, 400/s.
+        #expect(try scenario("{ process: poisson, utilisation: 0.8 }").workload.arrivals == .poisson(rate: 160))
+        #expect(try scenario("{ process: constant, utilisation: 0.8 }", workers: 10).workload.arrivals == .constant(rate: 400))
+        let failures: [(String, String)] = [
+            ("{ process: poisson, utilisation: 0.8, rate: 10/s }", "give rate or utilisation, not both"),
+            ("{ process: ramp, utilisation: 0.8, from: 1/s, to: 2/s, over: 1s }", "applies to process constant or poisson"),
+            ("{ process: poisson, utilisation: -1 }", "workload.arrivals.utilisation"),
+        ]
+        for (text, expected) in failures {
+            do {
+                _ = try scenario(text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.message.contains(expected), "\(text): \(error.message)")
+            }
+        }
+    }
+
+    @Test("a duration too long for the clock is not a duration, rather than a crash")
+    func hugeDuration() {
+        #expect(Units.duration("1e300s") == nil)
+        #expect(Units.duration("99999999999h") == nil)
+        #expect(Units.duration("100000h") == .seconds(360_000_000))
+    }
+
     @Test("units: durations need a unit, rates a time base")
     func units() {
         #expect(Units.duration("20ms") == .milliseconds(20))

@@ -228,11 +228,13 @@ struct PoolCore {
     private mutating func admit(_ job: Job, box: OutcomeBox?, now: PoolInstant) -> QueuedJob {
         nextJobID += 1
         counters.submitted += 1
-        loadWindow?.arrived(at: now)
         return QueuedJob(id: JobID(nextJobID), job: job, attempt: 1, submittedAt: now, enqueuedAt: now, outcome: box)
     }
 
+    /// Every attempt a worker will serve comes through here (new jobs, admitted waiters, retries), so the
+    /// target-wait estimate counts attempts, as the workers' busy time does; jobs run in the caller do not.
     private mutating func enqueue(_ job: QueuedJob, effects: inout Effects) {
+        loadWindow?.arrived(at: effects.now)
         let target = queue.enqueue(job)
         wakeWorker(for: target, effects: &effects)
     }

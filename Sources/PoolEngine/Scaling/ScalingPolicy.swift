@@ -111,6 +111,10 @@ public enum ScalingPolicy {
         let targetSeconds = target ?? goal.target.seconds
         let service = load.meanService
         let describeLoad = "λ \(rateText(load.arrivalRate))/s, 1/μ \(formatted(seconds: service))"
+        // No arrivals and nothing queued: the minimum, which may be none.
+        if load.arrivalRate == 0 && input.pending == 0 {
+            return Sizing(workers: settings.minWorkers, reason: "no arrivals for \(formatted(goal.window)): min \(settings.minWorkers)")
+        }
         var workers = max(settings.minWorkers, 1)
         var predicted = ErlangC.meanWait(servers: workers, arrivalRate: load.arrivalRate, meanService: service)
         while workers < settings.maxWorkers, (predicted ?? .infinity) > targetSeconds {

@@ -52,13 +52,13 @@ public enum ScalingMode: Sendable, Equatable, CustomStringConvertible, Codable {
     case queueThreshold
     /// Estimate the arrival rate and the mean service time over a sliding window and keep the fewest
     /// workers whose predicted mean queue wait (Erlang C, the M/M/c queue) stays under a target. Sizes the
-    /// pool for the load before a queue forms, and shrinks it as soon as the load allows.
+    /// pool for the load before a queue forms; shrinks once the lower load has lasted a window.
     case targetWait(TargetWait)
 
     public var description: String {
         switch self {
         case .queueThreshold: "queue threshold"
-        case .targetWait(let goal): "target wait \(formatted(goal.target))"
+        case .targetWait(let goal): "target wait \(formatted(goal.target)) (window \(formatted(goal.window)))"
         }
     }
 }
