@@ -67,6 +67,7 @@ let package = Package(
             name: "Workload",
             dependencies: [
                 "PoolEngine",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,5 @@
 public import Dashboard
-public import Foundation
+import Foundation
 import PoolEngine
 import Synchronization
 

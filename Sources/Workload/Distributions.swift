@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+public import PoolEngine
 
 /// How long simulated jobs take.
 public enum ServiceTime: Sendable, Equatable {

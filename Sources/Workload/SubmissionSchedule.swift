@@ -1,3 +1,4 @@
+import DequeModule
 import PoolEngine
 
 /// One simulated job, fully decided in advance.
@@ -45,7 +46,9 @@ public struct SubmissionSchedule: Sendable {
     private var paused = false
     private var nextArrival: Duration?
     private var nextPeriodicBurst: Duration?
-    private var queued: [Submission] = []
+    /// Drawn but not yet taken, in time order: a deque, so taking the first of a burst of N is O(1), not
+    /// a shift of the N - 1 behind it (a burst was O(N^2)).
+    private var queued = Deque<Submission>()
     private var index = 0
 
     /// `timeline` must be in time order, as ``Scenario/timeline`` is.

@@ -24,7 +24,7 @@ struct StressTests {
     }
 
     static func kinds(count: Int, seed: UInt64) -> [StressKind] {
-        var random = SplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         return (0..<count).map { _ in
             switch Int.random(in: 0..<1_000, using: &random) {
             case 0..<50: .fail

@@ -172,7 +172,7 @@ struct TargetWaitLiveTests {
         let pool = try WorkerPool(configuration: configuration)
 
         // The arrival stream: Poisson within each phase, exponential service, from a fixed seed.
-        var random = SplitMix64(seed: 42)
+        var random = SeededRandom(seed: 42)
         var arrivals: [(at: Double, phase: Int, service: Double)] = []
         var phaseStart = 0.0
         for (index, phase) in phases.enumerated() {

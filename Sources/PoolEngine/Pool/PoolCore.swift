@@ -83,7 +83,7 @@ struct Effects {
 ///
 /// ``WorkerPool`` keeps one of these behind a mutex; each method is one event (a submission, a finished
 /// attempt, a tick, a shutdown step) and leaves what must happen outside the lock in an ``Effects``.
-struct PoolCore {
+struct PoolCore: Sendable {
     let configuration: PoolConfiguration
     let startedAt: PoolInstant
     private(set) var settings: ScalingSettings
@@ -128,7 +128,7 @@ struct PoolCore {
     private(set) var breaker: CircuitBreaker?
     private(set) var bucket: TokenBucket?
     private(set) var faults: FaultInjection
-    private var random: SplitMix64
+    private var random: SeededRandom
     /// Workers asleep until the rate limiter's next token (at most one is needed).
     private var throttleSleepers = 0
     /// Recent arrivals and busy time, kept only while the scaler aims for a target wait.
@@ -143,7 +143,7 @@ struct PoolCore {
         self.breaker = configuration.circuitBreaker.map { CircuitBreaker(policy: $0) }
         self.bucket = configuration.rateLimit.map { TokenBucket(limit: $0, now: now) }
         self.faults = configuration.faults
-        self.random = SplitMix64(seed: configuration.faultSeed)
+        self.random = SeededRandom(seed: configuration.faultSeed)
         self.loadWindow = Self.loadWindow(for: configuration.scalingMode)
         if case .dedicatedThreads = configuration.executor {
             canTakeAhead = queue.allowsTakingAhead && configuration.takeAhead > 0

@@ -1,10 +1,10 @@
 /// How a pool orders its waiting jobs and hands them to workers.
 ///
-/// A strategy is a plain value that the pool keeps under its lock: it is never called concurrently, and
+/// A strategy is a plain `Sendable` value that the pool keeps under its lock: it is never called concurrently, and
 /// it must not block or suspend. Implementations must give every job they were handed back exactly once,
 /// through ``dequeue(for:)``, ``evict()`` or ``removeAll()``; the pool's accounting relies on it.
 /// See docs/ARCHITECTURE.md for how to add one.
-public protocol QueueStrategy {
+public protocol QueueStrategy: Sendable {
     /// The number of jobs waiting.
     var count: Int { get }
     /// Takes in a job and says which worker should be woken for it.

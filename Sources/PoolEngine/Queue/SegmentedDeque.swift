@@ -81,3 +81,5 @@ struct SegmentedDeque<Element> {
         if spare == nil { spare = segment }
     }
 }
+
+extension SegmentedDeque: Sendable where Element: Sendable {}

@@ -11,9 +11,7 @@ import Darwin
 /// Why not `Synchronization.Mutex`: on Linux it locks with raw futex calls that ThreadSanitizer does not
 /// see, so every access under it is reported as a race and the sanitizer run that CI relies on becomes
 /// useless. pthread mutexes are intercepted by the sanitizer and cost the same uncontended.
-public final class Locked<Value>: @unchecked Sendable {
-    // Safety: `value` is read and written only inside `withLock`, between `pthread_mutex_lock` and
-    // `pthread_mutex_unlock` on `mutex`, which this object allocates, owns and destroys.
+public final class Locked<Value> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
@@ -47,3 +45,8 @@ public final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+// Safety: `value` is read and written only inside `withLock`, between `pthread_mutex_lock` and
+// `pthread_mutex_unlock` on `mutex`, which the object allocates, owns and destroys; and only a `Sendable`
+// value may be shared this way, since `withLock` hands it to whichever thread holds the lock.
+extension Locked: @unchecked Sendable where Value: Sendable {}

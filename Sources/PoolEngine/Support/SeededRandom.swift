@@ -7,7 +7,8 @@ import Darwin
 #endif
 
 /// A small, fast, seeded generator (SplitMix64): the same seed gives the same numbers on every machine,
-/// which is what makes a scenario's job stream repeatable.
+/// which is what makes a scenario's job stream and a pool's injected faults repeatable. The one
+/// generator of the package.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
