@@ -21,7 +21,9 @@ public struct Recording: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file"
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let reason = !exists ? "no such file" : isDirectory.boolValue ? "is a directory, not a recording" : "cannot be read (permissions?)"
             throw RecordingError(path: path, message: reason)
         }
         return try read(data, path: path)
@@ -29,6 +31,7 @@ public struct Recording: Sendable {
 
     public static func read(_ data: Data, path: String) throws(RecordingError) -> Recording {
         let magic = Data((RecordingFormat.magic + "\n").utf8)
+        guard !data.isEmpty else { throw RecordingError(path: path, message: "the file is empty") }
         guard data.starts(with: magic) else {
             throw RecordingError(path: path, message: "not a PoolScope recording (it does not start with \(RecordingFormat.magic))")
         }
@@ -40,7 +43,7 @@ public struct Recording: Sendable {
         do {
             header = try RecordingFormat.decoder().decode(RecordingHeader.self, from: data[offset..<newline])
         } catch {
-            throw RecordingError(path: path, message: "the header does not read as a recording header (\(error))")
+            throw RecordingError(path: path, message: "the header does not read as a recording header (\(Self.shortReason(error)))")
         }
         guard header.version == RecordingFormat.version else {
             throw RecordingError(

@@ -18,6 +18,8 @@ public struct RunOutput: Sendable {
     public var seconds: [SecondRow]
     /// The pool's shutdown report.
     public var report: ShutdownReport? = nil
+    /// The deepest queue seen, sampled every 100 ms of scenario time (the rows hold one sample a second).
+    public var maxQueue: Int = 0
 }
 
 /// Runs a scenario headless against a live pool: submits its job stream on time, performs its timeline,
@@ -82,7 +84,7 @@ public final class ScenarioRunner: Sendable {
                 let snapshot = pool.snapshot(includingLatencies: false)
                 if snapshot.phase == .running {
                     log.sawWorkers(snapshot.workers.count)
-                    log.sampledWorkers(snapshot.workers.count)
+                    log.sampledWorkers(snapshot.workers.count, queue: snapshot.queue.total)
                 }
                 progress?(
                     RunProgress(
@@ -117,7 +119,7 @@ public final class ScenarioRunner: Sendable {
         let rows = log.rows
         let claims = scenario.claims
         if !claims.isEmpty { result.claims = claims.map { $0.check(summary: result, rows: rows) } }
-        return RunOutput(result: result, seconds: rows, report: report)
+        return RunOutput(result: result, seconds: rows, report: report, maxQueue: max(log.maxQueue, rows.map(\.queueDepth).max() ?? 0))
     }
 
     private func summarise(_ pool: WorkerPool, report: ShutdownReport, state: SessionLog, wallTime: Duration) -> RunResult {
@@ -163,6 +165,7 @@ final class SessionLog: Sendable {
         var finalWorkers = 0
         var workerSampleSum = 0
         var workerSamples = 0
+        var maxQueue = 0
         var second = Histogram<UInt64>(
             lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
         var byPriority: [Int: PriorityLog] = [:]
@@ -238,12 +241,15 @@ final class SessionLog: Sendable {
     }
 
     /// One of the evenly spaced (100 ms of scenario time) samples the time-average of workers is taken from.
-    func sampledWorkers(_ count: Int) {
+    func sampledWorkers(_ count: Int, queue: Int) {
         state.withLock { state in
             state.workerSampleSum += count
             state.workerSamples += 1
+            state.maxQueue = max(state.maxQueue, queue)
         }
     }
+
+    var maxQueue: Int { state.withLock { $0.maxQueue } }
 
     var meanWorkers: Double? {
         state.withLock { $0.workerSamples == 0 ? nil : Double($0.workerSampleSum) / Double($0.workerSamples) }

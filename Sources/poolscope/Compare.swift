@@ -130,7 +130,7 @@ struct Compare: AsyncParsableCommand {
                 CompareDocument.Variant(
                     set: Dictionary(uniqueKeysWithValues: Self.assignments(variations, variant: index).map { ($0.path, $0.value) }),
                     streamDigest: digests[index],
-                    maxQueue: output.seconds.map(\.queueDepth).max() ?? 0, summary: output.result))
+                    maxQueue: output.maxQueue, summary: output.result))
         }
         let document = CompareDocument(
             scenario: scenarios[0].name, vary: variations.map(\.path).joined(separator: ","), streamDigest: digests[0], sameStream: Set(digests).count == 1,
@@ -178,7 +178,7 @@ struct CompareDocument: Codable {
     struct Variant: Codable {
         var set: [String: String]
         var streamDigest: String
-        /// The deepest queue seen in the once-a-second samples.
+        /// The deepest queue seen, sampled every 100 ms of scenario time.
         var maxQueue: Int
         var summary: RunResult
     }

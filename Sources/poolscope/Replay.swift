@@ -12,7 +12,7 @@ struct Replay: AsyncParsableCommand {
         discussion: """
             Keys: p or space pause/play, n / N one frame forward / back, ] / [ next / previous event, \
             g go to a time (type 90, 1:30 or 45s, then Enter), 0 back to the start, . / , faster / slower, \
-            q quit; the dashboard's view keys (h, w, arrows, Tab, Enter, { }, ?, Esc) work as live. See docs/RECORDING.md.
+            ? its keys, q quit; the dashboard's view keys (h, w, arrows, Tab, Enter, { }) work as live. See docs/RECORDING.md.
             """)
 
     @Argument(help: "A recording written by --record.")
@@ -103,10 +103,31 @@ final class ReplayApp: Screen {
     private var notice: String?
     private var lastRefresh = ContinuousClock.now
 
+    /// The replay's own help, over the screen (the dashboard's `?` describes a live pool's keys).
+    private var showHelp = false
+
     init(player: ReplayPlayer, file: String) {
         self.player = player
         self.file = file
+        if let damage = player.recording.damage { notice = "recording damaged: \(damage)" }
     }
+
+    static let helpLines = [
+        "Replay keys",
+        "",
+        "p, Space    play / pause (at the end: from the start)",
+        "n / N       one frame forward / back",
+        "] / [       next / previous event (pool event, caption, a key pressed live)",
+        "g           go to a time: 90, 1:30, 45s or 2m, then Enter",
+        "0           back to the start",
+        ". / ,       faster / slower (0.125x to 64x)",
+        "h w { }     histogram, latency window, event log (as live)",
+        "arrows Tab  select a worker; Enter its details",
+        "?  Esc      this help / close it",
+        "q, Ctrl-C   quit",
+        "",
+        "The line above the bar is the recorded dashboard's footer, as it was live.",
+    ]
 
     /// The state the live dashboard started from, so the replayed messages rebuild its screens.
     static func initialState(_ header: RecordingHeader) -> DashboardState {
@@ -147,7 +168,12 @@ final class ReplayApp: Screen {
             switch key {
             case .enter:
                 goTo = nil
-                if let seconds = Self.seconds(typed) { player.seek(to: seconds) } else { notice = "not a time: '\(typed)' (try 90, 1:30, 45s)" }
+                if let seconds = Self.seconds(typed) {
+                    player.seek(to: seconds)
+                    if seconds > player.duration { notice = "the recording ends at \(Self.clock(player.duration))" }
+                } else {
+                    notice = typed.isEmpty ? "type a time: 90, 1:30, 45s or 2m" : "not a time: '\(typed)' (try 90, 1:30, 45s)"
+                }
             case .escape: goTo = nil
             case .character(let c) where c.isNumber || ":.sm".contains(c): goTo = String((typed + String(c)).suffix(12))
             case .character("\u{7F}"), .character("\u{08}"): goTo = String(typed.dropLast())
@@ -168,11 +194,13 @@ final class ReplayApp: Screen {
         case .character("g"): goTo = ""
         case .character("."): player.setSpeed(player.speed * 2)
         case .character(","): player.setSpeed(player.speed / 2)
-        case .character("h"), .character("w"), .character("{"), .character("}"), .character("?"), .left, .right, .up, .down,
-            .tab, .enter, .escape:
+        case .character("?"): showHelp.toggle()
+        case .escape where showHelp: showHelp = false
+        case .character("h"), .character("w"), .character("{"), .character("}"), .left, .right, .up, .down, .tab, .enter,
+            .escape:
             player.view(key)
         default:
-            notice = "a replay only watches: p play/pause, n/N step, ]/[ event, g go to, . , speed, q quit"
+            notice = "a replay only watches (? for its keys)"
         }
         return false
     }
@@ -182,6 +210,15 @@ final class ReplayApp: Screen {
         canvas.draw(view(player.state, width: width, height: max(height - 1, 1)), x: 0, y: 0)
         canvas.fill(Rect(x: 0, y: height - 1, width: width, height: 1), with: Cell(" ", style: Style(reverse: true)))
         canvas.write(bar(width: width), x: 0, y: height - 1, style: Style(bold: true, reverse: true), limit: width)
+        if showHelp {
+            let boxWidth = min((Self.helpLines.map(\.count).max() ?? 0) + 4, width)
+            let boxHeight = min(Self.helpLines.count + 2, height)
+            let x = max((width - boxWidth) / 2, 0), y = max((height - boxHeight) / 2, 0)
+            canvas.fill(Rect(x: x, y: y, width: boxWidth, height: boxHeight), with: Cell(" ", style: Style(reverse: true)))
+            for (index, line) in Self.helpLines.prefix(boxHeight - 2).enumerated() {
+                canvas.write(line, x: x + 2, y: y + 1 + index, style: Style(bold: index == 0, reverse: true), limit: boxWidth - 4)
+            }
+        }
         return canvas
     }
 
@@ -196,11 +233,11 @@ final class ReplayApp: Screen {
         var text = " REPLAY \(state) \(speed) \(position)  frame \(shown)/\(total)"
         if let notice { return text + "  " + notice }
         if let damage = player.recording.damage, player.atEnd { return text + "  recording damaged: " + damage }
-        text += "  p play  n/N step  ]/[ event  g go to  0 start  ./, speed  q quit"
+        text += "  \(player.playing ? "p pause" : "p play")  n/N step  ]/[ event  g go to  ./, speed  ? keys  q quit"
         return text
     }
 
-    private static func clock(_ seconds: Double) -> String {
+    fileprivate static func clock(_ seconds: Double) -> String {
         let tenths = Int((seconds * 10).rounded(.down))
         return String(format: "%d:%02d.%d", tenths / 600, (tenths / 10) % 60, tenths % 10)
     }

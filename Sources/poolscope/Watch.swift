@@ -184,6 +184,15 @@ final class DashboardApp: Screen {
         driver?.cancel()
         await driver?.value
         await shutdownTask?.value
+        // A recording ends with the pool's last frame and its report, however the dashboard was left (q
+        // during a run stops the pool at once; the report comes after the loop has ended).
+        if recorder != nil {
+            if !reported, let finished = report.withLock({ $0 }) {
+                reported = true
+                _ = apply(.shutdownFinished(finished))
+            }
+            if let frame = source.frame(includingLatencies: true) { _ = apply(.tick(frame)) }
+        }
     }
 
     /// Carries out the update's commands; returns whether to quit.

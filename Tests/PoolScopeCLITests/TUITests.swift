@@ -96,6 +96,11 @@ struct TUITests {
             try tmux.press("q")
             #expect(await tmux.wait { $0.contains("EXITED 0") && $0.contains("recorded ") } != nil, "\(tmux.screen)")
         }
+        // q stopped the pool at once: the recording still ends with its report, balanced.
+        let summary = try poolscope("replay", path, "--json")
+        #expect(summary.status == 0, "\(summary.error)")
+        let document = try JSONSerialization.jsonObject(with: Data(summary.output.utf8)) as? [String: Any]
+        #expect(document?["balanced"] as? Bool == true && document?["interrupted"] == nil, "\(summary.output.prefix(400))")
         let tmux = try TmuxSession("\(binary) replay \(path) --paused")
         try #require(await tmux.wait { $0.contains("REPLAY PAUSED") && $0.contains("frame 0/") } != nil, "\(tmux.screen)")
         try tmux.press("n")
@@ -109,6 +114,10 @@ struct TUITests {
         try tmux.press("2")
         try tmux.press("Enter")
         #expect(await tmux.wait { $0.contains(" 0:02.0 / ") } != nil, "g 2 Enter goes to 2 s:\n\(tmux.screen)")
+        try tmux.press("?")
+        #expect(await tmux.wait { $0.contains("Replay keys") && $0.contains("one frame forward / back") } != nil, "? shows the replay's keys:\n\(tmux.screen)")
+        try tmux.press("Escape")
+        #expect(await tmux.wait { !$0.contains("Replay keys") } != nil, "Esc closes them:\n\(tmux.screen)")
         try tmux.press("0")
         #expect(await tmux.wait { $0.contains(" 0:00.0 / ") } != nil, "0 goes back to the start:\n\(tmux.screen)")
         // Event by event from the start: the burst the person pressed live is one of the marks.
