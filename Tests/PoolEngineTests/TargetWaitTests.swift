@@ -154,9 +154,13 @@ struct TargetWaitLiveTests {
         var seconds: Double
     }
 
+    /// Real time and real waits: it runs alone in CI (`POOLSCOPE_THEORY_TEST=1`, beside the Erlang C
+    /// measurement). Among the other suites, which keep both cores busy, its 20 ms jobs waited seconds for
+    /// a thread and the estimate measured the machine, not the pool.
     @Test(
         "100/s -> 400/s -> 100/s of 20 ms jobs: the mean wait stays within 1.5x of 50 ms once each step settles, with fewer workers on average than a fixed pool sized for the peak",
-        .timeLimit(.minutes(2)))
+        .timeLimit(.minutes(2)),
+        .enabled(if: ProcessInfo.processInfo.environment["POOLSCOPE_THEORY_TEST"] == "1", "runs alone in CI (POOLSCOPE_THEORY_TEST=1)"))
     func stepLoad() async throws {
         let target = 0.05
         let meanService = 0.02
