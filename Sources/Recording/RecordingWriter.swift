@@ -15,6 +15,8 @@ public final class RecordingWriter: Sendable {
         var failure: String?
         var entries = 0
         var bytes = 0
+        /// One encoder for every entry (ten a second), used only under the lock.
+        let encoder = RecordingFormat.encoder()
     }
 
     public let path: String
@@ -50,19 +52,15 @@ public final class RecordingWriter: Sendable {
 
     /// Records one entry as given (tests stamp their own times).
     public func record(_ entry: RecordedEntry) {
-        var line: Data
-        do {
-            line = try RecordingFormat.encoder().encode(entry)
-        } catch {
-            state.withLock { state in
-                if state.failure == nil { state.failure = "an entry at \(entry.t)s did not encode (\(error)); the recording stops there" }
-            }
-            return
-        }
-        line.append(0x0A)
         state.withLock { state in
             guard state.failure == nil else { return }
-            state.pending.append(line)
+            do {
+                state.pending.append(try state.encoder.encode(entry))
+                state.pending.append(0x0A)
+            } catch {
+                state.failure = "an entry at \(entry.t)s did not encode (\(error)); the recording stops there"
+                return
+            }
             state.entries += 1
             let since = state.pendingSince ?? entry.t
             state.pendingSince = since

@@ -60,7 +60,7 @@ public struct ReplayPlayer: Sendable {
         playing = false
         guard frames != 0, !ticks.isEmpty else { return }
         // The tick applied last is at position - 1; the target is `frames` ticks from it.
-        let current = ticks.lastIndex { $0 < position } ?? -1
+        let current = ticksApplied - 1
         let target = current + frames
         if target < 0 {
             move(to: 0)
@@ -72,7 +72,17 @@ public struct ReplayPlayer: Sendable {
     }
 
     /// Frames (ticks) applied so far, and in the whole recording.
-    public var frames: (shown: Int, total: Int) { (ticks.lastIndex { $0 < position }.map { $0 + 1 } ?? 0, ticks.count) }
+    public var frames: (shown: Int, total: Int) { (ticksApplied, ticks.count) }
+
+    /// How many ticks lie before `position`: a binary search, since the bar asks every frame.
+    private var ticksApplied: Int {
+        var low = 0, high = ticks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ticks[middle] < position { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
 
     /// To the next (or previous) entry where something happens; pauses.
     public mutating func seekEvent(forward: Bool) {

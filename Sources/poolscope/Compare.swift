@@ -98,13 +98,12 @@ struct Compare: AsyncParsableCommand {
     func run() async throws {
         let variations = try variations()
         let count = variations[0].values.count
-        let labels = (0..<count).map { index in
-            Self.assignments(variations, variant: index).map { "\($0.path)=\($0.value)" }.joined(separator: " ")
-        }
+        // Each variant's PATH=VALUE texts: its overrides, and (joined) its label.
+        let settings = (0..<count).map { index in Self.assignments(variations, variant: index).map { "\($0.path)=\($0.value)" } }
+        let labels = settings.map { $0.joined(separator: " ") }
         var scenarios: [Scenario] = []
-        for index in 0..<count {
-            let assignments = Self.assignments(variations, variant: index).map { "\($0.path)=\($0.value)" }
-            var scenario = runs.shaped(loadScenario(self.scenario, overrides: overrides.values, variants: assignments).0)
+        for variant in settings {
+            var scenario = runs.shaped(loadScenario(self.scenario, overrides: overrides.values, variants: variant).0)
             if let seed = runs.seed { scenario.seed = seed }
             scenarios.append(scenario)
         }

@@ -64,25 +64,9 @@ struct Replay: AsyncParsableCommand {
     }
 
     private func printSummary(_ recording: Recording) {
-        var frames: [(snapshot: PoolSnapshot, status: SessionStatus)] = []
-        var report: ShutdownReport?
-        for entry in recording.entries {
-            switch entry.message {
-            case .tick(let frame): frames.append((frame.snapshot, frame.status))
-            case .shutdownFinished(let finished): report = finished
-            default: break
-            }
-        }
-        guard
-            var result = RunResult.summarising(
-                scenario: recording.header.scenario, seed: recording.header.seed ?? 0, frames: frames, report: report,
-                warnings: recording.damage.map { ["recording damaged: \($0)"] } ?? [])
-        else {
+        guard let result = recording.runSummary() else {
             printError("poolscope: \(file) holds no frame to summarise")
             terminate(1)
-        }
-        if let yaml = recording.header.resolvedScenario, let seed = recording.header.seed {
-            result.resolvedScenario = RunResult.ResolvedScenario(yaml: yaml, seed: seed, compressedToS: nil)
         }
         do {
             print(try RunReportFormatter.json(result))

@@ -39,6 +39,18 @@ struct TargetWaitPolicyTests {
         #expect(ScalingPolicy.targetWaitSize(tight, goal: TargetWait(target: .milliseconds(10)))?.workers == 9)
     }
 
+    @Test("one pass of Erlang B finds the same size as asking each size in turn")
+    func fewestServersMatchesTheFormula() {
+        for (rate, service, wait) in [(410.0, 0.018, 0.05), (410, 0.018, 0.01), (100, 0.02, 0.025), (2_000, 0.02, 0.05), (0.5, 1, 0.1)] {
+            for range in [1...32, 4...64, 9...9] {
+                let linear = range.first { (ErlangC.meanWait(servers: $0, arrivalRate: rate, meanService: service) ?? .infinity) <= wait }
+                let found = ErlangC.fewestServers(in: range, arrivalRate: rate, meanService: service, maxWait: wait)
+                #expect(found.servers == (linear ?? range.upperBound), "\(rate)/s, \(service) s, \(range)")
+                #expect(found.meanWait == ErlangC.meanWait(servers: found.servers, arrivalRate: rate, meanService: service))
+            }
+        }
+    }
+
     @Test("a load beyond the maximum asks for the maximum and says the target cannot be met")
     func overloaded() {
         let input = ScalingInput(

@@ -23,8 +23,13 @@ private let scenarioText = """
         caption: "second caption"
     """
 
-private func temporaryPath(_ name: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString)-\(name)").path
+/// A live run recorded to a temporary file (removed again): the file's bytes, the recording read back
+/// from it, and the screens the live state drew.
+private func recordedRun() async throws -> (data: Data, recording: Recording, screens: [Canvas]) {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).rec").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let screens = try await recordLiveRun(to: path)
+    return (try Data(contentsOf: URL(fileURLWithPath: path)), try Recording.read(path: path), screens)
 }
 
 /// Runs the scenario live as the dashboard would (a frame every 50 ms, latencies every 5th, a few keys),
@@ -65,10 +70,7 @@ private func recordLiveRun(to path: String) async throws -> [Canvas] {
 struct RecordingTests {
     @Test("a replay draws the same screens as the live run, entry by entry, forwards and after seeking back")
     func frameEquality() async throws {
-        let path = temporaryPath("equal.rec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let live = try await recordLiveRun(to: path)
-        let recording = try Recording.read(path: path)
+        let (_, recording, live) = try await recordedRun()
         #expect(recording.damage == nil)
         #expect(recording.header.scenario == "recorded")
         try #require(recording.entries.count == live.count)
@@ -89,10 +91,7 @@ struct RecordingTests {
 
     @Test("stepping moves a frame at a time; seeking by event stops where something happened")
     func stepAndSeek() async throws {
-        let path = temporaryPath("step.rec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try await recordLiveRun(to: path)
-        let recording = try Recording.read(path: path)
+        let recording = try await recordedRun().recording
         var player = ReplayPlayer(recording: recording)
         player.step(by: 1)
         #expect(player.position == 1 && !player.playing)
@@ -121,10 +120,8 @@ struct RecordingTests {
 
     @Test("a recording cut short or corrupt replays up to the damage and says where it is")
     func damagedRecordings() async throws {
-        let path = temporaryPath("damaged.rec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try await recordLiveRun(to: path)
-        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        let whole = try await recordedRun().data
+        let path = "damaged.rec"
         let full = try Recording.read(whole, path: path)
         #expect(full.damage == nil && full.entries.count > 20)
 
@@ -163,10 +160,7 @@ struct RecordingTests {
 
     @Test("a long recording: jumping back refolds from a checkpoint to the very state a straight fold reaches")
     func checkpoints() async throws {
-        let path = temporaryPath("long.rec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try await recordLiveRun(to: path)
-        let short = try Recording.read(path: path)
+        let short = try await recordedRun().recording
         // The same messages twelve times over, later each time: over 200 entries, so checkpoints exist.
         let span = (short.entries.last?.t ?? 0) + 0.1
         let entries = (0..<12).flatMap { round in
@@ -190,10 +184,7 @@ struct RecordingTests {
 
     @Test("stepping past either end stays in the recording; n at the last frame shows the report after it")
     func stepAtTheEnds() async throws {
-        let path = temporaryPath("ends.rec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try await recordLiveRun(to: path)
-        let recording = try Recording.read(path: path)
+        let recording = try await recordedRun().recording
         var player = ReplayPlayer(recording: recording)
         player.step(by: -1)
         #expect(player.position == 0)
@@ -215,10 +206,7 @@ struct RecordingTests {
 
     @Test("the viewer's own view keys survive a seek back")
     func viewChoicesSurviveSeeks() async throws {
-        let path = temporaryPath("view.rec")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try await recordLiveRun(to: path)
-        let recording = try Recording.read(path: path)
+        let recording = try await recordedRun().recording
         var player = ReplayPlayer(recording: recording)
         player.show(entries: recording.entries.count)
         player.view(.character("w"))

@@ -21,4 +21,30 @@ public enum ErlangC {
         guard let waiting = probabilityOfWaiting(servers: servers, load: load) else { return nil }
         return waiting / (Double(servers) / meanService - arrivalRate)
     }
+
+    /// The fewest servers in `range` whose mean wait (``meanWait(servers:arrivalRate:meanService:)``) is at
+    /// most `maxWait`, with that wait; when none is, the range's upper bound with its wait (`nil` when even
+    /// that is overloaded). One pass of Erlang B's recurrence, so O(upper bound), where asking
+    /// ``meanWait(servers:arrivalRate:meanService:)`` for each size in turn would be quadratic.
+    public static func fewestServers(
+        in range: ClosedRange<Int>, arrivalRate: Double, meanService: Double, maxWait: Double
+    ) -> (servers: Int, meanWait: Double?) {
+        let load = arrivalRate * meanService
+        guard range.upperBound > 0, meanService > 0, arrivalRate.isFinite, meanService.isFinite, load >= 0 else {
+            return (range.upperBound, nil)
+        }
+        var blocking = 1.0
+        var wait: Double?
+        for servers in 1...range.upperBound {
+            blocking = load * blocking / (Double(servers) + load * blocking)
+            guard servers >= range.lowerBound else { continue }
+            wait = nil
+            if load < Double(servers) {
+                let waiting = blocking / (1 - load / Double(servers) * (1 - blocking))
+                wait = waiting / (Double(servers) / meanService - arrivalRate)
+            }
+            if let wait, wait <= maxWait { return (servers, wait) }
+        }
+        return (range.upperBound, wait)
+    }
 }

@@ -115,12 +115,10 @@ public enum ScalingPolicy {
         if load.arrivalRate == 0 && input.pending == 0 {
             return Sizing(workers: settings.minWorkers, reason: "no arrivals for \(formatted(goal.window)): min \(settings.minWorkers)")
         }
-        var workers = max(settings.minWorkers, 1)
-        var predicted = ErlangC.meanWait(servers: workers, arrivalRate: load.arrivalRate, meanService: service)
-        while workers < settings.maxWorkers, (predicted ?? .infinity) > targetSeconds {
-            workers += 1
-            predicted = ErlangC.meanWait(servers: workers, arrivalRate: load.arrivalRate, meanService: service)
-        }
+        let smallest = max(settings.minWorkers, 1)
+        var (workers, predicted) = ErlangC.fewestServers(
+            in: smallest...max(settings.maxWorkers, smallest), arrivalRate: load.arrivalRate, meanService: service,
+            maxWait: targetSeconds)
         var reason: String
         let bound = target == nil ? formatted(goal.target) : "\(formatted(seconds: targetSeconds)) (a margin under the \(formatted(goal.target)) target)"
         if let predicted, predicted <= targetSeconds {
