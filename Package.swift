@@ -87,6 +87,10 @@ let package = Package(
             path: "Sources/CHeap"
         ),
         .systemLibrary(
+            name: "CStdio",
+            path: "Sources/CStdio"
+        ),
+        .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
@@ -118,6 +122,7 @@ let package = Package(
                 "PoolCluster",
                 "PoolMonitor",
                 "Recording",
+                "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 public import Foundation
+import Workload
 
 /// A recording read back: its header, every entry up to any damage, and what the damage was.
 public struct Recording: Sendable {
@@ -19,12 +20,9 @@ public struct Recording: Sendable {
     public static func read(path: String) throws(RecordingError) -> Recording {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try UserFile.read(path, allowEmpty: true)
         } catch {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let reason = !exists ? "no such file" : isDirectory.boolValue ? "is a directory, not a recording" : "cannot be read (permissions?)"
-            throw RecordingError(path: path, message: reason)
+            throw RecordingError(path: path, message: error.reason)
         }
         return try read(data, path: path)
     }

@@ -1,6 +1,7 @@
 public import Dashboard
 import Foundation
 import PoolEngine
+import Workload
 import Synchronization
 
 /// Writes a recording as the dashboard (or a headless run) goes: each message is encoded at once and a
@@ -40,7 +41,7 @@ public final class RecordingWriter: Sendable {
             try handle.write(contentsOf: start)
             state = Mutex(State(handle: handle, bytes: start.count))
         } catch {
-            throw RecordingError(path: path, message: "cannot write the recording: \(error.localizedDescription)")
+            throw RecordingError(path: path, message: "cannot write the recording: \(UserFile.describe(error))")
         }
     }
 
@@ -101,7 +102,7 @@ public final class RecordingWriter: Sendable {
             try handle.write(contentsOf: block)
             state.bytes += block.count
         } catch {
-            state.failure = "writing failed after \(state.bytes) bytes (\(error.localizedDescription)); the recording stops there"
+            state.failure = "writing failed after \(state.bytes) bytes (\(UserFile.describe(error))); the recording stops there"
         }
     }
 

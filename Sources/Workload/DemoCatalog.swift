@@ -33,10 +33,10 @@ public enum DemoCatalog {
         if FileManager.default.fileExists(atPath: reference) {
             let url = URL(fileURLWithPath: reference)
             do {
-                let text = try String(contentsOf: url, encoding: .utf8)
+                let text = try UserFile.readText(reference)
                 return ScenarioSource(name: url.deletingPathExtension().lastPathComponent, display: reference, text: text)
             } catch {
-                throw ScenarioError(file: reference, line: 0, message: "cannot read the file: \(error.localizedDescription)")
+                throw ScenarioError(file: reference, line: 0, message: "cannot read the scenario: \(error.reason)")
             }
         }
         var name = reference.hasSuffix(".yaml") ? String(reference.dropLast(5)) : reference
@@ -54,9 +54,9 @@ public enum DemoCatalog {
         let display = displayPath(url)
         let text: String
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            text = try UserFile.readText(url.path)
         } catch {
-            throw ScenarioError(file: display, line: 0, message: "cannot read the file: \(error.localizedDescription)")
+            throw ScenarioError(file: display, line: 0, message: "cannot read the scenario: \(error.reason)")
         }
         return try ScenarioParser.parse(text, file: display)
     }

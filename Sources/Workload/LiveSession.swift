@@ -180,7 +180,11 @@ public final class LiveSession: Sendable {
                 return step(&state)
             }
             for submission in due {
-                await submit(submission)
+                if let ended = await submitUnlessEnded(submission) {
+                    // The run ended while the producer was held: what was due after it is never offered.
+                    state.withLock { $0.finished = true }
+                    return ended
+                }
             }
             if let stop {
                 state.withLock { $0.finished = true }
@@ -190,9 +194,60 @@ public final class LiveSession: Sendable {
         }
     }
 
+    /// Submits one job. Under backpressure the pool may hold the producer: `overflow: wait` for as long as
+    /// the queue is full, `run_in_caller` for as long as the job runs. Meanwhile the session goes on (live
+    /// actions and the timeline apply) and still ends on time: a watcher starts the shutdown, which refuses
+    /// a waiting submission at once (counted as rejected) and cancels a job the caller runs at its deadline.
+    /// Returns that shutdown's mode, or nil when the submission ended by itself.
+    private func submitUnlessEnded(_ submission: Submission) async -> ShutdownMode? {
+        switch scenario.pool.overflowPolicy {
+        case .wait, .runInCaller: break
+        case .reject, .dropOldest:
+            await submit(submission)
+            return nil
+        }
+        // (submission ended, the shutdown the watcher started)
+        let progress = Locked<(done: Bool, ended: ShutdownMode?)>((false, nil))
+        // Looks first after 20 ms: a submission that is not held ends before, and the run goes on as before.
+        // Never cancelled: once it has started the shutdown, that shutdown must run its course.
+        Task { [self, clock] in
+            while true {
+                try? await Task.sleep(for: .milliseconds(20))
+                let mode = state.withLock { state -> ShutdownMode? in
+                    guard !progress.withLock({ $0.done }) else { return nil }
+                    state.scenarioTime = max(state.scenarioTime, clock.elapsed)
+                    return step(&state, takingSubmissions: false).1
+                }
+                guard let mode else {
+                    if progress.withLock({ $0.done }) { return }
+                    continue
+                }
+                let start = progress.withLock { progress -> Bool in
+                    guard !progress.done else { return false }
+                    progress.ended = mode
+                    return true
+                }
+                // The submission got through first after all: the driver ends at its next step instead (a
+                // timeline shutdown taken here is kept as the stop requested).
+                guard start else {
+                    state.withLock { $0.stopRequested = $0.stopRequested ?? mode }
+                    return
+                }
+                _ = await shutdown(mode)
+                return
+            }
+        }
+        await submit(submission)
+        return progress.withLock { progress in
+            progress.done = true
+            return progress.ended
+        }
+    }
+
     /// One pass under the lock: applies live actions, then catches up with scenario time in time order
-    /// (so a late driver still submits what was due before a timeline shutdown).
-    private func step(_ state: inout State) -> ([Submission], ShutdownMode?, Duration) {
+    /// (so a late driver still submits what was due before a timeline shutdown). Without
+    /// `takingSubmissions` (the producer is held), only actions apply and the due submissions wait.
+    private func step(_ state: inout State, takingSubmissions: Bool = true) -> ([Submission], ShutdownMode?, Duration) {
         let t = state.scenarioTime
         for action in state.live { if let mode = perform(action, at: t, in: &state) { return ([], mode, .zero) } }
         state.live.removeAll()
@@ -200,7 +255,7 @@ public final class LiveSession: Sendable {
         var due: [Submission] = []
         while true {
             let actionAt = state.actions.first.map(\.at)
-            let submission = state.schedule.peek()
+            let submission = takingSubmissions ? state.schedule.peek() : nil
             if let actionAt, actionAt <= t, actionAt <= (submission?.at ?? actionAt) {
                 let entry = state.actions.removeFirst()
                 if let mode = perform(entry.action, at: entry.at, in: &state, line: entry.line) { return (due, mode, .zero) }
@@ -256,7 +311,7 @@ public final class LiveSession: Sendable {
             }
         case .scaleRate(let factor):
             let current = state.schedule.currentRate(at: t)
-            state.schedule.apply(.setRate(max((current == 0 ? 1 : current) * factor, 0)), at: t)
+            state.schedule.apply(.setRate(min(max((current == 0 ? 1 : current) * factor, 0), Units.fastestRate)), at: t)
         case .changeFailureRate(let delta):
             let rate = min(max(((state.failureRate + delta) * 100).rounded() / 100, 0), 1)
             state.failureRate = rate
@@ -301,3 +356,4 @@ public final class LiveSession: Sendable {
         return await pool.shutdown(mode)
     }
 }
+

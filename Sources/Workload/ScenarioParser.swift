@@ -162,6 +162,9 @@ final class Reader {
         if value < .zero || (!allowZero && value == .zero) {
             throw fail(node, "\(path) must be \(allowZero ? "zero or more" : "positive"), got '\(text)'")
         }
+        if value > Units.longestDuration {
+            throw fail(node, "\(path) must be at most 24h (a simulation runs within a day), got '\(text)'")
+        }
         return value
     }
 
@@ -172,6 +175,9 @@ final class Reader {
         }
         if value < 0 || (!allowZero && value == 0) {
             throw fail(node, "\(path) must be \(allowZero ? "zero or more" : "positive"), got '\(text)'")
+        }
+        if value > Units.fastestRate {
+            throw fail(node, "\(path) must be at most \(Units.format(rate: Units.fastestRate)), got '\(text)'")
         }
         return value
     }
@@ -470,6 +476,9 @@ final class Reader {
                 throw fail(n, "workload.arrivals.utilisation needs a service time with a positive mean")
             }
             utilisationRate = rho * capacity
+            if rho * capacity > Units.fastestRate {
+                throw fail(n, "workload.arrivals.utilisation \(rho) asks for \(Units.format(rate: rho * capacity)) (rho x max_workers / mean service); at most \(Units.format(rate: Units.fastestRate))")
+            }
             f["rate"] = n
         }
         let needs: [String: [String]] = [
@@ -490,7 +499,12 @@ final class Reader {
         case "constant": return .constant(rate: try r("rate"))
         case "poisson": return .poisson(rate: try r("rate"))
         case "bursts":
-            return .bursts(rate: try r("rate"), size: try int(try need(f, "burst_size"), "workload.arrivals.burst_size", min: 1, max: 10_000_000), every: try d("every"))
+            let size = try int(try need(f, "burst_size"), "workload.arrivals.burst_size", min: 1, max: 10_000_000)
+            let every = try d("every")
+            if Double(size) / every.seconds > Units.fastestRate {
+                throw fail(f["burst_size"], "workload.arrivals: \(size) jobs every \(formatted(every)) is \(Units.format(rate: Double(size) / every.seconds)); at most \(Units.format(rate: Units.fastestRate))")
+            }
+            return .bursts(rate: try r("rate"), size: size, every: every)
         case "ramp": return .ramp(from: try r("from"), to: try r("to"), over: try d("over"))
         default: return .onOff(rate: try r("rate"), on: try d("on"), off: try d("off"))
         }

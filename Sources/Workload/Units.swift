@@ -2,6 +2,19 @@ import PoolEngine
 
 /// Readable quantities in scenario files: durations ("20ms", "2s") and rates ("300/s").
 public enum Units {
+    /// The longest duration a scenario field or flag may give: a simulation runs within a day. Longer values
+    /// (50 days of service, a 292-year run) describe nothing a run can show, so they are refused with the limit.
+    public static let longestDuration: Duration = .seconds(86_400)
+
+    /// Whether `text` is a duration within `(0, 24h]` (flags such as `--duration`).
+    public static func isRunLength(_ text: String) -> Bool {
+        duration(text).map { $0 > .zero && $0 <= longestDuration } ?? false
+    }
+
+    /// The fastest rate a scenario may ask for. Beyond it the generator cannot keep time (the pool's best is a
+    /// few million jobs a second on a whole machine), and a run would only burn the CPU.
+    public static let fastestRate: Double = 1_000_000
+
     /// Parses "250us", "20ms", "1.5s", "2m", "1h" (a number and a unit; no bare numbers).
     public static func duration(_ text: String) -> Duration? {
         let trimmed = text.trimmingSpaces
@@ -35,7 +48,8 @@ public enum Units {
 
     /// "300/s" style text for a rate.
     public static func format(rate perSecond: Double) -> String {
-        perSecond == perSecond.rounded() ? "\(Int(perSecond))/s" : "\((perSecond * 100).rounded() / 100)/s"
+        guard perSecond.isFinite, abs(perSecond) < 1e15 else { return "\(perSecond)/s" }
+        return perSecond == perSecond.rounded() ? "\(Int(perSecond))/s" : "\((perSecond * 100).rounded() / 100)/s"
     }
 }
 

@@ -26,6 +26,14 @@ struct BenchMonitor: AsyncParsableCommand {
     @Option(help: "Each job's CPU time in microseconds (1: the worst case, where any other work shows).")
     var jobMicroseconds: Int = 1
 
+    func validate() throws {
+        guard (1...600).contains(seconds) else { throw ValidationError("--seconds must lie within 1...600, got \(seconds)") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must lie within 1...100, got \(rounds)") }
+        guard (0...1_000_000).contains(jobMicroseconds) else {
+            throw ValidationError("--job-microseconds must lie within 0...1000000, got \(jobMicroseconds)")
+        }
+    }
+
     func run() async throws {
         // Each round measures "none" twice (the second is the noise floor: the same pool, unwatched) and
         // each client count once, in turn; a variant is compared with the first "none" of its own round,

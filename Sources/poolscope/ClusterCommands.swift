@@ -70,15 +70,15 @@ struct ClusterEnqueue: AsyncParsableCommand {
     @Option(help: "Jobs per statement.")
     var batch: Int = 1_000
 
-    @Option(help: "Seed for the failure draws.")
+    @Option(parsing: .unconditional, help: "Seed for the failure draws (0 to 2^64-1).", transform: parseSeed)
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard count >= 0 else { throw ValidationError("--count must not be negative, got \(count)") }
-        guard keys >= 0 else { throw ValidationError("--keys must not be negative, got \(keys)") }
+        guard (0...100_000_000).contains(count) else { throw ValidationError("--count must lie within 0...100000000, got \(count)") }
+        guard (0...10_000_000).contains(keys) else { throw ValidationError("--keys must lie within 0...10000000, got \(keys)") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must lie within 0...1, got \(failRate)") }
         guard (1...100_000).contains(batch) else { throw ValidationError("--batch must lie within 1...100000, got \(batch)") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1, got \(maxAttempts)") }
+        guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must lie within 1...100, got \(maxAttempts)") }
         _ = try parseDuration(service, option: "--service")
     }
 
@@ -195,7 +195,7 @@ struct ClusterDeadLetters: AsyncParsableCommand {
 
     func validate() throws {
         if retryAll && !retry.isEmpty { throw ValidationError("--retry and --retry-all do not go together") }
-        guard limit >= 1 else { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit must lie within 1...100000, got \(limit)") }
     }
 
     func run() async throws {

@@ -63,6 +63,10 @@ struct ClusterDemo: AsyncParsableCommand {
     @Flag(help: "Draw with plain ASCII.")
     var ascii = false
 
+    func validate() throws {
+        guard (1...100_000).contains(rate) else { throw ValidationError("--rate must lie within 1...100000, got \(rate)") }
+    }
+
     @MainActor
     func run() async throws {
         requireTerminal("poolscope node, poolscope cluster enqueue and poolscope cluster status (docs/CLUSTER.md)")

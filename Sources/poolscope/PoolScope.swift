@@ -1,4 +1,6 @@
 import ArgumentParser
+import CStdio
+import Workload
 
 #if canImport(Glibc)
 import Glibc
@@ -34,6 +36,7 @@ struct PoolScope: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            terminate(0)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
@@ -67,8 +70,14 @@ func writeStandardError(_ text: String) {
     }
 }
 
-/// Ends the process with `code`.
+/// Ends the process with `code`, after flushing standard output: output that could not be written (a
+/// full disk, `> /dev/full`) ends with exit 1 and says so, never as success.
 func terminate(_ code: Int32) -> Never {
+    if poolscope_flush_stdout_failed() != 0 {
+        let cause = errno
+        printError("poolscope: cannot write the standard output: \(UserFile.reason(cause))")
+        exit(code == 0 ? 1 : code)
+    }
     exit(code)
 }
 

@@ -71,7 +71,7 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var overrides: OverrideOptions
 
-    @Option(help: "Override the scenario's seed.")
+    @Option(parsing: .unconditional, help: "Override the scenario's seed (0 to 2^64-1).", transform: parseSeed)
     var seed: UInt64?
 
     @Flag(help: "Print exactly one JSON document (the summary) on standard output.")
@@ -115,8 +115,8 @@ struct Run: AsyncParsableCommand {
         if cluster != nil, speed != 1 { throw ValidationError("--speed is not available with --cluster") }
         if cluster != nil, serving.serve != nil { throw ValidationError("--serve is not available with --cluster") }
         if cluster != nil, recording.record != nil { throw ValidationError("--record is not available with --cluster") }
-        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
-            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
+        if let duration, !Units.isRunLength(duration) {
+            throw ValidationError("--duration must be a positive duration up to 24h like 5s or 500ms, got '\(duration)'")
         }
     }
 
@@ -155,12 +155,7 @@ struct Run: AsyncParsableCommand {
         let recorded = recorder?.writer.close() ?? true
         if let csv {
             let lines = [SecondRow.csvHeader] + output.seconds.map(\.csvLine)
-            do {
-                try (lines.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
-            } catch {
-                printError("poolscope: cannot write \(csv): \(error.localizedDescription)")
-                terminate(1)
-            }
+            writeResultFile(lines.joined(separator: "\n") + "\n", to: csv, option: "--csv")
         }
         if json {
             print(try RunReportFormatter.json(output.result))
@@ -172,17 +167,29 @@ struct Run: AsyncParsableCommand {
     }
 }
 
-/// Fails validation (exit 2) unless `path` can be written, so a run never ends by losing its output.
-/// Creates the file; the run overwrites it.
+/// Fails validation (exit 2) unless `path` looks writable, so a run never ends by losing its output.
 func checkWritable(_ path: String, option: String) throws {
-    let existed = FileManager.default.fileExists(atPath: path)
-    guard let handle = FileHandle(forWritingAtPath: path) ?? (FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil) else {
-        let directory = (path as NSString).deletingLastPathComponent
-        let reason = FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) ? "permission denied or not a file" : "no such directory: \(directory)"
-        throw ValidationError("cannot write \(option) \(path): \(reason)")
+    if let problem = UserFile.writableProblem(path) { throw ValidationError("cannot write \(option) \(path): \(problem)") }
+}
+
+/// Writes a result file whole (a temporary file renamed over it), or ends the process with exit 1 and the
+/// reason in words: a result that was not written must not look like success.
+func writeResultFile(_ text: String, to path: String, option: String) {
+    do {
+        try UserFile.write(text, to: path)
+    } catch {
+        printError("poolscope: cannot write \(option) \(error)")
+        terminate(1)
     }
-    try? handle.close()
-    if !existed { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Reads `--seed`: a whole number from 0 to 2^64-1. Parsed unconditionally, so `--seed -1` reaches here
+/// and is refused in words instead of reading as a missing value.
+@Sendable func parseSeed(_ text: String) throws -> UInt64 {
+    guard let seed = UInt64(text) else {
+        throw ValidationError("a seed is a whole number from 0 to 18446744073709551615, got '\(text)'")
+    }
+    return seed
 }
 
 /// `--set PATH=VALUE`, repeatable, on every command that reads a scenario.
@@ -200,9 +207,9 @@ func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
     struct Result: Decodable { var resolvedScenario: RunResult.ResolvedScenario? }
     let data: Data
     do {
-        data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data = try UserFile.read(path)
     } catch {
-        printError("poolscope: cannot read \(path): \(error.localizedDescription)")
+        printError("poolscope: cannot read --from \(error)")
         terminate(1)
     }
     let decoder = JSONDecoder()
@@ -229,7 +236,10 @@ func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
 
 /// `--seed`, `--duration` and `--speed` for commands that run a scenario many times (compare, sweep).
 struct ExperimentRunOptions: ParsableArguments {
-    @Option(help: "Override the scenario's seed (compare: every variant's; sweep: the first of each point's repeats).")
+    @Option(
+        parsing: .unconditional,
+        help: "Override the scenario's seed, 0 to 2^64-1 (compare: every variant's; sweep: the first of each point's repeats).",
+        transform: parseSeed)
     var seed: UInt64?
 
     @Option(help: ArgumentHelp("Run each variant or point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
@@ -239,8 +249,8 @@ struct ExperimentRunOptions: ParsableArguments {
     var speed: Double = 1
 
     func validate() throws {
-        if let duration, Units.duration(duration).map({ $0 > .zero }) != true {
-            throw ValidationError("--duration must be a positive duration like 5s or 500ms, got '\(duration)'")
+        if let duration, !Units.isRunLength(duration) {
+            throw ValidationError("--duration must be a positive duration up to 24h like 5s or 500ms, got '\(duration)'")
         }
         if !ScenarioClock.speeds.contains(speed) { throw ValidationError("--speed must lie within 0.05...20, got \(speed)") }
     }

@@ -130,14 +130,9 @@ struct Sweep: AsyncParsableCommand {
             results.append(SweepDocument.Point(set: Dictionary(point.map { ($0.path, $0.value) }) { $1 }, runs: pointRuns))
         }
         let document = SweepDocument(scenario: scenarios[0].name, vary: axes.map(\.path), repeats: `repeat`, points: results)
-        for (path, text) in [(csv, { document.csv() }), (html, { document.html() })] {
+        for (path, option, text) in [(csv, "--csv", { document.csv() }), (html, "--html", { document.html() })] {
             guard let path else { continue }
-            do {
-                try text().write(toFile: path, atomically: true, encoding: .utf8)
-            } catch {
-                printError("poolscope: cannot write \(path): \(error.localizedDescription)")
-                terminate(1)
-            }
+            writeResultFile(text(), to: path, option: option)
         }
         print(json ? try document.json() : document.table())
         if results.contains(where: { $0.runs.contains { !$0.balanced } }) { terminate(1) }

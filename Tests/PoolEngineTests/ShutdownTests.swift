@@ -63,6 +63,37 @@ struct ShutdownTests {
         expectBalanced(report.counters)
     }
 
+    @Test("a job its caller runs (run_in_caller) is cancelled at the deadline and the report waits for it; a waiting submitter is refused at once")
+    func callerRunJobsAndWaitersAtShutdown() async throws {
+        let callerPool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 1, capacity: 1, overflow: .runInCaller))
+        // One job running, then one queued (capacity 1): the next submission finds the queue full.
+        callerPool.trySubmit { try await Task.sleep(for: .seconds(60)) }
+        #expect(await eventually(timeout: .seconds(30)) { callerPool.snapshot(includingLatencies: false).inFlight == 1 })
+        callerPool.trySubmit { try await Task.sleep(for: .seconds(60)) }
+        #expect(await eventually(timeout: .seconds(30)) { callerPool.snapshot(includingLatencies: false).queue.total == 1 })
+        let caller = Task { await callerPool.submit(Job { try await Task.sleep(for: .seconds(60)) }) }
+        #expect(await eventually(timeout: .seconds(30)) { callerPool.snapshot(includingLatencies: false).inFlight == 2 })
+        let started = ContinuousClock.now
+        let report = await callerPool.shutdown(.graceful(deadline: .milliseconds(200)))
+        #expect(ContinuousClock.now - started < .seconds(30), "the caller's 60 s job was cancelled at the deadline")
+        #expect(await caller.value.isAccepted)
+        #expect(report.counters.submitted == 3 && report.counters.cancelled == 3, "\(report.counters)")
+        #expect(report.counters == callerPool.counters, "nothing is counted after the report")
+        expectBalanced(report.counters)
+
+        let waitPool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 1, capacity: 1, overflow: .wait))
+        waitPool.trySubmit { try await Task.sleep(for: .seconds(60)) }
+        #expect(await eventually(timeout: .seconds(30)) { waitPool.snapshot(includingLatencies: false).inFlight == 1 })
+        waitPool.trySubmit { try await Task.sleep(for: .seconds(60)) }
+        #expect(await eventually(timeout: .seconds(30)) { waitPool.snapshot(includingLatencies: false).queue.total == 1 })
+        let waiter = Task { await waitPool.submit(Job {}) }
+        #expect(await eventually(timeout: .seconds(30)) { waitPool.snapshot(includingLatencies: false).blockedSubmitters == 1 })
+        let waitReport = await waitPool.shutdown(.graceful(deadline: .milliseconds(200)))
+        #expect(await waiter.value == .rejected(.shuttingDown))
+        #expect(waitReport.counters.rejected == 1 && waitReport.counters.cancelled == 2, "\(waitReport.counters)")
+        expectBalanced(waitReport.counters)
+    }
+
     @Test("an immediate shutdown mid-burst cancels running and queued jobs and balances")
     func immediateMidBurst() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 4, capacity: nil))

@@ -109,6 +109,10 @@ struct PoolCore: Sendable {
     private var blockedSubmitters = Deque<BlockedSubmitter>()
     private var awaitingRetry: [JobID: QueuedJob] = [:]
     private var retryTasks: [JobID: Task<Void, Never>] = [:]
+    /// Attempts callers are running themselves (``OverflowPolicy/runInCaller``), and their tasks, so a
+    /// shutdown's deadline cancels them like a worker's job and the shutdown waits for them before it reports.
+    private var callerAttempts = 0
+    private var callerTasks: [JobID: Task<Void, Never>] = [:]
     private(set) var deadLetters = Deque<DeadLetter>()
     /// The last workers to stop, newest last.
     private(set) var stoppedWorkers = Deque<WorkerSnapshot>()
@@ -204,6 +208,7 @@ struct PoolCore: Sendable {
                 guard callerMayRun else { return .decided(reject(box: box, reason: .queueFull, effects: &effects)) }
                 let queued = admit(job, box: box, now: now)
                 inFlight += 1
+                callerAttempts += 1
                 return .runInCaller(queued)
             }
         }
@@ -456,8 +461,16 @@ struct PoolCore: Sendable {
 
     /// An attempt that the caller ran itself (``OverflowPolicy/runInCaller``) ended.
     mutating func callerAttemptFinished(_ job: QueuedJob, result: AttemptResult, now: PoolInstant, effects: inout Effects) {
+        callerAttempts -= 1
+        callerTasks[job.id] = nil
         record(job, result: result, on: nil, now: now, effects: &effects)
         checkDrained(effects: &effects)
+        signalStoppedIfDone(effects: &effects)
+    }
+
+    /// Notes the task running a caller's attempt; one that starts after the deadline is cancelled at once.
+    mutating func attach(callerTask task: Task<Void, Never>, to id: JobID) {
+        if phase == .cancelling { task.cancel() } else { callerTasks[id] = task }
     }
 
     /// `worker` ran `jobs` (its run: the job it was given, then those it popped from its run buffer), with
@@ -570,7 +583,12 @@ struct PoolCore: Sendable {
         if stoppedWorkers.count > Self.stoppedWorkersKept { stoppedWorkers.removeFirst() }
         if !record.retiring { activeWorkers -= 1 }
         unpark(id)
-        if workersReleased && workers.isEmpty, let waiter = stoppedWaiter {
+        signalStoppedIfDone(effects: &effects)
+    }
+
+    /// Resumes the shutdown's wait once every worker has stopped and no caller is running a job.
+    private mutating func signalStoppedIfDone(effects: inout Effects) {
+        if workersReleased && workers.isEmpty && callerAttempts == 0, let waiter = stoppedWaiter {
             stoppedWaiter = nil
             effects.signals.append(waiter)
         }
@@ -813,6 +831,8 @@ struct PoolCore: Sendable {
         cancelledWhileQueued += cancelled.count
         for job in cancelled { job.outcome.map { effects.outcomes.append(($0, .cancelled)) } }
         for record in workers.values { record.task.map { effects.cancelTasks.append($0) } }
+        effects.cancelTasks.append(contentsOf: callerTasks.values)
+        callerTasks.removeAll()
         if let waiter = drainedWaiter {
             drainedWaiter = nil
             effects.signals.append(waiter)
@@ -835,8 +855,9 @@ struct PoolCore: Sendable {
     }
 
     /// Registers the wait for every worker to stop; returns `false` if they already have.
+    /// Caller-run attempts count too: the report waits for every job it accounts for.
     mutating func waitForWorkersToStop(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
-        if workers.isEmpty { return false }
+        if workers.isEmpty && callerAttempts == 0 { return false }
         stoppedWaiter = continuation
         return true
     }

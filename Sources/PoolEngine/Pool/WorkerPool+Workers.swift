@@ -115,11 +115,28 @@ extension WorkerPool {
     }
 
     /// Runs one attempt of a job that the caller runs itself (``OverflowPolicy/runInCaller``) and records it.
+    ///
+    /// The attempt runs in a task the pool holds, so a shutdown's deadline cancels it as it cancels a
+    /// worker's job (and the shutdown reports only once it has ended); cancelling the caller cancels it too.
     func runInCaller(_ job: QueuedJob) async {
-        var run = WorkerRun(buffer: nil)
         let started = clock.now()
-        let result = await attempt(job.job.work, timeout: job.job.timeout, fault: job.injectedFault)
+        let outcome = Locked<AttemptResult>(.failure(error: "cancelled", timedOut: false))
+        let work = job.job.work
+        let timeout = job.job.timeout
+        let fault = job.injectedFault
+        let task = Task { [self] in
+            let result = await attempt(work, timeout: timeout, fault: fault)
+            outcome.withLock { $0 = result }
+        }
+        core.withLock { $0.attach(callerTask: task, to: job.id) }
+        await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        let result = outcome.withLock { $0 }
         if configuration.recordsLatencies {
+            var run = WorkerRun(buffer: nil)
             run.jobs.append(job)
             run.results.append(result)
             run.sample(0, started: started, ended: clock.now(), maxAttempts: configuration.retry.maxAttempts)
