@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .target(
@@ -135,9 +136,21 @@ let package = Package(
             dependencies: ["PoolEngine", "PoolMonitor"],
             path: "Examples/HashFiles"
         ),
+        // libFuzzer targets: scripts/fuzz.sh builds them with -sanitize=fuzzer,address (docs/FUZZING.md);
+        // in a plain build they are empty executables.
+        .executableTarget(
+            name: "FuzzScenario",
+            dependencies: ["Workload", "PoolEngine"],
+            path: "Fuzz/Sources/FuzzScenario"
+        ),
+        .executableTarget(
+            name: "FuzzRecording",
+            dependencies: ["Recording"],
+            path: "Fuzz/Sources/FuzzRecording"
+        ),
         .testTarget(
             name: "WorkloadTests",
-            dependencies: ["Workload", "PoolEngine"],
+            dependencies: ["Workload", "PoolEngine", .product(name: "PropertyBased", package: "swift-property-based")],
             exclude: ["broken"]
         ),
         .testTarget(
