@@ -44,17 +44,27 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ClusterJobs",
+            dependencies: ["PoolEngine"]
+        ),
+        .target(
             name: "PoolCluster",
             dependencies: [
                 "PoolEngine",
+                "ClusterJobs",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
+            name: "MonitorProtocol",
+            dependencies: ["PoolEngine"]
+        ),
+        .target(
             name: "PoolMonitor",
             dependencies: [
                 "PoolEngine",
+                "MonitorProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,6 +157,16 @@ let package = Package(
             name: "FuzzRecording",
             dependencies: ["Recording"],
             path: "Fuzz/Sources/FuzzRecording"
+        ),
+        .executableTarget(
+            name: "FuzzMonitor",
+            dependencies: ["MonitorProtocol", "PoolEngine"],
+            path: "Fuzz/Sources/FuzzMonitor"
+        ),
+        .executableTarget(
+            name: "FuzzClusterPayload",
+            dependencies: ["ClusterJobs", "PoolEngine"],
+            path: "Fuzz/Sources/FuzzClusterPayload"
         ),
         .testTarget(
             name: "WorkloadTests",

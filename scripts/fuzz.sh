@@ -7,7 +7,7 @@
 #
 # usage: scripts/fuzz.sh [--time SECONDS] [--target scenario|recording]... [--keep DIR]
 #   --time    seconds per target (default 60)
-#   --target  run only this target (repeatable; default all)
+#   --target  run only this target: scenario, recording, monitor, cluster-payload (repeatable; default all)
 #   --keep    keep the grown corpus and any crash artifacts in DIR (default: a temporary directory, removed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,17 +24,23 @@ while [[ $# -gt 0 ]]; do
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(scenario recording)
+[[ ${#targets[@]} -gt 0 ]] || targets=(scenario recording monitor cluster-payload)
+
+product_of() {
+  case "$1" in
+    scenario) echo FuzzScenario ;;
+    recording) echo FuzzRecording ;;
+    monitor) echo FuzzMonitor ;;
+    cluster-payload) echo FuzzClusterPayload ;;
+    *) echo "fuzz.sh: no fuzz target '$1' (scenario, recording, monitor, cluster-payload)" >&2; exit 2 ;;
+  esac
+}
 
 scratch=.build/fuzz
 mkdir -p "$scratch"
 flags=(-c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPOOLSCOPE_FUZZING)
 for target in "${targets[@]}"; do
-  case "$target" in
-    scenario) product=FuzzScenario ;;
-    recording) product=FuzzRecording ;;
-    *) echo "fuzz.sh: no fuzz target '$target' (scenario, recording)" >&2; exit 2 ;;
-  esac
+  product=$(product_of "$target")
   echo "fuzz.sh: building $product (sanitizers: fuzzer, address)"
   if ! swift build "${flags[@]}" --product "$product" > "$scratch/build-$product.log" 2>&1; then
     tail -40 "$scratch/build-$product.log" >&2
@@ -49,7 +55,7 @@ mkdir -p "$work"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
 status=0
 for target in "${targets[@]}"; do
-  case "$target" in scenario) product=FuzzScenario ;; recording) product=FuzzRecording ;; esac
+  product=$(product_of "$target")
   binary="$scratch/release/$product"
   regressions=(Fuzz/Regressions/"$target"/*)
   if [[ -e "${regressions[0]}" ]]; then
@@ -63,8 +69,10 @@ for target in "${targets[@]}"; do
   fi
   mkdir -p "$work/$target/corpus" "$work/$target/artifacts"
   cp -r Fuzz/Corpus/"$target"/. "$work/$target/corpus/"
+  dictionary=()
+  [[ -f Fuzz/$target.dict ]] && dictionary=(-dict="Fuzz/$target.dict")
   echo "fuzz.sh: $target: fuzzing for ${seconds}s"
-  if "$binary" "$work/$target/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+  if "$binary" "$work/$target/corpus" "${dictionary[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$work/$target/artifacts/" > "$work/$target.log" 2>&1; then
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|cov: ' "$work/$target.log" | tail -5
     echo "fuzz.sh: $target: no crash in ${seconds}s"

@@ -2,18 +2,6 @@ public import Foundation
 import PoolEngine
 public import PostgresNIO
 
-/// A kind of cluster job: its name, shared by producers and handlers, and the `Codable` payload it carries.
-///
-/// ```swift
-/// let resize = ClusterJobKind<ResizeRequest>("resize")
-/// try await producer.enqueue(resize, ResizeRequest(path: "a.png", width: 640))
-/// handlers.register(resize) { request, context in try await resizeImage(request) }
-/// ```
-public struct ClusterJobKind<Payload: Codable & Sendable>: Sendable, Hashable {
-    public let name: String
-    public init(_ name: String) { self.name = name }
-}
-
 /// How one job is to be run: its key, priority, when, how many attempts and how long each may take.
 public struct EnqueueOptions: Sendable, Equatable {
     /// Jobs with the same key run one at a time across the whole cluster, in enqueue order (first attempts),

@@ -60,4 +60,32 @@ struct KeyOwnershipTests {
         #expect(SimulatedJob.fails(seed: 5, attempt: 2, rate: 0.5) == SimulatedJob.fails(seed: 5, attempt: 2, rate: 0.5))
         #expect(!SimulatedJob.fails(seed: 5, attempt: 1, rate: 0))
     }
+
+    @Test("a simulated payload from the queue beyond a day of service or outside 0...1 fails its attempt in words, never traps")
+    func hostilePayloads() async throws {
+        var handlers = ClusterJobHandlers()
+        SimulatedJob.register(on: &handlers)
+        let handler = try #require(handlers.handler(for: "simulated"))
+        let context = ClusterJobContext(id: 1, kind: "simulated", key: nil, attempt: 1, maxAttempts: 3, node: "n1")
+        let cases = [
+            (#"{"service_us": 9223372036854775807, "spin": false, "fail_rate": 0, "seed": 1}"#, "service_us 9223372036854775807 is not within 0...86400000000 (a day)"),
+            (#"{"service_us": -5, "spin": true, "fail_rate": 0, "seed": 1}"#, "service_us -5 is not within 0...86400000000 (a day)"),
+            (#"{"service_us": 0, "spin": false, "fail_rate": 1.5, "seed": 1}"#, "fail_rate 1.5 is not within 0...1"),
+        ]
+        for (payload, message) in cases {
+            do {
+                try await handler(payload, context)
+                Issue.record("\(payload) ran")
+            } catch {
+                #expect(error as? SimulatedJob.InvalidPayload == SimulatedJob.InvalidPayload(description: message), "\(error)")
+            }
+        }
+        do {
+            try await handler(#"{"service_us": "soon"}"#, context)
+            Issue.record("an undecodable payload ran")
+        } catch let error as ClusterJobError {
+            #expect(error.description.contains("does not decode as Payload"), "\(error)")
+        }
+        try await handler(#"{"service_us": 0, "spin": false, "fail_rate": 0, "seed": 1}"#, context)
+    }
 }

@@ -1,14 +1,14 @@
-import PoolEngine
+package import PoolEngine
 
 /// A command the pool refused or could not understand, with the reason in words.
-struct CommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+package struct CommandError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Carries out one command on `pool`; returns what was done. Settings changes go through the pool's own
 /// validation, so a command never puts a pool where its configuration could not.
-func apply(_ command: CommandDocument, to pool: WorkerPool) throws(CommandError) -> String {
+package func apply(_ command: CommandDocument, to pool: WorkerPool) throws(CommandError) -> String {
     func need<T>(_ value: T?, _ field: String) throws(CommandError) -> T {
         guard let value else { throw CommandError("\(command.command) needs '\(field)'") }
         return value

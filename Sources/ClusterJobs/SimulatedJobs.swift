@@ -1,3 +1,5 @@
+import PoolEngine
+
 /// The simulated job kind that `poolscope node` runs and `poolscope cluster enqueue` produces, so a cluster
 /// can be tried without writing code: sleep or spin for a service time, and fail a fraction of attempts.
 public enum SimulatedJob {
@@ -26,6 +28,27 @@ public enum SimulatedJob {
         }
     }
 
+    /// The longest service a payload may ask for, in microseconds (a day): a row with more is refused
+    /// in words rather than sleeping for years or overflowing the clock.
+    public static let longestServiceMicroseconds = 86_400_000_000
+
+    /// Why a payload cannot run, in words.
+    public struct InvalidPayload: Error, CustomStringConvertible, Sendable, Equatable {
+        public let description: String
+        package init(description: String) { self.description = description }
+    }
+
+    /// Checks a payload read from the queue (anyone with the database can write one).
+    public static func validate(_ payload: Payload) throws(InvalidPayload) {
+        guard (0...longestServiceMicroseconds).contains(payload.serviceMicroseconds) else {
+            throw InvalidPayload(
+                description: "service_us \(payload.serviceMicroseconds) is not within 0...\(longestServiceMicroseconds) (a day)")
+        }
+        guard (0...1).contains(payload.failRate) else {
+            throw InvalidPayload(description: "fail_rate \(payload.failRate) is not within 0...1")
+        }
+    }
+
     /// The kind's name in the queue: `simulated`.
     public static let kind = ClusterJobKind<Payload>("simulated")
 
@@ -38,7 +61,8 @@ public enum SimulatedJob {
     /// Registers the simulated kind on `handlers`.
     public static func register(on handlers: inout ClusterJobHandlers) {
         handlers.register(kind) { payload, context in
-            let service = Duration.microseconds(max(0, payload.serviceMicroseconds))
+            try validate(payload)
+            let service = Duration.microseconds(payload.serviceMicroseconds)
             if payload.serviceMicroseconds > 0 {
                 if payload.spin {
                     let end = ContinuousClock.now + service
@@ -58,9 +82,10 @@ public enum SimulatedJob {
     }
 
     /// Whether an attempt fails: a SplitMix64 draw from the seed and the attempt, below `rate`.
-    static func fails(seed: UInt64, attempt: Int, rate: Double) -> Bool {
+    package static func fails(seed: UInt64, attempt: Int, rate: Double) -> Bool {
         guard rate > 0 else { return false }
-        let draw = KeyOwnership.mix(seed &+ UInt64(truncatingIfNeeded: attempt) &* 0x9E37_79B9_7F4A_7C15)
+        var random = SeededRandom(seed: seed &+ UInt64(truncatingIfNeeded: attempt) &* 0x9E37_79B9_7F4A_7C15)
+        let draw = random.next()
         return Double(draw >> 11) / Double(1 << 53) < rate
     }
 }

@@ -11,6 +11,15 @@ public struct ClusterJobContext: Sendable {
     public let maxAttempts: Int
     /// The name of the node running the attempt.
     public let node: String
+
+    package init(id: Int64, kind: String, key: String?, attempt: Int, maxAttempts: Int, node: String) {
+        self.id = id
+        self.kind = kind
+        self.key = key
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.node = node
+    }
 }
 
 /// The handlers a node runs: one per job kind, each taking the decoded payload.
@@ -19,7 +28,7 @@ public struct ClusterJobContext: Sendable {
 /// fails its attempt with an error saying so (then is retried or discarded like any failure); it never
 /// crashes the node.
 public struct ClusterJobHandlers: Sendable {
-    typealias Erased = @Sendable (_ payload: String, _ context: ClusterJobContext) async throws -> Void
+    package typealias Erased = @Sendable (_ payload: String, _ context: ClusterJobContext) async throws -> Void
     private(set) var handlers: [String: Erased] = [:]
 
     public init() {}
@@ -44,7 +53,7 @@ public struct ClusterJobHandlers: Sendable {
     /// The kinds with a handler, sorted.
     public var kinds: [String] { handlers.keys.sorted() }
 
-    func handler(for kind: String) -> Erased? { handlers[kind] }
+    package func handler(for kind: String) -> Erased? { handlers[kind] }
 }
 
 /// Why an attempt failed before its handler ran.

@@ -9,9 +9,15 @@ public let monitorProtocolVersion = 1
 public struct PoolListDocument: Codable, Sendable, Equatable {
     public struct Entry: Codable, Sendable, Equatable {
         public var name: String
+        package init(name: String) { self.name = name }
     }
     public var pools: [Entry]
     public var protocolVersion: Int
+
+    package init(pools: [Entry], protocolVersion: Int) {
+        self.pools = pools
+        self.protocolVersion = protocolVersion
+    }
 }
 
 /// `GET /v1/pools/NAME/snapshot`: the pool as a dashboard needs it, in plain JSON (snake_case keys).
@@ -157,7 +163,7 @@ extension SnapshotDocument {
 }
 
 extension SnapshotDocument.Event {
-    init(_ event: PoolEvent, origin: PoolInstant) {
+    package init(_ event: PoolEvent, origin: PoolInstant) {
         tS = (event.time - origin).seconds
         text = "\(event.kind)"
         switch event.kind {
@@ -221,6 +227,11 @@ public struct ReplyDocument: Codable, Sendable, Equatable {
     public var ok: Bool
     /// What was done, or what was wrong.
     public var message: String
+
+    package init(ok: Bool, message: String) {
+        self.ok = ok
+        self.message = message
+    }
 }
 
 /// JSON as the monitor writes and reads it: snake_case keys, sorted, so documents diff well.
