@@ -79,12 +79,18 @@ public struct Recording: Sendable {
             }
             var lines: [RecordedEntry] = []
             for (number, line) in payload.split(separator: 0x0A).enumerated() {
+                let entry: RecordedEntry
                 do {
-                    lines.append(try decoder.decode(RecordedEntry.self, from: line))
+                    entry = try decoder.decode(RecordedEntry.self, from: line)
                 } catch {
                     entries += lines
                     return damaged("entry \(number + 1) of block \(block) does not decode (\(Self.shortReason(error)))")
                 }
+                if let problem = entry.implausibility {
+                    entries += lines
+                    return damaged("entry \(number + 1) of block \(block) holds numbers no run produces (\(problem))")
+                }
+                lines.append(entry)
             }
             entries += lines
             offset = start + compressedSize

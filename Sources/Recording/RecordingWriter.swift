@@ -30,11 +30,14 @@ public final class RecordingWriter: Sendable {
     public init(path: String, header: RecordingHeader, blockSeconds: Double = 1) throws(RecordingError) {
         self.path = path
         self.blockSeconds = blockSeconds
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw RecordingError(path: path, message: "cannot create the recording (\(Self.reason(for: path)))")
+        // Opened in place (created or truncated), never replaced: a device, a pipe or a link stays what it is,
+        // and a write error on it (a full disk, /dev/full) is reported when the recording closes.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            throw RecordingError(path: path, message: "cannot create the recording: \(UserFile.reason(errno))")
         }
         do {
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
             var start = Data((RecordingFormat.magic + "\n").utf8)
             start.append(try RecordingFormat.encoder().encode(header))
             start.append(0x0A)
@@ -104,11 +107,5 @@ public final class RecordingWriter: Sendable {
         } catch {
             state.failure = "writing failed after \(state.bytes) bytes (\(UserFile.describe(error))); the recording stops there"
         }
-    }
-
-    private static func reason(for path: String) -> String {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) { return "no directory \(directory)" }
-        return "permission denied or not a file"
     }
 }

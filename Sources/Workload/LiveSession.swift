@@ -179,7 +179,13 @@ public final class LiveSession: Sendable {
                 state.scenarioTime = max(state.scenarioTime, now)
                 return step(&state)
             }
-            for submission in due {
+            for (index, submission) in due.enumerated() {
+                // A driver far behind (a burst of a million, a rate the machine cannot keep) still ends on time:
+                // every 1,024 submissions it looks whether the run is over; what was due after is never offered.
+                if index % 1_024 == 1_023, let over = overWhileSubmitting() {
+                    state.withLock { $0.finished = true }
+                    return over
+                }
                 if let ended = await submitUnlessEnded(submission) {
                     // The run ended while the producer was held: what was due after it is never offered.
                     state.withLock { $0.finished = true }
@@ -191,6 +197,18 @@ public final class LiveSession: Sendable {
                 return stop
             }
             try? await Task.sleep(for: min(wait, .milliseconds(20)))
+        }
+    }
+
+    /// Whether the run is over while the driver is still submitting what was due: its duration has passed in
+    /// scenario time, or a shutdown was asked for (a key, the monitor, a signal).
+    private func overWhileSubmitting() -> ShutdownMode? {
+        let now = clock.elapsed
+        return state.withLock { state in
+            state.scenarioTime = max(state.scenarioTime, now)
+            if let mode = state.stopRequested { return mode }
+            for action in state.live { if case .shutdown(let mode) = action { return mode } }
+            return state.scenarioTime >= scenario.duration ? .graceful(deadline: scenario.shutdownDeadline) : nil
         }
     }
 

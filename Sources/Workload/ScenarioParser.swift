@@ -168,7 +168,7 @@ final class Reader {
         return value
     }
 
-    func rate(_ node: Node, _ path: String, allowZero: Bool = true) throws(ScenarioError) -> Double {
+    func rate(_ node: Node, _ path: String, allowZero: Bool = true, least: Double? = nil) throws(ScenarioError) -> Double {
         let text = try scalar(node, path)
         guard let value = Units.rate(text) else {
             throw fail(node, "\(path) must be a rate like \"300/s\" (per s, ms, m or h); got '\(text)'")
@@ -178,6 +178,9 @@ final class Reader {
         }
         if value > Units.fastestRate {
             throw fail(node, "\(path) must be at most \(Units.format(rate: Units.fastestRate)), got '\(text)'")
+        }
+        if let least, value < least {
+            throw fail(node, "\(path) must be at least \(least)/s, got '\(text)'")
         }
         return value
     }
@@ -282,12 +285,15 @@ final class Reader {
         case "keyed": c.queueStrategy = .keyed
         default: c.queueStrategy = .sharedFIFO
         }
-        if let n = f["scale_up_threshold"] { c.scaleUpThreshold = recover(c.scaleUpThreshold) { () throws(ScenarioError) in try int(n, "pool.scale_up_threshold", min: 1) } }
+        if let n = f["scale_up_threshold"] { c.scaleUpThreshold = recover(c.scaleUpThreshold) { () throws(ScenarioError) in try int(n, "pool.scale_up_threshold", min: 1, max: PoolConfiguration.thresholdLimit) } }
         if let n = f["growth"] {
             let text = try scalar(n, "pool.growth")
             if text == "double" {
                 c.growth = .double
             } else if text.hasPrefix("+"), let step = Int(text.dropFirst()), step >= 1 {
+                guard step <= PoolConfiguration.workerLimit else {
+                    throw fail(n, "pool.growth adds at most \(PoolConfiguration.workerLimit) workers per step, got '\(text)'")
+                }
                 c.growth = .add(step)
             } else {
                 throw fail(n, "pool.growth must be \"double\" or \"+N\" (workers added per step), got '\(text)'")
@@ -304,8 +310,8 @@ final class Reader {
         if let n = f["rate_limit"] {
             let r = try fields(n, "pool.rate_limit", allowed: ["rate", "burst"], required: ["rate"])
             c.rateLimit = RateLimit(
-                perSecond: try rate(try need(r, "rate"), "pool.rate_limit.rate", allowZero: false),
-                burst: try r["burst"].map { (b) throws(ScenarioError) in try int(b, "pool.rate_limit.burst", min: 1) } ?? 1)
+                perSecond: try rate(try need(r, "rate"), "pool.rate_limit.rate", allowZero: false, least: 0.001),
+                burst: try r["burst"].map { (b) throws(ScenarioError) in try int(b, "pool.rate_limit.burst", min: 1, max: 1_000_000) } ?? 1)
         }
         if let n = f["circuit_breaker"] { c.circuitBreaker = recover(c.circuitBreaker) { () throws(ScenarioError) in try breaker(n) } }
         // The engine's own checks (min <= max, ...), named as in the file; only once every field read well.
@@ -568,7 +574,7 @@ final class Reader {
         case "failure_rate": action = .setFailureRate(try double(value, path, within: 0...1))
         case "extra_latency": action = .setExtraLatency(try self.duration(value, path, allowZero: true))
         case "rate_limit":
-            action = .setRateLimit(try scalar(value, path) == "off" ? nil : RateLimit(perSecond: try rate(value, path, allowZero: false), burst: 1))
+            action = .setRateLimit(try scalar(value, path) == "off" ? nil : RateLimit(perSecond: try rate(value, path, allowZero: false, least: 0.001), burst: 1))
         case "crash_worker":
             action = .crashWorker(try scalar(value, path) == "random" ? nil : try int(value, path, min: 1))
         case "pause":

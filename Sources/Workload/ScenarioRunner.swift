@@ -38,13 +38,16 @@ public final class ScenarioRunner: Sendable {
     }
 
     /// Ends the run early, as SIGINT or SIGTERM should: arrivals stop, the pool shuts down at once (every job
-    /// accounted for), and the summary covers what ran, marked `interrupted`.
+    /// accounted for), and the summary covers what ran, marked `interrupted`. A shutdown already under way
+    /// (the scenario's end, a timeline entry with a long deadline) is escalated: what is left is cancelled now.
     public func interrupt() {
         let session = current.withLock { state -> LiveSession? in
             state.interrupted = true
             return state.session
         }
-        session?.send(.shutdown(.immediate))
+        guard let session else { return }
+        session.send(.shutdown(.immediate))
+        Task { _ = await session.shutdown(.immediate) }
     }
 
     /// Runs the scenario. `started` is called with the session before the first arrival (to serve its pool,

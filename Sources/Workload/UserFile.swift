@@ -108,9 +108,10 @@ public enum UserFile {
         }
     }
 
-    /// Writes to a device, pipe or terminal as it is (nothing to rename), checking every write.
+    /// Writes to a device, pipe or terminal as it is (nothing to rename), or through a link whose target does
+    /// not exist yet (creating it), checking every write.
     private static func writeInPlace(_ data: Data, to path: String) throws(UserFileError) {
-        let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else { throw UserFileError(path: path, reason: reason(errno)) }
         let written = writeAll(data, to: descriptor)
         let closed = close(descriptor) == 0 ? nil : errno

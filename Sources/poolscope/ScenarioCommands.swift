@@ -80,7 +80,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Write one CSV row per second to this file.")
     var csv: String?
 
-    @Option(help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
     @OptionGroup var serving: ServeOptions
@@ -242,7 +242,7 @@ struct ExperimentRunOptions: ParsableArguments {
         transform: parseSeed)
     var seed: UInt64?
 
-    @Option(help: ArgumentHelp("Run each variant or point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run each variant or point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
     @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))

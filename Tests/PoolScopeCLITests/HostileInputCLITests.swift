@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Issue 15's findings as a tester meets them: through the command line. In the serialized CLI suite (see
@@ -54,5 +57,66 @@ extension CLITests {
             #expect(result.status == 2)
             #expect(result.error.contains("--duration must be a positive duration up to 24h"), "\(result.error)")
         }
+    }
+
+    @Test("--record on a device writes into it (a full one is exit 1 with the reason) and never replaces it; --csv through a link to a file not there yet creates it")
+    func recordAndLinks() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-devices-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A private copy of /dev/full (root can make one; CI runs as root), so a regression cannot replace the real one.
+        let device = directory.appendingPathComponent("full").path
+        // Device 1:7, encoded as glibc's makedev does for small numbers (minor | major << 8).
+        if mknod(device, S_IFCHR | 0o666, dev_t(7 | 1 << 8)) == 0 {
+            let result = try poolscope("run", "burst", "--duration", "1s", "--record", device)
+            #expect(result.status == 1, "\(result.error)")
+            #expect(result.error.contains("no space left on the device"), "\(result.error)")
+            var info = stat()
+            #expect(stat(device, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR, "the device is still a device")
+        } else {
+            print("skipped: --record on a device needs root to make a private /dev/full (mknod)")
+        }
+        let target = directory.appendingPathComponent("target.csv").path
+        let link = directory.appendingPathComponent("link.csv").path
+        #expect(symlink(target, link) == 0)
+        let result = try poolscope("run", "burst", "--duration", "1s", "--csv", link)
+        #expect(result.status == 0, "\(result.error)")
+        #expect((try? String(contentsOfFile: target, encoding: .utf8))?.hasPrefix("t_s,") == true, "written through the link")
+        var info = stat()
+        #expect(lstat(link, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK, "the link stays a link")
+    }
+
+    @Test("SIGTERM during a long graceful shutdown (a timeline deadline of 24h, jobs of an hour) ends the run at once, exit 143")
+    func signalEscalatesShutdown() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-long-\(UInt32.random(in: 0...UInt32.max)).yaml")
+        try """
+            name: long-shutdown
+            duration: 60s
+            workload:
+              arrivals: { process: constant, rate: 20/s }
+              service: { distribution: constant, value: 1h }
+            timeline:
+              - at: 1s
+                shutdown: graceful
+                deadline: 24h
+            """.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let started = ContinuousClock.now
+        let (status, data) = try await runPoolscope(["run", file.path, "--json"], signal: SIGTERM, after: .seconds(3))
+        #expect(status == 143)
+        #expect(ContinuousClock.now - started < .seconds(30), "ended soon after the signal, not after the 24h deadline")
+        let summary = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(summary["interrupted"] as? Bool == true && summary["balanced"] as? Bool == true, "\(summary)")
+    }
+
+    @Test("a rate no machine here keeps (1000000/s) still ends by its duration plus its deadline")
+    func fastestRateEndsOnTime() throws {
+        let started = ContinuousClock.now
+        let result = try poolscope(
+            "run", "burst", "--duration", "2s", "--json", "--set", "workload.arrivals={process: constant, rate: 1000000/s}",
+            "--set", "timeline=[]", "--set", "shutdown_deadline=1s", "--set", "pool.queue_capacity=unbounded")
+        #expect(result.status == 0, "\(result.error)")
+        #expect(ContinuousClock.now - started < .seconds(20), "took \(ContinuousClock.now - started)")
+        #expect(result.output.contains("\"balanced\" : true"), "\(result.output.prefix(400))")
     }
 }

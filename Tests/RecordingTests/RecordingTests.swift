@@ -1,7 +1,7 @@
 import Dashboard
 import Foundation
 import PoolEngine
-import Recording
+@testable import Recording
 import Testing
 import Workload
 
@@ -116,6 +116,69 @@ struct RecordingTests {
         #expect(abs(player.time - 1.0) < 1e-9)
         #expect(recording.entries[..<player.position].allSatisfy { $0.t <= 1.0 })
         #expect(player.position == recording.entries.count || recording.entries[player.position].t > 1.0)
+    }
+
+    @Test("a well-formed recording holding numbers no run produces (a count of 2^63, an uptime of -292 years) replays up to them and says so")
+    func implausibleNumbers() async throws {
+        let whole = try await recordedRun()
+        let ticks = whole.recording.entries.enumerated().filter { if case .tick = $0.element.message { true } else { false } }
+        try #require(ticks.count >= 6)
+        let encoder = RecordingFormat.encoder()
+        /// The entry with one number inside its snapshot replaced, as a hand edit would.
+        func edited(_ entry: RecordedEntry, _ change: (inout [String: Any]) -> Void) throws -> Data {
+            var object = try #require(try JSONSerialization.jsonObject(with: encoder.encode(entry)) as? [String: Any])
+            func walk(_ value: inout Any) -> Bool {
+                if var dictionary = value as? [String: Any] {
+                    if dictionary["counters"] != nil && dictionary["uptime"] != nil {
+                        change(&dictionary)
+                        value = dictionary
+                        return true
+                    }
+                    for key in dictionary.keys.sorted() {
+                        var child = dictionary[key] as Any
+                        if walk(&child) {
+                            dictionary[key] = child
+                            value = dictionary
+                            return true
+                        }
+                    }
+                } else if var array = value as? [Any] {
+                    for index in array.indices where walk(&array[index]) {
+                        value = array
+                        return true
+                    }
+                }
+                return false
+            }
+            var root: Any = object
+            #expect(walk(&root), "found the snapshot in the entry's JSON")
+            object = try #require(root as? [String: Any])
+            return try JSONSerialization.data(withJSONObject: object)
+        }
+        let bad = ticks[4].element
+        for (change, words) in [
+            ({ (snapshot: inout [String: Any]) in
+                var counters = snapshot["counters"] as? [String: Any] ?? [:]
+                counters["completed"] = Int64.max
+                snapshot["counters"] = counters
+            }, "counters.completed 9223372036854775807"),
+            ({ (snapshot: inout [String: Any]) in snapshot["uptime"] = [-9_223_372_036, 0] }, "uptime"),
+        ] {
+            var lines = try ticks.prefix(4).map { try encoder.encode($0.element) }
+            lines.append(try edited(bad, change))
+            let payload = Data(lines.joined(separator: [0x0A]))
+            let compressed = try #require(Zlib.compress(payload))
+            var file = Data("\(RecordingFormat.magic)\n".utf8)
+            file.append(try encoder.encode(whole.recording.header))
+            file.append(0x0A)
+            for value in [UInt32(compressed.count), UInt32(payload.count)] { withUnsafeBytes(of: value.bigEndian) { file.append(contentsOf: $0) } }
+            file.append(compressed)
+            let read = try Recording.read(file, path: "edited.rec")
+            #expect(read.entries.count == 4, "the entries before the edited one")
+            let note = try #require(read.damage)
+            #expect(note.contains("entry 5 of block 1 holds numbers no run produces") && note.contains(words), "\(note)")
+            #expect(read.runSummary() != nil || read.entries.isEmpty)
+        }
     }
 
     @Test("a recording cut short or corrupt replays up to the damage and says where it is")

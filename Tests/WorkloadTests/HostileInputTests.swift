@@ -55,6 +55,9 @@ struct HostileInputTests {
         #expect(problem(scenario(pool: "  idle_timeout: 25h"))?.contains("pool.idle_timeout must be at most 24h") == true)
         #expect(Units.isRunLength("24h") && !Units.isRunLength("24.5h") && !Units.isRunLength("1e300s") && !Units.isRunLength("0s"))
         #expect(Units.format(rate: 2e26) == "2e+26/s", "formatting a huge rate does not trap")
+        #expect(problem(scenario(pool: "  growth: +9223372036854775807"))?.contains("pool.growth adds at most 100000 workers per step") == true)
+        #expect(problem(scenario(pool: "  rate_limit: { rate: 1/h }"))?.contains("pool.rate_limit.rate must be at least 0.001/s") == true)
+        #expect(Growth.add(Int.max).next(from: 5, max: 10) == 10, "growth saturates at the maximum")
     }
 
     @Test("finding 2: a producer held by backpressure does not hold the run: it ends by its duration plus its deadline")

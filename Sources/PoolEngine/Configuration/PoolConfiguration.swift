@@ -166,7 +166,7 @@ public enum Growth: Sendable, Equatable, Codable {
     public func next(from current: Int, max: Int) -> Int {
         switch self {
         case .double: return Swift.min(Swift.max(current * 2, current + 1), max)
-        case .add(let n): return Swift.min(current + n, max)
+        case .add(let n): return Swift.min(current.addingReportingOverflow(n).overflow ? max : current + n, max)
         }
     }
 }
