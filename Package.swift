@@ -148,24 +148,28 @@ let package = Package(
         ),
         // libFuzzer targets: scripts/fuzz.sh builds them with -sanitize=fuzzer,address (docs/FUZZING.md);
         // in a plain build they are empty executables.
+        .target(
+            name: "FuzzSupport",
+            path: "Fuzz/Sources/FuzzSupport"
+        ),
         .executableTarget(
             name: "FuzzScenario",
-            dependencies: ["Workload", "PoolEngine"],
+            dependencies: ["FuzzSupport", "Workload", "PoolEngine"],
             path: "Fuzz/Sources/FuzzScenario"
         ),
         .executableTarget(
             name: "FuzzRecording",
-            dependencies: ["Recording"],
+            dependencies: ["FuzzSupport", "Recording"],
             path: "Fuzz/Sources/FuzzRecording"
         ),
         .executableTarget(
             name: "FuzzMonitor",
-            dependencies: ["MonitorProtocol", "PoolEngine"],
+            dependencies: ["FuzzSupport", "MonitorProtocol", "PoolEngine"],
             path: "Fuzz/Sources/FuzzMonitor"
         ),
         .executableTarget(
             name: "FuzzClusterPayload",
-            dependencies: ["ClusterJobs", "PoolEngine"],
+            dependencies: ["FuzzSupport", "ClusterJobs", "PoolEngine"],
             path: "Fuzz/Sources/FuzzClusterPayload"
         ),
         .testTarget(

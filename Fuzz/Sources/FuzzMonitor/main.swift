@@ -2,6 +2,7 @@
 // then carried out on a live pool, as the endpoint does) and the snapshot documents `attach` reads from a
 // server. See docs/FUZZING.md.
 import Foundation
+import FuzzSupport
 import MonitorProtocol
 import PoolEngine
 
@@ -35,20 +36,4 @@ func fuzzMonitor(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     return 0
 }
 
-// libFuzzer runs the inputs from our own `main` (LLVMFuzzerRunDriver), since SwiftPM gives an executable its
-// `main`. scripts/fuzz.sh builds with -sanitize=fuzzer,address -DPOOLSCOPE_FUZZING; a plain build, which
-// has no libFuzzer to link, makes a program that says so.
-#if POOLSCOPE_FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt
-) -> CInt
-
-var argumentCount = CommandLine.argc
-var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(runFuzzerDriver(&argumentCount, &arguments, fuzzMonitor))
-#else
-print("FuzzMonitor is a libFuzzer target: build and run it with scripts/fuzz.sh (docs/FUZZING.md)")
-#endif
+runFuzzer("FuzzMonitor", fuzzMonitor)

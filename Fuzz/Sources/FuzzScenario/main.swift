@@ -1,5 +1,6 @@
 // libFuzzer target for scenario files: bytes -> parse -> validate -> the job stream. See docs/FUZZING.md.
 import Foundation
+import FuzzSupport
 import PoolEngine
 import Workload
 
@@ -50,20 +51,4 @@ enum ScenarioFuzzing {
     }
 }
 
-// libFuzzer runs the inputs from our own `main` (LLVMFuzzerRunDriver), since SwiftPM gives an executable its
-// `main`. scripts/fuzz.sh builds with -sanitize=fuzzer,address -DPOOLSCOPE_FUZZING; a plain build, which
-// has no libFuzzer to link, makes a program that says so.
-#if POOLSCOPE_FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt
-) -> CInt
-
-var argumentCount = CommandLine.argc
-var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(runFuzzerDriver(&argumentCount, &arguments, fuzzScenario))
-#else
-print("FuzzScenario is a libFuzzer target: build and run it with scripts/fuzz.sh (docs/FUZZING.md)")
-#endif
+runFuzzer("FuzzScenario", fuzzScenario)
