@@ -66,7 +66,7 @@ struct Run: AsyncParsableCommand {
     @Argument(help: "A scenario file, or the name of a bundled demo (or --from a result instead).")
     var scenario: String?
 
-    @Option(help: ArgumentHelp("Run again what a `run --json` result ran: its resolved scenario, seed and duration.", valueName: "result.json"))
+    @Option(help: ArgumentHelp("Run again what a `run --json` or `run --csv` result ran: its resolved scenario, seed and duration.", valueName: "result"))
     var from: String?
 
     @OptionGroup var overrides: OverrideOptions
@@ -101,7 +101,7 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         if (scenario == nil) == (from == nil) {
-            throw ValidationError(scenario == nil ? "name a scenario (a file or a bundled demo), or --from RESULT.json" : "a scenario or --from, not both")
+            throw ValidationError(scenario == nil ? "name a scenario (a file or a bundled demo), or --from RESULT (a run --json or --csv result)" : "a scenario or --from, not both")
         }
         if cluster == nil, drainTimeout != "60s" || schema != "poolscope" {
             throw ValidationError("--schema and --drain-timeout go with --cluster")
@@ -155,7 +155,8 @@ struct Run: AsyncParsableCommand {
         let recorded = recorder?.writer.close() ?? true
         if let csv {
             let lines = [SecondRow.csvHeader] + output.seconds.map(\.csvLine)
-            writeResultFile(lines.joined(separator: "\n") + "\n", to: csv, option: "--csv")
+            let preamble = output.result.resolvedScenario.map { ResultPreamble.lines($0, version: poolscopeVersion) } ?? ""
+            writeResultFile(preamble + lines.joined(separator: "\n") + "\n", to: csv, option: "--csv")
         }
         if json {
             print(try RunReportFormatter.json(output.result))
@@ -202,7 +203,8 @@ struct OverrideOptions: ParsableArguments {
     var values: [String] = []
 }
 
-/// The scenario a `run --json` result ran (its `resolved_scenario`), with `overrides` on top.
+/// The scenario a `run --json` result (its `resolved_scenario`) or a `run --csv` result (its `#` lines)
+/// ran, with `overrides` on top.
 func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
     struct Result: Decodable { var resolvedScenario: RunResult.ResolvedScenario? }
     let data: Data
@@ -212,15 +214,26 @@ func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
         printError("poolscope: cannot read --from \(error)")
         terminate(1)
     }
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    guard let result = try? decoder.decode(Result.self, from: data) else {
-        printError("poolscope: \(path) is not a poolscope run --json result")
-        terminate(1)
-    }
-    guard let resolved = result.resolvedScenario else {
-        printError("poolscope: \(path) has no resolved_scenario (a result of the built-in demo, or of an older poolscope): nothing to run again")
-        terminate(1)
+    let resolved: RunResult.ResolvedScenario
+    if data.first == UInt8(ascii: "#") || data.starts(with: Array("t_s,".utf8)) {
+        do {
+            resolved = try ResultPreamble.read(String(decoding: data, as: UTF8.self))
+        } catch {
+            printError("poolscope: \(path) \(error)")
+            terminate(1)
+        }
+    } else {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let result = try? decoder.decode(Result.self, from: data) else {
+            printError("poolscope: \(path) is not a poolscope run --json or --csv result")
+            terminate(1)
+        }
+        guard let found = result.resolvedScenario else {
+            printError("poolscope: \(path) has no resolved_scenario (a result of the built-in demo, or of an older poolscope): nothing to run again")
+            terminate(1)
+        }
+        resolved = found
     }
     do {
         let overrides = try texts.map { text throws(ScenarioError) in try ScenarioOverride(text) }

@@ -84,17 +84,22 @@ struct Sweep: AsyncParsableCommand {
             }
         }
         let speed = runs.speed
-        let started = ContinuousClock.now
         var finished: [Int: RunResult] = [:]
         var launched = 0
+        var launchedAt: [Int: ContinuousClock.Instant] = [:]
+        var durations: [Double] = []
         func announce(_ index: Int) {
             let job = jobs[index]
             var left = ""
-            if !finished.isEmpty {
-                // Wall time per finished run, with `parallel` running at once: already the pace of the sweep.
-                let perRun = (ContinuousClock.now - started).seconds / Double(finished.count)
-                let estimate = (perRun * Double(jobs.count - finished.count)).rounded(.up)
-                left = ", about \(formatted(.seconds(estimate))) left"
+            if !durations.isEmpty {
+                // Runs end in waves of `parallel`: what the running ones have left (by the mean run so
+                // far), then a mean run per wave of those not started yet.
+                let mean = durations.reduce(0, +) / Double(durations.count)
+                let now = ContinuousClock.now
+                let running = launchedAt.filter { finished[$0.key] == nil && $0.key != index }.values
+                let runningLeft = running.map { max(mean - (now - $0).seconds, 0) }.max() ?? 0
+                let waves = (Double(jobs.count - launched + 1) / Double(parallel)).rounded(.up)
+                left = ", about \(formatted(.seconds((runningLeft + waves * mean).rounded(.up)))) left"
             }
             printError("poolscope: sweep run \(index + 1)/\(jobs.count): \(job.label), seed \(job.scenario.seed)\(left)")
         }
@@ -103,6 +108,7 @@ struct Sweep: AsyncParsableCommand {
                 guard launched < jobs.count else { return }
                 let index = launched
                 launched += 1
+                launchedAt[index] = ContinuousClock.now
                 announce(index)
                 let scenario = jobs[index].scenario
                 group.addTask {
@@ -116,7 +122,9 @@ struct Sweep: AsyncParsableCommand {
             for _ in 0..<min(parallel, jobs.count) { launch() }
             while let (index, outcome) = await group.next() {
                 switch outcome {
-                case .success(let result): finished[index] = result
+                case .success(let result):
+                    finished[index] = result
+                    if let start = launchedAt[index] { durations.append((ContinuousClock.now - start).seconds) }
                 case .failure(let error):
                     printError("poolscope: the pool refused \(jobs[index].label): \(error)")
                     terminate(1)
@@ -249,7 +257,8 @@ struct SweepDocument: Encodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case set, runs, metrics
+            case set, runs, metrics, seeds
+            case resolvedScenario = "resolved_scenario"
             case theoryMeanWaitMs = "theory_mean_wait_ms"
             case theoryWithMeasuredServiceMs = "theory_mean_wait_measured_service_ms"
         }
@@ -258,6 +267,9 @@ struct SweepDocument: Encodable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(set, forKey: .set)
             try container.encode(runs.count, forKey: .runs)
+            try container.encode(runs.map(\.seed), forKey: .seeds)
+            // The first run's: the others differ only in their seeds.
+            try container.encodeIfPresent(runs.first?.resolvedScenario, forKey: .resolvedScenario)
             try container.encode(metrics, forKey: .metrics)
             try container.encodeIfPresent(theoryMeanWaitMs, forKey: .theoryMeanWaitMs)
             try container.encodeIfPresent(theoryWithMeasuredServiceMs, forKey: .theoryWithMeasuredServiceMs)
@@ -321,8 +333,14 @@ struct SweepDocument: Encodable {
         return ([title, line(header)] + rows.map(line)).joined(separator: "\n")
     }
 
-    /// One row per point: the varied values, runs, then each metric's mean and interval.
+    /// `#` lines saying what ran (the first point's resolved scenario and seed, so `run --from` runs it;
+    /// the others differ in the varied fields), then one row per point: the varied values, runs, then each
+    /// metric's mean and interval.
     func csv() -> String {
+        var preamble = ""
+        if let first = points.first?.runs.first?.resolvedScenario {
+            preamble = "# sweep: [\(vary.joined(separator: ", "))]\n# repeats: \(repeats)\n" + ResultPreamble.lines(first, version: poolscopeVersion)
+        }
         let names = Point.metricNames
         let header =
             vary + ["runs"] + names.flatMap { ["\($0)_mean", "\($0)_ci95_low", "\($0)_ci95_high"] }
@@ -338,6 +356,6 @@ struct SweepDocument: Encodable {
                     ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
             }.joined(separator: ",")
         }
-        return ([header.joined(separator: ",")] + rows).joined(separator: "\n") + "\n"
+        return preamble + ([header.joined(separator: ",")] + rows).joined(separator: "\n") + "\n"
     }
 }

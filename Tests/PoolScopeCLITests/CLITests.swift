@@ -205,10 +205,14 @@ struct CLITests {
     @Test("sweep runs every point --repeat times and reports each metric's mean and 95% interval, with Erlang C where it applies")
     func sweep() throws {
         let page = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).html")
-        defer { try? FileManager.default.removeItem(at: page) }
+        let table = page.deletingPathExtension().appendingPathExtension("csv")
+        defer {
+            try? FileManager.default.removeItem(at: page)
+            try? FileManager.default.removeItem(at: table)
+        }
         let result = try poolscope(
             "sweep", "mmc-erlang-c", "--vary", "pool.min_workers+pool.max_workers=4,5", "--repeat", "2", "--duration", "2s",
-            "--speed", "4", "--json", "--html", page.path, "--parallel", "2")
+            "--speed", "4", "--json", "--html", page.path, "--parallel", "2", "--seed", "40", "--csv", table.path)
         #expect(result.status == 0, "\(result.error)")
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.components(separatedBy: "<svg").count == 8 && html.contains("Erlang C"), "six charts, the theory line, and measured over theory")
@@ -221,6 +225,10 @@ struct CLITests {
         // Run two at a time, reported in the points' order.
         #expect(points.map { ($0["set"] as? [String: String])?["pool.min_workers+pool.max_workers"] } == ["4", "5"])
         #expect(points.allSatisfy { $0["runs"] as? Int == 2 && $0["theory_mean_wait_ms"] is Double })
+        #expect(points.allSatisfy { ($0["seeds"] as? [Int]) == [40, 41] && ($0["resolved_scenario"] as? [String: Any])?["seed"] as? Int == 40 })
+        let csv = try String(contentsOf: table, encoding: .utf8)
+        #expect(csv.hasPrefix("# sweep: [pool.min_workers+pool.max_workers]\n# repeats: 2\n") && csv.contains("\n# seed: 40\n"), "\(csv)")
+        #expect(csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 3, "a header and a row per point")
         let wait = (points.first?["metrics"] as? [String: Any])?["queue_wait_mean_ms"] as? [String: Double]
         #expect(wait.map { $0["ci95_low"]! <= $0["mean"]! && $0["mean"]! <= $0["ci95_high"]! } == true, "\(String(describing: wait))")
         let bad = try poolscope("sweep", "burst", "--vary", "pool.max_workers=9..3")
@@ -313,13 +321,17 @@ struct CLITests {
         #expect(!plain.output.contains("by_priority"), "absent without priorities")
     }
 
-    @Test("run --csv writes one row per second with the documented header")
+    @Test("run --csv writes '#' lines saying what ran, then one row per second under the documented header; --from runs the CSV again")
     func runCSV() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).csv")
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try poolscope("run", "burst", "--duration", "3s", "--csv", file.path)
+        let result = try poolscope("run", "burst", "--set", "pool.max_workers=5", "--seed", "23", "--duration", "3s", "--csv", file.path, "--json")
         #expect(result.status == 0, "\(result.error)")
-        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        let all = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        let preamble = all.prefix { $0.hasPrefix("#") }
+        #expect(preamble.contains("# seed: 23") && preamble.contains("# compressed_to_s: 3.0"), "\(preamble)")
+        #expect(preamble.contains("#     max_workers: 5"), "the scenario as it ran, after its overrides: \(preamble)")
+        let lines = all.dropFirst(preamble.count)
         #expect(lines.first?.hasPrefix("t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms,") == true,
             "the contract's columns first, added ones after")
         #expect(lines.first?.hasSuffix(",arrivals_per_s,admitted_per_s,rejected_per_s") == true)
@@ -327,7 +339,19 @@ struct CLITests {
         #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",").count == 11 })
         let arrivals = lines.dropFirst().compactMap { Int($0.split(separator: ",")[8]) }.reduce(0, +)
         #expect(arrivals > 0, "arrivals are counted")
-        #expect(result.output.contains("balanced"), "the human summary is on standard output")
+        let first = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let submitted = (first?["jobs"] as? [String: Any])?["submitted"] as? Int
+
+        let again = try poolscope("run", "--from", file.path, "--json")
+        #expect(again.status == 0, "\(again.error)")
+        let document = try JSONSerialization.jsonObject(with: Data(again.output.utf8)) as? [String: Any]
+        let workers = document?["workers"] as? [String: Any], jobs = document?["jobs"] as? [String: Any]
+        #expect((document?["seed"] as? NSNumber)?.uint64Value == 23 && workers?["max_seen"] as? Int == 5)
+        #expect(submitted != nil && (jobs?["submitted"] as? Int) == submitted, "the same stream again: \(again.output)")
+
+        try "t_s,workers\n1,2\n".write(to: file, atomically: true, encoding: .utf8)
+        let bare = try poolscope("run", "--from", file.path)
+        #expect(bare.status == 1 && bare.error.contains("has no '#' lines before its header"), "\(bare.error)")
     }
 
     @Test("demos lists every bundled demo with one line each")
