@@ -86,8 +86,10 @@ let package = Package(
         ),
         .target(
             name: "Dashboard",
-            dependencies: ["PoolEngine", "Workload"]
+            dependencies: ["PoolEngine", "Workload", "TerminalCanvas"]
         ),
+        // The cell grid, styles and keys: what the dashboard draws into and the terminal backend shows.
+        .target(name: "TerminalCanvas"),
         .systemLibrary(
             name: "CNcurses",
             path: "Sources/CNcurses",
@@ -112,7 +114,7 @@ let package = Package(
         ),
         .target(
             name: "TerminalBackend",
-            dependencies: ["CNcurses", "Dashboard"]
+            dependencies: ["CNcurses", "TerminalCanvas"]
         ),
         .target(
             name: "Bench",

@@ -92,6 +92,6 @@ extension PoolSnapshot {
         if name.hasPrefix("per-worker") {
             return .perWorker(name.contains("least-loaded") ? .leastLoaded : .roundRobin, stealing: name.contains("stealing"))
         }
-        return .sharedFIFO
+        return name == "fifo" || name.isEmpty ? .sharedFIFO : .custom(.readBack(named: name))
     }
 }

@@ -28,11 +28,10 @@ public struct KeyOwnership: Sendable, Equatable {
         return (0..<ClusterProducer.keySlots).filter { ownerIndex(ofSlot: $0) == index }.map { Int32($0) }
     }
 
-    /// SplitMix64's finaliser: spreads consecutive slot numbers over the whole 64-bit range.
+    /// Spreads consecutive slot numbers over the whole 64-bit range: the first number of the package's one
+    /// generator (SplitMix64) seeded with `value`, which is SplitMix64's finaliser of `value`.
     static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        var generator = SeededRandom(seed: value)
+        return generator.next()
     }
 }

@@ -16,7 +16,6 @@ final class MonitorMetrics: Sendable {
     private let lastCounts = Mutex<[String: JobCounters]>([:])
     private let scaleEvents = Mutex<[String: (up: Int, down: Int, reported: (up: Int, down: Int))]>([:])
 
-    static let outcomes = ["completed", "failed", "rejected", "cancelled", "retried", "timed_out"]
     static let workerStates = ["starting", "idle", "busy", "draining"]
     /// Upper bounds, in seconds, of the latency histograms' buckets.
     static let latencyBuckets: [Double] = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -65,11 +64,10 @@ final class MonitorMetrics: Sendable {
             defer { counts[pool] = now }
             return counts[pool] ?? JobCounters()
         }
-        let changes: [(String, Int)] = [
-            ("completed", now.completed - before.completed), ("failed", now.failed - before.failed),
-            ("rejected", now.rejected - before.rejected), ("cancelled", now.cancelled - before.cancelled),
-            ("retried", now.retried - before.retried), ("timed_out", now.timedOut - before.timedOut),
-        ]
+        // Every count but `submitted`, which is its own family.
+        let changes = JobCounters.fields.filter { $0.name != "submitted" }.map { field in
+            (field.name, now[keyPath: field.value] - before[keyPath: field.value])
+        }
         for (outcome, change) in changes {
             counter("jobs", "total", "Jobs by how they ended (retried and timed_out count attempts).", pool, [("outcome", outcome)])
                 .increment(by: Int64(max(change, 0)))

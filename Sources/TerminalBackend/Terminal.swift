@@ -1,5 +1,5 @@
 import CNcurses
-public import Dashboard
+public import TerminalCanvas
 import Foundation
 
 #if canImport(Glibc)
@@ -66,31 +66,10 @@ public final class Terminal {
     /// Copies `canvas` to the screen, writing only the runs of cells that differ from the last draw.
     public func draw(_ canvas: Canvas) {
         let window = poolscope_stdscr()
-        let full = previous.map { $0.width != canvas.width || $0.height != canvas.height } ?? true
-        if full { werase(window) }
-        for y in 0..<canvas.height {
-            var x = 0
-            while x < canvas.width {
-                let cell = canvas[x, y]
-                if !full, let previous, previous[x, y] == cell {
-                    x += 1
-                    continue
-                }
-                // A run of changed cells with one style.
-                var run = String(cell.character)
-                var end = x + 1
-                while end < canvas.width, canvas[end, y].style == cell.style,
-                    full || previous.map({ $0[end, y] != canvas[end, y] }) ?? true
-                {
-                    run.append(canvas[end, y].character)
-                    end += 1
-                }
-                // Avoid the bottom-right cell: writing it scrolls some terminals.
-                if y == canvas.height - 1 && end == canvas.width { run.removeLast() }
-                wattrset(window, Int32(bitPattern: attributes(cell.style)))
-                _ = mvwaddstr(window, Int32(y), Int32(x), run)
-                x = end
-            }
+        if previous.map({ $0.width != canvas.width || $0.height != canvas.height }) ?? true { werase(window) }
+        for run in canvas.changes(since: previous) {
+            wattrset(window, Int32(bitPattern: attributes(run.style)))
+            _ = mvwaddstr(window, Int32(run.y), Int32(run.x), run.text)
         }
         wattrset(window, 0)
         wrefresh(window)

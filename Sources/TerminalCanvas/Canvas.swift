@@ -156,3 +156,49 @@ extension Canvas {
         }
     }
 }
+
+/// A stretch of one row to write to the screen: cells of one style, from `x` onward.
+public struct CanvasRun: Equatable, Sendable {
+    public var x: Int
+    public var y: Int
+    public var text: String
+    public var style: Style
+
+    public init(x: Int, y: Int, text: String, style: Style) {
+        self.x = x
+        self.y = y
+        self.text = text
+        self.style = style
+    }
+}
+
+extension Canvas {
+    /// What to write to turn a screen showing `previous` into this canvas: the runs of changed cells,
+    /// each of one style (every cell when there is no previous canvas or its size differs). The
+    /// bottom-right cell is left out, since writing it scrolls some terminals.
+    public func changes(since previous: Canvas?) -> [CanvasRun] {
+        let full = previous.map { $0.width != width || $0.height != height } ?? true
+        func changed(_ x: Int, _ y: Int) -> Bool { full || previous.map { $0[x, y] != self[x, y] } ?? true }
+        var runs: [CanvasRun] = []
+        for y in 0..<height {
+            var x = 0
+            while x < width {
+                guard changed(x, y) else {
+                    x += 1
+                    continue
+                }
+                let style = self[x, y].style
+                var text = String(self[x, y].character)
+                var end = x + 1
+                while end < width, self[end, y].style == style, changed(end, y) {
+                    text.append(self[end, y].character)
+                    end += 1
+                }
+                if y == height - 1 && end == width { text.removeLast() }
+                if !text.isEmpty { runs.append(CanvasRun(x: x, y: y, text: text, style: style)) }
+                x = end
+            }
+        }
+        return runs
+    }
+}

@@ -248,14 +248,8 @@ extension RunResult {
             default: return nil
             }
         }
+        if let count = JobCounters.fields.first(where: { $0.name == metric.name }) { return Double(jobs[keyPath: count.value]) }
         switch metric.name {
-        case "completed": return Double(jobs.completed)
-        case "failed": return Double(jobs.failed)
-        case "rejected": return Double(jobs.rejected)
-        case "retried": return Double(jobs.retried)
-        case "cancelled": return Double(jobs.cancelled)
-        case "submitted": return Double(jobs.submitted)
-        case "timed_out": return Double(jobs.timedOut)
         case "wait_mean_ms": return latencyMs.queueWait.mean
         case "wait_p50_ms": return latencyMs.queueWait.p50
         case "wait_p99_ms": return latencyMs.queueWait.p99

@@ -117,6 +117,9 @@ public struct PoolConfiguration: Sendable {
         try rateLimit?.validate()
         try circuitBreaker?.validate()
         try faults.validate()
+        if case .custom(let strategy) = queueStrategy, !strategy.canMakeQueues {
+            throw fail("queueStrategy", "custom strategy '\(strategy.name)' was read back from a document and has no queue to make")
+        }
         if case .priority(let aging?) = queueStrategy, aging <= .zero {
             throw fail("queueStrategy", "priority aging must be positive, or none, got \(aging)")
         }
@@ -183,6 +186,8 @@ public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible, Cod
     case perWorker(DispatchRule, stealing: Bool)
     /// One worker per key, by jump consistent hash (see ``KeyedQueues``).
     case keyed
+    /// A strategy of your own behind ``QueueStrategy`` (see ``CustomQueueStrategy``).
+    case custom(CustomQueueStrategy)
 
     public var description: String {
         switch self {
@@ -192,6 +197,7 @@ public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible, Cod
         case .priority(nil): "priority"
         case .perWorker(let rule, let stealing): "per-worker \(rule.rawValue)\(stealing ? " + stealing" : "")"
         case .keyed: "keyed"
+        case .custom(let strategy): strategy.name
         }
     }
 
@@ -203,7 +209,58 @@ public enum QueueStrategyKind: Sendable, Equatable, CustomStringConvertible, Cod
         case .priority(let aging): AgingPriorityQueue(agingInterval: aging)
         case .perWorker(let rule, let stealing): PerWorkerQueues(rule: rule, stealing: stealing)
         case .keyed: KeyedQueues()
+        case .custom(let strategy): strategy.makeQueue()
         }
+    }
+}
+
+/// A queue strategy of your own, for ``QueueStrategyKind/custom(_:)``: a name (shown in snapshots, the
+/// dashboard and results) and a function making a fresh, empty queue for each pool.
+///
+/// ```swift
+/// var configuration = PoolConfiguration()
+/// configuration.queueStrategy = .custom(CustomQueueStrategy(name: "round-robin by tenant") { TenantRoundRobin() })
+/// let pool = try WorkerPool(configuration: configuration)
+/// ```
+///
+/// Two custom strategies are equal when their names are. One read back from a document (a snapshot or a
+/// recording) has its name only: a pool cannot be made from it (``PoolConfiguration/validate()`` says so).
+public struct CustomQueueStrategy: Sendable, Equatable, Codable {
+    /// How snapshots, the dashboard and results name the strategy.
+    public let name: String
+    private let make: (@Sendable () -> any QueueStrategy)?
+
+    /// A strategy named `name` whose queues `make` creates (one per pool, empty).
+    public init(name: String, make: @escaping @Sendable () -> any QueueStrategy) {
+        self.name = name
+        self.make = make
+    }
+
+    /// A strategy known by its name only, as a document (a snapshot, a monitor's answer) tells of it.
+    public static func readBack(named name: String) -> CustomQueueStrategy { CustomQueueStrategy(name: name, factory: nil) }
+
+    private init(name: String, factory: (@Sendable () -> any QueueStrategy)?) {
+        self.name = name
+        make = factory
+    }
+
+    /// Whether a pool can be made with it: false when it was read back from a document.
+    public var canMakeQueues: Bool { make != nil }
+
+    /// A fresh queue; a first-in first-out one for a strategy read back from a document, which
+    /// ``PoolConfiguration/validate()`` refuses before any pool gets here.
+    func makeQueue() -> any QueueStrategy { make?() ?? SharedQueue(order: .fifo) }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name }
+
+    public init(from decoder: any Decoder) throws {
+        name = try decoder.singleValueContainer().decode(String.self)
+        make = nil
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
     }
 }
 

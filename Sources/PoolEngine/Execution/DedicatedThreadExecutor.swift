@@ -8,6 +8,7 @@ import Foundation
 /// the scaler and a dashboard run, keeps its threads. The road not taken: one thread per worker, which
 /// isolates workers from each other too but costs a thread stack per worker and cannot reach thousands of
 /// mostly sleeping workers.
+@usableFromInline
 final class DedicatedThreadExecutor: TaskExecutor {
     private struct Queue {
         var jobs = Deque<UnownedJob>()
@@ -21,6 +22,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
     private let available = DispatchSemaphore(value: 0)
     let threadCount: Int
 
+    @usableFromInline
     init(threadCount: Int, name: String) {
         self.threadCount = threadCount
         for index in 0..<threadCount {
@@ -31,6 +33,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
         }
     }
 
+    @usableFromInline
     func enqueue(_ job: consuming ExecutorJob) {
         let unownedJob = UnownedJob(job)
         queue.withLock { $0.jobs.append(unownedJob) }
@@ -63,6 +66,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
     }()
 
     /// Lets the threads end once the jobs already queued have run.
+    @usableFromInline
     func stop() {
         queue.withLock { $0.stopping = true }
         for _ in 0..<threadCount { available.signal() }

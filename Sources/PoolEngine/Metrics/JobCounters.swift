@@ -30,6 +30,22 @@ public struct JobCounters: Sendable, Equatable, Codable {
     /// Whether every submission is accounted for by exactly one terminal state.
     public var isBalanced: Bool { submitted == finished }
 
+    /// Every count with its name in documents and metrics (`timed_out`, not `timedOut`): the one list that
+    /// exporters, documents and claims walk, so a count added here reaches all of them.
+    public static var fields: [(name: String, value: WritableKeyPath<JobCounters, Int>)] {
+        [
+            ("submitted", \.submitted), ("completed", \.completed), ("failed", \.failed), ("rejected", \.rejected),
+            ("cancelled", \.cancelled), ("retried", \.retried), ("timed_out", \.timedOut),
+        ]
+    }
+
+    /// Each count the larger of the two: counts only grow, so this is the later of two readings.
+    public func fieldwiseMax(_ other: JobCounters) -> JobCounters {
+        var result = self
+        for field in Self.fields { result[keyPath: field.value] = Swift.max(self[keyPath: field.value], other[keyPath: field.value]) }
+        return result
+    }
+
     enum CodingKeys: String, CodingKey {
         case submitted, completed, failed, rejected, cancelled, retried
         case timedOut = "timed_out"

@@ -13,7 +13,7 @@ final class MetricsPublisher: Sendable {
     init(poolName: String) {
         let dimensions = [("pool", poolName)]
         var jobs: [String: Counter] = [:]
-        for outcome in ["submitted", "completed", "failed", "rejected", "cancelled", "retried", "timed_out"] {
+        for outcome in JobCounters.fields.map(\.name) {
             jobs[outcome] = Counter(label: "poolscope_jobs_total", dimensions: dimensions + [("outcome", outcome)])
         }
         self.jobs = jobs
@@ -28,26 +28,13 @@ final class MetricsPublisher: Sendable {
     func publish(counters: JobCounters, workers: Int, queueDepth: Int, inFlight: Int) {
         // Field-wise maximum, so a late call with older counts never reports anything twice.
         let previous = published.withLock { published in
-            let before = published
-            published.submitted = max(before.submitted, counters.submitted)
-            published.completed = max(before.completed, counters.completed)
-            published.failed = max(before.failed, counters.failed)
-            published.rejected = max(before.rejected, counters.rejected)
-            published.cancelled = max(before.cancelled, counters.cancelled)
-            published.retried = max(before.retried, counters.retried)
-            published.timedOut = max(before.timedOut, counters.timedOut)
-            return before
+            defer { published = published.fieldwiseMax(counters) }
+            return published
         }
-        func add(_ outcome: String, _ now: Int, _ before: Int) {
-            if now > before { jobs[outcome]?.increment(by: Int64(now - before)) }
+        for field in JobCounters.fields {
+            let (now, before) = (counters[keyPath: field.value], previous[keyPath: field.value])
+            if now > before { jobs[field.name]?.increment(by: Int64(now - before)) }
         }
-        add("submitted", counters.submitted, previous.submitted)
-        add("completed", counters.completed, previous.completed)
-        add("failed", counters.failed, previous.failed)
-        add("rejected", counters.rejected, previous.rejected)
-        add("cancelled", counters.cancelled, previous.cancelled)
-        add("retried", counters.retried, previous.retried)
-        add("timed_out", counters.timedOut, previous.timedOut)
         self.workers.record(workers)
         self.queueDepth.record(queueDepth)
         self.inFlight.record(inFlight)

@@ -58,7 +58,9 @@ public final class WorkerPool: Sendable {
         latencies = LatencyRecorder(shardCount: max(threads, 2))
         metrics = MetricsPublisher(poolName: configuration.name)
         let now = clock.now()
-        var core = PoolCore(configuration: configuration, queue: configuration.queueStrategy.makeQueue(), now: now)
+        // The retries' jitter is drawn from the system's randomness here, so that pools do not retry in step.
+        var core = PoolCore(
+            configuration: configuration, queue: configuration.queueStrategy.makeQueue(), now: now, jitterSeed: UInt64.random(in: 0...UInt64.max))
         let initial = core.startInitialWorkers(now: now)
         self.core = Locked(core)
         for id in initial { startWorker(id) }

@@ -1,0 +1,72 @@
+import DequeModule
+import Synchronization
+
+/// How one attempt of a job ended.
+enum AttemptResult: Sendable {
+    case success
+    case failure(error: String, timedOut: Bool)
+}
+
+/// What a worker does next.
+enum WorkerStep {
+    /// Run this job.
+    case run(QueuedJob)
+    /// Run the jobs just put in the worker's own buffer (a job, and maybe more taken ahead of it).
+    case runTaken
+    /// Wait for work.
+    case park
+    /// Wait for the rate limiter's next token, then look again.
+    case sleep(until: PoolInstant)
+    /// Stop.
+    case exit
+}
+
+/// What a worker found when it looked for a job.
+enum TakeResult {
+    case job(QueuedJob)
+    /// Jobs wait, but the rate limiter has no token until then.
+    case throttled(until: PoolInstant)
+    case nothing
+}
+
+/// The jobs a worker has taken ahead of the one it runs, in running order, and when its current job began.
+///
+/// The owner pops from the front holding only the buffer's lock; everything else (filling it, other
+/// workers taking jobs back, shutdown cancelling what is left) happens under the pool's lock first, so the
+/// lock order is always pool, then buffer.
+final class RunBuffer: Sendable {
+    let jobs = Locked(Deque<QueuedJob>())
+    /// While the buffer holds jobs: when the owner last made progress (took the run, or began a job of
+    /// it), in machine monotonic nanoseconds; 0 otherwise.
+    let currentJobStart = Atomic<Int64>(0)
+}
+
+/// A caller of ``WorkerPool/submit(_:)`` waiting for space in a full queue.
+struct BlockedSubmitter {
+    let job: Job
+    let box: OutcomeBox?
+    let continuation: CheckedContinuation<Admission, Never>
+}
+
+/// Side effects that the pool's state machine asks its owner to carry out once the lock is released.
+struct Effects {
+    /// The instant of the event being handled.
+    let now: PoolInstant
+    /// The machine's monotonic clock at that event, in nanoseconds: what workers' run progress is stamped
+    /// with (see ``RunBuffer/currentJobStart``).
+    let machineNanoseconds: Int64
+    var resumeWorkers: [(UnsafeContinuation<WorkerStep, Never>, WorkerStep)] = []
+    var resumeSubmitters: [(CheckedContinuation<Admission, Never>, Admission)] = []
+    var outcomes: [(OutcomeBox, JobOutcome)] = []
+    var events: [PoolEvent.Kind] = []
+    var startWorkers: [WorkerID] = []
+    var scheduleRetries: [(JobID, Duration)] = []
+    var cancelTasks: [Task<Void, Never>] = []
+    var signals: [CheckedContinuation<Void, Never>] = []
+
+    init(now: PoolInstant, machineNanoseconds: Int64 = WorkerRun.monotonicNanoseconds()) {
+        self.now = now
+        self.machineNanoseconds = machineNanoseconds
+    }
+}
+

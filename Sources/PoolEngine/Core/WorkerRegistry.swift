@@ -1,0 +1,190 @@
+import DequeModule
+
+/// The pool's bookkeeping for one worker. `Parked` is what resumes it while it waits for work, `Handle`
+/// what cancels its task (a continuation and a task in the pool; plain values in tests).
+struct WorkerRecord<Parked, Handle> {
+    let id: WorkerID
+    let startedAt: PoolInstant
+    var state: WorkerState = .starting
+    /// Told to stop after its current job (scale-down, crash or shutdown).
+    var retiring = false
+    /// Crashed by fault injection: its current attempt fails, and it stops.
+    var crashed = false
+    /// Set while the worker waits for work.
+    var parked: Parked?
+    var completed = 0
+    var failed = 0
+    var busyNanoseconds: Int64 = 0
+    var task: Handle?
+
+    /// What a snapshot shows of it at `now` (busy time includes the job running now).
+    func snapshot(now: PoolInstant) -> WorkerSnapshot {
+        var busy = busyNanoseconds
+        switch state {
+        case .busy(_, let since), .draining(_, let since): busy += (now - since).nanoseconds
+        default: break
+        }
+        return WorkerSnapshot(id: id, state: state, completed: completed, failed: failed, busyTime: .nanoseconds(busy), startedAt: startedAt)
+    }
+}
+
+/// Who the workers are, which of them wait for work (the most recently parked is woken first, so the
+/// others can idle out), which are leaving, and the last ones gone. Counts "active" workers: those not
+/// told to leave, which is what scaling and the limits count.
+struct WorkerRegistry<Parked, Handle> {
+    private(set) var records: [WorkerID: WorkerRecord<Parked, Handle>] = [:]
+    /// Parked workers, most recently parked last.
+    private(set) var parkedOrder: [WorkerID] = []
+    /// Workers not told to leave.
+    private(set) var active = 0
+    private var lastID = 0
+    /// The last workers to stop, newest last.
+    private(set) var stopped = Deque<WorkerSnapshot>()
+    static var stoppedKept: Int { 32 }
+
+    subscript(id: WorkerID) -> WorkerRecord<Parked, Handle>? { records[id] }
+    var isEmpty: Bool { records.isEmpty }
+
+    /// A new worker, numbered after every earlier one (numbers are never reused).
+    mutating func add(now: PoolInstant) -> WorkerID {
+        lastID += 1
+        let id = WorkerID(lastID)
+        records[id] = WorkerRecord(id: id, startedAt: now)
+        active += 1
+        return id
+    }
+
+    /// The active workers, in number order.
+    var activeIDs: [WorkerID] { records.values.filter { !$0.retiring }.map(\.id).sorted() }
+
+    /// The active workers as the scaler sees them: idle since when (a starting worker: since it started).
+    var scalingCandidates: [ScalingInput.Worker] {
+        records.values.filter { !$0.retiring }.map { record in
+            let idleSince: PoolInstant? =
+                switch record.state {
+                case .idle(let since): since
+                case .starting: record.startedAt
+                default: nil
+                }
+            return ScalingInput.Worker(id: record.id, idleSince: idleSince)
+        }
+    }
+
+    // MARK: Waiting for work
+
+    mutating func park(_ id: WorkerID, _ parked: Parked) {
+        guard records[id] != nil else { return }
+        records[id]?.parked = parked
+        parkedOrder.append(id)
+    }
+
+    /// Takes `id` out of the parked workers, returning what resumes it.
+    @discardableResult
+    mutating func unpark(_ id: WorkerID) -> Parked? {
+        let parked = records[id]?.parked
+        records[id]?.parked = nil
+        if parkedOrder.last == id {
+            parkedOrder.removeLast()
+        } else if let index = parkedOrder.lastIndex(of: id) {
+            parkedOrder.remove(at: index)
+        }
+        return parked
+    }
+
+    /// The worker to wake first: the one parked last.
+    var lastParked: WorkerID? { parkedOrder.last }
+    func isParked(_ id: WorkerID) -> Bool { records[id]?.parked != nil }
+
+    /// Unparks every parked worker, returning what resumes each.
+    mutating func unparkAll() -> [Parked] {
+        let all = parkedOrder.compactMap { id -> Parked? in
+            defer { records[id]?.parked = nil }
+            return records[id]?.parked
+        }
+        parkedOrder.removeAll()
+        return all
+    }
+
+    // MARK: Work
+
+    mutating func markBusy(_ id: WorkerID, with job: JobID, now: PoolInstant) {
+        guard let retiring = records[id]?.retiring else { return }
+        records[id]?.state = retiring ? .draining(job: job, since: now) : .busy(job: job, since: now)
+    }
+
+    mutating func markIdle(_ id: WorkerID, now: PoolInstant) {
+        if case .idle? = records[id]?.state { return }
+        if records[id] != nil { records[id]?.state = .idle(since: now) }
+    }
+
+    /// A run of jobs ended: adds its time to the worker's busy time and returns it (nil if it was not busy).
+    mutating func endRun(of id: WorkerID, completed: Int, failed: Int, now: PoolInstant) -> Duration? {
+        guard let record = records[id] else { return nil }
+        records[id]?.completed += completed
+        records[id]?.failed += failed
+        switch record.state {
+        case .busy(_, let since), .draining(_, let since):
+            records[id]?.busyNanoseconds += (now - since).nanoseconds
+            return now - since
+        default:
+            return nil
+        }
+    }
+
+    mutating func attach(_ task: Handle, to id: WorkerID) {
+        if records[id] != nil { records[id]?.task = task }
+    }
+
+    /// Every worker's task.
+    var tasks: [Handle] { records.values.compactMap(\.task) }
+
+    // MARK: Leaving
+
+    /// What an owner must do for a worker told to leave.
+    enum Leaving {
+        /// It was waiting for work: resume it with the order to stop.
+        case wake(Parked)
+        /// It is running `job` (and stops after it; a crash also cancels its task).
+        case running(job: JobID, task: Handle?)
+        case nothing
+    }
+
+    /// Tells an active worker to stop after its current job; nothing for one already leaving.
+    mutating func retire(_ id: WorkerID) -> Leaving {
+        guard let record = records[id], !record.retiring else { return .nothing }
+        records[id]?.retiring = true
+        active -= 1
+        if record.parked != nil, let parked = unpark(id) { return .wake(parked) }
+        if case .busy(let job, let since) = record.state {
+            records[id]?.state = .draining(job: job, since: since)
+            return .running(job: job, task: record.task)
+        }
+        return .nothing
+    }
+
+    /// Crashes an active worker: it leaves like a retired one, and the attempt it runs will fail.
+    mutating func crash(_ id: WorkerID) -> Leaving {
+        guard records[id]?.retiring == false else { return .nothing }
+        records[id]?.crashed = true
+        return retire(id)
+    }
+
+    /// A worker's task ended. Returns whether it was known.
+    @discardableResult
+    mutating func exited(_ id: WorkerID, now: PoolInstant) -> Bool {
+        unpark(id)
+        guard var record = records.removeValue(forKey: id) else { return false }
+        record.state = .stopped(at: now)
+        stopped.append(record.snapshot(now: now))
+        if stopped.count > Self.stoppedKept { stopped.removeFirst() }
+        if !record.retiring { active -= 1 }
+        return true
+    }
+
+    func snapshots(now: PoolInstant) -> [WorkerSnapshot] {
+        records.values.sorted { $0.id < $1.id }.map { $0.snapshot(now: now) }
+    }
+}
+
+extension WorkerRecord: Sendable where Parked: Sendable, Handle: Sendable {}
+extension WorkerRegistry: Sendable where Parked: Sendable, Handle: Sendable {}
