@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PoolMonitor", targets: ["PoolMonitor"]),
         .executable(name: "poolscope", targets: ["poolscope"]),
         .executable(name: "hash-files", targets: ["HashFiles"]),
+        .executable(name: "poolscope-allocations", targets: ["AllocationProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     ],
     targets: [
         .target(
@@ -142,6 +144,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Counts heap allocations per job with ordo-one's malloc interposer preloaded; a program of its
+        // own so that the interposer is never linked into poolscope itself.
+        .executableTarget(
+            name: "AllocationProbe",
+            dependencies: ["Bench", .product(name: "MallocInterposerSwift", package: "malloc-interposer")]
         ),
         .executableTarget(
             name: "HashFiles",

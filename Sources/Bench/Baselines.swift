@@ -23,11 +23,15 @@ public enum BenchPool: String, Sendable, CaseIterable {
     case poolscopeFIFOStrict = "poolscope-fifo-strict"
     case poolscopeStealing = "poolscope-stealing"
     case poolscopeKeyed = "poolscope-keyed"
+    /// ``TypedPool``: one handler, jobs as plain values, per-worker queues.
+    case poolscopeTyped = "poolscope-typed"
     case dispatch
     case operationQueue = "operationqueue"
     case taskGroup = "taskgroup"
     case threads
     case asyncStream = "asyncstream"
+    /// Go's channel pool (`bench/go`), when `go` is installed; noop and 1us jobs.
+    case go
 
     var isPoolScope: Bool { rawValue.hasPrefix("poolscope") }
 }
@@ -164,6 +168,19 @@ enum Baselines {
             for index in 0..<n { continuation.yield(index) }
             continuation.finish()
         }
+    }
+
+    /// The typed pool: the job is its index, the handler the body; submitted 1,024 at a time.
+    static func typedPool(n: Int, workers: Int, body: @escaping AsyncJobBody) async -> Bool {
+        let pool = TypedPool<Int>(workers: workers, capacityPerWorker: n) { index in await body(index) }
+        var start = 0
+        while start < n {
+            let end = min(start + 1_024, n)
+            pool.trySubmit(contentsOf: start..<end)
+            start = end
+        }
+        let counters = await pool.shutdown(.graceful(deadline: .seconds(3_600)))
+        return counters.completed == n && counters.isBalanced
     }
 
     static func poolScope(

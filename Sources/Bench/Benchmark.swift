@@ -16,6 +16,8 @@ public struct BenchRow: Codable, Sendable {
     public var exactlyOnce: Bool
     /// Extra: this row's throughput over PoolScope FIFO's (same job, workers, metrics on).
     public var ratioToPoolScope: Double?
+    /// Extra: heap allocations per no-op job in steady state (`poolscope-allocations`), where measured.
+    public var allocationsPerJob: Double? = nil
 }
 
 /// The benchmark's settings.
@@ -52,10 +54,20 @@ public enum Benchmark {
 
     public static func run(_ settings: BenchSettings, progress: (String) -> Void = { _ in }) async -> [BenchRow] {
         let spinner = Spinner.calibrate()
+        var pools = settings.pools
+        var peer: GoPeer?
+        if pools.contains(.go) {
+            switch GoPeer.build() {
+            case .success(let built): peer = built
+            case .failure(let why):
+                progress("no Go peer in this run: \(why)")
+                pools.removeAll { $0 == .go }
+            }
+        }
         var keys: [RowKey] = []
         for job in settings.jobs {
             for workers in settings.workerCounts {
-                for pool in settings.pools {
+                for pool in pools where pool != .go || job == .noop || job == .spin1us {
                     keys.append(RowKey(pool: pool, metrics: true, workers: workers, job: job))
                     if pool == .poolscopeFIFO { keys.append(RowKey(pool: pool, metrics: false, workers: workers, job: job)) }
                 }
@@ -70,12 +82,13 @@ public enum Benchmark {
             for key in keys {
                 let n = settings.counts[key.job] ?? 1_000
                 let sampler = PeakRSSSampler()
-                let (seconds, once) = await measure(key, n: n, spinner: spinner)
+                let (seconds, once) = await measure(key, n: n, spinner: spinner, peer: peer)
                 if round >= settings.warmUp { times[key, default: []].append(seconds) }
                 rss[key] = max(rss[key] ?? 0, sampler.stop())
                 exact[key] = (exact[key] ?? true) && once
             }
         }
+        if let peer { try? FileManager.default.removeItem(atPath: peer.binary) }
         var rows: [BenchRow] = keys.map { key in
             let n = settings.counts[key.job] ?? 1_000
             let sorted = (times[key] ?? [0]).sorted()
@@ -97,7 +110,11 @@ public enum Benchmark {
         return rows
     }
 
-    static func measure(_ key: RowKey, n: Int, spinner: Spinner) async -> (Double, Bool) {
+    static func measure(_ key: RowKey, n: Int, spinner: Spinner, peer: GoPeer?) async -> (Double, Bool) {
+        if key.pool == .go {
+            // The peer times itself (its process start is not counted) and checks each job ran once.
+            return peer?.throughput(n: n, workers: key.workers, job: key.job) ?? (0, false)
+        }
         let ledger = RunLedger(size: n)
         let clock = ContinuousClock()
         let start = clock.now
@@ -111,10 +128,14 @@ public enum Benchmark {
             await Baselines.taskGroup(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         case .asyncStream:
             await Baselines.asyncStream(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
+        case .poolscopeTyped:
+            completed = await Baselines.typedPool(
+                n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         case .poolscopeFIFO, .poolscopeFIFOStrict, .poolscopeStealing, .poolscopeKeyed:
             completed = await Baselines.poolScope(
                 key.pool, metrics: key.metrics, n: n, workers: key.workers,
                 body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
+        case .go: break
         }
         let elapsed = (clock.now - start).seconds
         return (elapsed, completed && ledger.exactlyOnce)

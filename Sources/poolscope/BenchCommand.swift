@@ -9,7 +9,9 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Runs every pool on the same jobs (no-op, 1 µs and 100 µs of CPU spin, a 1 ms sleep) with 2 and 8 \
             workers, rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly \
-            once. Then scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
+            once; Go's channel pool beside them when `go` is installed. Then the waiting workload (200 workers, \
+            jobs sleeping Exp(100 ms), Poisson arrivals at 1,800/s: CPU per job, and the CPU of 200 idle \
+            workers), scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
             and the dashboard's cost. Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
             measures the PostgreSQL cluster.
             """,
@@ -23,6 +25,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Flag(help: "Skip the scale figures and the dashboard cost.")
     var skipScale = false
+
+    @Flag(help: "Skip the waiting workload (CPU per job of sleeping jobs, and of idle workers).")
+    var skipIO = false
 
     @Option(help: "Only these jobs (repeatable): noop, 1us, 100us, sleep1ms.")
     var job: [String] = []
@@ -58,30 +63,44 @@ struct BenchCommand: AsyncParsableCommand {
             scale = await ScaleFigures.measure(
                 workers: quick ? 2_000 : 10_000, queued: quick ? 200_000 : 1_000_000, dashboardRounds: quick ? 1 : 5)
         }
-        let rows = await Benchmark.run(settings) { printError("bench: \($0)") }
+        var rows = await Benchmark.run(settings) { printError("bench: \($0)") }
+        switch AllocationsPerJob.measure(jobs: quick ? 100_000 : 1_000_000) {
+        case .success(let perJob):
+            for index in rows.indices where rows[index].job == BenchJob.noop.rawValue && rows[index].metrics {
+                rows[index].allocationsPerJob = perJob[rows[index].pool]
+            }
+        case .failure(let why): printError("bench: no allocation counts: \(why)")
+        }
+        var io: IOComparison?
+        if !skipIO {
+            io = await IOComparison.run(
+                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10) { printError("bench: \($0)") }
+        }
         if json {
             struct Document: Encodable {
                 let results: [BenchRow]
+                let io: IOComparison?
                 let scale: ScaleFigures?
                 let cores: Int
             }
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let document = Document(results: rows, scale: scale, cores: ProcessInfo.processInfo.activeProcessorCount)
+            let document = Document(results: rows, io: io, scale: scale, cores: ProcessInfo.processInfo.activeProcessorCount)
             print(String(decoding: try encoder.encode(document), as: UTF8.self))
         } else {
             print(table(rows))
+            if let io { print("\n" + io.table) }
             if let scale { print(describe(scale)) }
         }
-        if rows.contains(where: { !$0.exactlyOnce }) {
+        if rows.contains(where: { !$0.exactlyOnce }) || io?.rows.contains(where: { !$0.exactlyOnce }) == true {
             printError("bench: a job was lost or ran twice (exactly_once false above)")
             terminate(1)
         }
     }
 
     func table(_ rows: [BenchRow]) -> String {
-        var lines = ["job      W  pool                   metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  once"]
+        var lines = ["job      W  pool                   metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  allocs/job  once"]
         for row in rows {
             func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
                 let padding = String(repeating: " ", count: max(width - text.count, 0))
@@ -92,7 +111,8 @@ struct BenchCommand: AsyncParsableCommand {
                     + pad("\(row.n)", 10, right: true) + pad(String(format: "%.1f", row.nsPerJob), 9, right: true)
                     + pad(String(format: "%.0f", row.jobsPerS), 12, right: true)
                     + pad(row.ratioToPoolScope.map { String(format: "%.2fx", $0) } ?? "-", 14, right: true)
-                    + pad(String(format: "%.1f", row.peakRssMb), 13, right: true) + "  " + (row.exactlyOnce ? "yes" : "NO"))
+                    + pad(String(format: "%.1f", row.peakRssMb), 13, right: true)
+                    + pad(row.allocationsPerJob.map { String(format: "%.3f", $0) } ?? "-", 12, right: true) + "  " + (row.exactlyOnce ? "yes" : "NO"))
         }
         return lines.joined(separator: "\n")
     }

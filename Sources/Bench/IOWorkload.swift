@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import PoolEngine
+import Synchronization
+
+/// A count that jobs on any thread add to (a class: an `Atomic` itself cannot be captured by a job).
+final class SharedCount: Sendable {
+    private let value = Atomic<Int>(0)
+    func add() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
+}
+
+/// The shape of most real pools: jobs that wait (here they sleep an exponential time, mean 100 ms) arriving
+/// as a Poisson stream. What counts there is not wall time but the CPU each job costs, and what idle
+/// workers cost while nothing arrives. Measured with `getrusage` for the whole process, around the same
+/// arrival loop for every runner, so the difference between runners is what the runner adds.
+public enum IOWorkload {
+    /// One run of the waiting workload.
+    public struct Row: Codable, Sendable {
+        public var runner: String
+        public var workers: Int
+        public var ratePerS: Double
+        public var seconds: Double
+        public var jobs: Int
+        /// CPU (user + system) of the whole process per job, in µs.
+        public var cpuUsPerJob: Double
+        /// Every job ran exactly once.
+        public var exactlyOnce: Bool
+        /// This row's CPU per job over the bare Swift loop's (same workload).
+        public var ratioToBareSwift: Double?
+    }
+
+    /// The CPU of workers with nothing to do.
+    public struct IdleRow: Codable, Sendable {
+        public var runner: String
+        public var workers: Int
+        public var seconds: Double
+        /// Percent of one core.
+        public var cpuPercentOfCore: Double
+    }
+
+    /// The process's CPU time so far (user + system), in seconds.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// The arrival stream every runner gets: Poisson at `rate`, each job's sleep exponential with `mean`.
+    static func stream(rate: Double, seconds: Double, mean: Duration, seed: UInt64) -> [(at: Duration, sleep: Duration)] {
+        var random = SeededRandom(seed: seed)
+        var at = 0.0
+        var jobs: [(at: Duration, sleep: Duration)] = []
+        while true {
+            at += -log(random.openUnit()) / rate
+            guard at < seconds else { return jobs }
+            jobs.append((.seconds(at), .seconds(-log(random.openUnit()) * mean.seconds)))
+        }
+    }
+
+    /// Offers each job at its arrival time (sleeping in between), through `submit`.
+    static func drive(_ jobs: [(at: Duration, sleep: Duration)], submit: (Duration) -> Void) async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for job in jobs {
+            if clock.now < start + job.at { try? await clock.sleep(until: start + job.at) }
+            submit(job.sleep)
+        }
+    }
+
+    /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive.
+    public static func poolScope(workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100)) async -> Row {
+        let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
+        var configuration = PoolConfiguration()
+        configuration.name = "bench-io"
+        (configuration.minWorkers, configuration.maxWorkers) = (workers, workers)
+        configuration.queueCapacity = nil
+        configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        let before = cpuSeconds()
+        guard let pool = try? WorkerPool(configuration: configuration) else {
+            return Row(runner: "poolscope", workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
+        }
+        let done = SharedCount()
+        await drive(jobs) { sleep in
+            pool.trySubmit {
+                try? await Task.sleep(for: sleep)
+                done.add()
+            }
+        }
+        let report = await pool.shutdown(.graceful(deadline: .seconds(3_600)))
+        let used = cpuSeconds() - before
+        return Row(
+            runner: "poolscope", workers: workers, ratePerS: rate, seconds: seconds, jobs: jobs.count,
+            cpuUsPerJob: rounded(used * 1e6 / Double(max(jobs.count, 1))),
+            exactlyOnce: report.counters.completed == jobs.count && done.count == jobs.count)
+    }
+
+    /// What a Swift user writes without a pool: `workers` tasks reading one `AsyncStream`.
+    public static func bareSwift(workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100)) async -> Row {
+        let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
+        let before = cpuSeconds()
+        let done = SharedCount()
+        let (sleeps, continuation) = AsyncStream.makeStream(of: Duration.self)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    for await sleep in sleeps {
+                        try? await Task.sleep(for: sleep)
+                        done.add()
+                    }
+                }
+            }
+            await drive(jobs) { continuation.yield($0) }
+            continuation.finish()
+        }
+        let used = cpuSeconds() - before
+        return Row(
+            runner: "asyncstream", workers: workers, ratePerS: rate, seconds: seconds, jobs: jobs.count,
+            cpuUsPerJob: rounded(used * 1e6 / Double(max(jobs.count, 1))), exactlyOnce: done.count == jobs.count)
+    }
+
+    /// The CPU of PoolScope's pool of `workers` idle workers over `seconds`.
+    public static func idlePoolScope(workers: Int, seconds: Double) async -> IdleRow {
+        var configuration = PoolConfiguration()
+        configuration.name = "bench-idle"
+        (configuration.minWorkers, configuration.maxWorkers) = (workers, workers)
+        configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        guard let pool = try? WorkerPool(configuration: configuration) else {
+            return IdleRow(runner: "poolscope", workers: workers, seconds: seconds, cpuPercentOfCore: 0)
+        }
+        try? await Task.sleep(for: .milliseconds(200))  // the workers are up and parked
+        let before = cpuSeconds()
+        try? await Task.sleep(for: .seconds(seconds))
+        let used = cpuSeconds() - before
+        _ = await pool.shutdown(.immediate)
+        return IdleRow(runner: "poolscope", workers: workers, seconds: seconds, cpuPercentOfCore: rounded(used * 100 / seconds))
+    }
+
+    /// The CPU of `workers` tasks waiting on an empty `AsyncStream` over `seconds`.
+    public static func idleBareSwift(workers: Int, seconds: Double) async -> IdleRow {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        return await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers { group.addTask { for await _ in stream {} } }
+            try? await Task.sleep(for: .milliseconds(200))
+            let before = cpuSeconds()
+            try? await Task.sleep(for: .seconds(seconds))
+            let used = cpuSeconds() - before
+            continuation.finish()
+            return IdleRow(runner: "asyncstream", workers: workers, seconds: seconds, cpuPercentOfCore: rounded(used * 100 / seconds))
+        }
+    }
+
+    private static func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+}

@@ -1,0 +1,3 @@
+module poolscope.dev/bench/gopeer
+
+go 1.19
