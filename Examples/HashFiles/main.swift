@@ -6,6 +6,7 @@
 import Foundation
 import PoolEngine
 import PoolMonitor
+import Synchronization
 
 /// A line on standard output, written at once (print buffers when the output is a pipe).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
@@ -91,5 +92,3 @@ while !stopping.withLock({ $0 }) {
 let report = await pool.shutdown(.graceful(deadline: .seconds(10)))
 await monitor.stop()
 say("stopped: \(report.counters.completed) completed, \(report.counters.failed) failed, \(report.counters.cancelled) cancelled")
-
-import Synchronization

@@ -12,7 +12,8 @@ import MallocInterposerSwift
 
 let jobs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) }.map { min(max($0, 1_000), 10_000_000) } ?? 200_000
 MallocInterposerSwift.initialize()
-let preloaded = ProcessInfo.processInfo.environment["LD_PRELOAD"]?.contains("MallocInterposer") == true
+let preloaded =
+    ProcessInfo.processInfo.environment["LD_PRELOAD"]?.contains("MallocInterposer") == true
     || ProcessInfo.processInfo.environment["DYLD_INSERT_LIBRARIES"]?.contains("MallocInterposer") == true
 var perJob: [String: Double] = [:]
 for pool in AllocationCount.pools {

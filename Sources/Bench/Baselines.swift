@@ -99,15 +99,31 @@ enum Baselines {
     static func syncBody(_ job: BenchJob, spinner: Spinner, ledger: RunLedger) -> @Sendable (Int) -> Void {
         switch job {
         case .noop: return { ledger.ran($0) }
-        case .spin1us: return { spinner.spin(microseconds: 1); ledger.ran($0) }
-        case .spin100us: return { spinner.spin(microseconds: 100); ledger.ran($0) }
-        case .sleep1ms: return { usleep(1_000); ledger.ran($0) }
+        case .spin1us:
+            return {
+                spinner.spin(microseconds: 1)
+                ledger.ran($0)
+            }
+        case .spin100us:
+            return {
+                spinner.spin(microseconds: 100)
+                ledger.ran($0)
+            }
+        case .sleep1ms:
+            return {
+                usleep(1_000)
+                ledger.ran($0)
+            }
         }
     }
 
     static func asyncBody(_ job: BenchJob, spinner: Spinner, ledger: RunLedger) -> AsyncJobBody {
         switch job {
-        case .sleep1ms: return { try? await Task.sleep(for: .milliseconds(1)); ledger.ran($0) }
+        case .sleep1ms:
+            return {
+                try? await Task.sleep(for: .milliseconds(1))
+                ledger.ran($0)
+            }
         default:
             let body = syncBody(job, spinner: spinner, ledger: ledger)
             return { body($0) }

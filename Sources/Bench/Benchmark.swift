@@ -164,7 +164,7 @@ final class PeakRSSSampler: Sendable {
 
     init() {
         #if os(Linux)
-        malloc_trim(0)  // what earlier rows freed goes back to the system, so it does not count here
+            malloc_trim(0)  // what earlier rows freed goes back to the system, so it does not count here
         #endif
         peak.withLock { $0 = Benchmark.currentRSSMegabytes() }
         let thread = Thread { [peak, stopped, done] in

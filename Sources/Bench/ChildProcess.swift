@@ -4,7 +4,9 @@ import Foundation
 enum ChildProcess {
     /// Runs `executable` with `arguments` (in `directory`, with `environment` added), returning its exit
     /// status and its standard output and error together.
-    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) -> (Int32, String) {
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) -> (
+        Int32, String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -40,7 +42,8 @@ public enum AllocationsPerJob {
             let preloaded: Bool
             let allocations_per_job: [String: Double]
         }
-        guard status == 0, let line = text.split(separator: "\n").last, let output = try? JSONDecoder().decode(Output.self, from: Data(line.utf8)),
+        guard status == 0, let line = text.split(separator: "\n").last,
+            let output = try? JSONDecoder().decode(Output.self, from: Data(line.utf8)),
             output.preloaded
         else { return .failure(HelperUnavailable(reason: "the allocation probe failed: \(text.prefix(300))")) }
         return .success(output.allocations_per_job)

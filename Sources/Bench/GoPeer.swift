@@ -58,7 +58,8 @@ public struct GoPeer: Sendable {
     }
 
     func idle(workers: Int, seconds: Double) -> IOWorkload.IdleRow? {
-        guard let result = measure(["-mode", "idle", "-workers", "\(workers)", "-seconds", "\(seconds)"]), let cpu = result.cpuPercent else {
+        guard let result = measure(["-mode", "idle", "-workers", "\(workers)", "-seconds", "\(seconds)"]), let cpu = result.cpuPercent
+        else {
             return nil
         }
         return IOWorkload.IdleRow(runner: "go", workers: workers, seconds: seconds, cpuPercentOfCore: (cpu * 10).rounded() / 10)

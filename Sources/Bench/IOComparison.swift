@@ -7,7 +7,9 @@ public struct IOComparison: Codable, Sendable {
     public var idle: [IOWorkload.IdleRow]
 
     /// `seconds` of arrivals at `rate` per second to `workers` workers, and `idleSeconds` of idle workers.
-    public static func run(workers: Int, rate: Double, seconds: Double, idleSeconds: Double, progress: (String) -> Void) async -> IOComparison {
+    public static func run(workers: Int, rate: Double, seconds: Double, idleSeconds: Double, progress: (String) -> Void) async
+        -> IOComparison
+    {
         var peer: GoPeer?
         switch GoPeer.build() {
         case .success(let built): peer = built
@@ -33,13 +35,19 @@ public struct IOComparison: Codable, Sendable {
 
     /// The human table.
     public var table: String {
-        var lines = ["waiting jobs (sleep Exp(100 ms), Poisson arrivals): CPU per job", "runner        W    rate/s  jobs    CPU us/job  vs bare Swift  once"]
+        var lines = [
+            "waiting jobs (sleep Exp(100 ms), Poisson arrivals): CPU per job",
+            "runner        W    rate/s  jobs    CPU us/job  vs bare Swift  once",
+        ]
         for row in rows {
             lines.append(
-                row.runner.padding(toLength: 12, withPad: " ", startingAt: 0) + "  " + "\(row.workers)".padding(toLength: 4, withPad: " ", startingAt: 0)
-                    + " " + "\(Int(row.ratePerS))".padding(toLength: 7, withPad: " ", startingAt: 0) + " " + "\(row.jobs)".padding(toLength: 7, withPad: " ", startingAt: 0)
+                row.runner.padding(toLength: 12, withPad: " ", startingAt: 0) + "  "
+                    + "\(row.workers)".padding(toLength: 4, withPad: " ", startingAt: 0)
+                    + " " + "\(Int(row.ratePerS))".padding(toLength: 7, withPad: " ", startingAt: 0) + " "
+                    + "\(row.jobs)".padding(toLength: 7, withPad: " ", startingAt: 0)
                     + " " + "\(row.cpuUsPerJob)".padding(toLength: 11, withPad: " ", startingAt: 0) + " "
-                    + (row.ratioToBareSwift.map { "\($0)x" } ?? "-").padding(toLength: 14, withPad: " ", startingAt: 0) + (row.exactlyOnce ? "yes" : "NO"))
+                    + (row.ratioToBareSwift.map { "\($0)x" } ?? "-").padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + (row.exactlyOnce ? "yes" : "NO"))
         }
         lines.append("idle workers: CPU, percent of one core")
         for row in idle {

@@ -31,7 +31,10 @@ public struct ScaleFigures: Codable, Sendable {
         // Sleeping workers: each holds a job that sleeps until released.
         let before = Benchmark.currentRSSMegabytes()
         var sleepingMb = 0.0
-        if let pool = quietPool({ $0.minWorkers = workers; $0.maxWorkers = workers }) {
+        if let pool = quietPool({
+            $0.minWorkers = workers
+            $0.maxWorkers = workers
+        }) {
             for _ in 0..<workers { pool.trySubmit { try await Task.sleep(for: .seconds(3)) } }
             try? await Task.sleep(for: .seconds(2))
             sleepingMb = Benchmark.currentRSSMegabytes() - before
@@ -40,7 +43,10 @@ public struct ScaleFigures: Codable, Sendable {
         // Queued jobs: one worker held on a gate while a million jobs wait.
         let beforeQueue = Benchmark.currentRSSMegabytes()
         var queuedMb = 0.0
-        if let pool = quietPool({ $0.minWorkers = 1; $0.maxWorkers = 1 }) {
+        if let pool = quietPool({
+            $0.minWorkers = 1
+            $0.maxWorkers = 1
+        }) {
             pool.trySubmit { try await Task.sleep(for: .seconds(60)) }
             let job = Job {}
             let batch = Array(repeating: job, count: 1_000)
@@ -50,7 +56,12 @@ public struct ScaleFigures: Codable, Sendable {
         }
         // Burst to scale-up decision.
         var reaction = 0.0
-        if let pool = quietPool({ $0.minWorkers = 1; $0.maxWorkers = 8; $0.scaleUpThreshold = 4; $0.cooldown = .zero }) {
+        if let pool = quietPool({
+            $0.minWorkers = 1
+            $0.maxWorkers = 8
+            $0.scaleUpThreshold = 4
+            $0.cooldown = .zero
+        }) {
             let events = pool.events()
             let clock = SystemPoolClock()
             let start = clock.now()
@@ -66,7 +77,8 @@ public struct ScaleFigures: Codable, Sendable {
         let (render50, render99, snapshot50) = await dashboardFrameCost()
         let ratio = await throughputWithDashboard(rounds: dashboardRounds)
         return ScaleFigures(
-            sleepingWorkers: workers, sleepingWorkersRssMb: round1(sleepingMb), kilobytesPerWorker: round1(sleepingMb * 1_024 / Double(workers)),
+            sleepingWorkers: workers, sleepingWorkersRssMb: round1(sleepingMb),
+            kilobytesPerWorker: round1(sleepingMb * 1_024 / Double(workers)),
             queuedJobs: queued, queuedJobsRssMb: round1(queuedMb), bytesPerQueuedJob: round1(queuedMb * 1_048_576 / Double(queued)),
             burstToScaleUpMs: (reaction * 1_000).rounded() / 1_000, frameRenderP50Ms: render50, frameRenderP99Ms: render99,
             snapshotP50Ms: snapshot50, throughputWithDashboardRatio: (ratio * 1_000).rounded() / 1_000)
@@ -74,7 +86,12 @@ public struct ScaleFigures: Codable, Sendable {
 
     /// View time of a 200x60 frame of a pool of 200 busy workers, and snapshot time.
     static func dashboardFrameCost() async -> (Double, Double, Double) {
-        guard let pool = quietPool({ $0.minWorkers = 200; $0.maxWorkers = 200 }) else { return (0, 0, 0) }
+        guard
+            let pool = quietPool({
+                $0.minWorkers = 200
+                $0.maxWorkers = 200
+            })
+        else { return (0, 0, 0) }
         for _ in 0..<5_000 { pool.trySubmit { try await Task.sleep(for: .milliseconds(Int.random(in: 1...20))) } }
         try? await Task.sleep(for: .milliseconds(300))
         let clock = ContinuousClock()
@@ -106,7 +123,12 @@ public struct ScaleFigures: Codable, Sendable {
     static func throughputWithDashboard(rounds: Int) async -> Double {
         let spinner = Spinner.calibrate()
         func run(withDashboard: Bool) async -> Double {
-            guard let pool = quietPool({ $0.minWorkers = 2; $0.maxWorkers = 2 }) else { return 0 }
+            guard
+                let pool = quietPool({
+                    $0.minWorkers = 2
+                    $0.maxWorkers = 2
+                })
+            else { return 0 }
             let n = 400_000
             let ledger = RunLedger(size: n)
             let body = Baselines.syncBody(.spin1us, spinner: spinner, ledger: ledger)

@@ -15,11 +15,20 @@ public struct ClusterFrame: Sendable, Equatable {
         /// Started by this poolscope (so its keys can kill or stop it).
         public var local: Bool
 
-        public init(id: Int64, name: String, pid: Int, state: String, workers: Int, busy: Int, keyed: Bool,
-            heartbeatAge: Double, completed: Int, local: Bool)
-        {
-            self.id = id; self.name = name; self.pid = pid; self.state = state; self.workers = workers; self.busy = busy
-            self.keyed = keyed; self.heartbeatAge = heartbeatAge; self.completed = completed; self.local = local
+        public init(
+            id: Int64, name: String, pid: Int, state: String, workers: Int, busy: Int, keyed: Bool,
+            heartbeatAge: Double, completed: Int, local: Bool
+        ) {
+            self.id = id
+            self.name = name
+            self.pid = pid
+            self.state = state
+            self.workers = workers
+            self.busy = busy
+            self.keyed = keyed
+            self.heartbeatAge = heartbeatAge
+            self.completed = completed
+            self.local = local
         }
     }
 
@@ -120,12 +129,17 @@ func clusterEvents(from old: ClusterFrame, to new: ClusterFrame) -> [String] {
     let before = Dictionary(old.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     for node in new.nodes {
         guard let earlier = before[node.id] else {
-            if node.state == "alive" { events.append("\(stamp)  node \(node.name) joined (pid \(node.pid), \(node.workers) workers\(node.keyed ? ", keyed" : ""))") }
+            if node.state == "alive" {
+                events.append("\(stamp)  node \(node.name) joined (pid \(node.pid), \(node.workers) workers\(node.keyed ? ", keyed" : ""))")
+            }
             continue
         }
         guard earlier.state != node.state else { continue }
         switch node.state {
-        case "dead": events.append("\(stamp)  node \(node.name) declared DEAD: no heartbeat for \(String(format: "%.1f", node.heartbeatAge)) s (horizon \(Int(new.horizon)) s)")
+        case "dead":
+            events.append(
+                "\(stamp)  node \(node.name) declared DEAD: no heartbeat for \(String(format: "%.1f", node.heartbeatAge)) s (horizon \(Int(new.horizon)) s)"
+            )
         case "draining": events.append("\(stamp)  node \(node.name) draining (graceful stop)")
         case "stopped": events.append("\(stamp)  node \(node.name) left (stopped gracefully)")
         default: events.append("\(stamp)  node \(node.name) is \(node.state)")
@@ -221,7 +235,8 @@ public func clusterView(_ state: ClusterViewState, width: Int, height: Int) -> C
     var canvas = Canvas(width: width, height: height)
     let g = state.glyphs
     guard width >= minimumSize.width, height >= minimumSize.height else {
-        canvas.write("Terminal too small: \(width)x\(height). PoolScope needs \(minimumSize.width)x\(minimumSize.height).", x: 0, y: 0, limit: width)
+        canvas.write(
+            "Terminal too small: \(width)x\(height). PoolScope needs \(minimumSize.width)x\(minimumSize.height).", x: 0, y: 0, limit: width)
         return canvas
     }
     guard let frame = state.frame else {
@@ -248,14 +263,18 @@ public func clusterView(_ state: ClusterViewState, width: Int, height: Int) -> C
         let style = event.contains("DEAD") ? warnStyle : event.contains("rescued") ? Style(foreground: .yellow) : Style.plain
         canvas.write(event, x: eventsRect.inner.x, y: eventsRect.inner.y + offset, style: style, limit: eventsRect.inner.width)
     }
-    let keys = state.canStartNodes ? "n node  k kill -9  t stop  b burst  arrows select  ? help  q quit" : "b burst  arrows select  ? help  q quit"
+    let keys =
+        state.canStartNodes ? "n node  k kill -9  t stop  b burst  arrows select  ? help  q quit" : "b burst  arrows select  ? help  q quit"
     canvas.write(keys, x: 0, y: height - 1, style: dimStyle)
     if let notice = state.notice {
         let text = " \(notice) "
-        canvas.write(text, x: max(width - text.count, keys.count + 1), y: height - 1, style: Style(foreground: .yellow, bold: true), limit: width)
+        canvas.write(
+            text, x: max(width - text.count, keys.count + 1), y: height - 1, style: Style(foreground: .yellow, bold: true), limit: width)
     }
     if state.showHelp {
-        let rect = Rect(x: max((width - 70) / 2, 0), y: max((height - clusterKeyHelp.count - 2) / 2, 0), width: min(70, width), height: clusterKeyHelp.count + 2)
+        let rect = Rect(
+            x: max((width - 70) / 2, 0), y: max((height - clusterKeyHelp.count - 2) / 2, 0), width: min(70, width),
+            height: clusterKeyHelp.count + 2)
         canvas.fill(rect)
         canvas.box(rect, title: "Keys", style: Style(foreground: .cyan), glyphs: g)
         for (index, (key, meaning)) in clusterKeyHelp.enumerated() {
@@ -270,7 +289,8 @@ private func drawNodes(_ canvas: inout Canvas, _ rect: Rect, _ frame: ClusterFra
     let alive = frame.nodes.filter { $0.state == "alive" }.count
     canvas.box(rect, title: "Nodes (\(alive) alive of \(frame.nodes.count); * started here)", glyphs: state.glyphs)
     let inner = rect.inner
-    let header = "  \(pad("NAME", 15)) \(pad("PID", 8)) \(pad("BUSY / WORKERS", 16))  \(pad("HEARTBEAT (horizon \(Int(frame.horizon)) s)", 24)) \(pad("DONE", 9)) STATE"
+    let header =
+        "  \(pad("NAME", 15)) \(pad("PID", 8)) \(pad("BUSY / WORKERS", 16))  \(pad("HEARTBEAT (horizon \(Int(frame.horizon)) s)", 24)) \(pad("DONE", 9)) STATE"
     canvas.write(header, x: inner.x, y: inner.y, style: dimStyle, limit: inner.width)
     // Scroll so the selected node is always in view; say how many rows are above and below.
     let rows = max(inner.height - 1, 0)
@@ -284,8 +304,12 @@ private func drawNodes(_ canvas: inout Canvas, _ rect: Rect, _ frame: ClusterFra
         let marker = index == state.selected ? ">" : " "
         let busyBar = bar(node.busy, of: max(node.workers, 1), width: 8, glyphs: state.glyphs)
         let age = node.state == "stopped" ? "-" : String(format: "%.1fs", node.heartbeatAge)
-        let ageBar = node.state == "stopped" ? String(repeating: " ", count: 10) : bar(Int(node.heartbeatAge * 10), of: max(Int(frame.horizon * 10), 1), width: 10, glyphs: state.glyphs)
-        let text = "\(marker) \(pad(node.name + (node.local ? "*" : ""), 15)) \(pad("\(node.pid)", 8)) \(busyBar) \(pad("\(node.busy)/\(node.workers)", 7))  \(ageBar) \(pad(age, 13)) \(pad("\(node.completed)", 9)) \(node.state)\(node.keyed ? " keyed" : "")"
+        let ageBar =
+            node.state == "stopped"
+            ? String(repeating: " ", count: 10)
+            : bar(Int(node.heartbeatAge * 10), of: max(Int(frame.horizon * 10), 1), width: 10, glyphs: state.glyphs)
+        let text =
+            "\(marker) \(pad(node.name + (node.local ? "*" : ""), 15)) \(pad("\(node.pid)", 8)) \(busyBar) \(pad("\(node.busy)/\(node.workers)", 7))  \(ageBar) \(pad(age, 13)) \(pad("\(node.completed)", 9)) \(node.state)\(node.keyed ? " keyed" : "")"
         let style: Style
         switch node.state {
         case "alive": style = node.heartbeatAge > frame.horizon / 2 ? Style(foreground: .yellow) : .plain
@@ -293,7 +317,10 @@ private func drawNodes(_ canvas: inout Canvas, _ rect: Rect, _ frame: ClusterFra
         case "draining": style = Style(foreground: .magenta)
         default: style = dimStyle
         }
-        canvas.write(text, x: inner.x, y: y, style: index == state.selected ? Style(foreground: style.foreground, bold: style.bold, reverse: true) : style, limit: inner.width)
+        canvas.write(
+            text, x: inner.x, y: y,
+            style: index == state.selected ? Style(foreground: style.foreground, bold: style.bold, reverse: true) : style,
+            limit: inner.width)
     }
 }
 
@@ -309,7 +336,9 @@ private func drawSharedQueue(_ canvas: inout Canvas, _ rect: Rect, _ frame: Clus
         "\(frame.enqueued) enqueued \(balanced ? "= sum of states" : "!= sum of states")",
     ]
     for (offset, line) in lines.prefix(inner.height).enumerated() {
-        canvas.write(line, x: inner.x, y: inner.y + offset, style: offset == lines.count - 1 ? (balanced ? dimStyle : warnStyle) : .plain, limit: inner.width)
+        canvas.write(
+            line, x: inner.x, y: inner.y + offset, style: offset == lines.count - 1 ? (balanced ? dimStyle : warnStyle) : .plain,
+            limit: inner.width)
     }
     let graphTop = inner.y + lines.count
     guard inner.height > lines.count + 1 else { return }
@@ -319,9 +348,10 @@ private func drawSharedQueue(_ canvas: inout Canvas, _ rect: Rect, _ frame: Clus
     let rows = inner.height - lines.count - 1
     for row in 0..<rows {
         let band = rows - row
-        let text = String(samples.map { value -> Character in
-            Double(value) / Double(top) * Double(rows) >= Double(band) - 0.5 ? state.glyphs.barFull : " "
-        })
+        let text = String(
+            samples.map { value -> Character in
+                Double(value) / Double(top) * Double(rows) >= Double(band) - 0.5 ? state.glyphs.barFull : " "
+            })
         canvas.write(text, x: inner.x, y: graphTop + 1 + row, style: Style(foreground: .yellow), limit: inner.width)
     }
 }
@@ -335,9 +365,10 @@ private func drawClusterThroughput(_ canvas: inout Canvas, _ rect: Rect, _ state
     let rows = max(inner.height - 1, 1)
     for row in 0..<rows {
         let band = rows - row
-        let text = String(shown.map { value -> Character in
-            Double(value) / Double(top) * Double(rows) >= Double(band) - 0.5 ? state.glyphs.barFull : " "
-        })
+        let text = String(
+            shown.map { value -> Character in
+                Double(value) / Double(top) * Double(rows) >= Double(band) - 0.5 ? state.glyphs.barFull : " "
+            })
         canvas.write(text, x: inner.x + inner.width - shown.count, y: inner.y + 1 + row, style: Style(foreground: .green))
     }
 }

@@ -20,7 +20,9 @@ func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _
     let label = "\(depth)/\(capacity.map(String.init) ?? "unbounded")"
     canvas.write("queue", x: inner.x, y: inner.y)
     let barWidth = max(inner.width - 8 - label.count - 1, 4)
-    canvas.write(bar(depth, of: scale, width: barWidth, glyphs: g), x: inner.x + 6, y: inner.y, style: Style(foreground: depth > 0 ? .yellow : .green))
+    canvas.write(
+        bar(depth, of: scale, width: barWidth, glyphs: g), x: inner.x + 6, y: inner.y,
+        style: Style(foreground: depth > 0 ? .yellow : .green))
     canvas.write(label, x: inner.x + 7 + barWidth, y: inner.y, limit: inner.width - 7 - barWidth)
     canvas.write(
         "in flight \(s.inFlight)  retrying \(s.awaitingRetry)  blocked \(s.blockedSubmitters)", x: inner.x, y: inner.y + 1,
@@ -28,7 +30,9 @@ func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _
     var third = "rejected \(s.counters.rejected)  dead \(s.deadLetterCount)"
     if let breaker = s.breaker { third += "  breaker \(breaker)" }
     if let limit = s.rateLimit { third += "  limit \(Units.format(rate: limit.perSecond))" }
-    canvas.write(third, x: inner.x, y: inner.y + 2, style: s.breaker.map { if case .closed = $0 { .plain } else { warnStyle } } ?? .plain, limit: inner.width)
+    canvas.write(
+        third, x: inner.x, y: inner.y + 2, style: s.breaker.map { if case .closed = $0 { .plain } else { warnStyle } } ?? .plain,
+        limit: inner.width)
     var next = inner.y + 3
     // What the scenario is about comes first on small terminals: priority levels, keys moved.
     // Priority scenarios: what waits at each level and how long jobs waited (starvation shows here).
@@ -81,7 +85,9 @@ func drawQueues(_ canvas: inout Canvas, _ rect: Rect, _ frame: DashboardFrame, _
     }
     let perWorker = s.queue.perWorker.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
     guard !perWorker.isEmpty, inner.y + inner.height - next > 1 else { return }
-    canvas.write(s.queue.ownedKeys.isEmpty ? "per worker (deepest first)" : "per worker (deepest first), keys owned now", x: inner.x, y: next, style: dimStyle, limit: inner.width)
+    canvas.write(
+        s.queue.ownedKeys.isEmpty ? "per worker (deepest first)" : "per worker (deepest first), keys owned now", x: inner.x, y: next,
+        style: dimStyle, limit: inner.width)
     let deepest = max(perWorker.first?.value ?? 1, 1)
     for (offset, entry) in perWorker.prefix(inner.y + inner.height - next - 1).enumerated() {
         let y = next + 1 + offset
@@ -98,8 +104,8 @@ func sparkline(_ values: [Int], width: Int, glyphs: Glyphs) -> String {
     let shown = Array(values.suffix(width))
     let top = max(shown.max() ?? 0, 1)
     let levels = glyphs.levels
-    return String(shown.map { value in
-        value == 0 ? levels[0] : levels[max(Int((Double(value) / Double(top) * Double(levels.count - 1)).rounded(.up)), 1)]
-    })
+    return String(
+        shown.map { value in
+            value == 0 ? levels[0] : levels[max(Int((Double(value) / Double(top) * Double(levels.count - 1)).rounded(.up)), 1)]
+        })
 }
-

@@ -217,12 +217,14 @@ private func recordQueueSecond(_ frame: DashboardFrame, into state: inout Dashbo
     }
     let elapsed = (snapshot.takenAt - mark.time).seconds
     guard elapsed >= 1 else { return }
-    let now = snapshot.counters, before = mark.counters
+    let now = snapshot.counters
+    let before = mark.counters
     let arrived = Double(now.submitted - before.submitted)
     let admitted = arrived - Double(now.rejected - before.rejected)
-    state.queueHistory.append(QueueSecond(
-        depth: snapshot.queue.total, arrivedPerS: arrived / elapsed, admittedPerS: admitted / elapsed,
-        completedPerS: Double(now.completed - before.completed) / elapsed))
+    state.queueHistory.append(
+        QueueSecond(
+            depth: snapshot.queue.total, arrivedPerS: arrived / elapsed, admittedPerS: admitted / elapsed,
+            completedPerS: Double(now.completed - before.completed) / elapsed))
     if state.queueHistory.count > 600 { state.queueHistory.removeFirst(state.queueHistory.count - 600) }
     state.historyMark = (snapshot.takenAt, now)
 }

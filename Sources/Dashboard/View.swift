@@ -109,7 +109,8 @@ private func drawCaption(_ canvas: inout Canvas, _ lines: [String]) {
 func captionLines(_ caption: String?, width: Int) -> [String] {
     guard let caption, !caption.isEmpty else { return [] }
     let room = max(width - 3, 10)
-    var lines: [String] = [], current = ""
+    var lines: [String] = []
+    var current = ""
     for word in caption.split(separator: " ") {
         if current.isEmpty {
             current = String(word)
@@ -163,15 +164,16 @@ private func drawThroughput(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
 func bandChart(_ values: [Int], rows: Int, top: Int, glyphs g: Glyphs) -> [String] {
     (0..<max(rows, 0)).map { row in
         let band = rows - row
-        return String(values.map { value -> Character in
-            let scaled = Double(value) / Double(max(top, 1)) * Double(rows)
-            if scaled >= Double(band) { return g.barFull }
-            if scaled > Double(band - 1) {
-                let part = scaled - Double(band - 1)
-                return g.levels[max(Int((part * Double(g.levels.count - 1)).rounded()), 1)]
-            }
-            return " "
-        })
+        return String(
+            values.map { value -> Character in
+                let scaled = Double(value) / Double(max(top, 1)) * Double(rows)
+                if scaled >= Double(band) { return g.barFull }
+                if scaled > Double(band - 1) {
+                    let part = scaled - Double(band - 1)
+                    return g.levels[max(Int((part * Double(g.levels.count - 1)).rounded()), 1)]
+                }
+                return " "
+            })
     }
 }
 
@@ -241,7 +243,9 @@ private func drawLatency(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashboar
         let filled = bucket.count == 0 ? 0 : max(Int(Double(bucket.count) / Double(most) * Double(barWidth)), 1)
         canvas.write(label, x: inner.x, y: y, style: dimStyle)
         canvas.write(String(repeating: g.barFull, count: filled), x: inner.x + 8, y: y, style: Style(foreground: .magenta))
-        canvas.write(" \(bucket.count)\(tag)", x: inner.x + 8 + filled, y: y, style: here.isEmpty ? .plain : Style(bold: true), limit: inner.width - 8 - filled)
+        canvas.write(
+            " \(bucket.count)\(tag)", x: inner.x + 8 + filled, y: y, style: here.isEmpty ? .plain : Style(bold: true),
+            limit: inner.width - 8 - filled)
     }
 }
 
@@ -276,7 +280,9 @@ private func drawEvents(_ canvas: inout Canvas, _ rect: Rect, _ state: Dashboard
         scroll > 0 ? "Events, \(scroll) back (} newer)" : entries.count > inner.height ? "Events ({ older)" : "Events"
     canvas.box(rect, title: title, glyphs: state.glyphs)
     for (index, entry) in entries.dropLast(scroll).suffix(inner.height).enumerated() {
-        canvas.write("\(clock(entry.time - origin, tenths: true))  \(entry.text)", x: inner.x, y: inner.y + index, style: entry.style, limit: inner.width)
+        canvas.write(
+            "\(clock(entry.time - origin, tenths: true))  \(entry.text)", x: inner.x, y: inner.y + index, style: entry.style,
+            limit: inner.width)
     }
 }
 
@@ -305,8 +311,11 @@ private func drawHelp(_ canvas: inout Canvas, _ g: Glyphs, unavailable: Set<Dash
         // Keys the source cannot honour (a burst on an attached pool) stay listed, dimmed and marked.
         let off = binding.isUnavailable(unavailable)
         canvas.write(binding.label, x: inner.x + 1, y: inner.y + index, style: off ? dimStyle : Style(bold: true))
-        let written = canvas.write(binding.meaning, x: inner.x + 14, y: inner.y + index, style: off ? dimStyle : .plain, limit: inner.width - 14)
-        if off { canvas.write(" (not here)", x: inner.x + 14 + written, y: inner.y + index, style: dimStyle, limit: inner.width - 14 - written) }
+        let written = canvas.write(
+            binding.meaning, x: inner.x + 14, y: inner.y + index, style: off ? dimStyle : .plain, limit: inner.width - 14)
+        if off {
+            canvas.write(" (not here)", x: inner.x + 14 + written, y: inner.y + index, style: dimStyle, limit: inner.width - 14 - written)
+        }
     }
 }
 
@@ -315,22 +324,33 @@ private func drawReport(_ canvas: inout Canvas, _ report: ShutdownReport, _ fram
     let balanced = c.isBalanced
     var extra: [(String, Style)] = []
     if let latencies = state.latencies {
-        let wait = LatencySummary(latencies.queueWait), total = LatencySummary(latencies.endToEnd)
+        let wait = LatencySummary(latencies.queueWait)
+        let total = LatencySummary(latencies.endToEnd)
         extra.append(("queue wait   p50 \(short(wait.p50))  p99 \(short(wait.p99))  max \(short(wait.max))", .plain))
         extra.append(("end to end   p50 \(short(total.p50))  p99 \(short(total.p99))  max \(short(total.max))", .plain))
     }
     let scaling = state.events.filter { if case .scaledUp = $0.kind { true } else if case .scaledDown = $0.kind { true } else { false } }
     extra.append(("scale events \(scaling.count)\(scaling.last.map { ", last: \($0.kind)" } ?? "")", .plain))
     let inner = overlay(&canvas, width: 76, height: 11 + extra.count, title: "Final report", state.glyphs)
-    let lines: [(String, Style)] = [
-        ("shutdown     \(report.mode), took \(formatted(report.duration))\(report.deadlineReached ? ", deadline reached" : "")", .plain),
-        ("submitted    \(c.submitted)", Style(bold: true)),
-        ("  completed  \(c.completed)", Style(foreground: .green)),
-        ("  failed     \(c.failed)   (retried \(c.retried), timed out \(c.timedOut))", Style(foreground: .red)),
-        ("  rejected   \(c.rejected)", Style(foreground: .yellow)),
-        ("  cancelled  \(c.cancelled)   (queued \(report.cancelledWhileQueued), running \(report.cancelledWhileRunning))", Style(foreground: .magenta)),
-        ("\(c.submitted) = \(c.completed) + \(c.failed) + \(c.rejected) + \(c.cancelled)   \(balanced ? "balanced" : "NOT BALANCED")", balanced ? Style(foreground: .green, bold: true) : warnStyle),
-    ] + extra + [("Esc closes this report (Enter shows it again), q quits", dimStyle)]
+    let lines: [(String, Style)] =
+        [
+            (
+                "shutdown     \(report.mode), took \(formatted(report.duration))\(report.deadlineReached ? ", deadline reached" : "")",
+                .plain
+            ),
+            ("submitted    \(c.submitted)", Style(bold: true)),
+            ("  completed  \(c.completed)", Style(foreground: .green)),
+            ("  failed     \(c.failed)   (retried \(c.retried), timed out \(c.timedOut))", Style(foreground: .red)),
+            ("  rejected   \(c.rejected)", Style(foreground: .yellow)),
+            (
+                "  cancelled  \(c.cancelled)   (queued \(report.cancelledWhileQueued), running \(report.cancelledWhileRunning))",
+                Style(foreground: .magenta)
+            ),
+            (
+                "\(c.submitted) = \(c.completed) + \(c.failed) + \(c.rejected) + \(c.cancelled)   \(balanced ? "balanced" : "NOT BALANCED")",
+                balanced ? Style(foreground: .green, bold: true) : warnStyle
+            ),
+        ] + extra + [("Esc closes this report (Enter shows it again), q quits", dimStyle)]
     for (index, (line, style)) in lines.prefix(inner.height).enumerated() {
         canvas.write(line, x: inner.x + 1, y: inner.y + index, style: style, limit: inner.width - 1)
     }

@@ -52,11 +52,14 @@ private func drawWorkerList(_ canvas: inout Canvas, _ rect: Rect, _ frame: Dashb
         var style = workerStyle(worker.state)
         if worker.id == state.selected { style.reverse = true }
         let fraction = state.busyFractions[worker.id] ?? 0
-        let head = "#\(worker.id.rawValue)".padding(toLength: 5, withPad: " ", startingAt: 0)
+        let head =
+            "#\(worker.id.rawValue)".padding(toLength: 5, withPad: " ", startingAt: 0)
             + worker.state.name.padding(toLength: 9, withPad: " ", startingAt: 0)
         canvas.write(head, x: rect.x, y: y, style: style)
         let barWidth = min(max(rect.width / 5, 6), 20)
-        canvas.write(bar(Int((fraction * 100).rounded()), of: 100, width: barWidth, glyphs: state.glyphs), x: rect.x + 14, y: y, style: workerStyle(worker.state))
+        canvas.write(
+            bar(Int((fraction * 100).rounded()), of: 100, width: barWidth, glyphs: state.glyphs), x: rect.x + 14, y: y,
+            style: workerStyle(worker.state))
         var tail = " \(String(Int((fraction * 100).rounded())).leftPadded(3))%"
         switch worker.state {
         case .busy(let job, let since), .draining(let job, let since):
@@ -103,10 +106,12 @@ func drawDetail(_ canvas: inout Canvas, _ id: WorkerID, _ frame: DashboardFrame,
     default: break
     }
     lines.append("done       \(worker.completed) completed, \(worker.failed) failed attempts")
-    lines.append("busy       \(Int(((state.busyFractions[id] ?? 0) * 100).rounded()))% of the last tick, \(formatted(worker.busyTime)) in all")
+    lines.append(
+        "busy       \(Int(((state.busyFractions[id] ?? 0) * 100).rounded()))% of the last tick, \(formatted(worker.busyTime)) in all")
     lines.append("own queue  \(frame.snapshot.queue.perWorker[id].map(String.init) ?? "none (shared queue)")")
     if let keys = frame.snapshot.queue.ownedKeys[id] { lines.append("keys owned \(keys)") }
     lines.append("up since   \(clock(worker.startedAt - (frame.snapshot.takenAt - frame.snapshot.uptime)))")
-    for (index, line) in lines.prefix(inner.height).enumerated() { canvas.write(line, x: inner.x + 1, y: inner.y + index, limit: inner.width - 1) }
+    for (index, line) in lines.prefix(inner.height).enumerated() {
+        canvas.write(line, x: inner.x + 1, y: inner.y + index, limit: inner.width - 1)
+    }
 }
-

@@ -148,7 +148,9 @@ extension SnapshotDocument {
         var latency: [String: Latency] = [:]
         var buckets: [String: [[UInt64]]] = [:]
         if let histograms = snapshot.latencies {
-            for (key, histogram) in [("queue_wait", histograms.queueWait), ("service", histograms.service), ("end_to_end", histograms.endToEnd)] {
+            for (key, histogram) in [
+                ("queue_wait", histograms.queueWait), ("service", histograms.service), ("end_to_end", histograms.endToEnd),
+            ] {
                 let s = LatencySummary(histogram)
                 latency[key] = Latency(count: s.count, mean: s.mean, p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max)
                 buckets[key] = LatencyHistograms.buckets(of: histogram)

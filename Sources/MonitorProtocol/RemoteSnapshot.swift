@@ -45,7 +45,10 @@ extension PoolSnapshot {
             let time = PoolInstant(nanoseconds: Self.nanoseconds(event.tS))
             if let from = event.from, let to = event.to {
                 let reason = event.reason ?? ""
-                return PoolEvent(time: time, kind: event.type == "scaled_up" ? .scaledUp(from: from, to: to, reason: reason) : .scaledDown(from: from, to: to, reason: reason))
+                return PoolEvent(
+                    time: time,
+                    kind: event.type == "scaled_up"
+                        ? .scaledUp(from: from, to: to, reason: reason) : .scaledDown(from: from, to: to, reason: reason))
             }
             return PoolEvent(time: time, kind: .reported(event.text))
         }

@@ -33,7 +33,8 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         self.requiresTLS = components.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } ?? false
         if requiresTLS {
             throw .invalidArgument(
-                "database URL '\(description)': sslmode=require is not supported yet (connections are unencrypted; use a tunnel or a private network)")
+                "database URL '\(description)': sslmode=require is not supported yet (connections are unencrypted; use a tunnel or a private network)"
+            )
         }
     }
 
@@ -121,9 +122,10 @@ public final class ClusterDatabase: Sendable {
     /// The schema's current version (0 when it does not exist yet).
     public func schemaVersion() async throws(ClusterError) -> Int {
         try await run {
-            let exists = try await self.client.query(
-                "SELECT to_regclass(\(self.schema.name + ".schema_migrations")) IS NOT NULL"
-            ).collect().first?.decode(Bool.self) ?? false
+            let exists =
+                try await self.client.query(
+                    "SELECT to_regclass(\(self.schema.name + ".schema_migrations")) IS NOT NULL"
+                ).collect().first?.decode(Bool.self) ?? false
             guard exists else { return 0 }
             let rows = try await self.client.query(
                 "SELECT coalesce(max(version), 0) FROM \(unescaped: self.schema.table("schema_migrations"))"

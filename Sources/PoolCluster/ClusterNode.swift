@@ -25,7 +25,8 @@ public final class ClusterNode: Sendable {
     private let claimTask = Mutex<Task<Void, Never>?>(nil)
 
     /// Creates a node; ``start()`` registers it and starts claiming.
-    public init(database: ClusterDatabase, configuration: NodeConfiguration, handlers: ClusterJobHandlers,
+    public init(
+        database: ClusterDatabase, configuration: NodeConfiguration, handlers: ClusterJobHandlers,
         logger: Logger? = nil
     ) throws(ClusterError) {
         try configuration.validate()
@@ -58,7 +59,8 @@ public final class ClusterNode: Sendable {
             let live = try await database.liveKeyedNodes()
             updateOwnership(live)
         }
-        logger.info("node \(configuration.name) joined as #\(id) with \(configuration.workers) workers\(configuration.keyed ? ", keyed" : "")")
+        logger.info(
+            "node \(configuration.name) joined as #\(id) with \(configuration.workers) workers\(configuration.keyed ? ", keyed" : "")")
         let loops = [
             (name: "listener", task: Task { await self.listenLoop() }),
             (name: "heartbeat", task: Task { await self.heartbeatLoop() }),
@@ -166,7 +168,8 @@ public final class ClusterNode: Sendable {
             if Task.isCancelled {
                 let interrupted = state.withLock { $0.interrupting }
                 result = interrupted ? .interrupted : .timedOut
-                message = interrupted
+                message =
+                    interrupted
                     ? "interrupted: node \(configuration.name) stopped before the attempt finished"
                     : "timed out after \(job.timeout.map { "\($0)" } ?? "its timeout")"
             } else {
@@ -175,7 +178,8 @@ public final class ClusterNode: Sendable {
                 if message.count > 2_000 { message = String(message.prefix(2_000)) + "…" }
             }
         }
-        let backoff = result == .completed
+        let backoff =
+            result == .completed
             ? 0 : configuration.retryBackoff.backoff(afterAttempt: job.attempt, unit: Double.random(in: 0..<1)).seconds
         let outcome = AttemptOutcome(
             id: job.id, token: job.token, result: result, error: message, backoff: backoff,
@@ -209,7 +213,8 @@ public final class ClusterNode: Sendable {
                 // A key's next job can be claimed only once this one's outcome is written.
                 if configuration.keyed { claimWake.signal() }
                 if stale > 0 {
-                    logger.warning("\(stale) outcome(s) were stale: this node no longer owned those attempts (declared dead?); they changed nothing")
+                    logger.warning(
+                        "\(stale) outcome(s) were stale: this node no longer owned those attempts (declared dead?); they changed nothing")
                 }
             } catch {
                 state.withLock { $0.putBackOutcomes(batch) }
@@ -232,7 +237,9 @@ public final class ClusterNode: Sendable {
                     let dropped = state.withLock { $0.takeUnstarted().count }
                     let id = try await register()
                     state.withLock { $0.nodeID = id }
-                    logger.warning("node \(configuration.name) was declared dead by the cluster (its jobs were rescued; \(dropped) claimed job(s) will not start here); rejoined as #\(id)")
+                    logger.warning(
+                        "node \(configuration.name) was declared dead by the cluster (its jobs were rescued; \(dropped) claimed job(s) will not start here); rejoined as #\(id)"
+                    )
                 }
                 if configuration.keyed { updateOwnership(try await database.liveKeyedNodes()) }
                 databaseReachable(&failures)
@@ -241,7 +248,9 @@ public final class ClusterNode: Sendable {
                 if state.withLock({ $0.connectedFor() }) >= configuration.rescueHorizon.seconds {
                     let rescue = try await database.rescue(horizon: configuration.rescueHorizon)
                     if !rescue.deadNodes.isEmpty || rescue.rescuedJobs > 0 {
-                        logger.warning("rescuer: declared dead: \(rescue.deadNodes.isEmpty ? "none" : rescue.deadNodes.joined(separator: ", ")); rescued \(rescue.rescuedJobs) job(s) from dead or stopped nodes")
+                        logger.warning(
+                            "rescuer: declared dead: \(rescue.deadNodes.isEmpty ? "none" : rescue.deadNodes.joined(separator: ", ")); rescued \(rescue.rescuedJobs) job(s) from dead or stopped nodes"
+                        )
                     }
                 }
             } catch {
@@ -259,7 +268,9 @@ public final class ClusterNode: Sendable {
             return true
         }
         if changed {
-            logger.info("keys re-homed: \(live.count) live keyed node(s); this node owns \(status.ownedSlots) of \(ClusterProducer.keySlots) key slots")
+            logger.info(
+                "keys re-homed: \(live.count) live keyed node(s); this node owns \(status.ownedSlots) of \(ClusterProducer.keySlots) key slots"
+            )
             claimWake.signal()
         }
     }
@@ -312,7 +323,9 @@ public final class ClusterNode: Sendable {
             return true
         }
         if first {
-            logger.error("database unreachable since \(status.description.replacingOccurrences(of: "database unreachable since ", with: "")) (\(database.url.host):\(database.url.port): \(message)); retrying")
+            logger.error(
+                "database unreachable since \(status.description.replacingOccurrences(of: "database unreachable since ", with: "")) (\(database.url.host):\(database.url.port): \(message)); retrying"
+            )
         }
         if sleep {
             let backoff = min(2.0, 0.05 * pow(2, Double(min(failures, 10))))
@@ -345,7 +358,8 @@ public final class ClusterNode: Sendable {
                 break
             } catch {
                 if ContinuousClock.now > deadline + .seconds(5) {
-                    logger.error("could not hand back \(unstarted.count) claimed job(s): \(describeDatabaseError(error)); they will be rescued")
+                    logger.error(
+                        "could not hand back \(unstarted.count) claimed job(s): \(describeDatabaseError(error)); they will be rescued")
                     break
                 }
                 try? await Task.sleep(for: .milliseconds(200))
@@ -379,7 +393,8 @@ public final class ClusterNode: Sendable {
             logger.warning("the \(loop.name) loop did not end within 3 s of being cancelled; stopping without it")
         }
         let report = NodeStopReport(handedBack: handedBack, interrupted: interrupted, unwrittenOutcomes: unwritten)
-        logger.info("node \(configuration.name) stopped: \(handedBack) handed back, \(interrupted) interrupted, \(unwritten) outcome(s) unwritten")
+        logger.info(
+            "node \(configuration.name) stopped: \(handedBack) handed back, \(interrupted) interrupted, \(unwritten) outcome(s) unwritten")
         return report
     }
 }

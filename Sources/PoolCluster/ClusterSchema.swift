@@ -15,7 +15,8 @@ public struct ClusterSchema: Sendable, Hashable, CustomStringConvertible {
 
     /// Validates a schema name: 1 to 48 characters of `a-z`, `0-9` and `_`, starting with a letter or `_`.
     public init(_ name: String) throws(ClusterError) {
-        let valid = !name.isEmpty && name.count <= 48
+        let valid =
+            !name.isEmpty && name.count <= 48
             && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
             && !(name.unicodeScalars.first.map { ("0"..."9").contains($0) } ?? true)
         guard valid else {
@@ -25,7 +26,8 @@ public struct ClusterSchema: Sendable, Hashable, CustomStringConvertible {
         // The cluster's tables (jobs, nodes, ...) must not land among an application's own or PostgreSQL's.
         guard name != "public", name != "information_schema", !name.hasPrefix("pg_") else {
             throw ClusterError.invalidArgument(
-                "schema name '\(name)' is reserved (PostgreSQL's, or shared with the application's own tables); choose a schema of the cluster's own, such as 'poolscope'")
+                "schema name '\(name)' is reserved (PostgreSQL's, or shared with the application's own tables); choose a schema of the cluster's own, such as 'poolscope'"
+            )
         }
         self.name = name
     }
@@ -108,7 +110,7 @@ public struct ClusterSchema: Sendable, Hashable, CustomStringConvertible {
                 // The database, not convention, keeps two attempts of one key from running at once anywhere.
                 "CREATE UNIQUE INDEX jobs_one_running_attempt_per_key ON \(s).jobs (key) WHERE state = 'running' AND key IS NOT NULL",
             ]
-        },
+        }
     ]
 }
 

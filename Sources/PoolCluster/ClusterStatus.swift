@@ -78,7 +78,9 @@ extension ClusterDatabase {
     /// Counts by state, runs and nodes, read in one snapshot (a repeatable-read transaction), so the job
     /// counts balance at any moment.
     public func status(includeStoppedNodes: Bool = true) async throws(ClusterError) -> ClusterStatus {
-        let jobs = table("jobs"), nodes = table("nodes"), migrations = table("schema_migrations")
+        let jobs = table("jobs")
+        let nodes = table("nodes")
+        let migrations = table("schema_migrations")
         let logger = self.logger
         return try await run {
             try await client.withConnection { connection in
@@ -141,15 +143,17 @@ extension ClusterDatabase {
             let (id, name, pid, host, state, workers, busy, keyed, age, completed, failed, stale) = try row.decode(
                 (Int64, String, Int32, String, String, Int32, Int32, Bool, Double, Int64, Int64, Int64).self)
             runs.staleCompletions += Int(stale)
-            list.append(ClusterStatus.Node(
-                id: id, name: name, pid: Int(pid), host: host, state: state, workers: Int(workers), busy: Int(busy),
-                keyed: keyed, heartbeatAgeSeconds: (age * 10).rounded() / 10, completed: Int(completed),
-                failed: Int(failed), staleCompletions: Int(stale)))
+            list.append(
+                ClusterStatus.Node(
+                    id: id, name: name, pid: Int(pid), host: host, state: state, workers: Int(workers), busy: Int(busy),
+                    keyed: keyed, heartbeatAgeSeconds: (age * 10).rounded() / 10, completed: Int(completed),
+                    failed: Int(failed), staleCompletions: Int(stale)))
         }
-        let version = try await connection.query(
-            "SELECT coalesce(max(version), 0) FROM \(unescaped: migrations)",
-            logger: logger
-        ).collect().first?.decode(Int32.self) ?? 0
+        let version =
+            try await connection.query(
+                "SELECT coalesce(max(version), 0) FROM \(unescaped: migrations)",
+                logger: logger
+            ).collect().first?.decode(Int32.self) ?? 0
         return ClusterStatus(schemaVersion: Int(version), jobs: counts, runs: runs, nodes: list)
     }
 

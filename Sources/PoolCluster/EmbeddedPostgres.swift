@@ -49,8 +49,9 @@ public final class EmbeddedPostgres: Sendable {
         let versions = ((try? files.contentsOfDirectory(atPath: root)) ?? [])
             .sorted { $0.compare($1, options: .numeric) == .orderedDescending }
         if let version = versions.first(where: { complete("\(root)/\($0)/bin") }) { return "\(root)/\(version)/bin" }
-        throw Failure("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin; "
-            + "install them, e.g. `apt-get install -y postgresql`")
+        throw Failure(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin; "
+                + "install them, e.g. `apt-get install -y postgresql`")
     }
 
     /// Creates a cluster (trust auth, user `postgres`, UTF8) in a new temporary directory and starts it on a free
@@ -70,8 +71,9 @@ public final class EmbeddedPostgres: Sendable {
     public func restart() throws {
         guard !stopped.withLock({ $0 }) else { throw Failure("the server in \(directory) was stopped") }
         do {
-            try tools.run("pg_ctl", ["-D", tools.data, "-l", tools.logFile, "-m", "fast", "-w", "-t", "60", "restart"],
-                          timeout: 75)
+            try tools.run(
+                "pg_ctl", ["-D", tools.data, "-l", tools.logFile, "-m", "fast", "-w", "-t", "60", "restart"],
+                timeout: 75)
         } catch {
             throw Failure("\(error.description)\n\(tools.logTail())")
         }
@@ -94,8 +96,9 @@ public final class EmbeddedPostgres: Sendable {
         var owner: (uid: uid_t, gid: gid_t)?
         if asPostgres {
             guard let entry = getpwnam("postgres") else {
-                throw Failure("running as root, but there is no `postgres` OS user to run PostgreSQL as "
-                    + "(it refuses root); install the `postgresql` package or create the user")
+                throw Failure(
+                    "running as root, but there is no `postgres` OS user to run PostgreSQL as "
+                        + "(it refuses root); install the `postgresql` package or create the user")
             }
             owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
         }
@@ -124,8 +127,12 @@ public final class EmbeddedPostgres: Sendable {
         }
         log?("initdb into \(directory) (binaries in \(bin))")
         do throws(Failure) {
-            try tools.run("initdb", ["-D", tools.data, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                                     "--locale=C", "--no-sync"], timeout: 120)
+            try tools.run(
+                "initdb",
+                [
+                    "-D", tools.data, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                    "--locale=C", "--no-sync",
+                ], timeout: 120)
             let settings = """
 
                 # EmbeddedPostgres: throwaway server, speed over durability
@@ -157,8 +164,12 @@ public final class EmbeddedPostgres: Sendable {
             let port: Int
             do throws(Failure) {
                 port = try freePort()
-                try tools.run("pg_ctl", ["-D", tools.data, "-l", tools.logFile, "-o", "-p \(port)", "-w", "-t", "60",
-                                         "start"], timeout: 75)
+                try tools.run(
+                    "pg_ctl",
+                    [
+                        "-D", tools.data, "-l", tools.logFile, "-o", "-p \(port)", "-w", "-t", "60",
+                        "start",
+                    ], timeout: 75)
             } catch {
                 if attempt < 3, tools.logTail().contains("already in use") {
                     tools.shutDown()
@@ -174,9 +185,9 @@ public final class EmbeddedPostgres: Sendable {
     /// A free TCP port on 127.0.0.1, as chosen by the kernel for a socket bound to port 0.
     private static func freePort() throws(Failure) -> Int {
         #if os(Linux)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw Failure("socket(): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -216,7 +227,8 @@ private struct Tools: Sendable {
         if !asPostgres {
             argv = inDirectory
         } else if let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
-            .first(where: files.isExecutableFile(atPath:)) {
+            .first(where: files.isExecutableFile(atPath:))
+        {
             argv = [runuser, "-u", "postgres", "--"] + inDirectory
         } else if let su = ["/bin/su", "/usr/bin/su"].first(where: files.isExecutableFile(atPath:)) {
             let quoted = inDirectory.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
@@ -228,28 +240,34 @@ private struct Tools: Sendable {
         let log = open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         defer { if log >= 0 { close(log) } }
         #if canImport(Darwin)
-        var actions: posix_spawn_file_actions_t?
-        var attributes: posix_spawnattr_t?
-        let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_CLOEXEC_DEFAULT
+            var actions: posix_spawn_file_actions_t?
+            var attributes: posix_spawnattr_t?
+            let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_CLOEXEC_DEFAULT
         #else
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+            var actions = posix_spawn_file_actions_t()
+            var attributes = posix_spawnattr_t()
+            let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
         #endif
         posix_spawn_file_actions_init(&actions)
         posix_spawnattr_init(&attributes)
-        defer { posix_spawn_file_actions_destroy(&actions); posix_spawnattr_destroy(&attributes) }
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         for target: Int32 in [1, 2] {
-            if log >= 0 { posix_spawn_file_actions_adddup2(&actions, log, target) }
-            else { posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0) }
+            if log >= 0 {
+                posix_spawn_file_actions_adddup2(&actions, log, target)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+            }
         }
         #if !canImport(Darwin)
-        for name in (try? files.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-            guard let fd = Int32(name), fd > 2 else { continue }
-            let fdFlags = fcntl(fd, F_GETFD)  // -1 for the fd that listed the directory, closed since
-            if fdFlags >= 0, fdFlags & FD_CLOEXEC == 0 { posix_spawn_file_actions_addclose(&actions, fd) }
-        }
+            for name in (try? files.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+                guard let fd = Int32(name), fd > 2 else { continue }
+                let fdFlags = fcntl(fd, F_GETFD)  // -1 for the fd that listed the directory, closed since
+                if fdFlags >= 0, fdFlags & FD_CLOEXEC == 0 { posix_spawn_file_actions_addclose(&actions, fd) }
+            }
         #endif
         posix_spawnattr_setflags(&attributes, Int16(flags))
         posix_spawnattr_setpgroup(&attributes, 0)

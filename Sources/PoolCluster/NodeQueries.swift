@@ -16,7 +16,12 @@ struct ClaimedJob: Sendable {
 
 /// How one attempt ended, as the completer writes it.
 struct AttemptOutcome: Sendable {
-    enum Result: Int32 { case completed = 0, failed = 1, timedOut = 2, interrupted = 3 }
+    enum Result: Int32 {
+        case completed = 0
+        case failed = 1
+        case timedOut = 2
+        case interrupted = 3
+    }
     let id: Int64
     let token: Int64
     let result: Result
@@ -152,10 +157,15 @@ extension ClusterDatabase {
     /// Returns how many outcomes were stale.
     func complete(_ outcomes: [AttemptOutcome], node: Int64, nodeName: String) async throws(ClusterError) -> Int {
         guard !outcomes.isEmpty else { return 0 }
-        let jobs = table("jobs"), nodes = table("nodes")
-        let ids = outcomes.map(\.id), tokens = outcomes.map(\.token), results = outcomes.map(\.result.rawValue)
-        let errors = outcomes.map(\.error), backoffs = outcomes.map(\.backoff)
-        let froms = outcomes.map(\.ranFrom), untils = outcomes.map(\.ranUntil)
+        let jobs = table("jobs")
+        let nodes = table("nodes")
+        let ids = outcomes.map(\.id)
+        let tokens = outcomes.map(\.token)
+        let results = outcomes.map(\.result.rawValue)
+        let errors = outcomes.map(\.error)
+        let backoffs = outcomes.map(\.backoff)
+        let froms = outcomes.map(\.ranFrom)
+        let untils = outcomes.map(\.ranUntil)
         let rows = try await rows(
             """
             WITH o AS (
@@ -216,14 +226,17 @@ extension ClusterDatabase {
     /// older than `horizon`, and makes the jobs running on dead nodes available again (the attempt counted,
     /// the reason recorded), or discards them when that was their last attempt.
     func rescue(horizon: Duration) async throws(ClusterError) -> RescueResult {
-        let jobs = table("jobs"), nodes = table("nodes")
+        let jobs = table("jobs")
+        let nodes = table("nodes")
         let lock = schema.rescuerLockKey
         let seconds = horizon.seconds
         let logger = self.logger
-        let client = self.client, channel = schema.channel
+        let client = self.client
+        let channel = schema.channel
         return try await bounded {
             try await client.withTransaction(logger: logger) { connection in
-                let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lock))", logger: logger)
+                let locked =
+                    try await connection.query("SELECT pg_try_advisory_xact_lock(\(lock))", logger: logger)
                     .collect().first?.decode(Bool.self) ?? false
                 guard locked else { return RescueResult() }
                 let dead = try await connection.query(
@@ -234,24 +247,25 @@ extension ClusterDatabase {
                     RETURNING name
                     """, logger: logger
                 ).collect().map { try $0.decode(String.self) }
-                let rescued = try await connection.query(
-                    """
-                    WITH r AS (
-                        UPDATE \(unescaped: jobs) j SET
-                            state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END,
-                            finished_at = CASE WHEN j.attempt >= j.max_attempts THEN clock_timestamp() END,
-                            rescues = j.rescues + 1, token = NULL,
-                            errors = j.errors || jsonb_build_array(jsonb_build_object(
-                                'attempt', j.attempt, 'node', n.name, 'reason', 'rescued',
-                                'error', 'node ' || n.name || ' declared dead (' || coalesce(n.note, n.state) || ')',
-                                'at', clock_timestamp()))
-                        FROM \(unescaped: nodes) n
-                        WHERE j.state = 'running' AND j.node_id = n.id AND n.state IN ('dead', 'stopped')
-                        RETURNING j.id
-                    ), notified AS (SELECT pg_notify(\(channel), '') AS n)
-                    SELECT count(*) FROM r CROSS JOIN notified
-                    """, logger: logger
-                ).collect().first?.decode(Int64.self) ?? 0
+                let rescued =
+                    try await connection.query(
+                        """
+                        WITH r AS (
+                            UPDATE \(unescaped: jobs) j SET
+                                state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END,
+                                finished_at = CASE WHEN j.attempt >= j.max_attempts THEN clock_timestamp() END,
+                                rescues = j.rescues + 1, token = NULL,
+                                errors = j.errors || jsonb_build_array(jsonb_build_object(
+                                    'attempt', j.attempt, 'node', n.name, 'reason', 'rescued',
+                                    'error', 'node ' || n.name || ' declared dead (' || coalesce(n.note, n.state) || ')',
+                                    'at', clock_timestamp()))
+                            FROM \(unescaped: nodes) n
+                            WHERE j.state = 'running' AND j.node_id = n.id AND n.state IN ('dead', 'stopped')
+                            RETURNING j.id
+                        ), notified AS (SELECT pg_notify(\(channel), '') AS n)
+                        SELECT count(*) FROM r CROSS JOIN notified
+                        """, logger: logger
+                    ).collect().first?.decode(Int64.self) ?? 0
                 return RescueResult(deadNodes: dead, rescuedJobs: Int(rescued))
             }
         }

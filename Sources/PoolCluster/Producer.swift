@@ -117,8 +117,14 @@ public struct ClusterProducer: Sendable {
     public static func slot(ofKey key: String) -> Int32 { Int32(stableHash(key) % UInt64(keySlots)) }
 
     static func insertQuery(_ jobs: [NewClusterJob], schema: ClusterSchema) throws(ClusterError) -> PostgresQuery {
-        var kinds: [String] = [], keys: [String] = [], slots: [Int32] = [], priorities: [Int32] = []
-        var payloads: [String] = [], maxAttempts: [Int32] = [], timeouts: [Int64] = [], delays: [Double] = []
+        var kinds: [String] = []
+        var keys: [String] = []
+        var slots: [Int32] = []
+        var priorities: [Int32] = []
+        var payloads: [String] = []
+        var maxAttempts: [Int32] = []
+        var timeouts: [Int64] = []
+        var delays: [Double] = []
         for job in jobs {
             let options = job.options
             guard options.maxAttempts >= 1, options.maxAttempts <= Int(Int32.max) else {

@@ -94,7 +94,8 @@ final class MonitorMetrics: Sendable {
         counter("scale_events", "total", "Scale events by direction.", pool, [("direction", "down")]).increment(by: Int64(down))
     }
 
-    private func counter(_ name: String, _ unit: String, _ help: String, _ pool: String, _ labels: [(String, String)]) -> Prometheus.Counter {
+    private func counter(_ name: String, _ unit: String, _ help: String, _ pool: String, _ labels: [(String, String)]) -> Prometheus.Counter
+    {
         registry.makeCounter(
             descriptor: MetricNameDescriptor(namespace: "poolscope", metricName: name, unitName: unit, helpText: help),
             labels: [("pool", pool)] + labels)

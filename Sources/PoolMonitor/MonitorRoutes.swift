@@ -18,7 +18,8 @@ enum MonitorRoutes {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("/v1/pools") { _, _ -> Response in
-            let document = PoolListDocument(pools: state.pools.keys.sorted().map { .init(name: $0) }, protocolVersion: monitorProtocolVersion)
+            let document = PoolListDocument(
+                pools: state.pools.keys.sorted().map { .init(name: $0) }, protocolVersion: monitorProtocolVersion)
             return try json(document)
         }
         router.get("/v1/pools/:name/snapshot") { request, context -> Response in
@@ -138,7 +139,8 @@ enum MonitorRoutes {
         case DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty: return "the body is not valid JSON"
         case DecodingError.dataCorrupted(let context): return "field '\(path(context))' has a value that does not fit"
         case DecodingError.keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
-        case DecodingError.typeMismatch(let type, let context): return "field '\(path(context))' must be \(type == String.self ? "text" : "a \(type)")"
+        case DecodingError.typeMismatch(let type, let context):
+            return "field '\(path(context))' must be \(type == String.self ? "text" : "a \(type)")"
         case DecodingError.valueNotFound(_, let context): return "field '\(path(context))' is null"
         default: return "\(error)"
         }
@@ -148,7 +150,8 @@ enum MonitorRoutes {
     static func queryInteger(_ request: Request, _ name: String, default value: Int, within bounds: ClosedRange<Int>) throws -> Int {
         guard let text = request.uri.queryParameters[Substring(name)] else { return value }
         guard let number = Int(text), bounds.contains(number) else {
-            throw HTTPError(.badRequest, message: "?\(name) must be an integer within \(bounds.lowerBound)...\(bounds.upperBound), got '\(text)'")
+            throw HTTPError(
+                .badRequest, message: "?\(name) must be an integer within \(bounds.lowerBound)...\(bounds.upperBound), got '\(text)'")
         }
         return number
     }

@@ -1,8 +1,8 @@
-public import PoolEngine
 import Foundation
 import Hummingbird
 public import Logging
 import NIOCore
+public import PoolEngine
 import ServiceLifecycle
 import Synchronization
 
@@ -70,7 +70,8 @@ public enum PoolMonitor {
                 bound.finish()
             },
             logger: quiet)
-        var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: quiet)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: quiet)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(2)
         let group = ServiceGroup(configuration: groupConfiguration)
         let task = Task {

@@ -87,7 +87,9 @@ extension DashboardFrame {
         let rates = [snapshot.throughput.last1s, snapshot.throughput.last10s, snapshot.throughput.last60s]
         problems += rates.map { Plausible.number($0, "throughput", within: 0...1e15) }
         for depth in snapshot.queue.perWorker.values { problems.append(Plausible.count(depth, "queue.per_worker")) }
-        if snapshot.queue.perWorker.count > Plausible.largestCount { problems.append("queue.per_worker \(snapshot.queue.perWorker.count) entries") }
+        if snapshot.queue.perWorker.count > Plausible.largestCount {
+            problems.append("queue.per_worker \(snapshot.queue.perWorker.count) entries")
+        }
         for event in snapshot.recentEvents { problems.append(Plausible.instant(event.time, "event.time")) }
         return problems.compactMap { $0 }.first
     }

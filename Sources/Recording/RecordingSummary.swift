@@ -1,5 +1,5 @@
-public import Workload
 import PoolEngine
+public import Workload
 
 extension Recording {
     /// The run summary (`run --json`'s document) rebuilt from the recording's frames and report, with the

@@ -1,8 +1,8 @@
 public import Dashboard
 import Foundation
 import PoolEngine
-import Workload
 import Synchronization
+import Workload
 
 /// Writes a recording as the dashboard (or a headless run) goes: each message is encoded at once and a
 /// compressed block is written about once a second, so a recorder that dies loses at most the last

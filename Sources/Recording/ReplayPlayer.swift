@@ -76,7 +76,8 @@ public struct ReplayPlayer: Sendable {
 
     /// How many ticks lie before `position`: a binary search, since the bar asks every frame.
     private var ticksApplied: Int {
-        var low = 0, high = ticks.count
+        var low = 0
+        var high = ticks.count
         while low < high {
             let middle = (low + high) / 2
             if ticks[middle] < position { low = middle + 1 } else { high = middle }
@@ -157,7 +158,9 @@ public struct ReplayPlayer: Sendable {
             case .tick(let frame):
                 let newest = frame.snapshot.recentEvents.last?.time
                 let caption = frame.status.caption
-                if let newest, newest != lastEvent { marks.append(index) } else if caption != lastCaption, caption != nil {
+                if let newest, newest != lastEvent {
+                    marks.append(index)
+                } else if caption != lastCaption, caption != nil {
                     marks.append(index)
                 }
                 lastEvent = newest ?? lastEvent

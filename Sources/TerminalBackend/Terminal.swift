@@ -1,11 +1,11 @@
 import CNcurses
-public import TerminalCanvas
 import Foundation
+public import TerminalCanvas
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What the terminal reported.

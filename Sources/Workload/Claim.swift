@@ -9,7 +9,11 @@ import PoolEngine
 /// summary). ``Claim/metrics`` lists the metrics and what each means.
 public struct Claim: Sendable, Equatable, CustomStringConvertible {
     public enum Comparison: String, Sendable, CaseIterable {
-        case atLeast = ">=", atMost = "<=", above = ">", below = "<", equal = "=="
+        case atLeast = ">="
+        case atMost = "<="
+        case above = ">"
+        case below = "<"
+        case equal = "=="
 
         func holds(_ lhs: Double, _ rhs: Double) -> Bool {
             switch self {
@@ -114,7 +118,8 @@ public struct Claim: Sendable, Equatable, CustomStringConvertible {
         case "by" where words.count == 2:
             when = .by(try time(words[1]), since: entryTime)
         case "from" where words.count == 4 && words[2] == "to":
-            let from = try time(words[1]), to = try time(words[3])
+            let from = try time(words[1])
+            let to = try time(words[3])
             guard from <= to else { throw ClaimSyntaxError("'from \(words[1]) to \(words[3])' ends before it starts") }
             when = .during(from: from, to: to)
         default:
@@ -188,19 +193,25 @@ extension Claim {
             guard let row = rows.min(by: { abs($0.t - t.seconds) < abs($1.t - t.seconds) }), abs(row.t - t.seconds) <= 1 else {
                 return result(false, "no sample near \(formattedTime(t)) (the run ended at \(show(rows.last?.t ?? 0))s)")
             }
-            let value = row.value(of: metric.name), limit = bound { row.value(of: $0.name) } ?? factor
+            let value = row.value(of: metric.name)
+            let limit = bound { row.value(of: $0.name) } ?? factor
             return result(comparison.holds(value, limit), "\(metric) was \(show(value)) at \(show(row.t))s, against \(show(limit))")
         case .by(let deadline, let since):
             let window = rows.filter { $0.t >= since.seconds - 0.5 && $0.t <= deadline.seconds + 0.5 }
-            if let hit = window.first(where: { row in comparison.holds(row.value(of: metric.name), bound { row.value(of: $0.name) } ?? factor) }) {
+            if let hit = window.first(where: { row in
+                comparison.holds(row.value(of: metric.name), bound { row.value(of: $0.name) } ?? factor)
+            }) {
                 return result(true, "\(metric) was \(show(hit.value(of: metric.name))) at \(show(hit.t))s")
             }
             let seen = window.map { show($0.value(of: metric.name)) }.suffix(6).joined(separator: ", ")
-            return result(false, "\(metric) never \(comparison.rawValue) \(show(factor)) by \(formattedTime(deadline)); last samples: \(seen)")
+            return result(
+                false, "\(metric) never \(comparison.rawValue) \(show(factor)) by \(formattedTime(deadline)); last samples: \(seen)")
         case .during(let from, let to):
             let window = rows.filter { $0.t >= from.seconds - 0.5 && $0.t <= to.seconds + 0.5 }
             guard !window.isEmpty else { return result(false, "no samples from \(formattedTime(from)) to \(formattedTime(to))") }
-            if let miss = window.first(where: { row in !comparison.holds(row.value(of: metric.name), bound { row.value(of: $0.name) } ?? factor) }) {
+            if let miss = window.first(where: { row in
+                !comparison.holds(row.value(of: metric.name), bound { row.value(of: $0.name) } ?? factor)
+            }) {
                 return result(false, "\(metric) was \(show(miss.value(of: metric.name))) at \(show(miss.t))s")
             }
             let values = window.map { $0.value(of: metric.name) }

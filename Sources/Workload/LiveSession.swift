@@ -1,5 +1,5 @@
-public import PoolEngine
 import Logging
+public import PoolEngine
 import Synchronization
 
 /// What a live session looks like now, beside the pool's own snapshot.
@@ -374,4 +374,3 @@ public final class LiveSession: Sendable {
         return await pool.shutdown(mode)
     }
 }
-

@@ -53,7 +53,9 @@ public enum ResultPreamble {
         guard let seedText = mapping["seed"]?.scalar?.string, let seed = UInt64(seedText) else { throw .missing("seed (a whole number)") }
         var compressed: Double?
         if let value = mapping["compressed_to_s"] {
-            guard let seconds = value.scalar.flatMap({ Double($0.string) }), seconds.isFinite else { throw .missing("compressed_to_s as a number") }
+            guard let seconds = value.scalar.flatMap({ Double($0.string) }), seconds.isFinite else {
+                throw .missing("compressed_to_s as a number")
+            }
             compressed = seconds
         }
         return RunResult.ResolvedScenario(yaml: scenario, seed: seed, compressedToS: compressed)

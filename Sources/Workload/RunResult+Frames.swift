@@ -21,7 +21,9 @@ extension RunResult {
         for frame in frames {
             let start = frame.snapshot.takenAt - frame.snapshot.uptime
             for event in frame.snapshot.recentEvents {
-                let from: Int, to: Int, reason: String
+                let from: Int
+                let to: Int
+                let reason: String
                 switch event.kind {
                 case .scaledUp(let f, let t, let r), .scaledDown(let f, let t, let r): (from, to, reason) = (f, t, r)
                 default: continue
@@ -56,7 +58,9 @@ extension RunResult {
 extension RunResult.Theory {
     /// Erlang C's prediction beside the measured waits.
     init(model: ErlangC.Model, latencies: LatencyHistograms) {
-        let rate = model.arrivalRate, mean = model.meanService, servers = model.servers
+        let rate = model.arrivalRate
+        let mean = model.meanService
+        let servers = model.servers
         let measuredService = latencies.service.mean / 1e9
         self.init(
             model: "M/M/c", predictedMeanWaitMs: rounded(model.predictedMeanWait * 1e3),

@@ -96,7 +96,9 @@ extension ScenarioOverride {
             guard let index = Int(field), sequence.indices.contains(index) else {
                 throw ScenarioError(
                     file: "\(flag) \(self)", line: 0,
-                    message: "'\(here)' is a list of \(sequence.count) in the file: '\(field)' is not one of its positions 0...\(max(sequence.count - 1, 0))")
+                    message:
+                        "'\(here)' is a list of \(sequence.count) in the file: '\(field)' is not one of its positions 0...\(max(sequence.count - 1, 0))"
+                )
             }
             sequence[index] = try set(value, in: sequence[index], at: rest, keyLine: keyLine)
             return .sequence(sequence)

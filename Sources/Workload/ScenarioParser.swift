@@ -15,7 +15,9 @@ public enum ScenarioParser {
         } catch {
             throw ScenarioError(file: file, line: 0, message: "cannot read YAML: \(error)")
         }
-        guard var root else { throw ScenarioError(file: file, line: 1, message: "the file is empty; a scenario needs name, duration, pool and workload") }
+        guard var root else {
+            throw ScenarioError(file: file, line: 1, message: "the file is empty; a scenario needs name, duration, pool and workload")
+        }
         // Override nodes are marked on lines past the file's end, to tell their problems apart.
         let overrideLine = max(100_000, text.utf8.count + 2)
         if !overrides.isEmpty { root = try ScenarioOverride.apply(overrides, to: root, firstLine: overrideLine) }
@@ -60,7 +62,8 @@ public enum ScenarioParser {
             first.others = Array(problems.dropFirst())
             return first
         default:
-            return ScenarioError(file: file, line: 0, message: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+            return ScenarioError(
+                file: file, line: 0, message: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
     }
 }
@@ -207,9 +210,12 @@ final class Reader {
         let seed = recover(1) { () throws(ScenarioError) in
             try top["seed"].map { (node) throws(ScenarioError) in UInt64(try int(node, "seed", min: 0)) } ?? 1
         }
-        let duration = recover(Duration.seconds(3_600)) { () throws(ScenarioError) in try self.duration(try need(top, "duration"), "duration") }
+        let duration = recover(Duration.seconds(3_600)) { () throws(ScenarioError) in
+            try self.duration(try need(top, "duration"), "duration")
+        }
         let deadline = recover(Duration.seconds(10)) { () throws(ScenarioError) in
-            try top["shutdown_deadline"].map { (node) throws(ScenarioError) in try self.duration(node, "shutdown_deadline") } ?? .seconds(10)
+            try top["shutdown_deadline"].map { (node) throws(ScenarioError) in try self.duration(node, "shutdown_deadline") }
+                ?? .seconds(10)
         }
         var pool = PoolConfiguration()
         pool.name = name
@@ -225,7 +231,9 @@ final class Reader {
         if let node = top["timeline"] {
             if let sequence = node.sequence {
                 for entry in sequence {
-                    if let parsed = recover(nil as TimelineEntry?, { () throws(ScenarioError) in try self.timelineEntry(entry, duration: duration) }) {
+                    if let parsed = recover(
+                        nil as TimelineEntry?, { () throws(ScenarioError) in try self.timelineEntry(entry, duration: duration) })
+                    {
                         timeline.append(parsed)
                     }
                 }
@@ -250,9 +258,17 @@ final class Reader {
     func pool(_ node: Node, base: PoolConfiguration) throws(ScenarioError) -> PoolConfiguration {
         let f = try fields(node, "pool", allowed: Self.poolFields)
         var c = base
-        if let n = f["min_workers"] { c.minWorkers = recover(c.minWorkers) { () throws(ScenarioError) in try int(n, "pool.min_workers", min: 0, max: 100_000) } }
-        if let n = f["max_workers"] { c.maxWorkers = recover(c.maxWorkers) { () throws(ScenarioError) in try int(n, "pool.max_workers", min: 1, max: 100_000) } }
-        if let n = f["initial_workers"] { c.initialWorkers = recover(c.initialWorkers) { () throws(ScenarioError) in try int(n, "pool.initial_workers", min: 0, max: 100_000) } }
+        if let n = f["min_workers"] {
+            c.minWorkers = recover(c.minWorkers) { () throws(ScenarioError) in try int(n, "pool.min_workers", min: 0, max: 100_000) }
+        }
+        if let n = f["max_workers"] {
+            c.maxWorkers = recover(c.maxWorkers) { () throws(ScenarioError) in try int(n, "pool.max_workers", min: 1, max: 100_000) }
+        }
+        if let n = f["initial_workers"] {
+            c.initialWorkers = recover(c.initialWorkers) { () throws(ScenarioError) in
+                try int(n, "pool.initial_workers", min: 0, max: 100_000)
+            }
+        }
         if let n = f["queue_capacity"] {
             c.queueCapacity = try scalar(n, "pool.queue_capacity") == "unbounded" ? nil : try int(n, "pool.queue_capacity", min: 1)
         }
@@ -264,9 +280,10 @@ final class Reader {
             default: c.overflowPolicy = .reject
             }
         }
-        let strategy = try f["strategy"].map { (n) throws(ScenarioError) in
-            try choice(n, "pool.strategy", ["fifo", "lifo", "priority", "per_worker", "keyed"])
-        } ?? "fifo"
+        let strategy =
+            try f["strategy"].map { (n) throws(ScenarioError) in
+                try choice(n, "pool.strategy", ["fifo", "lifo", "priority", "per_worker", "keyed"])
+            } ?? "fifo"
         for (field, owner) in [("aging", "priority"), ("dispatch", "per_worker"), ("stealing", "per_worker")]
         where f[field] != nil && strategy != owner {
             note(fail(f[field], "pool.\(field) applies only to strategy \(owner), not \(strategy)"))
@@ -285,7 +302,11 @@ final class Reader {
         case "keyed": c.queueStrategy = .keyed
         default: c.queueStrategy = .sharedFIFO
         }
-        if let n = f["scale_up_threshold"] { c.scaleUpThreshold = recover(c.scaleUpThreshold) { () throws(ScenarioError) in try int(n, "pool.scale_up_threshold", min: 1, max: PoolConfiguration.thresholdLimit) } }
+        if let n = f["scale_up_threshold"] {
+            c.scaleUpThreshold = recover(c.scaleUpThreshold) { () throws(ScenarioError) in
+                try int(n, "pool.scale_up_threshold", min: 1, max: PoolConfiguration.thresholdLimit)
+            }
+        }
         if let n = f["growth"] {
             let text = try scalar(n, "pool.growth")
             if text == "double" {
@@ -299,13 +320,25 @@ final class Reader {
                 throw fail(n, "pool.growth must be \"double\" or \"+N\" (workers added per step), got '\(text)'")
             }
         }
-        if let n = f["idle_timeout"] { c.idleTimeout = recover(c.idleTimeout) { () throws(ScenarioError) in try duration(n, "pool.idle_timeout") } }
-        if let n = f["cooldown"] { c.cooldown = recover(c.cooldown) { () throws(ScenarioError) in try duration(n, "pool.cooldown", allowZero: true) } }
+        if let n = f["idle_timeout"] {
+            c.idleTimeout = recover(c.idleTimeout) { () throws(ScenarioError) in try duration(n, "pool.idle_timeout") }
+        }
+        if let n = f["cooldown"] {
+            c.cooldown = recover(c.cooldown) { () throws(ScenarioError) in try duration(n, "pool.cooldown", allowZero: true) }
+        }
         if let n = f["scaling"] { c.scalingMode = recover(c.scalingMode) { () throws(ScenarioError) in try scaling(n) } }
-        if let n = f["scaling_interval"] { c.scalingInterval = recover(c.scalingInterval) { () throws(ScenarioError) in try duration(n, "pool.scaling_interval") } }
+        if let n = f["scaling_interval"] {
+            c.scalingInterval = recover(c.scalingInterval) { () throws(ScenarioError) in try duration(n, "pool.scaling_interval") }
+        }
         if let n = f["threads"] { c.executor = .dedicatedThreads(try int(n, "pool.threads", min: 1, max: 1_024)) }
-        if let n = f["timeout"] { c.defaultTimeout = recover(c.defaultTimeout) { () throws(ScenarioError) in try duration(n, "pool.timeout") } }
-        if let n = f["dead_letter_capacity"] { c.deadLetterCapacity = recover(c.deadLetterCapacity) { () throws(ScenarioError) in try int(n, "pool.dead_letter_capacity", min: 0) } }
+        if let n = f["timeout"] {
+            c.defaultTimeout = recover(c.defaultTimeout) { () throws(ScenarioError) in try duration(n, "pool.timeout") }
+        }
+        if let n = f["dead_letter_capacity"] {
+            c.deadLetterCapacity = recover(c.deadLetterCapacity) { () throws(ScenarioError) in
+                try int(n, "pool.dead_letter_capacity", min: 0)
+            }
+        }
         if let n = f["retry"] { c.retry = recover(c.retry) { () throws(ScenarioError) in try retry(n) } }
         if let n = f["rate_limit"] {
             let r = try fields(n, "pool.rate_limit", allowed: ["rate", "burst"], required: ["rate"])
@@ -319,7 +352,8 @@ final class Reader {
         do {
             try c.validate()
         } catch {
-            throw fail(f[Self.yamlName(of: error.field)] ?? node, "pool: \(Self.yamlName(of: error.field)) \(Self.inFileNames(error.message))")
+            throw fail(
+                f[Self.yamlName(of: error.field)] ?? node, "pool: \(Self.yamlName(of: error.field)) \(Self.inFileNames(error.message))")
         }
         return c
     }
@@ -341,7 +375,9 @@ final class Reader {
         let target = try duration(targetNode, "pool.scaling.target")
         var goal = TargetWait(target: target)
         if let n = f["window"] { goal.window = try duration(n, "pool.scaling.window") }
-        if goal.window < .milliseconds(10) { throw fail(f["window"], "pool.scaling.window must be 10ms or more, got \(formatted(goal.window))") }
+        if goal.window < .milliseconds(10) {
+            throw fail(f["window"], "pool.scaling.window must be 10ms or more, got \(formatted(goal.window))")
+        }
         return .targetWait(goal)
     }
 
@@ -384,7 +420,9 @@ final class Reader {
             node, "pool.circuit_breaker",
             allowed: ["consecutive_failures", "failure_ratio", "window", "cool_off", "half_open_trials", "when_open"])
         var policy = CircuitBreakerPolicy(consecutiveFailures: nil)
-        if let n = f["consecutive_failures"] { policy.consecutiveFailures = try int(n, "pool.circuit_breaker.consecutive_failures", min: 1) }
+        if let n = f["consecutive_failures"] {
+            policy.consecutiveFailures = try int(n, "pool.circuit_breaker.consecutive_failures", min: 1)
+        }
         if let n = f["failure_ratio"] { policy.failureRatio = try double(n, "pool.circuit_breaker.failure_ratio", within: 0.01...1) }
         if policy.consecutiveFailures == nil && policy.failureRatio == nil {
             throw fail(node, "pool.circuit_breaker needs consecutive_failures, failure_ratio or both")
@@ -417,27 +455,32 @@ final class Reader {
             switch try choice(try need(j, "kind"), "workload.job.kind", ["sleep", "cpu", "mixed"]) {
             case "cpu": kind = .cpu
             case "mixed":
-                kind = .mixed(cpuFraction: try j["cpu_fraction"].map { (c) throws(ScenarioError) in
-                    try double(c, "workload.job.cpu_fraction", within: 0...1)
-                } ?? 0.5)
+                kind = .mixed(
+                    cpuFraction: try j["cpu_fraction"].map { (c) throws(ScenarioError) in
+                        try double(c, "workload.job.cpu_fraction", within: 0...1)
+                    } ?? 0.5)
             default: kind = .sleep
             }
             if j["cpu_fraction"] != nil, kind != .mixed(cpuFraction: kind.cpuFraction) {
                 throw fail(j["cpu_fraction"], "workload.job.cpu_fraction applies only to kind mixed")
             }
         }
-        let failureRate = try f["failure_rate"].map { (n) throws(ScenarioError) in try double(n, "workload.failure_rate", within: 0...1) } ?? 0
+        let failureRate =
+            try f["failure_rate"].map { (n) throws(ScenarioError) in try double(n, "workload.failure_rate", within: 0...1) } ?? 0
         var keys: KeyDistribution?
         if let n = f["keys"] {
             let k = try fields(n, "workload.keys", allowed: ["distribution", "count", "exponent"], required: ["count"])
             let count = try int(try need(k, "count"), "workload.keys.count", min: 1, max: 10_000_000)
-            let distribution = try k["distribution"].map { (d) throws(ScenarioError) in
-                try choice(d, "workload.keys.distribution", ["uniform", "zipf"])
-            } ?? "uniform"
+            let distribution =
+                try k["distribution"].map { (d) throws(ScenarioError) in
+                    try choice(d, "workload.keys.distribution", ["uniform", "zipf"])
+                } ?? "uniform"
             if distribution == "zipf" {
-                keys = .zipf(count: count, exponent: try k["exponent"].map { (e) throws(ScenarioError) in
-                    try double(e, "workload.keys.exponent", within: 0.01...10)
-                } ?? 1.0)
+                keys = .zipf(
+                    count: count,
+                    exponent: try k["exponent"].map { (e) throws(ScenarioError) in
+                        try double(e, "workload.keys.exponent", within: 0.01...10)
+                    } ?? 1.0)
             } else {
                 if k["exponent"] != nil { throw fail(k["exponent"], "workload.keys.exponent applies only to distribution zipf") }
                 keys = .uniform(count: count)
@@ -454,12 +497,16 @@ final class Reader {
             var weights: [Double] = []
             for item in weightNodes { weights.append(try double(item, "workload.priorities.weights[]", within: 0...1_000_000)) }
             guard !levels.isEmpty, levels.count == weights.count, weights.reduce(0, +) > 0 else {
-                throw fail(n, "workload.priorities needs as many weights as levels (got \(levels.count) levels, \(weights.count) weights), with a positive sum")
+                throw fail(
+                    n,
+                    "workload.priorities needs as many weights as levels (got \(levels.count) levels, \(weights.count) weights), with a positive sum"
+                )
             }
             priorities = PriorityDistribution(levels: levels, weights: weights)
         }
         return WorkloadSpec(
-            arrivals: arrivals, kind: kind, service: service ?? .constant(.milliseconds(1)), failureRate: failureRate, keys: keys, priorities: priorities)
+            arrivals: arrivals, kind: kind, service: service ?? .constant(.milliseconds(1)), failureRate: failureRate, keys: keys,
+            priorities: priorities)
     }
 
     /// `capacity`: jobs per second the pool's maximum finishes at the mean service time, for `utilisation`.
@@ -483,7 +530,10 @@ final class Reader {
             }
             utilisationRate = rho * capacity
             if rho * capacity > Units.fastestRate {
-                throw fail(n, "workload.arrivals.utilisation \(rho) asks for \(Units.format(rate: rho * capacity)) (rho x max_workers / mean service); at most \(Units.format(rate: Units.fastestRate))")
+                throw fail(
+                    n,
+                    "workload.arrivals.utilisation \(rho) asks for \(Units.format(rate: rho * capacity)) (rho x max_workers / mean service); at most \(Units.format(rate: Units.fastestRate))"
+                )
             }
             f["rate"] = n
         }
@@ -508,7 +558,10 @@ final class Reader {
             let size = try int(try need(f, "burst_size"), "workload.arrivals.burst_size", min: 1, max: 10_000_000)
             let every = try d("every")
             if Double(size) / every.seconds > Units.fastestRate {
-                throw fail(f["burst_size"], "workload.arrivals: \(size) jobs every \(formatted(every)) is \(Units.format(rate: Double(size) / every.seconds)); at most \(Units.format(rate: Units.fastestRate))")
+                throw fail(
+                    f["burst_size"],
+                    "workload.arrivals: \(size) jobs every \(formatted(every)) is \(Units.format(rate: Double(size) / every.seconds)); at most \(Units.format(rate: Units.fastestRate))"
+                )
             }
             return .bursts(rate: try r("rate"), size: size, every: every)
         case "ramp": return .ramp(from: try r("from"), to: try r("to"), over: try d("over"))
@@ -528,7 +581,10 @@ final class Reader {
         let distribution = try choice(try need(f, "distribution"), "workload.service.distribution", needs.keys.sorted())
         let wanted = needs[distribution] ?? []
         for (key, value) in f where key != "distribution" && !wanted.contains(key) {
-            note(fail(value, "workload.service.\(key) does not apply to distribution \(distribution); it takes \(wanted.joined(separator: ", "))"))
+            note(
+                fail(
+                    value,
+                    "workload.service.\(key) does not apply to distribution \(distribution); it takes \(wanted.joined(separator: ", "))"))
         }
         for key in wanted where f[key] == nil { throw fail(node, "workload.service: distribution \(distribution) needs '\(key)'") }
         func d(_ key: String) throws(ScenarioError) -> Duration { try duration(try need(f, key), "workload.service.\(key)") }
@@ -540,9 +596,12 @@ final class Reader {
             guard low <= high else { throw fail(f["max"], "workload.service.max must be at least min") }
             return .uniform(min: low, max: high)
         case "exponential": return .exponential(mean: try d("mean"))
-        case "lognormal": return .lognormal(median: try d("median"), sigma: try double(try need(f, "sigma"), "workload.service.sigma", within: 0.01...5))
+        case "lognormal":
+            return .lognormal(median: try d("median"), sigma: try double(try need(f, "sigma"), "workload.service.sigma", within: 0.01...5))
         case "bimodal":
-            return .bimodal(fast: try d("fast"), slow: try d("slow"), slowFraction: try double(try need(f, "slow_fraction"), "workload.service.slow_fraction", within: 0...1))
+            return .bimodal(
+                fast: try d("fast"), slow: try d("slow"),
+                slowFraction: try double(try need(f, "slow_fraction"), "workload.service.slow_fraction", within: 0...1))
         default: return .pareto(minimum: try d("min"), alpha: try double(try need(f, "alpha"), "workload.service.alpha", within: 0.1...10))
         }
     }
@@ -557,10 +616,15 @@ final class Reader {
     func timelineEntry(_ node: Node, duration: Duration) throws(ScenarioError) -> TimelineEntry {
         let f = try fields(node, "timeline entry", allowed: ["at"] + Self.actions + ["deadline", "claims"], required: ["at"])
         let at = try self.duration(try need(f, "at"), "timeline.at", allowZero: true)
-        guard at <= duration else { throw fail(f["at"], "timeline.at \(formatted(at)) is after the scenario's duration \(formatted(duration))") }
+        guard at <= duration else {
+            throw fail(f["at"], "timeline.at \(formatted(at)) is after the scenario's duration \(formatted(duration))")
+        }
         let present = Self.actions.filter { f[$0] != nil }
         guard present.count == 1, let name = present.first, let value = f[name] else {
-            throw fail(node, "each timeline entry needs exactly one action (\(Self.actions.joined(separator: ", "))); found \(present.isEmpty ? "none" : present.joined(separator: ", "))")
+            throw fail(
+                node,
+                "each timeline entry needs exactly one action (\(Self.actions.joined(separator: ", "))); found \(present.isEmpty ? "none" : present.joined(separator: ", "))"
+            )
         }
         if f["deadline"] != nil && name != "shutdown" { throw fail(f["deadline"], "timeline.deadline applies only to shutdown") }
         let path = "timeline.\(name)"
@@ -574,7 +638,9 @@ final class Reader {
         case "failure_rate": action = .setFailureRate(try double(value, path, within: 0...1))
         case "extra_latency": action = .setExtraLatency(try self.duration(value, path, allowZero: true))
         case "rate_limit":
-            action = .setRateLimit(try scalar(value, path) == "off" ? nil : RateLimit(perSecond: try rate(value, path, allowZero: false, least: 0.001), burst: 1))
+            action = .setRateLimit(
+                try scalar(value, path) == "off"
+                    ? nil : RateLimit(perSecond: try rate(value, path, allowZero: false, least: 0.001), burst: 1))
         case "crash_worker":
             action = .crashWorker(try scalar(value, path) == "random" ? nil : try int(value, path, min: 1))
         case "pause":
@@ -589,7 +655,10 @@ final class Reader {
                 if f["deadline"] != nil { throw fail(f["deadline"], "timeline.deadline applies only to a graceful shutdown") }
                 action = .shutdown(.immediate)
             } else {
-                action = .shutdown(.graceful(deadline: try f["deadline"].map { (n) throws(ScenarioError) in try self.duration(n, "timeline.deadline") } ?? .seconds(10)))
+                action = .shutdown(
+                    .graceful(
+                        deadline: try f["deadline"].map { (n) throws(ScenarioError) in try self.duration(n, "timeline.deadline") }
+                            ?? .seconds(10)))
             }
         default:
             let text = try scalar(value, path)
@@ -622,7 +691,8 @@ final class Reader {
                 case .during(_, let to): to
                 }
             if let latest, latest > duration {
-                throw fail(item, "timeline.claims: '\(text)' looks at \(formatted(latest)), after the scenario's duration \(formatted(duration))")
+                throw fail(
+                    item, "timeline.claims: '\(text)' looks at \(formatted(latest)), after the scenario's duration \(formatted(duration))")
             }
             claim.line = item.mark?.line ?? 0
             claims.append(claim)

@@ -1,6 +1,6 @@
-public import PoolEngine
 import Histogram
 import Logging
+public import PoolEngine
 
 /// How far a run has got, reported about ten times a second.
 public struct RunProgress: Sendable {
@@ -211,12 +211,16 @@ final class SessionLog: Sendable {
     var byPriority: [String: RunResult.PriorityResult]? {
         state.withLock { state in
             guard !state.byPriority.isEmpty else { return nil }
-            return Dictionary(uniqueKeysWithValues: state.byPriority.map { level, log in
-                let wait = LatencySummary(log.waits).rounded
-                return ("\(level)", RunResult.PriorityResult(
-                    submitted: log.submitted, completed: log.completed,
-                    queueWaitMs: .init(mean: wait.mean, p50: wait.p50, p99: wait.p99, max: wait.max)))
-            })
+            return Dictionary(
+                uniqueKeysWithValues: state.byPriority.map { level, log in
+                    let wait = LatencySummary(log.waits).rounded
+                    return (
+                        "\(level)",
+                        RunResult.PriorityResult(
+                            submitted: log.submitted, completed: log.completed,
+                            queueWaitMs: .init(mean: wait.mean, p50: wait.p50, p99: wait.p99, max: wait.max))
+                    )
+                })
         }
     }
 

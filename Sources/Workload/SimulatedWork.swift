@@ -31,7 +31,9 @@ public enum SimulatedWork {
                 try spin(for: wall(cpu))
                 try await sleep(service - cpu)
             }
-            if spec.fails(attempt: attempt, rate: failureRate?() ?? spec.failureRate) { throw SimulatedFailure(index: spec.index, attempt: attempt) }
+            if spec.fails(attempt: attempt, rate: failureRate?() ?? spec.failureRate) {
+                throw SimulatedFailure(index: spec.index, attempt: attempt)
+            }
             onSuccess?()
         }
     }
@@ -58,5 +60,10 @@ public struct SimulatedFailure: Error, CustomStringConvertible {
 /// Counts a job's attempts (they never overlap, but may run on different threads).
 final class AttemptCounter: Sendable {
     private let count = Locked(0)
-    func next() -> Int { count.withLock { value in value += 1; return value } }
+    func next() -> Int {
+        count.withLock { value in
+            value += 1
+            return value
+        }
+    }
 }

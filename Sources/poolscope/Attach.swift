@@ -12,7 +12,9 @@ import Workload
 struct Attach: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the dashboard on a pool served by an application (PoolMonitor) or by `poolscope run --serve`.",
-        discussion: "Keys that need control (thresholds, workers, kill, shutdown) work when the application enabled it and --token matches; bursts, rates and speed belong to scenarios and are shown as unavailable.")
+        discussion:
+            "Keys that need control (thresholds, workers, kill, shutdown) work when the application enabled it and --token matches; bursts, rates and speed belong to scenarios and are shown as unavailable."
+    )
 
     @Argument(help: "The monitor's address, like http://127.0.0.1:9464.")
     var url: String
@@ -47,7 +49,9 @@ struct Attach: AsyncParsableCommand {
             names = list
             guard !list.isEmpty else { throw AttachError("\(base) serves no pools") }
             if let pool {
-                guard list.contains(pool) else { throw AttachError("\(base) has no pool named '\(pool)'; it serves: \(list.joined(separator: ", "))") }
+                guard list.contains(pool) else {
+                    throw AttachError("\(base) has no pool named '\(pool)'; it serves: \(list.joined(separator: ", "))")
+                }
                 chosen = pool
             } else {
                 chosen = list[0]
@@ -188,7 +192,8 @@ final class RemotePoolSource: DashboardSource {
     /// One stream: every `snapshot` event becomes the frame. Returns when another pool is chosen.
     private func stream(_ pool: String) async throws {
         let milliseconds = max(Int(interval.seconds * 1_000), 50)
-        let url = "\(base)/v1/pools/\(Self.escaped(pool))/snapshots?interval_ms=\(milliseconds)&latencies_every=\(max(1_000 / milliseconds, 1))"
+        let url =
+            "\(base)/v1/pools/\(Self.escaped(pool))/snapshots?interval_ms=\(milliseconds)&latencies_every=\(max(1_000 / milliseconds, 1))"
         let response: HTTPClientResponse
         do {
             response = try await client.execute(HTTPClientRequest(url: url), timeout: .hours(24 * 365))
@@ -313,11 +318,15 @@ final class RemotePoolSource: DashboardSource {
     private func status(for snapshot: PoolSnapshot, _ state: State) -> SessionStatus {
         let caption: String
         let pool = state.pool
-        let others = state.pools.count > 1 ? " (\((state.pools.firstIndex(of: pool) ?? 0) + 1) of \(state.pools.count): \(state.pools.joined(separator: " · ")); > and < switch)" : ""
+        let others =
+            state.pools.count > 1
+            ? " (\((state.pools.firstIndex(of: pool) ?? 0) + 1) of \(state.pools.count): \(state.pools.joined(separator: " · ")); > and < switch)"
+            : ""
         if let lost = state.lostSince {
             let seconds = Int((ContinuousClock.now - lost).seconds)
             if snapshot.phase != .running {
-                caption = "the application stopped \(seconds)s ago after its pool shut down (\(snapshot.phase.rawValue) when last seen): showing the last picture; reconnecting if it comes back..."
+                caption =
+                    "the application stopped \(seconds)s ago after its pool shut down (\(snapshot.phase.rawValue) when last seen): showing the last picture; reconnecting if it comes back..."
             } else {
                 caption = "connection lost \(seconds)s ago (\(state.lastError ?? "no answer")): showing the last picture; reconnecting..."
             }

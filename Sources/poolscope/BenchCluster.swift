@@ -46,7 +46,8 @@ struct BenchCluster: AsyncParsableCommand {
 
     func run() async throws {
         #if DEBUG
-        printError("poolscope bench cluster: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench cluster")
+            printError(
+                "poolscope bench cluster: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench cluster")
         #endif
         let (url, server) = await databaseOrThrowawayServer(database, announce: "bench cluster: starting a throwaway PostgreSQL")
         defer { server?.stop() }
@@ -80,7 +81,10 @@ struct BenchCluster: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Document(jobs: jobs, rows: rows, cores: ProcessInfo.processInfo.activeProcessorCount)), as: UTF8.self))
+            print(
+                String(
+                    decoding: try encoder.encode(Document(jobs: jobs, rows: rows, cores: ProcessInfo.processInfo.activeProcessorCount)),
+                    as: UTF8.self))
             return
         }
         print("cluster burn-down of \(jobs) no-op jobs, PostgreSQL on this machine (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
@@ -92,7 +96,8 @@ struct BenchCluster: AsyncParsableCommand {
             }
             let ratio = row.jobsPerS.flatMap { ours in bestPeer.map { String(format: "%.2fx", ours / $0) } }
             print(
-                pad(row.system, 10) + " " + pad(row.configuration, 28) + pad(row.enqueuePerS.map { String(format: "%.0f", $0) } ?? "-", 12, right: true)
+                pad(row.system, 10) + " " + pad(row.configuration, 28)
+                    + pad(row.enqueuePerS.map { String(format: "%.0f", $0) } ?? "-", 12, right: true)
                     + pad(row.jobsPerS.map { String(format: "%.0f", $0) } ?? "-", 19, right: true) + pad(ratio ?? "-", 19, right: true)
                     + (row.note.map { "  (\($0))" } ?? ""))
         }
@@ -156,13 +161,15 @@ struct BenchCluster: AsyncParsableCommand {
         let configuration = "\(consumers) consumer\(consumers > 1 ? "s" : ""), batch \(batch)"
         let script = ["bench/pgqueuer/peer.py", "../bench/pgqueuer/peer.py"].first { FileManager.default.fileExists(atPath: $0) }
         guard let script else {
-            return Row(system: "pgqueuer", configuration: configuration, note: "bench/pgqueuer/peer.py not found: run from the repository root")
+            return Row(
+                system: "pgqueuer", configuration: configuration, note: "bench/pgqueuer/peer.py not found: run from the repository root")
         }
         printError("bench cluster: pgqueuer, \(configuration)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, "--dsn", url, "--jobs", "\(jobs)", "--consumers", "\(consumers)", "--batch", "\(batch)"]
-        let output = Pipe(), error = Pipe()
+        let output = Pipe()
+        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
@@ -179,8 +186,12 @@ struct BenchCluster: AsyncParsableCommand {
         }
         guard process.terminationStatus == 0, let result = try? JSONDecoder().decode(PeerResult.self, from: data) else {
             let reason = errorText.split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"
-            return Row(system: "pgqueuer", configuration: configuration, note: "\(reason); install: python3 -m pip install -r bench/pgqueuer/requirements.txt")
+            return Row(
+                system: "pgqueuer", configuration: configuration,
+                note: "\(reason); install: python3 -m pip install -r bench/pgqueuer/requirements.txt")
         }
-        return Row(system: "pgqueuer", configuration: configuration, enqueuePerS: result.enqueue_per_s, jobsPerS: result.jobs_per_s, seconds: result.burn_down_s)
+        return Row(
+            system: "pgqueuer", configuration: configuration, enqueuePerS: result.enqueue_per_s, jobsPerS: result.jobs_per_s,
+            seconds: result.burn_down_s)
     }
 }

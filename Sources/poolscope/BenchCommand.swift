@@ -5,7 +5,8 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Compare PoolScope's pool with what a Swift user would use instead (run it in release: swift run -c release poolscope bench).",
+        abstract:
+            "Compare PoolScope's pool with what a Swift user would use instead (run it in release: swift run -c release poolscope bench).",
         discussion: """
             Runs every pool on the same jobs (no-op, 1 µs and 100 µs of CPU spin, a 1 ms sleep) with 2 and 8 \
             workers, rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly \
@@ -50,7 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         #if DEBUG
-        printError("poolscope bench: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench")
+            printError("poolscope bench: this is a debug build; numbers mean little. Use: swift run -c release poolscope bench")
         #endif
         var settings = quick ? BenchSettings.quick : BenchSettings()
         if !job.isEmpty { settings.jobs = job.compactMap(BenchJob.init(rawValue:)) }
@@ -74,7 +75,8 @@ struct BenchCommand: AsyncParsableCommand {
         var io: IOComparison?
         if !skipIO {
             io = await IOComparison.run(
-                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10) { printError("bench: \($0)") }
+                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10
+            ) { printError("bench: \($0)") }
         }
         if json {
             struct Document: Encodable {
@@ -100,7 +102,9 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func table(_ rows: [BenchRow]) -> String {
-        var lines = ["job      W  pool                   metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  allocs/job  once"]
+        var lines = [
+            "job      W  pool                   metrics         n   ns/job      jobs/s  vs poolscope  peak RSS MB  allocs/job  once"
+        ]
         for row in rows {
             func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
                 let padding = String(repeating: " ", count: max(width - text.count, 0))
@@ -112,7 +116,8 @@ struct BenchCommand: AsyncParsableCommand {
                     + pad(String(format: "%.0f", row.jobsPerS), 12, right: true)
                     + pad(row.ratioToPoolScope.map { String(format: "%.2fx", $0) } ?? "-", 14, right: true)
                     + pad(String(format: "%.1f", row.peakRssMb), 13, right: true)
-                    + pad(row.allocationsPerJob.map { String(format: "%.3f", $0) } ?? "-", 12, right: true) + "  " + (row.exactlyOnce ? "yes" : "NO"))
+                    + pad(row.allocationsPerJob.map { String(format: "%.3f", $0) } ?? "-", 12, right: true) + "  "
+                    + (row.exactlyOnce ? "yes" : "NO"))
         }
         return lines.joined(separator: "\n")
     }

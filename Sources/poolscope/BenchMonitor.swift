@@ -45,7 +45,12 @@ struct BenchMonitor: AsyncParsableCommand {
             var none = 0.0
             for (label, clients) in variants {
                 let rate = try await measure(clients: clients)
-                if label == "none" { none = rate; baseline.append(rate) } else { ratios[label, default: []].append(rate / none) }
+                if label == "none" {
+                    none = rate
+                    baseline.append(rate)
+                } else {
+                    ratios[label, default: []].append(rate / none)
+                }
                 printError("bench monitor: round \(round)/\(rounds), clients \(label): \(Int(rate)) jobs/s")
             }
         }

@@ -32,9 +32,10 @@ struct ClusterMigrate: AsyncParsableCommand {
         defer { Task { await database.close() } }
         do {
             let (from, to) = try await database.migrate()
-            print(from == to
-                ? "schema \(connection.schema) is at version \(to) (up to date)"
-                : "schema \(connection.schema) migrated from version \(from) to \(to)")
+            print(
+                from == to
+                    ? "schema \(connection.schema) is at version \(to) (up to date)"
+                    : "schema \(connection.schema) migrated from version \(from) to \(to)")
         } catch {
             printError("poolscope: \(error)")
             terminate(1)
@@ -88,7 +89,8 @@ struct ClusterEnqueue: AsyncParsableCommand {
         let producer = ClusterProducer(database: database)
         let started = ContinuousClock.now
         var enqueued = 0
-        var first: Int64?, last: Int64?
+        var first: Int64?
+        var last: Int64?
         do {
             while enqueued < count {
                 let size = min(batch, count - enqueued)
@@ -113,7 +115,9 @@ struct ClusterEnqueue: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         await database.close()
         let range = first.flatMap { f in last.map { " (ids \(f)..\($0))" } } ?? ""
-        print("enqueued \(enqueued) jobs\(range) in \(String(format: "%.2f", seconds)) s (\(Int(Double(enqueued) / max(seconds, 1e-9))) jobs/s)")
+        print(
+            "enqueued \(enqueued) jobs\(range) in \(String(format: "%.2f", seconds)) s (\(Int(Double(enqueued) / max(seconds, 1e-9))) jobs/s)"
+        )
     }
 }
 
@@ -149,14 +153,16 @@ struct ClusterStatusCommand: AsyncParsableCommand {
 
 enum ClusterStatusFormatter {
     static func human(_ status: ClusterStatus, url: DatabaseURL, schema: String) -> String {
-        let jobs = status.jobs, runs = status.runs
+        let jobs = status.jobs
+        let runs = status.runs
         var lines = [
             "cluster \(schema) at \(url) (schema version \(status.schemaVersion))",
             "jobs: enqueued \(jobs.enqueued) = completed \(jobs.completed) + discarded \(jobs.discarded) + cancelled \(jobs.cancelled) + available \(jobs.available) + scheduled \(jobs.scheduled) + running \(jobs.running)\(jobs.isBalanced ? "" : "  (NOT BALANCED)")",
             "runs: \(runs.attempts) attempts, \(runs.failed) failed, \(runs.rescued) rescued, \(runs.staleCompletions) stale completions",
         ]
         if status.nodes.isEmpty {
-            lines.append("nodes: none yet (start one with: poolscope node --database URL\(schema == "poolscope" ? "" : " --schema \(schema)"))")
+            lines.append(
+                "nodes: none yet (start one with: poolscope node --database URL\(schema == "poolscope" ? "" : " --schema \(schema)"))")
         } else {
             lines.append("nodes:")
             lines.append("  " + pad("NAME", 22) + pad("PID", 8) + pad("STATE", 10) + pad("BUSY", 10) + pad("HEARTBEAT", 11) + "COMPLETED")
@@ -208,10 +214,13 @@ struct ClusterDeadLetters: AsyncParsableCommand {
                 if json {
                     printJSON(["retried": retried, "not_dead_letters": missing])
                 } else {
-                    print("retried \(retried.count) dead letter(s)\(retried.isEmpty ? "" : ": " + retried.map(String.init).joined(separator: ", "))")
+                    print(
+                        "retried \(retried.count) dead letter(s)\(retried.isEmpty ? "" : ": " + retried.map(String.init).joined(separator: ", "))"
+                    )
                 }
                 if !missing.isEmpty {
-                    printError("poolscope: not dead letters (no such job, or not discarded): \(missing.map(String.init).joined(separator: ", "))")
+                    printError(
+                        "poolscope: not dead letters (no such job, or not discarded): \(missing.map(String.init).joined(separator: ", "))")
                     terminate(1)
                 }
                 return
@@ -225,7 +234,9 @@ struct ClusterDeadLetters: AsyncParsableCommand {
                 print("no dead letters")
             } else {
                 for letter in letters {
-                    print("#\(letter.id) \(letter.kind)\(letter.key.map { " key \($0)" } ?? ""): \(letter.attempts) of \(letter.maxAttempts) attempt(s)")
+                    print(
+                        "#\(letter.id) \(letter.kind)\(letter.key.map { " key \($0)" } ?? ""): \(letter.attempts) of \(letter.maxAttempts) attempt(s)"
+                    )
                     for entry in Self.errors(letter) {
                         let attempt = entry["attempt"].map { "\($0)" } ?? "?"
                         let reason = entry["reason"] as? String ?? "failed"
@@ -233,7 +244,9 @@ struct ClusterDeadLetters: AsyncParsableCommand {
                         print("    attempt \(attempt) on \(node), \(reason): \(entry["error"] as? String ?? "")")
                     }
                 }
-                print("\(letters.count) of \(total) shown, newest first; retry with: poolscope cluster dead-letters\(connection.schemaArgument) --retry ID (or --retry-all)")
+                print(
+                    "\(letters.count) of \(total) shown, newest first; retry with: poolscope cluster dead-letters\(connection.schemaArgument) --retry ID (or --retry-all)"
+                )
             }
         } catch {
             printError("poolscope: \(error)")

@@ -49,15 +49,20 @@ enum ClusterRun {
             }
         }
         if !steering.isEmpty {
-            warnings.append("\(steering.count) timeline action(s) that steer a pool (workers, thresholds, faults, shutdown; lines \(steering.map { String($0.line) }.joined(separator: ", "))) do not apply to a cluster and were ignored")
+            warnings.append(
+                "\(steering.count) timeline action(s) that steer a pool (workers, thresholds, faults, shutdown; lines \(steering.map { String($0.line) }.joined(separator: ", "))) do not apply to a cluster and were ignored"
+            )
         }
         // Say at once when nothing will run the jobs, rather than after the drain timeout.
         if let status = try? await database.status(includeStoppedNodes: false) {
             let live = status.nodes.filter { $0.state == "alive" }
             if live.isEmpty {
-                printError("poolscope: no live node in cluster \(schema): the jobs will wait (start one with: poolscope node --database URL\(schema == "poolscope" ? "" : " --schema \(schema)"))")
+                printError(
+                    "poolscope: no live node in cluster \(schema): the jobs will wait (start one with: poolscope node --database URL\(schema == "poolscope" ? "" : " --schema \(schema)"))"
+                )
             } else if scenario.workload.keys != nil, !live.contains(where: \.keyed) {
-                printError("poolscope: the scenario's jobs have keys, and no live node takes keyed jobs: start one with poolscope node --keyed")
+                printError(
+                    "poolscope: the scenario's jobs have keys, and no live node takes keyed jobs: start one with poolscope node --keyed")
             }
         }
         // SIGINT or SIGTERM: stop enqueueing and waiting, print the summary of what was enqueued, exit 130/143.
@@ -69,7 +74,8 @@ enum ClusterRun {
         let maxAttempts = scenario.pool.retry.maxAttempts
         let spin: Bool = if case .cpu = scenario.workload.kind { true } else { false }
         let start = ContinuousClock.now
-        var first: Int64?, last: Int64?
+        var first: Int64?
+        var last: Int64?
         var enqueued = 0
         var lastReport = start
         while let next = schedule.peek(), !interrupted() {
@@ -84,7 +90,9 @@ enum ClusterRun {
                 let payload = SimulatedJob.Payload(
                     serviceMicroseconds: Int(spec.service / .microseconds(1)), spin: spin, failRate: spec.failureRate,
                     seed: spec.failureSeed)
-                if let job = try? NewClusterJob(SimulatedJob.kind, payload, options: EnqueueOptions(key: spec.key, priority: spec.priority, maxAttempts: maxAttempts)) {
+                if let job = try? NewClusterJob(
+                    SimulatedJob.kind, payload, options: EnqueueOptions(key: spec.key, priority: spec.priority, maxAttempts: maxAttempts))
+                {
                     batch.append(job)
                 }
             }
@@ -100,7 +108,10 @@ enum ClusterRun {
             }
             if ContinuousClock.now - lastReport >= .seconds(1) {
                 lastReport = .now
-                writeStandardError(String(format: "progress %.0f/%.0f s: %d enqueued\n", (ContinuousClock.now - start).seconds, scenario.duration.seconds, enqueued))
+                writeStandardError(
+                    String(
+                        format: "progress %.0f/%.0f s: %d enqueued\n", (ContinuousClock.now - start).seconds, scenario.duration.seconds,
+                        enqueued))
             }
         }
         var summary = RunSummary(jobs: ClusterStatus.Jobs(), attempts: 0, rescued: 0)
@@ -120,16 +131,22 @@ enum ClusterRun {
                     terminate(1)
                 }
                 let open = summary.jobs.available + summary.jobs.scheduled + summary.jobs.running
-                if open == 0 { drained = true; break }
+                if open == 0 {
+                    drained = true
+                    break
+                }
                 if ContinuousClock.now >= end || interrupted() { break }
                 if ContinuousClock.now - lastProgress >= .seconds(2) {
                     lastProgress = .now
-                    writeStandardError("waiting: \(open) job(s) open (\(summary.jobs.running) running), \(summary.jobs.completed) completed\n")
+                    writeStandardError(
+                        "waiting: \(open) job(s) open (\(summary.jobs.running) running), \(summary.jobs.completed) completed\n")
                 }
                 try? await Task.sleep(for: .milliseconds(200))
             }
             if !drained && !interrupted() {
-                warnings.append("\(summary.jobs.available + summary.jobs.scheduled + summary.jobs.running) job(s) were still open after the drain timeout (are nodes running? keyed jobs need nodes started with --keyed)")
+                warnings.append(
+                    "\(summary.jobs.available + summary.jobs.scheduled + summary.jobs.running) job(s) were still open after the drain timeout (are nodes running? keyed jobs need nodes started with --keyed)"
+                )
             }
         }
         await database.close()
@@ -145,10 +162,17 @@ enum ClusterRun {
             if let data = try? encoder.encode(document) { print(String(decoding: data, as: UTF8.self)) }
         } else {
             let jobs = summary.jobs
-            print("scenario \(scenario.name) into cluster \(schema): \(enqueued) jobs enqueued (ids \(first.map(String.init) ?? "-")..\(last.map(String.init) ?? "-"))")
-            print("  completed \(jobs.completed), discarded \(jobs.discarded), still open \(jobs.available + jobs.scheduled + jobs.running); \(summary.attempts) attempts, \(summary.rescued) rescued")
+            print(
+                "scenario \(scenario.name) into cluster \(schema): \(enqueued) jobs enqueued (ids \(first.map(String.init) ?? "-")..\(last.map(String.init) ?? "-"))"
+            )
+            print(
+                "  completed \(jobs.completed), discarded \(jobs.discarded), still open \(jobs.available + jobs.scheduled + jobs.running); \(summary.attempts) attempts, \(summary.rescued) rescued"
+            )
             if let wait = summary.queueWaitMs, let total = summary.endToEndMs {
-                print(String(format: "  queue wait p50 %.1f ms p99 %.1f ms; end to end p50 %.1f ms p99 %.1f ms max %.1f ms", wait.p50, wait.p99, total.p50, total.p99, total.max))
+                print(
+                    String(
+                        format: "  queue wait p50 %.1f ms p99 %.1f ms; end to end p50 %.1f ms p99 %.1f ms max %.1f ms", wait.p50, wait.p99,
+                        total.p50, total.p99, total.max))
             }
             for warning in warnings { print("  warning: \(warning)") }
         }

@@ -119,7 +119,9 @@ final class ClusterSource: @unchecked Sendable {
             guard let node = nodes.first(where: { $0.id == id }) else { return nil }
             let kill = { if case .killNode = action { return true } else { return false } }()
             let sent = signal(pid: Int32(node.pid), kill ? SIGKILL : SIGTERM)
-            return sent ? (kill ? "kill -9 \(node.name) (pid \(node.pid))" : "SIGTERM \(node.name): graceful stop") : "\(node.name) is not running here"
+            return sent
+                ? (kill ? "kill -9 \(node.name) (pid \(node.pid))" : "SIGTERM \(node.name): graceful stop")
+                : "\(node.name) is not running here"
         case .burst:
             burst(count, service: service)
             return "burst: \(count) jobs"
@@ -151,7 +153,8 @@ final class ClusterSource: @unchecked Sendable {
                     local: local.contains(Int32(node.pid)) && node.host == ProcessInfo.processInfo.hostName)
             },
             horizon: horizon.seconds)
-        let jobs = status.jobs, runs = status.runs
+        let jobs = status.jobs
+        let runs = status.runs
         frame.available = jobs.available
         frame.scheduled = jobs.scheduled
         frame.running = jobs.running

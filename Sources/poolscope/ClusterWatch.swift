@@ -120,10 +120,12 @@ struct ClusterLesson {
     mutating func caption(for frame: ClusterFrame) -> String {
         let dead = frame.nodes.filter { $0.state == "dead" }
         if dead.count > lastDeadCount, let node = dead.last {
-            message = "\(node.name) was declared dead (no heartbeat for \(Int(frame.horizon)) s): the jobs it was running go back to the queue, the attempt counted. n starts a new node."
+            message =
+                "\(node.name) was declared dead (no heartbeat for \(Int(frame.horizon)) s): the jobs it was running go back to the queue, the attempt counted. n starts a new node."
         }
         if frame.rescued > lastRescued {
-            message = "\(frame.rescued) job(s) rescued so far: they ran on a dead node and were made available again. enqueued = the sum of the states, always."
+            message =
+                "\(frame.rescued) job(s) rescued so far: they ran on a dead node and were made available again. enqueued = the sum of the states, always."
         }
         lastDeadCount = dead.count
         lastRescued = frame.rescued
@@ -132,9 +134,11 @@ struct ClusterLesson {
         }
         if let message { return message }
         if frame.time < 15 {
-            return "Three nodes share one durable queue in PostgreSQL: each claims batches (FOR UPDATE SKIP LOCKED) and heartbeats every 0.5 s."
+            return
+                "Three nodes share one durable queue in PostgreSQL: each claims batches (FOR UPDATE SKIP LOCKED) and heartbeats every 0.5 s."
         }
-        return "Select a node (arrows) and press k to kill -9 it: its heartbeat stops, and after \(Int(frame.horizon)) s the rescuer declares it dead."
+        return
+            "Select a node (arrows) and press k to kill -9 it: its heartbeat stops, and after \(Int(frame.horizon)) s the rescuer declares it dead."
     }
 }
 

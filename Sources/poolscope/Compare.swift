@@ -65,7 +65,8 @@ struct Compare: AsyncParsableCommand {
         }
         if let first = parsed.first, let other = parsed.first(where: { $0.values.count != first.values.count }) {
             throw ValidationError(
-                "several --vary change fields in step, so each needs as many values: \(first.path) has \(first.values.count), \(other.path) has \(other.values.count)")
+                "several --vary change fields in step, so each needs as many values: \(first.path) has \(first.values.count), \(other.path) has \(other.values.count)"
+            )
         }
         return parsed
     }
@@ -132,7 +133,8 @@ struct Compare: AsyncParsableCommand {
                     maxQueue: output.maxQueue, summary: output.result))
         }
         let document = CompareDocument(
-            scenario: scenarios[0].name, vary: variations.map(\.path).joined(separator: ","), streamDigest: digests[0], sameStream: Set(digests).count == 1,
+            scenario: scenarios[0].name, vary: variations.map(\.path).joined(separator: ","), streamDigest: digests[0],
+            sameStream: Set(digests).count == 1,
             variants: variants)
         if json {
             print(try document.json())

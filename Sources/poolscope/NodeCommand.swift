@@ -72,7 +72,9 @@ struct NodeCommand: AsyncParsableCommand {
             await database.close()
             terminate(1)
         }
-        printError("node \(configuration.name) (#\(node.nodeID)) running with \(workers) workers\(keyed ? ", keyed" : ""); SIGTERM or Ctrl-C stops it gracefully")
+        printError(
+            "node \(configuration.name) (#\(node.nodeID)) running with \(workers) workers\(keyed ? ", keyed" : ""); SIGTERM or Ctrl-C stops it gracefully"
+        )
         let number = await stop.next()
         printError("node \(configuration.name): \(number == SIGINT ? "SIGINT" : "SIGTERM"), stopping gracefully")
         let report = await node.stop()

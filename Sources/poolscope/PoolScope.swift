@@ -3,9 +3,9 @@ import CStdio
 import Workload
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The `poolscope` command line.
@@ -23,7 +23,10 @@ struct PoolScope: AsyncParsableCommand {
             ended by SIGINT or SIGTERM.
             """,
         version: poolscopeVersion,
-        subcommands: [Watch.self, Run.self, Check.self, Compare.self, Sweep.self, Replay.self, Demos.self, BenchCommand.self, NodeCommand.self, ClusterCommand.self, Attach.self],
+        subcommands: [
+            Watch.self, Run.self, Check.self, Compare.self, Sweep.self, Replay.self, Demos.self, BenchCommand.self, NodeCommand.self,
+            ClusterCommand.self, Attach.self,
+        ],
         defaultSubcommand: Watch.self)
 
     /// Parses and runs, mapping usage errors to exit code 2 as the CLI contract says (ArgumentParser's

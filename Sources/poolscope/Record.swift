@@ -66,7 +66,8 @@ final class HeadlessRecorder: Sendable {
     }
 
     func start(_ session: LiveSession) {
-        let writer = self.writer, fps = self.fps
+        let writer = self.writer
+        let fps = self.fps
         task.withLock {
             $0 = Task {
                 var frame = 0

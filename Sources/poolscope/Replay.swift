@@ -197,7 +197,8 @@ final class ReplayApp: Screen {
         if showHelp {
             let boxWidth = min((Self.helpLines.map(\.count).max() ?? 0) + 4, width)
             let boxHeight = min(Self.helpLines.count + 2, height)
-            let x = max((width - boxWidth) / 2, 0), y = max((height - boxHeight) / 2, 0)
+            let x = max((width - boxWidth) / 2, 0)
+            let y = max((height - boxHeight) / 2, 0)
             canvas.fill(Rect(x: x, y: y, width: boxWidth, height: boxHeight), with: Cell(" ", style: Style(reverse: true)))
             for (index, line) in Self.helpLines.prefix(boxHeight - 2).enumerated() {
                 canvas.write(line, x: x + 2, y: y + 1 + index, style: Style(bold: index == 0, reverse: true), limit: boxWidth - 4)

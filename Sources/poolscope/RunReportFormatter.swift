@@ -72,12 +72,14 @@ final class ProgressReporter: Sendable {
 
     func update(_ progress: RunProgress) {
         let fraction = min(max(progress.elapsed.seconds / max(duration.seconds, 1e-9), 0), 1)
-        let counts = "submitted \(progress.submitted)  completed \(progress.completed)  workers \(progress.workers)  queue \(progress.queueDepth)"
+        let counts =
+            "submitted \(progress.submitted)  completed \(progress.completed)  workers \(progress.workers)  queue \(progress.queueDepth)"
         if onTerminal {
             let width = 24
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-            writeStandardError("\r[\(bar)] \(Int(fraction * 100))%  \(formatted(progress.elapsed))/\(formatted(duration))  \(counts)\u{1B}[K")
+            writeStandardError(
+                "\r[\(bar)] \(Int(fraction * 100))%  \(formatted(progress.elapsed))/\(formatted(duration))  \(counts)\u{1B}[K")
         } else {
             let decile = Int(fraction * 10)
             let due = lastDecile.withLock { last in

@@ -32,7 +32,9 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let (scenario, source) = loadScenario(scenario, overrides: overrides.values)
-        print("\(source.display): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries, \(scenario.claims.count) claim\(scenario.claims.count == 1 ? "" : "s"))")
+        print(
+            "\(source.display): ok (\(scenario.name), \(formatted(scenario.duration)), \(scenario.timeline.count) timeline entries, \(scenario.claims.count) claim\(scenario.claims.count == 1 ? "" : "s"))"
+        )
     }
 }
 
@@ -66,7 +68,9 @@ struct Run: AsyncParsableCommand {
     @Argument(help: "A scenario file, or the name of a bundled demo (or --from a result instead).")
     var scenario: String?
 
-    @Option(help: ArgumentHelp("Run again what a `run --json` or `run --csv` result ran: its resolved scenario, seed and duration.", valueName: "result"))
+    @Option(
+        help: ArgumentHelp(
+            "Run again what a `run --json` or `run --csv` result ran: its resolved scenario, seed and duration.", valueName: "result"))
     var from: String?
 
     @OptionGroup var overrides: OverrideOptions
@@ -80,28 +84,40 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Write one CSV row per second to this file.")
     var csv: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Run for this long instead (e.g. 5s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
     @OptionGroup var serving: ServeOptions
 
-    @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20): arrivals, service times and the pool's timers together; times in the summary stay scenario time.", valueName: "x"))
+    @Option(
+        help: ArgumentHelp(
+            "Run the scenario's clock this many times faster (0.05 to 20): arrivals, service times and the pool's timers together; times in the summary stay scenario time.",
+            valueName: "x"))
     var speed: Double = 1
 
-    @Option(help: ArgumentHelp("Drive the arrivals into this cluster's shared queue (postgres://...) instead of a local pool; nodes run the jobs.", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "Drive the arrivals into this cluster's shared queue (postgres://...) instead of a local pool; nodes run the jobs.",
+            valueName: "url"))
     var cluster: String?
 
     @Option(help: "With --cluster: the cluster's PostgreSQL schema.")
     var schema: String = "poolscope"
 
-    @Option(help: ArgumentHelp("With --cluster: how long to wait for the nodes to finish the jobs after the arrivals.", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp("With --cluster: how long to wait for the nodes to finish the jobs after the arrivals.", valueName: "duration"))
     var drainTimeout: String = "60s"
 
     @OptionGroup var recording: RecordOptions
 
     func validate() throws {
         if (scenario == nil) == (from == nil) {
-            throw ValidationError(scenario == nil ? "name a scenario (a file or a bundled demo), or --from RESULT (a run --json or --csv result)" : "a scenario or --from, not both")
+            throw ValidationError(
+                scenario == nil
+                    ? "name a scenario (a file or a bundled demo), or --from RESULT (a run --json or --csv result)"
+                    : "a scenario or --from, not both")
         }
         if cluster == nil, drainTimeout != "60s" || schema != "poolscope" {
             throw ValidationError("--schema and --drain-timeout go with --cluster")
@@ -121,11 +137,13 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var scenario = from.map { loadResult($0, overrides: overrides.values) } ?? loadScenario(self.scenario ?? "", overrides: overrides.values).0
+        var scenario =
+            from.map { loadResult($0, overrides: overrides.values) } ?? loadScenario(self.scenario ?? "", overrides: overrides.values).0
         if let seed { scenario.seed = seed }
         if let duration, let value = Units.duration(duration) { scenario = scenario.compressed(to: value) }
         if let cluster {
-            await ClusterRun.run(scenario, url: cluster, schema: schema, json: json, drainTimeout: Units.duration(drainTimeout) ?? .seconds(60))
+            await ClusterRun.run(
+                scenario, url: cluster, schema: schema, json: json, drainTimeout: Units.duration(drainTimeout) ?? .seconds(60))
             return
         }
         let progress = ProgressReporter(duration: scenario.duration, enabled: true)
@@ -230,7 +248,9 @@ func loadResult(_ path: String, overrides texts: [String]) -> Scenario {
             terminate(1)
         }
         guard let found = result.resolvedScenario else {
-            printError("poolscope: \(path) has no resolved_scenario (a result of the built-in demo, or of an older poolscope): nothing to run again")
+            printError(
+                "poolscope: \(path) has no resolved_scenario (a result of the built-in demo, or of an older poolscope): nothing to run again"
+            )
             terminate(1)
         }
         resolved = found
@@ -255,7 +275,10 @@ struct ExperimentRunOptions: ParsableArguments {
         transform: parseSeed)
     var seed: UInt64?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Run each variant or point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Run each variant or point for this long instead (e.g. 10s); the timeline is compressed to fit.", valueName: "duration"))
     var duration: String?
 
     @Option(help: ArgumentHelp("Run the scenario's clock this many times faster (0.05 to 20).", valueName: "x"))

@@ -1,11 +1,15 @@
 import ArgumentParser
+import Foundation
 import PoolEngine
 import PoolMonitor
 
 /// `--serve [HOST:]PORT [--control-token T]` on run and watch: the scenario's pool through the monitor
 /// endpoint (the library call an application makes), under the scenario's name.
 struct ServeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Serve the pool's monitor endpoint on [HOST:]PORT (loopback unless a host is given); `poolscope attach` and Prometheus read it.", valueName: "[host:]port"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve the pool's monitor endpoint on [HOST:]PORT (loopback unless a host is given); `poolscope attach` and Prometheus read it.",
+            valueName: "[host:]port"))
     var serve: String?
 
     @Option(help: ArgumentHelp("With --serve: allow commands from clients that send this bearer token.", valueName: "token"))
@@ -54,5 +58,3 @@ struct ServeOptions: ParsableArguments {
         }
     }
 }
-
-import Foundation

@@ -71,7 +71,8 @@ struct Sweep: AsyncParsableCommand {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if parallel > cores, scenarios.contains(where: { $0.workload.kind != .sleep }) {
             printError(
-                "poolscope: --parallel \(parallel) on \(cores) cores with a spinning workload: the runs share the CPU, and their service times will show it")
+                "poolscope: --parallel \(parallel) on \(cores) cores with a spinning workload: the runs share the CPU, and their service times will show it"
+            )
         }
         // Every run, in order: point by point, seed by seed.
         var jobs: [(point: Int, label: String, scenario: Scenario)] = []
@@ -282,7 +283,11 @@ struct SweepDocument: Encodable {
         var ci95Low: Double
         var ci95High: Double
 
-        enum CodingKeys: String, CodingKey { case mean, ci95Low = "ci95_low", ci95High = "ci95_high" }
+        enum CodingKeys: String, CodingKey {
+            case mean
+            case ci95Low = "ci95_low"
+            case ci95High = "ci95_high"
+        }
 
         init(_ values: [Double]) {
             let n = Double(values.count)
@@ -313,7 +318,9 @@ struct SweepDocument: Encodable {
 
     func json() throws -> String { try RunReportFormatter.jsonText(self) }
 
-    private static let shown = ["queue_wait_mean_ms", "queue_wait_p99_ms", "end_to_end_p99_ms", "throughput_mean_per_s", "workers_max", "rejected"]
+    private static let shown = [
+        "queue_wait_mean_ms", "queue_wait_p99_ms", "end_to_end_p99_ms", "throughput_mean_per_s", "workers_max", "rejected",
+    ]
 
     func table() -> String {
         func cell(_ interval: Interval) -> String {
@@ -329,7 +336,8 @@ struct SweepDocument: Encodable {
         func line(_ cells: [String]) -> String {
             zip(cells, widths).map { $0.padding(toLength: $1 + 2, withPad: " ", startingAt: 0) }.joined()
         }
-        let title = "sweep \(scenario): \(points.count) points x \(repeats) run\(repeats == 1 ? "" : "s")\(repeats > 1 ? " (mean ±95% interval)" : "")"
+        let title =
+            "sweep \(scenario): \(points.count) points x \(repeats) run\(repeats == 1 ? "" : "s")\(repeats > 1 ? " (mean ±95% interval)" : "")"
         return ([title, line(header)] + rows.map(line)).joined(separator: "\n")
     }
 
@@ -339,7 +347,9 @@ struct SweepDocument: Encodable {
     func csv() -> String {
         var preamble = ""
         if let first = points.first?.runs.first?.resolvedScenario {
-            preamble = "# sweep: [\(vary.joined(separator: ", "))]\n# repeats: \(repeats)\n" + ResultPreamble.lines(first, version: poolscopeVersion)
+            preamble =
+                "# sweep: [\(vary.joined(separator: ", "))]\n# repeats: \(repeats)\n"
+                + ResultPreamble.lines(first, version: poolscopeVersion)
         }
         let names = Point.metricNames
         let header =
@@ -347,7 +357,8 @@ struct SweepDocument: Encodable {
             + ["theory_mean_wait_ms", "theory_mean_wait_measured_service_ms"]
         let rows = points.map { point -> String in
             let metrics = point.metrics
-            let values = vary.map { point.set[$0] ?? "" } + ["\(point.runs.count)"]
+            let values =
+                vary.map { point.set[$0] ?? "" } + ["\(point.runs.count)"]
                 + names.flatMap { name in metrics[name].map { ["\($0.mean)", "\($0.ci95Low)", "\($0.ci95High)"] } ?? ["", "", ""] }
                 + [point.theoryMeanWaitMs.map { "\($0)" } ?? "", point.theoryWithMeasuredServiceMs.map { "\($0)" } ?? ""]
             // RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled.

@@ -15,7 +15,8 @@ extension SweepDocument {
     static let theoryRatio = "queue_wait_mean_over_erlang_c"
 
     func html() -> String {
-        let theory = points.contains { $0.theoryMeanWaitMs != nil }
+        let theory =
+            points.contains { $0.theoryMeanWaitMs != nil }
             ? [(metric: Self.theoryRatio, title: "Measured mean wait / Erlang C (band: ±15%)")] : []
         let charts = (Self.charted + theory).map { chart($0.metric, title: $0.title) }.joined(separator: "\n")
         return """
@@ -74,7 +75,8 @@ extension SweepDocument {
         let all = lines.flatMap(\.points)
         guard !all.isEmpty else { return "" }
         let (width, height, left, bottom, top, right) = (420.0, 260.0, 56.0, 36.0, 12.0, 12.0)
-        let xMin = all.map(\.x).min() ?? 0, xMax = all.map(\.x).max() ?? 1
+        let xMin = all.map(\.x).min() ?? 0
+        let xMax = all.map(\.x).max() ?? 1
         let peak = all.map { max($0.high, $0.mean) }.max() ?? 0
         // All zero (nothing rejected): an axis of 0 to 1, not of nothing.
         let yMax = metric == Self.theoryRatio ? max(peak * 1.08, 1.5) : peak > 0 ? peak * 1.08 : 1
@@ -84,8 +86,10 @@ extension SweepDocument {
         func px(_ value: Double) -> Double { left + (xMax == xMin ? 0.5 : (value - xMin) / (xMax - xMin)) * (width - left - right) }
         func py(_ value: Double) -> Double { height - bottom - (value - yMin) / (yMax - yMin) * (height - bottom - top) }
         func f(_ value: Double) -> String { String(format: "%.1f", value) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
-        svg += "<line x1=\"\(f(left))\" y1=\"\(f(height - bottom))\" x2=\"\(f(width - right))\" y2=\"\(f(height - bottom))\" stroke=\"#888\"/>"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        svg +=
+            "<line x1=\"\(f(left))\" y1=\"\(f(height - bottom))\" x2=\"\(f(width - right))\" y2=\"\(f(height - bottom))\" stroke=\"#888\"/>"
         svg += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(height - bottom))\" stroke=\"#888\"/>"
         for step in 0...4 {
             let value = yMin + (yMax - yMin) * Double(step) / 4
@@ -93,23 +97,29 @@ extension SweepDocument {
             svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(value)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(value)))\" stroke=\"#eee\"/>"
         }
         for value in xValues {
-            svg += "<text x=\"\(f(px(x(of: value))))\" y=\"\(f(height - bottom + 14))\" font-size=\"11\" text-anchor=\"middle\">\(escape(value))</text>"
+            svg +=
+                "<text x=\"\(f(px(x(of: value))))\" y=\"\(f(height - bottom + 14))\" font-size=\"11\" text-anchor=\"middle\">\(escape(value))</text>"
         }
         if metric == Self.theoryRatio {
             for (value, dash) in [(1.0, ""), (0.85, " stroke-dasharray=\"4 3\""), (1.15, " stroke-dasharray=\"4 3\"")] {
-                svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(value)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(value)))\" stroke=\"#555\"\(dash)/>"
+                svg +=
+                    "<line x1=\"\(f(left))\" y1=\"\(f(py(value)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(value)))\" stroke=\"#555\"\(dash)/>"
             }
         }
-        svg += "<text x=\"\(f((left + width - right) / 2))\" y=\"\(f(height - 4))\" font-size=\"11\" text-anchor=\"middle\">\(escape(vary[0]))</text>"
+        svg +=
+            "<text x=\"\(f((left + width - right) / 2))\" y=\"\(f(height - 4))\" font-size=\"11\" text-anchor=\"middle\">\(escape(vary[0]))</text>"
         for line in lines {
             let path = line.points.map { "\(f(px($0.x))),\(f(py($0.mean)))" }.joined(separator: " ")
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"\(line.dashed ? 1.5 : 2)\"\(line.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            svg +=
+                "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"\(line.dashed ? 1.5 : 2)\"\(line.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
             guard !line.dashed else { continue }
             for point in line.points {
                 if point.high > point.low {
-                    svg += "<line x1=\"\(f(px(point.x)))\" y1=\"\(f(py(max(point.low, 0))))\" x2=\"\(f(px(point.x)))\" y2=\"\(f(py(point.high)))\" stroke=\"\(line.color)\"/>"
+                    svg +=
+                        "<line x1=\"\(f(px(point.x)))\" y1=\"\(f(py(max(point.low, 0))))\" x2=\"\(f(px(point.x)))\" y2=\"\(f(py(point.high)))\" stroke=\"\(line.color)\"/>"
                 }
-                svg += "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.mean)))\" r=\"3\" fill=\"\(line.color)\"><title>\(Self.short(point.mean))</title></circle>"
+                svg +=
+                    "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.mean)))\" r=\"3\" fill=\"\(line.color)\"><title>\(Self.short(point.mean))</title></circle>"
             }
         }
         svg += "</svg>"
@@ -128,10 +138,13 @@ extension SweepDocument {
         let header = (vary + ["runs"] + names + ["theory_mean_wait_ms"]).map { "<th>\(escape($0))</th>" }.joined()
         let rows = points.map { point -> String in
             let metrics = point.metrics
-            let cells = vary.map { escape(point.set[$0] ?? "") } + ["\(point.runs.count)"]
-                + names.map { name in metrics[name].map { interval in
-                    repeats > 1 ? "\(interval.mean) ±\(Interval.round((interval.ci95High - interval.ci95Low) / 2))" : "\(interval.mean)"
-                } ?? "" } + [point.theoryMeanWaitMs.map { "\($0)" } ?? ""]
+            let cells =
+                vary.map { escape(point.set[$0] ?? "") } + ["\(point.runs.count)"]
+                + names.map { name in
+                    metrics[name].map { interval in
+                        repeats > 1 ? "\(interval.mean) ±\(Interval.round((interval.ci95High - interval.ci95Low) / 2))" : "\(interval.mean)"
+                    } ?? ""
+                } + [point.theoryMeanWaitMs.map { "\($0)" } ?? ""]
             return "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>"
         }
         return "<table><tr>\(header)</tr>\(rows.joined())</table>"

@@ -50,7 +50,9 @@ struct Watch: AsyncParsableCommand {
             terminate(2)
         }
         if scenario == nil && !overrides.values.isEmpty {
-            printError("poolscope: --set changes a scenario's fields: name one (a file or a bundled demo), like poolscope watch burst --set pool.max_workers=8")
+            printError(
+                "poolscope: --set changes a scenario's fields: name one (a file or a bundled demo), like poolscope watch burst --set pool.max_workers=8"
+            )
             terminate(2)
         }
         let chosen: Scenario = scenario.map { loadScenario($0, overrides: overrides.values).0 } ?? .builtInDemo

@@ -11,10 +11,10 @@ struct BenchTests {
         settings.rounds = 1
         settings.warmUp = 0
         settings.workerCounts = [2]
+        // Not the Go peer: building it takes both cores for many seconds, and other tests run beside this one.
+        settings.pools = BenchPool.allCases.filter { $0 != .go }
         let rows = await Benchmark.run(settings)
-        let swiftPools = BenchPool.allCases.filter { $0 != .go }.count
-        let goRows = GoPeer.which("go") == nil ? 0 : 2  // noop and 1us, when go is installed
-        #expect(rows.count == swiftPools * BenchJob.allCases.count + BenchJob.allCases.count + goRows)
+        #expect(rows.count == (BenchPool.allCases.count - 1) * BenchJob.allCases.count + BenchJob.allCases.count)
         for row in rows {
             #expect(row.exactlyOnce, "\(row.pool) \(row.job): a job was lost or ran twice")
             #expect(row.jobsPerS > 0 && row.nsPerJob > 0)

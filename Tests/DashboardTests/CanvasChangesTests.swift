@@ -1,5 +1,5 @@
-import Testing
 import Dashboard
+import Testing
 
 /// The diff the terminal backend draws: only what changed, in runs of one style.
 @Suite struct CanvasChangesTests {
@@ -11,11 +11,12 @@ import Dashboard
         canvas.write("ab", x: 0, y: 0)
         canvas.write("cd", x: 2, y: 0, style: bold)
         canvas.write("efgh", x: 0, y: 1)
-        #expect(canvas.changes(since: nil) == [
-            CanvasRun(x: 0, y: 0, text: "ab", style: .plain),
-            CanvasRun(x: 2, y: 0, text: "cd", style: bold),
-            CanvasRun(x: 0, y: 1, text: "efg", style: .plain),
-        ])
+        #expect(
+            canvas.changes(since: nil) == [
+                CanvasRun(x: 0, y: 0, text: "ab", style: .plain),
+                CanvasRun(x: 2, y: 0, text: "cd", style: bold),
+                CanvasRun(x: 0, y: 1, text: "efg", style: .plain),
+            ])
     }
 
     @Test("the same canvas again writes nothing; one changed cell writes that cell; a style change alone is a change")
@@ -26,9 +27,10 @@ import Dashboard
         var after = before
         after.write("j", x: 0, y: 1)
         after.write("o", x: 4, y: 1, style: bold)
-        #expect(after.changes(since: before) == [
-            CanvasRun(x: 0, y: 1, text: "j", style: .plain), CanvasRun(x: 4, y: 1, text: "o", style: bold),
-        ])
+        #expect(
+            after.changes(since: before) == [
+                CanvasRun(x: 0, y: 1, text: "j", style: .plain), CanvasRun(x: 4, y: 1, text: "o", style: bold),
+            ])
     }
 
     @Test("a canvas of another size is drawn whole")

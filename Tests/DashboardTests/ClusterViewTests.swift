@@ -5,10 +5,15 @@ import Testing
 /// A cluster picture at time `t`: three nodes, node-2 in `secondState`.
 func clusterFrame(t: Double, secondState: String = "alive", rescued: Int = 0, local: Bool = true) -> ClusterFrame {
     let nodes = [
-        ClusterFrame.Node(id: 1, name: "node-1", pid: 101, state: "alive", workers: 4, busy: 4, keyed: false, heartbeatAge: 0.2, completed: 900, local: local),
-        ClusterFrame.Node(id: 2, name: "node-2", pid: 102, state: secondState, workers: 4, busy: secondState == "alive" ? 3 : 0, keyed: false,
+        ClusterFrame.Node(
+            id: 1, name: "node-1", pid: 101, state: "alive", workers: 4, busy: 4, keyed: false, heartbeatAge: 0.2, completed: 900,
+            local: local),
+        ClusterFrame.Node(
+            id: 2, name: "node-2", pid: 102, state: secondState, workers: 4, busy: secondState == "alive" ? 3 : 0, keyed: false,
             heartbeatAge: secondState == "dead" ? 5.4 : 0.3, completed: 700, local: local),
-        ClusterFrame.Node(id: 3, name: "node-3", pid: 103, state: "alive", workers: 4, busy: 1, keyed: true, heartbeatAge: 0.1, completed: 800, local: local),
+        ClusterFrame.Node(
+            id: 3, name: "node-3", pid: 103, state: "alive", workers: 4, busy: 1, keyed: true, heartbeatAge: 0.1, completed: 800,
+            local: local),
     ]
     var frame = ClusterFrame(time: t, title: "cluster demo", nodes: nodes, horizon: 5)
     frame.available = 40

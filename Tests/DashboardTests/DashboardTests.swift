@@ -71,7 +71,7 @@ struct DashboardViewTests {
         let lines = canvas.lines
         #expect(lines.count == 24 && lines.allSatisfy { $0.count == 80 })
         #expect(lines[0].hasPrefix(" fixture | fifo | workers 6 (2..16) | threshold 50 | rate 80/s | running"))
-        #expect(lines[1] .hasPrefix(" > A burst arrives: watch the pool double."))
+        #expect(lines[1].hasPrefix(" > A burst arrives: watch the pool double."))
         let text = canvas.text
         for expected in [
             "Workers (6)", "busy 3  idle 1  starting 1  draining 1", "Queues", "120/1000", "in flight 4  retrying 2  blocked 0",
@@ -340,22 +340,24 @@ struct DashboardViewTests {
 
 @Suite("Dashboard update: keys become commands")
 struct DashboardUpdateTests {
-    @Test("the contract's keys", arguments: [
-        (Key.character("b"), [Command.session(.burst(500))]),
-        (.character("+"), [.session(.changeThreshold(by: 1))]),
-        (.character("-"), [.session(.changeThreshold(by: -1))]),
-        (.character("s"), [.shutdown(.graceful(deadline: .seconds(10)))]),
-        (.character("S"), [.shutdown(.immediate)]),
-        (.character("p"), [.togglePause]),
-        (.character("q"), [.quit]),
-        (.interrupt, [.quit]),
-        (.character("]"), [.session(.scaleRate(by: 1.25))]),
-        (.character("M"), [.session(.changeMinWorkers(by: 1))]),
-        (.character("x"), [.session(.changeMaxWorkers(by: -1))]),
-        (.character("F"), [.session(.changeFailureRate(by: 0.05))]),
-        (.character("k"), [.session(.crashWorker(nil))]),
-        (.character("."), [.changeSpeed(by: 2)]),
-    ])
+    @Test(
+        "the contract's keys",
+        arguments: [
+            (Key.character("b"), [Command.session(.burst(500))]),
+            (.character("+"), [.session(.changeThreshold(by: 1))]),
+            (.character("-"), [.session(.changeThreshold(by: -1))]),
+            (.character("s"), [.shutdown(.graceful(deadline: .seconds(10)))]),
+            (.character("S"), [.shutdown(.immediate)]),
+            (.character("p"), [.togglePause]),
+            (.character("q"), [.quit]),
+            (.interrupt, [.quit]),
+            (.character("]"), [.session(.scaleRate(by: 1.25))]),
+            (.character("M"), [.session(.changeMinWorkers(by: 1))]),
+            (.character("x"), [.session(.changeMaxWorkers(by: -1))]),
+            (.character("F"), [.session(.changeFailureRate(by: 0.05))]),
+            (.character("k"), [.session(.crashWorker(nil))]),
+            (.character("."), [.changeSpeed(by: 2)]),
+        ])
     func keys(key: Key, expected: [Command]) {
         #expect(update(state(), .key(key)).1 == expected)
     }

@@ -36,7 +36,9 @@ struct ScreenUseTests {
     func eventScroll() {
         var frame = fixedFrame()
         let origin = frame.snapshot.takenAt - frame.snapshot.uptime
-        frame.snapshot.recentEvents = (1...40).map { PoolEvent(time: origin + .milliseconds($0 * 100), kind: .settingsChanged("change \($0)")) }
+        frame.snapshot.recentEvents = (1...40).map {
+            PoolEvent(time: origin + .milliseconds($0 * 100), kind: .settingsChanged("change \($0)"))
+        }
         var s = state(with: frame)
         #expect(view(s, width: 80, height: 24).text.contains("change 40"))
         #expect(view(s, width: 80, height: 24).text.contains("Events ({ older)"))
@@ -61,7 +63,9 @@ struct ScreenUseTests {
             seconds: (1...200).map { Throughput.Second(t: Double($0), completed: 50 + $0 % 7, failed: 0) }, last1s: 50,
             last10s: 50, last60s: 50, peakPerSecond: 56)
         let origin = frame.snapshot.takenAt - frame.snapshot.uptime
-        frame.snapshot.recentEvents = (1...40).map { PoolEvent(time: origin + .milliseconds($0 * 100), kind: .settingsChanged("change \($0)")) }
+        frame.snapshot.recentEvents = (1...40).map {
+            PoolEvent(time: origin + .milliseconds($0 * 100), kind: .settingsChanged("change \($0)"))
+        }
         var s = state(with: frame)
         frame.snapshot.takenAt = frame.snapshot.takenAt + .seconds(2)
         s = update(s, .tick(frame)).0

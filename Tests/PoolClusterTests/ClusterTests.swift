@@ -1,13 +1,15 @@
 import Foundation
 import PoolEngine
-@testable import PoolCluster
 import Synchronization
 import Testing
+
+@testable import PoolCluster
 
 struct Greeting: Codable, Sendable, Equatable { var name: String }
 let greet = ClusterJobKind<Greeting>("greet")
 
-@Suite("The cluster against a real PostgreSQL", .serialized, .timeLimit(.minutes(3)),
+@Suite(
+    "The cluster against a real PostgreSQL", .serialized, .timeLimit(.minutes(3)),
     .enabled(if: TestDatabase.isAvailable, TestDatabase.skipNote))
 struct ClusterTests {
     @Test("migrations are versioned and idempotent")
@@ -136,7 +138,8 @@ struct ClusterTests {
         var handlers = ClusterJobHandlers()
         handlers.register(greet) { _, _ in try await Task.sleep(for: .milliseconds(200)) }
         try await ClusterProducer(database: database).enqueue(batch: (0..<50).map { try NewClusterJob(greet, Greeting(name: "\($0)")) })
-        let node = try ClusterNode(database: database, configuration: testNodeConfiguration("h", workers: 2), handlers: handlers, logger: testLogger)
+        let node = try ClusterNode(
+            database: database, configuration: testNodeConfiguration("h", workers: 2), handlers: handlers, logger: testLogger)
         try await node.start()
         #expect(await eventually { node.status.running == 2 && node.status.claimed > 2 })
         let report = await node.stop()
@@ -165,7 +168,8 @@ struct ClusterTests {
         }
         try await producer.enqueue(batch: jobs)
         let nodes = try (0..<3).map { index in
-            try ClusterNode(database: database, configuration: testNodeConfiguration("k\(index)", keyed: true), handlers: handlers, logger: testLogger)
+            try ClusterNode(
+                database: database, configuration: testNodeConfiguration("k\(index)", keyed: true), handlers: handlers, logger: testLogger)
         }
         for node in nodes { try await node.start() }
         #expect(try await eventually(timeout: .seconds(60)) { try await database.status().jobs.completed == 600 })

@@ -1,6 +1,7 @@
 import PoolEngine
-@testable import PoolCluster
 import Testing
+
+@testable import PoolCluster
 
 @Suite("Key ownership by jump consistent hash (pure)")
 struct KeyOwnershipTests {
@@ -68,7 +69,10 @@ struct KeyOwnershipTests {
         let handler = try #require(handlers.handler(for: "simulated"))
         let context = ClusterJobContext(id: 1, kind: "simulated", key: nil, attempt: 1, maxAttempts: 3, node: "n1")
         let cases = [
-            (#"{"service_us": 9223372036854775807, "spin": false, "fail_rate": 0, "seed": 1}"#, "service_us 9223372036854775807 is not within 0...86400000000 (a day)"),
+            (
+                #"{"service_us": 9223372036854775807, "spin": false, "fail_rate": 0, "seed": 1}"#,
+                "service_us 9223372036854775807 is not within 0...86400000000 (a day)"
+            ),
             (#"{"service_us": -5, "spin": true, "fail_rate": 0, "seed": 1}"#, "service_us -5 is not within 0...86400000000 (a day)"),
             (#"{"service_us": 0, "spin": false, "fail_rate": 1.5, "seed": 1}"#, "fail_rate 1.5 is not within 0...1"),
         ]

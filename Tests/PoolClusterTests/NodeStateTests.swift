@@ -1,6 +1,7 @@
 import Foundation
-@testable import PoolCluster
 import Testing
+
+@testable import PoolCluster
 
 private func job(_ id: Int64) -> ClaimedJob {
     ClaimedJob(id: id, kind: "k", key: nil, payload: "{}", attempt: 1, maxAttempts: 3, token: 7, timeout: nil)

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import PoolCluster
 import Testing
+
+@testable import PoolCluster
 
 /// The test server, from `POOLSCOPE_TEST_DATABASE_URL` (set by .ci/run). Without it the suites that need
 /// PostgreSQL are skipped, and say so.
@@ -9,8 +10,9 @@ enum TestDatabase {
     static let urlText: String? = {
         let value = ProcessInfo.processInfo.environment["POOLSCOPE_TEST_DATABASE_URL"]
         if value == nil || value?.isEmpty == true {
-            FileHandle.standardError.write(Data(
-                "SKIPPED: PostgreSQL tests (POOLSCOPE_TEST_DATABASE_URL is not set; .ci/run starts a server and sets it)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "SKIPPED: PostgreSQL tests (POOLSCOPE_TEST_DATABASE_URL is not set; .ci/run starts a server and sets it)\n".utf8))
             return nil
         }
         return value

@@ -34,7 +34,9 @@ struct ConfigurationTests {
 
         func apply(to c: inout PoolConfiguration) {
             switch self {
-            case .minAboveMax: c.minWorkers = 5; c.maxWorkers = 2
+            case .minAboveMax:
+                c.minWorkers = 5
+                c.maxWorkers = 2
             case .noMax: c.maxWorkers = 0
             case .negativeMin: c.minWorkers = -1
             case .initialOutOfRange: c.initialWorkers = 50

@@ -68,7 +68,13 @@ struct AdmissionRuleTests {
     func order() {
         let rule = AdmissionRule(capacity: 2, overflow: .reject)
         var asked = false
-        #expect(rule.decide(accepting: false, breakerAdmits: { asked = true; return true }(), queued: 0, canWait: false, callerMayRun: false) == .reject(.shuttingDown))
+        #expect(
+            rule.decide(
+                accepting: false,
+                breakerAdmits: {
+                    asked = true
+                    return true
+                }(), queued: 0, canWait: false, callerMayRun: false) == .reject(.shuttingDown))
         #expect(!asked, "the breaker is not asked while shutting down (asking can move it to half-open)")
         #expect(rule.decide(accepting: true, breakerAdmits: false, queued: 0, canWait: false, callerMayRun: false) == .reject(.circuitOpen))
         #expect(rule.decide(accepting: true, breakerAdmits: true, queued: 1, canWait: false, callerMayRun: false) == .enqueue)
@@ -108,14 +114,24 @@ struct WorkerRegistryTests {
     @Test("retiring: a parked worker is woken to exit, a busy one drains, a leaving one is left alone; active counts those staying")
     func retiring() {
         var registry = WorkerRegistry<String, Int>()
-        let idle = registry.add(now: at(0)), busy = registry.add(now: at(0))
+        let idle = registry.add(now: at(0))
+        let busy = registry.add(now: at(0))
         registry.park(idle, "idle")
         registry.markBusy(busy, with: JobID(7), now: at(5))
         registry.attach(99, to: busy)
-        guard case .wake("idle") = registry.retire(idle) else { Issue.record("the parked worker is woken"); return }
-        guard case .running(JobID(7), 99?) = registry.retire(busy) else { Issue.record("the busy one drains"); return }
+        guard case .wake("idle") = registry.retire(idle) else {
+            Issue.record("the parked worker is woken")
+            return
+        }
+        guard case .running(JobID(7), 99?) = registry.retire(busy) else {
+            Issue.record("the busy one drains")
+            return
+        }
         #expect(registry[busy]?.state == .draining(job: JobID(7), since: at(5)))
-        guard case .nothing = registry.retire(busy) else { Issue.record("retired once"); return }
+        guard case .nothing = registry.retire(busy) else {
+            Issue.record("retired once")
+            return
+        }
         #expect(registry.active == 0 && registry.activeIDs.isEmpty)
         #expect(registry.exited(idle, now: at(10)) && !registry.exited(idle, now: at(10)))
         #expect(registry.active == 0, "a retired worker leaving does not count twice")
@@ -133,7 +149,10 @@ struct WorkerRegistryTests {
         #expect(registry[id]?.state == .idle(since: at(30)), "idle since it became idle, not since it last looked")
         registry.markBusy(id, with: JobID(2), now: at(50))
         #expect(registry.snapshots(now: at(60)).first?.busyTime == .milliseconds(30))
-        guard case .running = registry.crash(id) else { Issue.record("a crashed busy worker stops after its job"); return }
+        guard case .running = registry.crash(id) else {
+            Issue.record("a crashed busy worker stops after its job")
+            return
+        }
         #expect(registry[id]?.crashed == true && registry.active == 0)
         let exited = registry.add(now: at(0))
         _ = registry.exited(exited, now: at(1))
@@ -159,8 +178,12 @@ struct TakeAheadRuleTests {
         #expect(rule.count(limit: 8, queued: 100, activeWorkers: 2, decidesEachJob: true) == 0, "rate limit or breaker")
         #expect(rule.count(limit: 8, queued: 10_000, activeWorkers: 257, decidesEachJob: false) == 0, "too many workers to scan")
         #expect(rule.count(limit: 0, queued: 100, activeWorkers: 1, decidesEachJob: false) == 0)
-        #expect(TakeAheadRule(strategyAllows: false, ownThreads: true, takeAhead: 8).count(limit: 8, queued: 100, activeWorkers: 1, decidesEachJob: false) == 0)
-        #expect(TakeAheadRule(strategyAllows: true, ownThreads: false, takeAhead: 8).count(limit: 8, queued: 100, activeWorkers: 1, decidesEachJob: false) == 0)
+        #expect(
+            TakeAheadRule(strategyAllows: false, ownThreads: true, takeAhead: 8).count(
+                limit: 8, queued: 100, activeWorkers: 1, decidesEachJob: false) == 0)
+        #expect(
+            TakeAheadRule(strategyAllows: true, ownThreads: false, takeAhead: 8).count(
+                limit: 8, queued: 100, activeWorkers: 1, decidesEachJob: false) == 0)
     }
 
     @Test("a run stalls after 1 ms without progress; no run never stalls")
@@ -175,21 +198,30 @@ struct TakeAheadRuleTests {
 struct OutcomeLedgerTests {
     @Test("every fate is counted once and the counts balance: completed, retried then dead-lettered, refused, dropped, cancelled")
     func fates() {
-        var ledger = OutcomeLedger(retry: RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(100), jitter: 0), deadLetterCapacity: 1, jitterSeed: 1)
+        var ledger = OutcomeLedger(
+            retry: RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(100), jitter: 0), deadLetterCapacity: 1, jitterSeed: 1)
         for _ in 0..<5 { ledger.admitted() }
         ledger.refused()
         #expect(ledger.attemptEnded(queuedJob(1), result: .success, cancelling: false, now: at(1)) == .completed(attempts: 1))
-        #expect(ledger.attemptEnded(queuedJob(2), result: .failure(error: "no", timedOut: true), cancelling: false, now: at(2)) == .retry(after: .milliseconds(100)))
-        guard case .deadLettered(let letter) = ledger.attemptEnded(queuedJob(2, attempt: 2), result: .failure(error: "no", timedOut: false), cancelling: false, now: at(3)) else {
+        #expect(
+            ledger.attemptEnded(queuedJob(2), result: .failure(error: "no", timedOut: true), cancelling: false, now: at(2))
+                == .retry(after: .milliseconds(100)))
+        guard
+            case .deadLettered(let letter) = ledger.attemptEnded(
+                queuedJob(2, attempt: 2), result: .failure(error: "no", timedOut: false), cancelling: false, now: at(3))
+        else {
             Issue.record("the last attempt dead-letters the job")
             return
         }
         #expect(letter.attempts == 2 && letter.lastError == "no" && letter.at == at(3))
         ledger.dropped()
-        #expect(ledger.attemptEnded(queuedJob(4), result: .failure(error: "cancelled", timedOut: false), cancelling: true, now: at(4)) == .cancelled)
+        #expect(
+            ledger.attemptEnded(queuedJob(4), result: .failure(error: "cancelled", timedOut: false), cancelling: true, now: at(4))
+                == .cancelled)
         ledger.cancelledBeforeStarting(1)
         let counters = ledger.counters
-        #expect(counters.submitted == 6 && counters.completed == 1 && counters.failed == 1 && counters.rejected == 2 && counters.cancelled == 2)
+        #expect(
+            counters.submitted == 6 && counters.completed == 1 && counters.failed == 1 && counters.rejected == 2 && counters.cancelled == 2)
         #expect(counters.retried == 1 && counters.timedOut == 1 && counters.isBalanced)
         #expect(ledger.cancelledWhileRunning == 1 && ledger.cancelledWhileQueued == 1)
     }
@@ -207,7 +239,9 @@ struct OutcomeLedgerTests {
     func seededJitter() {
         func backoffs(seed: UInt64) -> [OutcomeLedger.Fate] {
             var ledger = OutcomeLedger(retry: RetryPolicy(maxAttempts: 9, jitter: 0.5), deadLetterCapacity: 0, jitterSeed: seed)
-            return (1...5).map { ledger.attemptEnded(queuedJob(UInt64($0)), result: .failure(error: "e", timedOut: false), cancelling: false, now: at(0)) }
+            return (1...5).map {
+                ledger.attemptEnded(queuedJob(UInt64($0)), result: .failure(error: "e", timedOut: false), cancelling: false, now: at(0))
+            }
         }
         #expect(backoffs(seed: 7) == backoffs(seed: 7))
         #expect(backoffs(seed: 7) != backoffs(seed: 8))
@@ -236,7 +270,8 @@ struct FlowControlMachineTests {
 
     @Test("the breaker opens after its failures, refuses, holds dispatch, half-opens after its cool-off, and closes on a trial's success")
     func breaker() {
-        var flow = FlowControl(rateLimit: nil, breaker: CircuitBreakerPolicy(consecutiveFailures: 2, coolOff: .seconds(1), halfOpenTrials: 1), now: at(0))
+        var flow = FlowControl(
+            rateLimit: nil, breaker: CircuitBreakerPolicy(consecutiveFailures: 2, coolOff: .seconds(1), halfOpenTrials: 1), now: at(0))
         #expect(flow.attemptEnded(success: false, now: at(1)) == nil)
         #expect(flow.attemptEnded(success: false, now: at(2))?.to == .open(until: at(1_002)))
         #expect(flow.admits(now: at(500)).0 == false && flow.dispatch(now: at(500)) == .held)

@@ -128,11 +128,13 @@ struct FlowControlTests {
         configuration.retry = RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(1))
         let pool = try WorkerPool(configuration: configuration)
         let log = RunLog()
-        let handle = try await pool.submitWithHandle(Job {
-            log.ran(1)
-            // The first attempt hangs until the crash cancels it (crashes are cooperative, like timeouts).
-            if log.count(1) == 1 { try await Task.sleep(for: .seconds(60)) }
-        }).get()
+        let handle = try await pool.submitWithHandle(
+            Job {
+                log.ran(1)
+                // The first attempt hangs until the crash cancels it (crashes are cooperative, like timeouts).
+                if log.count(1) == 1 { try await Task.sleep(for: .seconds(60)) }
+            }
+        ).get()
         #expect(await eventually { log.count(1) == 1 })
         let busy = try #require(pool.snapshot().workers.first { if case .busy = $0.state { true } else { false } })
         #expect(pool.crashWorker(busy.id) == busy.id)

@@ -22,7 +22,8 @@ struct ShutdownTests {
         #expect(report.counters.completed == report.counters.submitted - report.counters.rejected)
         expectBalanced(report.counters)
         expectBalanced(counters)
-        #expect(counters.rejected == report.counters.rejected + (counters.submitted - report.counters.submitted),
+        #expect(
+            counters.rejected == report.counters.rejected + (counters.submitted - report.counters.submitted),
             "every submission after the shutdown is rejected")
     }
 
@@ -63,7 +64,9 @@ struct ShutdownTests {
         expectBalanced(report.counters)
     }
 
-    @Test("a job its caller runs (run_in_caller) is cancelled at the deadline and the report waits for it; a waiting submitter is refused at once")
+    @Test(
+        "a job its caller runs (run_in_caller) is cancelled at the deadline and the report waits for it; a waiting submitter is refused at once"
+    )
     func callerRunJobsAndWaitersAtShutdown() async throws {
         let callerPool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 1, capacity: 1, overflow: .runInCaller))
         // One job running, then one queued (capacity 1): the next submission finds the queue full.

@@ -19,10 +19,11 @@ struct StrategyPoolTests {
         for index in 0..<399 { pool.trySubmit { log.ran(index) } }
         // Wait until the unblocked workers have nothing left of their own (and, with stealing, nothing to steal).
         let blockedID = try #require(pool.snapshot().workers.first { if case .busy = $0.state { true } else { false } }?.id)
-        #expect(await eventually {
-            let depths = pool.snapshot(includingLatencies: false).queue.perWorker
-            return depths.filter { $0.key != blockedID }.values.allSatisfy { $0 == 0 }
-        })
+        #expect(
+            await eventually {
+                let depths = pool.snapshot(includingLatencies: false).queue.perWorker
+                return depths.filter { $0.key != blockedID }.values.allSatisfy { $0 == 0 }
+            })
         try await Task.sleep(for: .milliseconds(50))
         let snapshot = pool.snapshot()
         let blockedDepth = snapshot.queue.perWorker[blockedID] ?? 0

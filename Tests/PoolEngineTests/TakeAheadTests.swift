@@ -23,14 +23,15 @@ struct TakeAheadTests {
             // A waits for B, submitted right after it. In a plain FIFO queue the next free worker takes B; here
             // B may sit in the run buffer of A's worker. If nobody took it back from there (A suspends, or its
             // worker stalls), A would give up after 20 s and fail.
-            batch.append(Job {
-                let clock = ContinuousClock()
-                let deadline = clock.now + .seconds(20)
-                while !released[pair].isSet {
-                    guard clock.now < deadline else { throw TestFailure() }
-                    try await Task.sleep(for: .microseconds(200))
-                }
-            })
+            batch.append(
+                Job {
+                    let clock = ContinuousClock()
+                    let deadline = clock.now + .seconds(20)
+                    while !released[pair].isSet {
+                        guard clock.now < deadline else { throw TestFailure() }
+                        try await Task.sleep(for: .microseconds(200))
+                    }
+                })
             batch.append(Job { released[pair].set() })
         }
         let admissions = pool.trySubmit(batch: batch)
@@ -51,10 +52,11 @@ struct TakeAheadTests {
         batch.reserveCapacity(jobs)
         // Each job spins ~2 µs, so the batch lasts long enough to take dozens of snapshots.
         for _ in 0..<jobs {
-            batch.append(Job {
-                spin(for: .microseconds(2))
-                ran.add(1, ordering: .relaxed)
-            })
+            batch.append(
+                Job {
+                    spin(for: .microseconds(2))
+                    ran.add(1, ordering: .relaxed)
+                })
         }
         #expect(pool.trySubmit(batch: batch).count == jobs)
         var snapshots = 0

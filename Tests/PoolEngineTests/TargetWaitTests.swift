@@ -242,9 +242,10 @@ struct TargetWaitLiveTests {
             #expect(mean <= 1.5 * target, "phase \(index) (\(phases[index].rate)/s): mean wait \(mean * 1000) ms")
         }
         // A fixed pool sized for the peak: the fewest workers that keep 400/s under the target.
-        let peak = try #require((1...64).first { c in
-            (ErlangC.meanWait(servers: c, arrivalRate: 400, meanService: meanService) ?? .infinity) <= target
-        })
+        let peak = try #require(
+            (1...64).first { c in
+                (ErlangC.meanWait(servers: c, arrivalRate: 400, meanService: meanService) ?? .infinity) <= target
+            })
         let meanWorkers = Double(samples.reduce(0, +)) / Double(max(samples.count, 1))
         print(
             "target-wait step load: mean wait per phase \(means.map { Int(($0 * 1000).rounded()) }) ms (target 50),",

@@ -138,10 +138,11 @@ struct WorkerPoolTests {
         configuration.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5))
         let pool = try WorkerPool(configuration: configuration)
         let log = RunLog()
-        let outcome = await pool.execute(Job(key: "k1") {
-            log.ran(1)
-            throw TestFailure()
-        })
+        let outcome = await pool.execute(
+            Job(key: "k1") {
+                log.ran(1)
+                throw TestFailure()
+            })
         #expect(outcome == .failed(attempts: 3, lastError: "injected failure", timedOut: false))
         #expect(log.count(1) == 3)
         let letters = pool.deadLetters()
@@ -157,10 +158,11 @@ struct WorkerPoolTests {
         configuration.retry = RetryPolicy(maxAttempts: 5, initialBackoff: .milliseconds(1))
         let pool = try WorkerPool(configuration: configuration)
         let log = RunLog()
-        let outcome = await pool.execute(Job {
-            log.ran(7)
-            if log.count(7) < 3 { throw TestFailure() }
-        })
+        let outcome = await pool.execute(
+            Job {
+                log.ran(7)
+                if log.count(7) < 3 { throw TestFailure() }
+            })
         #expect(outcome == .completed(attempts: 3))
         let report = await pool.shutdown(.graceful(deadline: .seconds(30)))
         #expect(report.counters.completed == 1 && report.counters.retried == 2 && report.counters.failed == 0)
@@ -171,9 +173,10 @@ struct WorkerPoolTests {
     @Test("a job past its timeout is cancelled and counted as timed out, and its worker carries on")
     func timeout() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration(min: 1, max: 1))
-        let outcome = await pool.execute(Job(timeout: .milliseconds(50)) {
-            try await Task.sleep(for: .seconds(60))
-        })
+        let outcome = await pool.execute(
+            Job(timeout: .milliseconds(50)) {
+                try await Task.sleep(for: .seconds(60))
+            })
         guard case .failed(let attempts, _, let timedOut) = outcome else {
             Issue.record("expected a failure, got \(outcome)")
             return

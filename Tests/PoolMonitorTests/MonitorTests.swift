@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import PoolEngine
+import Synchronization
 import Testing
 
 @testable import PoolMonitor
@@ -101,7 +102,8 @@ struct MonitorTests {
     func snapshotStream() async throws {
         let served = try await Served()
         let response = try await HTTPClient.shared.execute(
-            HTTPClientRequest(url: "\(served.monitor.url)/v1/pools/images/snapshots?interval_ms=50&latencies_every=3"), timeout: .seconds(10))
+            HTTPClientRequest(url: "\(served.monitor.url)/v1/pools/images/snapshots?interval_ms=50&latencies_every=3"),
+            timeout: .seconds(10))
         #expect(response.status == .ok && response.headers.first(name: "content-type") == "text/event-stream")
         let reader = Task { () -> [SnapshotDocument] in
             var text = ""
@@ -264,8 +266,6 @@ final class Gate: Sendable {
     }
 }
 
-import Synchronization
-
 /// A small parser of the Prometheus text exposition format (0.0.4), strict enough to catch malformed
 /// output: comments are `# HELP` or `# TYPE`, every sample is `name{labels} value`, each family is
 /// declared once.
@@ -281,7 +281,9 @@ enum PrometheusText {
         for line in text.split(separator: "\n") {
             if line.hasPrefix("#") {
                 let parts = line.split(separator: " ", maxSplits: 3)
-                guard parts.count >= 3, parts[1] == "HELP" || parts[1] == "TYPE" else { throw Malformed(description: "bad comment: \(line)") }
+                guard parts.count >= 3, parts[1] == "HELP" || parts[1] == "TYPE" else {
+                    throw Malformed(description: "bad comment: \(line)")
+                }
                 if parts[1] == "TYPE" {
                     guard declared.insert(String(parts[2])).inserted else { throw Malformed(description: "family declared twice: \(line)") }
                 }

@@ -23,8 +23,8 @@ extension CLITests {
         let closures = try #require(output.allocations_per_job["poolscope-fifo"])
         #expect(typed < closures, "the typed path allocates less than the closure pool: \(typed) against \(closures) per job")
         #if !DEBUG
-        // Optimised, the typed path allocates nothing per job (a debug build's unspecialised code does).
-        #expect(typed < 0.01, "the typed path: no allocation per job (\(typed) per job)")
+            // Optimised, the typed path allocates nothing per job (a debug build's unspecialised code does).
+            #expect(typed < 0.01, "the typed path: no allocation per job (\(typed) per job)")
         #endif
     }
 }

@@ -22,7 +22,8 @@ final class ServedRun {
     /// Waits until the monitor answers.
     func ready(_ port: Int) async -> Bool {
         for _ in 0..<300 {
-            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/pools"), timeout: .seconds(2)),
+            if let response = try? await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/pools"), timeout: .seconds(2)),
                 response.status == .ok
             {
                 return true
@@ -62,13 +63,16 @@ struct AttachTests {
         let attached = await tmux.wait { $0.contains("tui-test @ 127.0.0.1:\(port)") && $0.contains("Workers (") && $0.contains("Queues") }
         #expect(attached != nil, "not attached:\n\(tmux.screen)")
         try tmux.press("b")
-        #expect(await tmux.wait { $0.contains("burst: unavailable on an attached pool") } != nil, "a burst is refused in words:\n\(tmux.screen)")
+        #expect(
+            await tmux.wait { $0.contains("burst: unavailable on an attached pool") } != nil, "a burst is refused in words:\n\(tmux.screen)"
+        )
         served.kill()
         #expect(await tmux.wait { $0.contains("connection lost") } != nil, "no 'connection lost':\n\(tmux.screen)")
         #expect(tmux.screen.contains("Workers ("), "the last picture stays")
         served = try ServedRun(port: port)
         try #require(await served.ready(port))
-        #expect(await tmux.wait { !$0.contains("connection lost") && $0.contains("attached to http://127.0.0.1:\(port)") } != nil,
+        #expect(
+            await tmux.wait { !$0.contains("connection lost") && $0.contains("attached to http://127.0.0.1:\(port)") } != nil,
             "did not reconnect:\n\(tmux.screen)")
         try tmux.press("q")
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
@@ -92,14 +96,18 @@ struct AttachTests {
         #expect(first != nil, "not attached to the first pool:\n\(tmux.screen)")
         #expect(tmux.screen.contains("alpha · beta"), "the pools are listed:\n\(tmux.screen)")
         try tmux.press(">")
-        #expect(await tmux.wait { $0.contains("beta @ 127.0.0.1") && $0.contains("Workers (7") } != nil, "> did not switch:\n\(tmux.screen)")
+        #expect(
+            await tmux.wait { $0.contains("beta @ 127.0.0.1") && $0.contains("Workers (7") } != nil, "> did not switch:\n\(tmux.screen)")
         try tmux.press("<")
-        #expect(await tmux.wait { $0.contains("alpha @ 127.0.0.1") && $0.contains("Workers (2") } != nil, "< did not switch back:\n\(tmux.screen)")
+        #expect(
+            await tmux.wait { $0.contains("alpha @ 127.0.0.1") && $0.contains("Workers (2") } != nil,
+            "< did not switch back:\n\(tmux.screen)")
         // Read-only (no --token): a shutdown is refused in words and the dashboard goes on steering.
         try tmux.press("s")
         #expect(await tmux.wait { $0.contains("read-only: attach with --token to shut this pool down") } != nil, "\(tmux.screen)")
         try tmux.press("+")
-        #expect(await tmux.wait { $0.contains("read-only: attach with --token to steer this pool") } != nil,
+        #expect(
+            await tmux.wait { $0.contains("read-only: attach with --token to steer this pool") } != nil,
             "after a refused shutdown, keys still reach the source:\n\(tmux.screen)")
         #expect(!tmux.screen.contains("you: graceful shutdown"), "a refused shutdown is not logged as done:\n\(tmux.screen)")
         try tmux.press("q")

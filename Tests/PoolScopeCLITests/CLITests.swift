@@ -156,7 +156,9 @@ struct CLITests {
         #expect((workers?["max_seen"] as? Int) == 3, "the pool stayed within the overridden maximum: \(run.output)")
         let bad = try poolscope("check", "burst", "--set", "pool.max_workers=abc")
         #expect(bad.status == 1)
-        #expect(bad.error == "demos/burst.yaml: --set pool.max_workers=abc: pool.max_workers must be a whole number, got 'abc'\n", "\(bad.error)")
+        #expect(
+            bad.error == "demos/burst.yaml: --set pool.max_workers=abc: pool.max_workers must be a whole number, got 'abc'\n",
+            "\(bad.error)")
         let watch = try poolscope("watch", "--set", "pool.max_workers=3")
         #expect(watch.status == 2)
     }
@@ -191,7 +193,8 @@ struct CLITests {
         #expect(again.status == 0, "\(again.error)")
         func fields(_ text: String) throws -> (Int?, Int?, UInt64?) {
             let document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-            let jobs = document?["jobs"] as? [String: Any], workers = document?["workers"] as? [String: Any]
+            let jobs = document?["jobs"] as? [String: Any]
+            let workers = document?["workers"] as? [String: Any]
             return (jobs?["submitted"] as? Int, workers?["max_seen"] as? Int, (document?["seed"] as? NSNumber)?.uint64Value)
         }
         let (submitted, maxWorkers, seed) = try fields(first.output)
@@ -215,7 +218,9 @@ struct CLITests {
             "--speed", "4", "--json", "--html", page.path, "--parallel", "2", "--seed", "40", "--csv", table.path)
         #expect(result.status == 0, "\(result.error)")
         let html = try String(contentsOf: page, encoding: .utf8)
-        #expect(html.components(separatedBy: "<svg").count == 8 && html.contains("Erlang C"), "six charts, the theory line, and measured over theory")
+        #expect(
+            html.components(separatedBy: "<svg").count == 8 && html.contains("Erlang C"),
+            "six charts, the theory line, and measured over theory")
         #expect(html.contains("Measured mean wait / Erlang C"))
         #expect(!html.contains("<script") && !html.contains("src="), "self-contained: nothing to fetch")
         #expect(result.error.contains("sweep run 4/4") && result.error.contains("left"), "progress with the time left: \(result.error)")
@@ -225,7 +230,8 @@ struct CLITests {
         // Run two at a time, reported in the points' order.
         #expect(points.map { ($0["set"] as? [String: String])?["pool.min_workers+pool.max_workers"] } == ["4", "5"])
         #expect(points.allSatisfy { $0["runs"] as? Int == 2 && $0["theory_mean_wait_ms"] is Double })
-        #expect(points.allSatisfy { ($0["seeds"] as? [Int]) == [40, 41] && ($0["resolved_scenario"] as? [String: Any])?["seed"] as? Int == 40 })
+        #expect(
+            points.allSatisfy { ($0["seeds"] as? [Int]) == [40, 41] && ($0["resolved_scenario"] as? [String: Any])?["seed"] as? Int == 40 })
         let csv = try String(contentsOf: table, encoding: .utf8)
         #expect(csv.hasPrefix("# sweep: [pool.min_workers+pool.max_workers]\n# repeats: 2\n") && csv.contains("\n# seed: 40\n"), "\(csv)")
         #expect(csv.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 3, "a header and a row per point")
@@ -262,11 +268,14 @@ struct CLITests {
         #expect(ContinuousClock.now - started < .seconds(10), "refused before running the 20 s scenario")
     }
 
-    @Test("SIGINT or SIGTERM on a headless run prints the partial summary (interrupted: true) and exits 130 or 143", arguments: [SIGINT, SIGTERM])
+    @Test(
+        "SIGINT or SIGTERM on a headless run prints the partial summary (interrupted: true) and exits 130 or 143",
+        arguments: [SIGINT, SIGTERM])
     func interruptedRun(signal: Int32) async throws {
         let (status, data) = try await runPoolscope(["run", "burst", "--json", "--duration", "30s"], signal: signal, after: .seconds(2))
         #expect(status == 128 + signal)
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
         #expect(object["interrupted"] as? Bool == true)
         #expect(object["balanced"] as? Bool == true)
         #expect((object["duration_s"] as? Double ?? 99) < 20, "ended early")
@@ -325,14 +334,16 @@ struct CLITests {
     func runCSV() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-\(UUID().uuidString).csv")
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try poolscope("run", "burst", "--set", "pool.max_workers=5", "--seed", "23", "--duration", "3s", "--csv", file.path, "--json")
+        let result = try poolscope(
+            "run", "burst", "--set", "pool.max_workers=5", "--seed", "23", "--duration", "3s", "--csv", file.path, "--json")
         #expect(result.status == 0, "\(result.error)")
         let all = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
         let preamble = all.prefix { $0.hasPrefix("#") }
         #expect(preamble.contains("# seed: 23") && preamble.contains("# compressed_to_s: 3.0"), "\(preamble)")
         #expect(preamble.contains("#     max_workers: 5"), "the scenario as it ran, after its overrides: \(preamble)")
         let lines = all.dropFirst(preamble.count)
-        #expect(lines.first?.hasPrefix("t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms,") == true,
+        #expect(
+            lines.first?.hasPrefix("t_s,workers,queue_depth,in_flight,completed_per_s,failed_per_s,p50_ms,p99_ms,") == true,
             "the contract's columns first, added ones after")
         #expect(lines.first?.hasSuffix(",arrivals_per_s,admitted_per_s,rejected_per_s") == true)
         #expect(lines.count >= 3)
@@ -345,7 +356,8 @@ struct CLITests {
         let again = try poolscope("run", "--from", file.path, "--json")
         #expect(again.status == 0, "\(again.error)")
         let document = try JSONSerialization.jsonObject(with: Data(again.output.utf8)) as? [String: Any]
-        let workers = document?["workers"] as? [String: Any], jobs = document?["jobs"] as? [String: Any]
+        let workers = document?["workers"] as? [String: Any]
+        let jobs = document?["jobs"] as? [String: Any]
         #expect((document?["seed"] as? NSNumber)?.uint64Value == 23 && workers?["max_seen"] as? Int == 5)
         #expect(submitted != nil && (jobs?["submitted"] as? Int) == submitted, "the same stream again: \(again.output)")
 

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import PoolCluster
 import Testing
+
+@testable import PoolCluster
 
 /// A `poolscope node` child process, its output in a file.
 final class NodeProcess {
@@ -15,9 +16,10 @@ final class NodeProcess {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = poolscopeBinary
-        process.arguments = [
-            "node", "--database", url, "--schema", schema, "--name", name, "--heartbeat", "200ms", "--rescue-horizon", "2s",
-        ] + extra
+        process.arguments =
+            [
+                "node", "--database", url, "--schema", schema, "--name", name, "--heartbeat", "200ms", "--rescue-horizon", "2s",
+            ] + extra
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
@@ -44,7 +46,9 @@ final class NodeProcess {
 enum ClusterTestServer {
     static let url = ProcessInfo.processInfo.environment["POOLSCOPE_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     static var isAvailable: Bool {
-        if url == nil { FileHandle.standardError.write(Data("SKIPPED: cluster process tests (POOLSCOPE_TEST_DATABASE_URL is not set)\n".utf8)) }
+        if url == nil {
+            FileHandle.standardError.write(Data("SKIPPED: cluster process tests (POOLSCOPE_TEST_DATABASE_URL is not set)\n".utf8))
+        }
         return url != nil
     }
 
@@ -79,10 +83,13 @@ func until(_ timeout: Duration, _ condition: () async throws -> Bool) async reth
     return try await condition()
 }
 
-@Suite("Cluster nodes as processes against a real PostgreSQL", .serialized, .timeLimit(.minutes(5)),
+@Suite(
+    "Cluster nodes as processes against a real PostgreSQL", .serialized, .timeLimit(.minutes(5)),
     .enabled(if: ClusterTestServer.isAvailable, "skipped: POOLSCOPE_TEST_DATABASE_URL is not set (.ci/run starts PostgreSQL)"))
 struct ClusterProcessTests {
-    @Test("three nodes, 20,000 jobs, one killed with SIGKILL and one stopped gracefully: nothing lost; only the killed node's running jobs ran twice, as many as the rescues recorded")
+    @Test(
+        "three nodes, 20,000 jobs, one killed with SIGKILL and one stopped gracefully: nothing lost; only the killed node's running jobs ran twice, as many as the rescues recorded"
+    )
     func killAndStop() async throws {
         let url = try #require(ClusterTestServer.url)
         let database = try await ClusterTestServer.fresh("kill", url: url)
@@ -128,7 +135,8 @@ struct ClusterProcessTests {
         let database = try await ClusterTestServer.fresh("keyed", url: url)
         defer { Task { await ClusterTestServer.drop(database) } }
         let schema = database.schema.name
-        try await ClusterProducer(database: database).enqueue(batch: ClusterTestServer.simulated(10_000, service: .milliseconds(1), keys: 200))
+        try await ClusterProducer(database: database).enqueue(
+            batch: ClusterTestServer.simulated(10_000, service: .milliseconds(1), keys: 200))
         var nodes = try ["k1", "k2"].map { try NodeProcess($0, url: url, schema: schema, extra: ["--workers", "8", "--keyed"]) }
         #expect(try await until(.seconds(60)) { try await database.status().jobs.completed >= 2_000 })
         nodes.append(try NodeProcess("k3", url: url, schema: schema, extra: ["--workers", "8", "--keyed"]))
@@ -155,7 +163,8 @@ struct ClusterProcessTests {
             byKey[key, default: []].append((id, from, until))
         }
         #expect(byKey.count == 200 && byKey.values.allSatisfy { $0.count == 50 })
-        var overlaps = 0, outOfOrder = 0
+        var overlaps = 0
+        var outOfOrder = 0
         for runs in byKey.values {
             for (earlier, later) in zip(runs, runs.dropFirst()) {
                 if later.from < earlier.until { overlaps += 1 }
@@ -176,7 +185,9 @@ struct ClusterProcessTests {
         defer { Task { await database.close() } }
         let schema = database.schema.name
         try await ClusterProducer(database: database).enqueue(batch: ClusterTestServer.simulated(5_000, service: .milliseconds(4)))
-        let nodes = try ["r1", "r2"].map { try NodeProcess($0, url: server.url, schema: schema, extra: ["--workers", "8", "--rescue-horizon", "30s"]) }
+        let nodes = try ["r1", "r2"].map {
+            try NodeProcess($0, url: server.url, schema: schema, extra: ["--workers", "8", "--rescue-horizon", "30s"])
+        }
         #expect(await until(.seconds(60)) { ((try? await database.status().jobs.completed) ?? 0) >= 1_500 })
         try server.restart()
         #expect(await until(.seconds(120)) { ((try? await database.status().jobs.completed) ?? 0) == 5_000 }, "\(nodes[0].output)")
@@ -189,7 +200,9 @@ struct ClusterProcessTests {
         #expect(outputs.contains("database reachable again"))
     }
 
-    @Test("run --cluster drives a scenario into the queue and waits for the nodes; with no node it says so at once; SIGINT prints the partial summary, exit 130")
+    @Test(
+        "run --cluster drives a scenario into the queue and waits for the nodes; with no node it says so at once; SIGINT prints the partial summary, exit 130"
+    )
     func runIntoCluster() async throws {
         let url = try #require(ClusterTestServer.url)
         let database = try await ClusterTestServer.fresh("run", url: url)
@@ -218,13 +231,17 @@ struct ClusterProcessTests {
         #expect(await node.waitForExit() == 0)
     }
 
-    @Test("dead letters from the command line: listed with each attempt's error, retried by id; an id that is not a dead letter is an error")
+    @Test(
+        "dead letters from the command line: listed with each attempt's error, retried by id; an id that is not a dead letter is an error")
     func deadLettersCommand() async throws {
         let url = try #require(ClusterTestServer.url)
         let database = try await ClusterTestServer.fresh("dead", url: url)
         defer { Task { await ClusterTestServer.drop(database) } }
         let schema = database.schema.name
-        let enqueue = try runPoolscope(["cluster", "enqueue", "--database", url, "--schema", schema, "--count", "3", "--service", "0", "--fail-rate", "1", "--max-attempts", "2"])
+        let enqueue = try runPoolscope([
+            "cluster", "enqueue", "--database", url, "--schema", schema, "--count", "3", "--service", "0", "--fail-rate", "1",
+            "--max-attempts", "2",
+        ])
         #expect(enqueue.status == 0, "\(enqueue.error)")
         let node = try NodeProcess("doomed", url: url, schema: schema, extra: ["--workers", "2"])
         #expect(try await until(.seconds(60)) { try await database.status().jobs.discarded == 3 })

@@ -13,13 +13,17 @@ let postgresBinariesAvailable: Bool = {
     }
 }()
 
-@Suite("The cluster demo, driven in tmux", .serialized, .timeLimit(.minutes(3)),
-    .enabled(if: tmuxAvailable && postgresBinariesAvailable, "skipped: needs tmux and PostgreSQL's server binaries (.ci/run installs both)"))
+@Suite(
+    "The cluster demo, driven in tmux", .serialized, .timeLimit(.minutes(3)),
+    .enabled(if: tmuxAvailable && postgresBinariesAvailable, "skipped: needs tmux and PostgreSQL's server binaries (.ci/run installs both)")
+)
 struct ClusterTUITests {
     @Test("cluster demo opens; k kills a node, shown dead within the horizon with its jobs rescued; q leaves no process or server behind")
     func demoKillAndQuit() async throws {
         let tmux = try TmuxSession("\(poolscopeBinary.path) cluster demo", width: 130, height: 40)
-        let opened = await tmux.wait(upTo: .seconds(60)) { $0.contains("Nodes (3 alive of 3;") && $0.contains("Three nodes share one durable queue") }
+        let opened = await tmux.wait(upTo: .seconds(60)) {
+            $0.contains("Nodes (3 alive of 3;") && $0.contains("Three nodes share one durable queue")
+        }
         try #require(opened != nil, "the demo did not come up:\n\(tmux.screen)")
         let port = try #require(opened.flatMap { number(after: "throwaway PostgreSQL on 127.0.0.1:", in: $0) })
         // Let the nodes get busy, then kill the selected one.

@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Issue 15's findings as a tester meets them: through the command line. In the serialized CLI suite (see
 /// its note on cooperative threads).
@@ -40,7 +41,9 @@ extension CLITests {
         #expect(directory.status == 1)
         #expect(directory.error.contains("/tmp: cannot read the scenario: is a directory, not a file"), "\(directory.error)")
         for result in [directoryCSV, empty, directory] {
-            #expect(!result.error.contains("Domain") && !result.error.contains("error 2") && !result.error.contains("permission"), "\(result.error)")
+            #expect(
+                !result.error.contains("Domain") && !result.error.contains("error 2") && !result.error.contains("permission"),
+                "\(result.error)")
         }
     }
 
@@ -59,9 +62,12 @@ extension CLITests {
         }
     }
 
-    @Test("--record on a device writes into it (a full one is exit 1 with the reason) and never replaces it; --csv through a link to a file not there yet creates it")
+    @Test(
+        "--record on a device writes into it (a full one is exit 1 with the reason) and never replaces it; --csv through a link to a file not there yet creates it"
+    )
     func recordAndLinks() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-devices-\(UInt32.random(in: 0...UInt32.max))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "poolscope-devices-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // A private copy of /dev/full (root can make one; CI runs as root), so a regression cannot replace the real one.
@@ -91,16 +97,16 @@ extension CLITests {
     func signalEscalatesShutdown() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-long-\(UInt32.random(in: 0...UInt32.max)).yaml")
         try """
-            name: long-shutdown
-            duration: 60s
-            workload:
-              arrivals: { process: constant, rate: 20/s }
-              service: { distribution: constant, value: 1h }
-            timeline:
-              - at: 1s
-                shutdown: graceful
-                deadline: 24h
-            """.write(to: file, atomically: true, encoding: .utf8)
+        name: long-shutdown
+        duration: 60s
+        workload:
+          arrivals: { process: constant, rate: 20/s }
+          service: { distribution: constant, value: 1h }
+        timeline:
+          - at: 1s
+            shutdown: graceful
+            deadline: 24h
+        """.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let started = ContinuousClock.now
         let (status, data) = try await runPoolscope(["run", file.path, "--json"], signal: SIGTERM, after: .seconds(3))

@@ -32,7 +32,8 @@ struct ServeTests {
         let url = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") })
         let pools = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(url)/v1/pools"), timeout: .seconds(10))
         #expect(String(buffer: try await pools.body.collect(upTo: 1 << 20)).contains(#"{"name":"tui-test"}"#))
-        let snapshot = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(url)/v1/pools/tui-test/snapshot"), timeout: .seconds(10))
+        let snapshot = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "\(url)/v1/pools/tui-test/snapshot"), timeout: .seconds(10))
         #expect(snapshot.status == .ok)
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()

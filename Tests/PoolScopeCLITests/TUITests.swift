@@ -22,7 +22,8 @@ final class TmuxSession {
     private func run(_ arguments: [String], capture: Bool) throws -> String {
         // Through bash, which first closes every inherited descriptor above 2: a tmux server started here
         // would otherwise keep the test process's pipes (say, another test's) open for as long as it lives.
-        let closeAndExec = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec tmux "$@""#
+        let closeAndExec =
+            #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec tmux "$@""#
         return try spawnAndWait(["/bin/bash", "-c", closeAndExec, "bash", "-L", socket] + arguments, capture: capture)
     }
 
@@ -115,7 +116,9 @@ struct TUITests {
         try tmux.press("Enter")
         #expect(await tmux.wait { $0.contains(" 0:02.0 / ") } != nil, "g 2 Enter goes to 2 s:\n\(tmux.screen)")
         try tmux.press("?")
-        #expect(await tmux.wait { $0.contains("Replay keys") && $0.contains("one frame forward / back") } != nil, "? shows the replay's keys:\n\(tmux.screen)")
+        #expect(
+            await tmux.wait { $0.contains("Replay keys") && $0.contains("one frame forward / back") } != nil,
+            "? shows the replay's keys:\n\(tmux.screen)")
         try tmux.press("Escape")
         #expect(await tmux.wait { !$0.contains("Replay keys") } != nil, "Esc closes them:\n\(tmux.screen)")
         try tmux.press("0")
@@ -132,7 +135,9 @@ struct TUITests {
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil, "\(tmux.screen)")
     }
 
-    @Test("b raises the queue, then the workers, with a scale-up event; + moves the threshold; s shows a balanced report; q exits and restores the terminal")
+    @Test(
+        "b raises the queue, then the workers, with a scale-up event; + moves the threshold; s shows a balanced report; q exits and restores the terminal"
+    )
     func burstThresholdShutdownQuit() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
         let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml --burst 3000")
@@ -206,10 +211,15 @@ struct TUITests {
 
         let second = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml")
         try #require(await second.wait { $0.contains("Workers (") } != nil)
-        let pids = allCommandLines().split(separator: "\n").filter { $0.hasPrefix(binary + " watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml") }
+        let pids = allCommandLines().split(separator: "\n").filter {
+            $0.hasPrefix(binary + " watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml")
+        }
         #expect(pids.count == 1)
-        _ = try spawnAndWait(["/usr/bin/pkill", "-TERM", "-f", "^\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml"], capture: false)
-        #expect(await second.wait(upTo: .seconds(20)) { $0.contains("EXITED 143") } != nil, "SIGTERM did not end it with 143:\n\(second.screen)")
+        _ = try spawnAndWait(
+            ["/usr/bin/pkill", "-TERM", "-f", "^\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml"], capture: false)
+        #expect(
+            await second.wait(upTo: .seconds(20)) { $0.contains("EXITED 143") } != nil, "SIGTERM did not end it with 143:\n\(second.screen)"
+        )
     }
 
     @Test("the M/M/c demo shows Erlang C's prediction beside the measured wait, live")
@@ -259,7 +269,10 @@ struct TUITests {
         let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/tui.yaml")
         try #require(await tmux.wait { $0.contains("Workers (") } != nil)
         try tmux.resize(width: 60, height: 15)
-        #expect(await tmux.wait { $0.contains("Terminal too small: 60x15.") } != nil, "no message at 60x15:\n\(tmux.screen)\n\((try? tmux.tmux("display", "-p", "-t", "dash", "#{window_width}x#{window_height}")) ?? "")")
+        #expect(
+            await tmux.wait { $0.contains("Terminal too small: 60x15.") } != nil,
+            "no message at 60x15:\n\(tmux.screen)\n\((try? tmux.tmux("display", "-p", "-t", "dash", "#{window_width}x#{window_height}")) ?? "")"
+        )
         try tmux.resize(width: 120, height: 40)
         #expect(await tmux.wait { $0.contains("Workers (") && $0.contains("Events") } != nil, "layout not restored")
         try tmux.press("q")

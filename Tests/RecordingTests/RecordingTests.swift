@@ -1,9 +1,10 @@
 import Dashboard
 import Foundation
 import PoolEngine
-@testable import Recording
 import Testing
 import Workload
+
+@testable import Recording
 
 /// A short scenario with a caption, a burst and scaling, so frames differ from one to the next.
 private let scenarioText = """
@@ -118,7 +119,8 @@ struct RecordingTests {
         #expect(player.position == recording.entries.count || recording.entries[player.position].t > 1.0)
     }
 
-    @Test("a well-formed recording holding numbers no run produces (a count of 2^63, an uptime of -292 years) replays up to them and says so")
+    @Test(
+        "a well-formed recording holding numbers no run produces (a count of 2^63, an uptime of -292 years) replays up to them and says so")
     func implausibleNumbers() async throws {
         let whole = try await recordedRun()
         let ticks = whole.recording.entries.enumerated().filter { if case .tick = $0.element.message { true } else { false } }
@@ -157,11 +159,13 @@ struct RecordingTests {
         }
         let bad = ticks[4].element
         for (change, words) in [
-            ({ (snapshot: inout [String: Any]) in
-                var counters = snapshot["counters"] as? [String: Any] ?? [:]
-                counters["completed"] = Int64.max
-                snapshot["counters"] = counters
-            }, "counters.completed 9223372036854775807"),
+            (
+                { (snapshot: inout [String: Any]) in
+                    var counters = snapshot["counters"] as? [String: Any] ?? [:]
+                    counters["completed"] = Int64.max
+                    snapshot["counters"] = counters
+                }, "counters.completed 9223372036854775807"
+            ),
             ({ (snapshot: inout [String: Any]) in snapshot["uptime"] = [-9_223_372_036, 0] }, "uptime"),
         ] {
             var lines = try ticks.prefix(4).map { try encoder.encode($0.element) }
@@ -171,7 +175,9 @@ struct RecordingTests {
             var file = Data("\(RecordingFormat.magic)\n".utf8)
             file.append(try encoder.encode(whole.recording.header))
             file.append(0x0A)
-            for value in [UInt32(compressed.count), UInt32(payload.count)] { withUnsafeBytes(of: value.bigEndian) { file.append(contentsOf: $0) } }
+            for value in [UInt32(compressed.count), UInt32(payload.count)] {
+                withUnsafeBytes(of: value.bigEndian) { file.append(contentsOf: $0) }
+            }
             file.append(compressed)
             let read = try Recording.read(file, path: "edited.rec")
             #expect(read.entries.count == 4, "the entries before the edited one")
@@ -212,7 +218,8 @@ struct RecordingTests {
         #expect(damaged.entries.count > 0 && damaged.entries.count < full.entries.count)
 
         #expect(throws: RecordingError.self) { try Recording.read(Data("hello".utf8), path: "x") }
-        let futureVersion = Data("POOLSCOPE-RECORDING\n{\"version\":99,\"source\":\"scenario\",\"scenario\":\"x\",\"recordedAt\":\"\",\"fps\":10}\n".utf8)
+        let futureVersion = Data(
+            "POOLSCOPE-RECORDING\n{\"version\":99,\"source\":\"scenario\",\"scenario\":\"x\",\"recordedAt\":\"\",\"fps\":10}\n".utf8)
         do {
             _ = try Recording.read(futureVersion, path: "x.rec")
             Issue.record("read a version it does not know")

@@ -29,8 +29,10 @@ struct DemoClaimsTests {
 
         var rows: [SecondRow] = []
         for second in 1...10 {
-            rows.append(SecondRow(t: Double(second), workers: second < 5 ? 2 : 8, queueDepth: second * 10, inFlight: 0,
-                completedPerS: 10, failedPerS: 0, p50Ms: 0, p99Ms: 0))
+            rows.append(
+                SecondRow(
+                    t: Double(second), workers: second < 5 ? 2 : 8, queueDepth: second * 10, inFlight: 0,
+                    completedPerS: 10, failedPerS: 0, p50Ms: 0, p99Ms: 0))
         }
         let summary = RunResult(
             scenario: "s", seed: 1, durationS: 10, jobs: JobCounters(),

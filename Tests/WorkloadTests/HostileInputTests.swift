@@ -8,7 +8,10 @@ import Testing
 @Suite("Hostile input", .timeLimit(.minutes(3)))
 struct HostileInputTests {
     /// A small valid scenario with `field` set to `value` (a YAML line inside `workload` or `pool`).
-    func scenario(pool: String = "", arrivals: String = "{ process: poisson, rate: 100/s }", service: String = "{ distribution: constant, value: 5ms }") -> String {
+    func scenario(
+        pool: String = "", arrivals: String = "{ process: poisson, rate: 100/s }",
+        service: String = "{ distribution: constant, value: 5ms }"
+    ) -> String {
         """
         name: hostile
         duration: 2s
@@ -36,9 +39,13 @@ struct HostileInputTests {
         #expect(message.contains("hostile.yaml:7: workload.arrivals.rate must be at most 1000000/s"), "\(message)")
         #expect(problem(scenario(arrivals: "{ process: poisson, rate: 1000000/s }")) == nil)
         let timeline = scenario() + "\ntimeline:\n  - at: 1s\n    rate: 5000000/s\n"
-        #expect(problem(timeline)?.contains("hostile.yaml:11: timeline.rate must be at most 1000000/s") == true, "\(problem(timeline) ?? "")")
-        let utilisation = try #require(problem(scenario(arrivals: "{ process: poisson, utilisation: 0.9 }", service: "{ distribution: constant, value: 1us }")))
-        #expect(utilisation.contains("workload.arrivals.utilisation 0.9 asks for 36") && utilisation.contains("at most 1000000/s"), "\(utilisation)")
+        #expect(
+            problem(timeline)?.contains("hostile.yaml:11: timeline.rate must be at most 1000000/s") == true, "\(problem(timeline) ?? "")")
+        let utilisation = try #require(
+            problem(scenario(arrivals: "{ process: poisson, utilisation: 0.9 }", service: "{ distribution: constant, value: 1us }")))
+        #expect(
+            utilisation.contains("workload.arrivals.utilisation 0.9 asks for 36") && utilisation.contains("at most 1000000/s"),
+            "\(utilisation)")
         let bursts = try #require(problem(scenario(arrivals: "{ process: bursts, rate: 1/s, burst_size: 10000000, every: 1ms }")))
         #expect(bursts.contains("10000000 jobs every 1ms is 10000000000/s; at most 1000000/s"), "\(bursts)")
     }
@@ -55,7 +62,8 @@ struct HostileInputTests {
         #expect(problem(scenario(pool: "  idle_timeout: 25h"))?.contains("pool.idle_timeout must be at most 24h") == true)
         #expect(Units.isRunLength("24h") && !Units.isRunLength("24.5h") && !Units.isRunLength("1e300s") && !Units.isRunLength("0s"))
         #expect(Units.format(rate: 2e26) == "2e+26/s", "formatting a huge rate does not trap")
-        #expect(problem(scenario(pool: "  growth: +9223372036854775807"))?.contains("pool.growth adds at most 100000 workers per step") == true)
+        #expect(
+            problem(scenario(pool: "  growth: +9223372036854775807"))?.contains("pool.growth adds at most 100000 workers per step") == true)
         #expect(problem(scenario(pool: "  rate_limit: { rate: 1/h }"))?.contains("pool.rate_limit.rate must be at least 0.001/s") == true)
         #expect(Growth.add(Int.max).next(from: 5, max: 10) == 10, "growth saturates at the maximum")
     }
@@ -104,7 +112,8 @@ struct HostileInputTests {
 
     @Test("finding 4 and 5: files are read and written with errors in words, and a failed write never looks complete")
     func userFiles() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("poolscope-userfile-\(UInt32.random(in: 0...UInt32.max))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "poolscope-userfile-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(throws: UserFileError(path: directory.path, reason: "is a directory, not a file")) { try UserFile.read(directory.path) }
@@ -114,17 +123,27 @@ struct HostileInputTests {
         #expect(throws: UserFileError(path: missing, reason: "no such file or directory")) { try UserFile.read(missing) }
         let latin1 = directory.appendingPathComponent("latin1.yaml").path
         try Data([0x61, 0x62, 0xE9, 0x0A]).write(to: URL(fileURLWithPath: latin1))
-        #expect(throws: UserFileError(path: latin1, reason: "is not UTF-8 text (an invalid byte at offset 2)")) { try UserFile.readText(latin1) }
+        #expect(throws: UserFileError(path: latin1, reason: "is not UTF-8 text (an invalid byte at offset 2)")) {
+            try UserFile.readText(latin1)
+        }
 
-        #expect(throws: UserFileError(path: "/dev/full", reason: "no space left on the device")) { try UserFile.write("rows\n", to: "/dev/full") }
-        #expect(throws: UserFileError(path: directory.path, reason: "is a directory, not a file")) { try UserFile.write("x", to: directory.path) }
+        #expect(throws: UserFileError(path: "/dev/full", reason: "no space left on the device")) {
+            try UserFile.write("rows\n", to: "/dev/full")
+        }
+        #expect(throws: UserFileError(path: directory.path, reason: "is a directory, not a file")) {
+            try UserFile.write("x", to: directory.path)
+        }
         let nowhere = directory.appendingPathComponent("no/such/dir/out.csv").path
-        #expect(throws: UserFileError(path: nowhere, reason: "no such directory: \(directory.path)/no/such/dir")) { try UserFile.write("x", to: nowhere) }
+        #expect(throws: UserFileError(path: nowhere, reason: "no such directory: \(directory.path)/no/such/dir")) {
+            try UserFile.write("x", to: nowhere)
+        }
         let result = directory.appendingPathComponent("out.csv").path
         try UserFile.write("old\n", to: result)
         try UserFile.write("new\n", to: result)
         #expect(try String(contentsOfFile: result, encoding: .utf8) == "new\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["latin1.yaml", "out.csv"], "no temporary file left behind")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["latin1.yaml", "out.csv"],
+            "no temporary file left behind")
 
         #expect(UserFile.writableProblem(directory.path) == "is a directory, not a file")
         #expect(UserFile.writableProblem(nowhere) == "no such directory: \(directory.path)/no/such/dir")
@@ -145,7 +164,8 @@ struct HostileInputTests {
         var refused = 0
         for file in files {
             let bytes = try Data(contentsOf: file)
-            let text = String(decoding: bytes.split(separator: 0, maxSplits: 1, omittingEmptySubsequences: false).first ?? Data(), as: UTF8.self)
+            let text = String(
+                decoding: bytes.split(separator: 0, maxSplits: 1, omittingEmptySubsequences: false).first ?? Data(), as: UTF8.self)
             do {
                 let scenario = try ScenarioParser.parse(text, file: file.lastPathComponent)
                 #expect(scenario.duration > .zero && scenario.duration <= Units.longestDuration, "\(file.lastPathComponent)")

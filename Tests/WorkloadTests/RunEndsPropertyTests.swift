@@ -37,16 +37,19 @@ struct RunEndsPropertyTests {
             let scenario: Scenario
             do {
                 guard let source = try DemoCatalog.resolve(demo) else { return }
-                scenario = try DemoCatalog.load(source, overrides: try overrides.map { text throws(ScenarioError) in try ScenarioOverride(text) })
+                scenario = try DemoCatalog.load(
+                    source, overrides: try overrides.map { text throws(ScenarioError) in try ScenarioOverride(text) })
             } catch {
                 return  // the property is about what check accepts; some combinations are refused (keyed pools, ...)
             }
             accepted.withLock { $0 += 1 }
             let short = scenario.compressed(to: .seconds(1))
-            let deadlines = [short.shutdownDeadline] + short.timeline.compactMap { entry -> Duration? in
-                if case .shutdown(.graceful(let deadline)) = entry.action { return deadline }
-                return nil
-            }
+            let deadlines =
+                [short.shutdownDeadline]
+                + short.timeline.compactMap { entry -> Duration? in
+                    if case .shutdown(.graceful(let deadline)) = entry.action { return deadline }
+                    return nil
+                }
             let bound = short.duration + (deadlines.max() ?? .zero) + Self.margin
             let started = ContinuousClock.now
             let output = try await ScenarioRunner(scenario: short).run()

@@ -19,7 +19,8 @@ struct ScenarioOverrideTests {
         """
 
     func parse(_ overrides: String...) throws(ScenarioError) -> Scenario {
-        try ScenarioParser.parse(text, file: "small.yaml", overrides: try overrides.map { text throws(ScenarioError) in try ScenarioOverride(text) })
+        try ScenarioParser.parse(
+            text, file: "small.yaml", overrides: try overrides.map { text throws(ScenarioError) in try ScenarioOverride(text) })
     }
 
     @Test("valid overrides change the fields they name, the last one winning; new fields and list positions work")
@@ -41,7 +42,8 @@ struct ScenarioOverrideTests {
         #expect {
             try parse("pool.max_wrkers=3")
         } throws: { error in
-            "\(error)".hasPrefix("small.yaml: --set pool.max_wrkers=3: unknown field 'pool.max_wrkers'; allowed here: min_workers, max_workers")
+            "\(error)".hasPrefix(
+                "small.yaml: --set pool.max_wrkers=3: unknown field 'pool.max_wrkers'; allowed here: min_workers, max_workers")
         }
         #expect {
             try parse("timeline.4.at=1s")
@@ -69,7 +71,8 @@ struct ScenarioOverrideTests {
         }
         // A problem of the file itself still points at its line.
         #expect {
-            try ScenarioParser.parse(text.replacingOccurrences(of: "max_workers: 8", with: "max_workers: x"), file: "small.yaml",
+            try ScenarioParser.parse(
+                text.replacingOccurrences(of: "max_workers: 8", with: "max_workers: x"), file: "small.yaml",
                 overrides: [ScenarioOverride(path: ["seed"], value: "3")])
         } throws: { error in
             "\(error)".hasPrefix("small.yaml:5: pool.max_workers must be a whole number")

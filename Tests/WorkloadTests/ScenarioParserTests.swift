@@ -20,11 +20,14 @@ struct ScenarioParserTests {
     func embeddedDemosMatchFiles() throws {
         let files = demoFiles()
         let embedded = Dictionary(uniqueKeysWithValues: EmbeddedDemos.files.map { ($0.name, $0.text) })
-        #expect(embedded.count == files.count, "demos/ has \(files.count) files, the binary \(embedded.count): run python3 scripts/embed_demos.py")
+        #expect(
+            embedded.count == files.count,
+            "demos/ has \(files.count) files, the binary \(embedded.count): run python3 scripts/embed_demos.py")
         for file in files {
             let name = file.deletingPathExtension().lastPathComponent
             let text = try String(contentsOf: file, encoding: .utf8)
-            #expect(embedded[name]?.trimmingCharacters(in: .newlines) == text.trimmingCharacters(in: .newlines),
+            #expect(
+                embedded[name]?.trimmingCharacters(in: .newlines) == text.trimmingCharacters(in: .newlines),
                 "demos/\(name).yaml differs from the copy in the binary: run python3 scripts/embed_demos.py")
         }
     }
@@ -36,7 +39,9 @@ struct ScenarioParserTests {
         for file in files {
             let scenario = try DemoCatalog.load(file)
             #expect(!scenario.description.isEmpty, "\(file.lastPathComponent) has a description")
-            #expect(scenario.timeline.contains { if case .caption = $0.action { true } else { false } }, "\(file.lastPathComponent) has captions")
+            #expect(
+                scenario.timeline.contains { if case .caption = $0.action { true } else { false } },
+                "\(file.lastPathComponent) has captions")
         }
     }
 
@@ -83,7 +88,9 @@ struct ScenarioParserTests {
             _ = try DemoCatalog.load(duplicate)
             Issue.record("accepted")
         } catch {
-            #expect(error.description == "Tests/WorkloadTests/broken/duplicate-key.yaml:6: field 'min_workers' appears twice in one mapping", "\(error.description)")
+            #expect(
+                error.description == "Tests/WorkloadTests/broken/duplicate-key.yaml:6: field 'min_workers' appears twice in one mapping",
+                "\(error.description)")
         }
     }
 

@@ -1,4 +1,3 @@
-
 /// A clock that moves only when told to, for exact tests of time-driven behaviour.
 ///
 /// Sleepers wake when ``advance(by:)`` moves the clock to or past their deadline.

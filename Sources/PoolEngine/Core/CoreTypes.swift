@@ -69,4 +69,3 @@ struct Effects {
         self.machineNanoseconds = machineNanoseconds
     }
 }
-

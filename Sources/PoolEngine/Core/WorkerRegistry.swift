@@ -24,7 +24,8 @@ struct WorkerRecord<Parked, Handle> {
         case .busy(_, let since), .draining(_, let since): busy += (now - since).nanoseconds
         default: break
         }
-        return WorkerSnapshot(id: id, state: state, completed: completed, failed: failed, busyTime: .nanoseconds(busy), startedAt: startedAt)
+        return WorkerSnapshot(
+            id: id, state: state, completed: completed, failed: failed, busyTime: .nanoseconds(busy), startedAt: startedAt)
     }
 }
 

@@ -44,4 +44,3 @@ struct InjectedFault: Sendable {
 public struct InjectedFailure: Error, CustomStringConvertible {
     public var description: String { "injected failure" }
 }
-

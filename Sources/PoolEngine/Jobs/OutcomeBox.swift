@@ -1,4 +1,3 @@
-
 /// A value that arrives once, for any number of waiters.
 final class Completion<Value: Sendable>: Sendable {
     private struct State {

@@ -51,14 +51,25 @@ public struct LatencySummary: Sendable, Equatable, Codable {
 
     /// An empty distribution: every figure zero.
     public init() {
-        count = 0; mean = 0; p50 = 0; p90 = 0; p99 = 0; p999 = 0; max = 0
+        count = 0
+        mean = 0
+        p50 = 0
+        p90 = 0
+        p99 = 0
+        p999 = 0
+        max = 0
     }
 
     public init(_ histogram: Histogram<UInt64>) {
         let toMilliseconds = { (nanoseconds: UInt64) in Double(nanoseconds) / 1e6 }
         count = histogram.totalCount
         guard count > 0 else {
-            mean = 0; p50 = 0; p90 = 0; p99 = 0; p999 = 0; max = 0
+            mean = 0
+            p50 = 0
+            p90 = 0
+            p99 = 0
+            p999 = 0
+            max = 0
             return
         }
         mean = histogram.mean / 1e6

@@ -1,4 +1,3 @@
-
 /// The pool's latency histograms, split into a few independently locked shards so that workers rarely
 /// wait for each other to record; a snapshot merges them.
 final class LatencyRecorder: Sendable {

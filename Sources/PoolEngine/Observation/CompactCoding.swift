@@ -44,7 +44,8 @@ extension WorkerSnapshot: Codable {
         let started = try fields.decode(PoolInstant.self)
         func need<T>(_ value: T?) throws -> T {
             guard let value else {
-                throw DecodingError.dataCorrupted(.init(codingPath: fields.codingPath, debugDescription: "worker state \(name) lacks a field"))
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: fields.codingPath, debugDescription: "worker state \(name) lacks a field"))
             }
             return value
         }

@@ -4,7 +4,9 @@ import DequeModule
 
 extension PoolCore {
     mutating func scaleIfOverThreshold(now: PoolInstant, effects: inout Effects) {
-        guard settings.mode == .queueThreshold, pendingCount > settings.scaleUpThreshold * activeWorkers, activeWorkers < settings.maxWorkers else { return }
+        guard settings.mode == .queueThreshold, pendingCount > settings.scaleUpThreshold * activeWorkers,
+            activeWorkers < settings.maxWorkers
+        else { return }
         if let last = lastScaledAt, now - last < settings.cooldown { return }
         evaluateScaling(now: now, effects: &effects)
     }

@@ -57,7 +57,8 @@ struct PoolCore: Sendable {
         self.settings = ScalingSettings(configuration)
         self.queue = queue
         self.admission = AdmissionRule(capacity: configuration.queueCapacity, overflow: configuration.overflowPolicy)
-        self.ledger = OutcomeLedger(retry: configuration.retry, deadLetterCapacity: configuration.deadLetterCapacity, jitterSeed: jitterSeed)
+        self.ledger = OutcomeLedger(
+            retry: configuration.retry, deadLetterCapacity: configuration.deadLetterCapacity, jitterSeed: jitterSeed)
         self.flow = FlowControl(rateLimit: configuration.rateLimit, breaker: configuration.circuitBreaker, now: now)
         self.throughput = ThroughputTracker(origin: now)
         self.faults = configuration.faults

@@ -60,7 +60,8 @@ public final class WorkerPool: Sendable {
         let now = clock.now()
         // The retries' jitter is drawn from the system's randomness here, so that pools do not retry in step.
         var core = PoolCore(
-            configuration: configuration, queue: configuration.queueStrategy.makeQueue(), now: now, jitterSeed: UInt64.random(in: 0...UInt64.max))
+            configuration: configuration, queue: configuration.queueStrategy.makeQueue(), now: now,
+            jitterSeed: UInt64.random(in: 0...UInt64.max))
         let initial = core.startInitialWorkers(now: now)
         self.core = Locked(core)
         for id in initial { startWorker(id) }
@@ -234,7 +235,8 @@ public final class WorkerPool: Sendable {
                 name: configuration.name, takenAt: now, uptime: now - core.startedAt, phase: core.phase,
                 strategy: configuration.queueStrategy, settings: core.settings,
                 queueCapacity: configuration.queueCapacity, overflowPolicy: configuration.overflowPolicy,
-                workers: core.workerSnapshots(now: now), stoppedWorkers: Array(core.stoppedWorkers), queue: core.queueDepths, inFlight: core.runningCount,
+                workers: core.workerSnapshots(now: now), stoppedWorkers: Array(core.stoppedWorkers), queue: core.queueDepths,
+                inFlight: core.runningCount,
                 awaitingRetry: core.awaitingRetryCount, blockedSubmitters: core.blockedSubmitterCount,
                 counters: core.counters, latencies: nil, throughput: core.throughput.current, recentEvents: [],
                 deadLetterCount: core.deadLetterTotal, breaker: core.breaker?.state,

@@ -60,7 +60,9 @@ struct LoadWindow: Sendable {
         guard let first = firstRecord else { return nil }
         let current = now.nanoseconds / sliceNanoseconds
         let recentSlices = Int64(min(3, slices.count))
-        var arrivals = 0, recentArrivals = 0, jobs = 0
+        var arrivals = 0
+        var recentArrivals = 0
+        var jobs = 0
         var busy: Int64 = 0
         for slice in slices where slice.index > current - Int64(slices.count) && slice.index <= current {
             arrivals += slice.arrivals

@@ -120,7 +120,9 @@ public enum ScalingPolicy {
             in: smallest...max(settings.maxWorkers, smallest), arrivalRate: load.arrivalRate, meanService: service,
             maxWait: targetSeconds)
         var reason: String
-        let bound = target == nil ? formatted(goal.target) : "\(formatted(seconds: targetSeconds)) (a margin under the \(formatted(goal.target)) target)"
+        let bound =
+            target == nil
+            ? formatted(goal.target) : "\(formatted(seconds: targetSeconds)) (a margin under the \(formatted(goal.target)) target)"
         if let predicted, predicted <= targetSeconds {
             reason = "\(describeLoad): c = \(workers) keeps Wq \(formatted(seconds: predicted)) < \(bound)"
         } else if let predicted {
@@ -164,7 +166,7 @@ public enum ScalingPolicy {
     private static func retirementOrder(_ workers: [ScalingInput.Worker]) -> [WorkerID] {
         workers.sorted { lhs, rhs in
             switch (lhs.idleSince, rhs.idleSince) {
-            case let (l?, r?): return l == r ? lhs.id < rhs.id : l < r
+            case (let l?, let r?): return l == r ? lhs.id < rhs.id : l < r
             case (.some, nil): return true
             case (nil, .some): return false
             case (nil, nil): return lhs.id > rhs.id

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A value guarded by a `pthread_mutex_t`, for the engine and the modules built on it.
@@ -24,9 +24,9 @@ public final class Locked<Value> {
         pthread_mutexattr_init(&attributes)
         defer { pthread_mutexattr_destroy(&attributes) }
         #if os(Linux)
-        // Adaptive: spin briefly before sleeping in the kernel. The pool's critical sections are a few
-        // hundred nanoseconds, far shorter than a futex sleep and wake-up.
-        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
+            // Adaptive: spin briefly before sleeping in the kernel. The pool's critical sections are a few
+            // hundred nanoseconds, far shorter than a futex sleep and wake-up.
+            pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
         #endif
         let status = pthread_mutex_init(mutex, &attributes)
         precondition(status == 0, "pthread_mutex_init failed: \(status)")
