@@ -51,6 +51,35 @@ struct TypedPoolTests {
         #expect(counters.completed == 400 && counters.isBalanced)
     }
 
+    @Test("jobs that land in one queue in one call are shared: a sleeping worker is woken to take them")
+    func oneCallIsShared() async {
+        let gate = Gate()
+        let done = Counter()
+        let pool = TypedPool<Int>(workers: 2, batchSize: 1) { value in
+            if value == 0 { await gate.wait() }
+            done.add()
+        }
+        try? await Task.sleep(for: .milliseconds(50))  // both workers asleep (or about to be)
+        #expect(pool.trySubmit(contentsOf: 0..<4) == 4, "one chunk: all four go to one worker's queue")
+        #expect(await eventually { done.value == 3 }, "the other worker took them while the first job blocks")
+        gate.open()
+        let counters = await pool.shutdown(.graceful(deadline: .seconds(30)))
+        #expect(counters.completed == 4 && counters.isBalanced)
+    }
+
+    @Test("an immediate shutdown during a graceful one's long wait cancels what is left at once")
+    func escalation() async {
+        let pool = TypedPool<Int>(workers: 1, batchSize: 1) { _ in try await Task.sleep(for: .seconds(600)) }
+        pool.trySubmit(contentsOf: 0..<5)
+        let graceful = Task { await pool.shutdown(.graceful(deadline: .seconds(600))) }
+        try? await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        let counters = await pool.shutdown(.immediate)
+        #expect(ContinuousClock.now - started < .seconds(60), "not the graceful deadline's ten minutes")
+        #expect(counters.cancelled == 5 && counters.isBalanced, "\(counters)")
+        #expect(await graceful.value.isBalanced)
+    }
+
     @Test("stress: four submitters at once, singly and in batches, and a shutdown in the middle: every job is counted once")
     func concurrentSubmittersAndShutdown() async {
         let ran = Counter()

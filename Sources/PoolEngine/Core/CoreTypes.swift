@@ -52,9 +52,10 @@ struct BlockedSubmitter {
 struct Effects {
     /// The instant of the event being handled.
     let now: PoolInstant
-    /// The machine's monotonic clock at that event, in nanoseconds: what workers' run progress is stamped
-    /// with (see ``RunBuffer/currentJobStart``).
-    let machineNanoseconds: Int64
+    /// The machine's monotonic clock in nanoseconds, what workers stamp their run progress with (see
+    /// ``RunBuffer/currentJobStart``): a clock, not a reading, so the core reads it under the pool's lock
+    /// (a reading taken before a long wait for the lock would make a fresh buffer look stalled).
+    let machineNanoseconds: @Sendable () -> Int64
     var resumeWorkers: [(UnsafeContinuation<WorkerStep, Never>, WorkerStep)] = []
     var resumeSubmitters: [(CheckedContinuation<Admission, Never>, Admission)] = []
     var outcomes: [(OutcomeBox, JobOutcome)] = []
@@ -64,7 +65,7 @@ struct Effects {
     var cancelTasks: [Task<Void, Never>] = []
     var signals: [CheckedContinuation<Void, Never>] = []
 
-    init(now: PoolInstant, machineNanoseconds: Int64 = WorkerRun.monotonicNanoseconds()) {
+    init(now: PoolInstant, machineNanoseconds: @escaping @Sendable () -> Int64 = WorkerRun.monotonicNanoseconds) {
         self.now = now
         self.machineNanoseconds = machineNanoseconds
     }

@@ -259,7 +259,7 @@ struct PoolCore: Sendable {
         takenAhead += taken
         takenAheadTotal += taken
         // From now until its run is recorded, the owner's progress is published (see `reclaimStalledBuffers`).
-        if taken > 0 { buffer.currentJobStart.store(effects.machineNanoseconds, ordering: .relaxed) }
+        if taken > 0 { buffer.currentJobStart.store(effects.machineNanoseconds(), ordering: .relaxed) }
         admitBlockedSubmitters(now: effects.now, effects: &effects)
         return taken
     }
@@ -290,8 +290,9 @@ struct PoolCore: Sendable {
     /// that wait for each other behave as in a plain queue, up to one run.
     private mutating func reclaimStalledBuffers(effects: inout Effects) {
         guard takenAhead > 0 else { return }
+        let now = effects.machineNanoseconds()
         for (owner, buffer) in runBuffers
-        where TakeAheadRule.isStalled(lastProgress: buffer.currentJobStart.load(ordering: .relaxed), now: effects.machineNanoseconds) {
+        where TakeAheadRule.isStalled(lastProgress: buffer.currentJobStart.load(ordering: .relaxed), now: now) {
             reclaimBuffer(of: owner, effects: &effects)
         }
     }

@@ -38,6 +38,9 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// Workers about to sleep or asleep: a submitter that fills a busy worker's queue wakes one of them to
     /// take half of it.
     @usableFromInline let sleepers = Atomic<Int>(0)
+    /// Calls of `trySubmit` between their first count and their last: a shutdown waits for them, so its
+    /// report counts every offer it includes to its end.
+    @usableFromInline let submitting = Atomic<Int>(0)
     @usableFromInline let submitted = Atomic<Int>(0)
     @usableFromInline let rejected = Atomic<Int>(0)
     @usableFromInline let completed = Atomic<Int>(0)
@@ -90,8 +93,12 @@ public final class TypedPool<Input: Sendable>: Sendable {
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs) -> Int where Inputs.Element == Input {
         let total = inputs.count
         guard total > 0 else { return 0 }
+        // Announced before the phase is read (both in one total order with the shutdown's store and read),
+        // so a shutdown either sees this call and waits for it, or this call sees the shutdown.
+        submitting.add(1, ordering: .sequentiallyConsistent)
+        defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
         submitted.add(total, ordering: .relaxed)
-        guard phase.load(ordering: .acquiring) == 0 else {
+        guard phase.load(ordering: .sequentiallyConsistent) == 0 else {
             rejected.add(total, ordering: .relaxed)
             return 0
         }
@@ -103,11 +110,9 @@ public final class TypedPool<Input: Sendable>: Sendable {
             let (taken, wokeOwner) = queue.push(inputs[start..<end], capacity: capacityPerWorker)
             accepted += taken
             start = end
-            // Its owner is busy: a sleeping worker, if any, comes to take half (none sleep under full load,
-            // and then this costs one atomic read).
-            if taken > 0 && !wokeOwner && sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                for other in queues where other !== queue && other.wakeIfAsleep() { break }
-            }
+            // Its owner is busy, or has more than a batch to do: a sleeping worker, if any, comes to take
+            // half (none sleep under full load, and then this costs one atomic read).
+            if taken > 0 && (!wokeOwner || taken > batchSize) { wakeASleeper(besides: queue) }
         }
         if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
         return accepted
@@ -128,6 +133,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
                 if more { continue }
                 return
             }
+            // More than this batch waits here: a sleeping worker comes to share it (and so on, one by one).
+            if own.count > 0 { wakeASleeper(besides: own) }
             let (done, threw, stopped) = await run(batch)
             batch.removeAll(keepingCapacity: true)
             if done > 0 { completed.add(done, ordering: .releasing) }
@@ -157,6 +164,13 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return (done, threw, stopped)
     }
 
+    /// Wakes one sleeping worker other than `queue`'s owner, if any sleeps, to take from the busy queues.
+    @inlinable
+    func wakeASleeper(besides queue: WorkerQueue<Input>) {
+        guard sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        for other in queues where other !== queue && other.wakeIfAsleep() { return }
+    }
+
     /// Takes up to half of the fullest other queue.
     @inlinable
     func steal(into batch: inout [Input], for index: Int) -> Int {
@@ -177,10 +191,13 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @inlinable
     public func shutdown(_ mode: ShutdownMode) async -> JobCounters {
         guard !shutdownStarted.exchange(true, ordering: .acquiringAndReleasing) else {
+            // An immediate shutdown asked for during a graceful one cancels what is left now.
+            if case .immediate = mode { cancelRemaining() }
             await waitForWorkers()
+            await waitForSubmitters()
             return counters
         }
-        phase.store(1, ordering: .releasing)
+        phase.store(1, ordering: .sequentiallyConsistent)
         for queue in queues { queue.close() }
         switch mode {
         case .graceful(let deadline):
@@ -200,12 +217,20 @@ public final class TypedPool<Input: Sendable>: Sendable {
         // to take: this finds nothing, but the balance must not depend on that reasoning.
         let left = queues.reduce(0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
+        await waitForSubmitters()
         return counters
+    }
+
+    /// Waits for calls of `trySubmit` that began before the shutdown (they find the queues closed and
+    /// count their jobs as rejected).
+    @inlinable
+    func waitForSubmitters() async {
+        while submitting.load(ordering: .sequentiallyConsistent) > 0 { await Task.yield() }
     }
 
     @inlinable
     func cancelRemaining() {
-        phase.store(2, ordering: .releasing)
+        phase.store(2, ordering: .sequentiallyConsistent)
         let left = queues.reduce(0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
         for task in tasks.withLock({ $0 }) { task.cancel() }
@@ -283,15 +308,14 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     }
 
     /// Sleeps until a job is pushed, a submitter wakes it to take from a busy queue, or the queue is
-    /// closed; `false` once it is closed and empty (the owner stops), `true` when jobs may wait here or,
-    /// by `othersHaveWork`, elsewhere.
+    /// closed; `true` when jobs may wait here or, by `othersHaveWork`, elsewhere (also while draining, so
+    /// an idle worker helps with a busy one's queue); `false` once it is closed and nothing waits anywhere.
     @inlinable
     func waitForWork(othersHaveWork: () -> Bool) async -> Bool {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
             let answer = state.withLock { state -> Bool? in
-                if !state.jobs.isEmpty { return true }
+                if !state.jobs.isEmpty || othersHaveWork() { return true }
                 if state.closed { return false }
-                if othersHaveWork() { return true }
                 state.sleeper = continuation
                 return nil
             }
