@@ -30,7 +30,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @usableFromInline let capacityPerWorker: Int
     @usableFromInline let batchSize: Int
     @usableFromInline let executor: DedicatedThreadExecutor
-    @usableFromInline let tasks = Mutex<[Task<Void, Never>]>([])
+    // Locked (a pthread mutex), not Mutex: ThreadSanitizer does not see Mutex's futex calls (see Locked).
+    @usableFromInline let tasks = Locked<[Task<Void, Never>]>([])
     @usableFromInline let nextQueue = Atomic<Int>(0)
     /// 0 running, 1 draining (no new jobs), 2 cancelling (what waits is cancelled, running jobs are told).
     @usableFromInline let phase = Atomic<Int>(0)
@@ -247,7 +248,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
 @usableFromInline
 final class WorkerQueue<Input: Sendable>: Sendable {
     @usableFromInline
-    struct State {
+    struct State: Sendable {
         @usableFromInline var jobs = Deque<Input>()
         @usableFromInline var sleeper: UnsafeContinuation<Bool, Never>?
         /// Set by a shutdown: nothing more is pushed, so nothing can land after the last count.
@@ -258,7 +259,7 @@ final class WorkerQueue<Input: Sendable>: Sendable {
 
     @usableFromInline init() {}
 
-    @usableFromInline let state = Mutex(State())
+    @usableFromInline let state = Locked(State())
     @usableFromInline let depth = Atomic<Int>(0)
 
     /// Jobs waiting (read without the lock: for choosing whom to steal from, and for snapshots).
