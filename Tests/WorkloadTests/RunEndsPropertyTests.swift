@@ -56,6 +56,11 @@ struct RunEndsPropertyTests {
             let elapsed = ContinuousClock.now - started
             let jobs = output.result.jobs
             let label = "\(demo) with \(overrides.joined(separator: " "))"
+            if elapsed > bound || !output.result.balanced {
+                // The property checker keeps the expectations' own messages to itself while it shrinks, so a
+                // failure in CI would name only the input: say what went wrong where the log shows it.
+                print("RunEndsPropertyTests: \(label): ended after \(elapsed) (bound \(bound)), \(jobs)")
+            }
             #expect(elapsed <= bound, "\(label): ended after \(elapsed), bound \(bound)")
             #expect(output.result.balanced, "\(label): \(jobs)")
             #expect(jobs.submitted == jobs.completed + jobs.failed + jobs.rejected + jobs.cancelled, "\(label): \(jobs)")
