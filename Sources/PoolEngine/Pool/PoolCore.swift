@@ -300,7 +300,10 @@ struct PoolCore: Sendable {
     /// Empties a worker's run buffer (the owner was cancelled, crashed, or ran long), returning the jobs.
     mutating func emptyBuffer(of id: WorkerID) -> [QueuedJob] {
         guard let buffer = runBuffers[id] else { return [] }
-        let jobs = buffer.jobs.withLock { ahead in
+        let jobs = buffer.jobs.withLock { ahead -> [QueuedJob] in
+            // Not copied when empty: copying an empty Deque writes the count of the array runtime's shared
+            // empty storage, which ThreadSanitizer reports as a race between every two threads doing it.
+            guard !ahead.isEmpty else { return [] }
             defer { ahead.removeAll() }
             return Array(ahead)
         }
