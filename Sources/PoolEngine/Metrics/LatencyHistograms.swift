@@ -62,16 +62,11 @@ public struct LatencySummary: Sendable, Equatable, Codable {
 
     public init(_ histogram: Histogram<UInt64>) {
         let toMilliseconds = { (nanoseconds: UInt64) in Double(nanoseconds) / 1e6 }
-        count = histogram.totalCount
-        guard count > 0 else {
-            mean = 0
-            p50 = 0
-            p90 = 0
-            p99 = 0
-            p999 = 0
-            max = 0
+        guard histogram.totalCount > 0 else {
+            self = LatencySummary()
             return
         }
+        count = histogram.totalCount
         mean = histogram.mean / 1e6
         p50 = toMilliseconds(histogram.valueAtPercentile(50))
         p90 = toMilliseconds(histogram.valueAtPercentile(90))
