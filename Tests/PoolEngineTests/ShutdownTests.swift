@@ -13,7 +13,9 @@ struct ShutdownTests {
                 await Task.yield()
             }
         }
-        #expect(await eventually(timeout: .seconds(60)) { pool.counters.submitted >= 500 })
+        // Mid-burst: a tenth of the burst is in. (Under ThreadSanitizer, beside the typed pool's stress test,
+        // 500 had not been submitted after 60 s in one CI run, so the wait is generous and the mark low.)
+        #expect(await eventually(timeout: .seconds(120)) { pool.counters.submitted >= 200 })
         let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
         await producer.value
         let counters = pool.counters
@@ -38,7 +40,8 @@ struct ShutdownTests {
         #expect(await eventually(timeout: .seconds(30)) { pool.snapshot(includingLatencies: false).phase != .running })
         let immediate = await pool.shutdown(.immediate)
         let graceful = await drain.value
-        #expect(ContinuousClock.now - started < .seconds(30), "not held up by the 600 s drain")
+        // Well short of the 600 s drain; the room is for a loaded machine (35 s was seen under ThreadSanitizer).
+        #expect(ContinuousClock.now - started < .seconds(120), "not held up by the 600 s drain")
         #expect(immediate == graceful, "one shutdown, one report")
         #expect(graceful.counters.cancelled == 50)
         expectBalanced(graceful.counters)

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 import Testing
@@ -101,4 +102,14 @@ final class Flag: Sendable {
     private let value = Atomic(false)
     func set(_ newValue: Bool = true) { value.store(newValue, ordering: .relaxed) }
     var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Whether these tests run under ThreadSanitizer (`.ci/run` sets POOLSCOPE_UNDER_TSAN): there everything is
+/// ~10x slower and the suites run beside each other on 2 cores, so stress tests do less and time bounds
+/// that are about the pool, not the machine, are given room.
+let underSanitizer = ProcessInfo.processInfo.environment["POOLSCOPE_UNDER_TSAN"] == "1"
+
+/// `work` under ThreadSanitizer divided by `divisor` (see ``underSanitizer``), else `work`.
+func scaledForSanitizer(_ work: Int, dividedBy divisor: Int = 5) -> Int {
+    underSanitizer ? max(work / divisor, 1) : work
 }

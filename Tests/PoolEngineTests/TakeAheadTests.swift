@@ -119,11 +119,8 @@ struct TakeAheadTests {
         #expect(pool.core.withLock { $0.takenAheadTotal } == 0)
     }
 
-    /// A fifth as many jobs under ThreadSanitizer (`.ci/run` sets POOLSCOPE_UNDER_TSAN): there everything is
-    /// ~10x slower, and these suites run beside the others on 2 cores.
-    private static func scaled(_ jobs: Int) -> Int {
-        ProcessInfo.processInfo.environment["POOLSCOPE_UNDER_TSAN"] == "1" ? jobs / 5 : jobs
-    }
+    /// A fifth as many jobs under ThreadSanitizer (see `underSanitizer`).
+    private static func scaled(_ jobs: Int) -> Int { scaledForSanitizer(jobs) }
 
     /// Two workers that take 32 jobs ahead whenever the queue allows, however loaded the machine is.
     private func takingAhead() -> PoolConfiguration {
