@@ -78,8 +78,13 @@ struct ClusterTests {
         #expect(try await eventually { try await database.status().jobs.discarded == 1 })
         let letters = try await database.deadLetters()
         #expect(letters.count == 1 && letters.first?.attempts == 3)
-        #expect(letters.first.map { $0.errors.components(separatedBy: "boom").count - 1 } == 3)
-        #expect(try await database.status().runs.failed == 3)
+        // Every attempt leaves one entry. On a loaded machine the node's heartbeat can miss the 2 s horizon (CI
+        // saw it once): then an attempt ends rescued, not failed: at-least-once, counted with its reason.
+        let entries = letters.first.map { $0.errors.components(separatedBy: "\"reason\"").count - 1 }
+        let booms = letters.first.map { $0.errors.components(separatedBy: "boom").count - 1 }
+        let runs = try await database.status().runs
+        #expect(entries == 3, "\(letters.first?.errors ?? "no dead letter")")
+        #expect(runs.failed + runs.rescued == 3 && runs.failed == booms && runs.failed >= 1, "\(runs)")
         #expect(try await database.retryDeadLetters(ids: nil).count == 1)
         #expect(try await eventually { try await database.status().jobs.discarded == 1 && attempts.withLock { $0 } == 6 })
         await node.stop()
