@@ -137,4 +137,86 @@ struct KeyedTests {
         let ownedBySecond = (0..<1_000).filter { jumpConsistentHash(key: stableKeyHash("user-\($0)"), buckets: 4) == 1 }.count
         #expect(queue.depths().lastKeyMovement?.moved == ownedBySecond, "a replacement takes over only its predecessor's keys")
     }
+
+    @Test(
+        "a worker takes ahead its keys' jobs round-robin, a turn of up to 8 per key, in order; put back, they return to the head of their keys"
+    )
+    func takeAheadAndPutBack() {
+        var queue = KeyedQueues()
+        #expect(queue.allowsTakingAhead && !queue.allowsMovingTakenJobs)
+        queue.workersChanged(to: [WorkerID(1)])
+        // Key k: 1...10, then key a: 11, 12; then 13 for k.
+        for id in 1...10 { _ = queue.enqueue(queued(UInt64(id), key: "k")) }
+        for id in 11...12 { _ = queue.enqueue(queued(UInt64(id), key: "a")) }
+        _ = queue.enqueue(queued(13, key: "k"))
+        var taken: [QueuedJob] = []
+        while let job = queue.takeAhead(for: WorkerID(1)) { taken.append(job) }
+        #expect(taken.map(\.id.rawValue) == [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 9, 10, 13], "turns of 8, in order within each key")
+        // Back to the example of two keys with short backlogs.
+        taken.removeAll()
+        for (id, key) in [(1, "k"), (2, "k"), (3, "k"), (4, "a"), (5, "a")] { _ = queue.enqueue(queued(UInt64(id), key: key)) }
+        for _ in 0..<5 { if let job = queue.takeAhead(for: WorkerID(1)) { taken.append(job) } }
+        #expect(taken.map(\.id.rawValue) == [1, 2, 3, 4, 5])
+        #expect(queue.count == 0)
+        // Job 1 ran; the worker's job suspended and the rest went back.
+        #expect(queue.jobFinished(taken[0], by: WorkerID(1)) == nil)
+        #expect(
+            queue.putBack(Array(taken.dropFirst())) == [
+                .worker(WorkerID(1)), .worker(WorkerID(1)), .worker(WorkerID(1)), .worker(WorkerID(1)),
+            ])
+        #expect(queue.count == 4 && queue.depths().perWorker[WorkerID(1)] == 4)
+        var again: [UInt64] = []
+        while let job = queue.dequeue(for: WorkerID(1)) {
+            again.append(job.id.rawValue)
+            _ = queue.jobFinished(job, by: WorkerID(1))
+        }
+        #expect(again.filter { $0 <= 3 } == [2, 3] && again.filter { $0 >= 4 } == [4, 5], "each key in order: \(again)")
+        #expect(queue.count == 0 && queue.depths().total == 0)
+    }
+
+    @Test("a key with two jobs taken ahead on its old owner keeps the new owner waiting until the last of them ends")
+    func takenAheadKeepsExclusivity() throws {
+        var queue = KeyedQueues()
+        queue.workersChanged(to: [WorkerID(1)])
+        for id in 1...3 { _ = queue.enqueue(queued(UInt64(id), key: "k")) }
+        let firstTaken = queue.dequeue(for: WorkerID(1))
+        let secondTaken = queue.takeAhead(for: WorkerID(1))
+        let first = try #require(firstTaken)
+        let second = try #require(secondTaken)
+        #expect([first.id, second.id] == [JobID(1), JobID(2)])
+        var workers = [WorkerID(1)]
+        var next = 2
+        while queue.owner(of: "k") == WorkerID(1) {
+            workers.append(WorkerID(next))
+            next += 1
+            queue.workersChanged(to: workers)
+        }
+        let newOwner = try #require(queue.owner(of: "k"))
+        #expect(queue.dequeue(for: newOwner) == nil)
+        #expect(queue.jobFinished(first, by: WorkerID(1)) == nil, "job 2 of the key still runs on worker 1")
+        #expect(queue.dequeue(for: newOwner) == nil, "so job 3 still waits")
+        #expect(queue.jobFinished(second, by: WorkerID(1)) == .worker(newOwner))
+        #expect(queue.dequeue(for: newOwner)?.id == JobID(3))
+    }
+
+    @Test("a key whose jobs all ended frees its slot; the next key in that slot is served once, not by its old entries")
+    func slotsAreReused() throws {
+        var queue = KeyedQueues()
+        queue.workersChanged(to: [WorkerID(1)])
+        for round in 0..<50 {
+            // Each round: a new key, queued, taken and finished; the freed slot goes to the next round's key.
+            _ = queue.enqueue(queued(UInt64(round * 2), key: "key-\(round)"))
+            _ = queue.enqueue(queued(UInt64(round * 2 + 1), key: "key-\(round)"))
+            let firstTaken = queue.dequeue(for: WorkerID(1))
+            let first = try #require(firstTaken)
+            _ = queue.jobFinished(first, by: WorkerID(1))
+            let secondTaken = queue.dequeue(for: WorkerID(1))
+            let second = try #require(secondTaken)
+            #expect(second.id.rawValue == UInt64(round * 2 + 1))
+            #expect(queue.dequeue(for: WorkerID(1)) == nil, "round \(round): nothing else waits")
+            _ = queue.jobFinished(second, by: WorkerID(1))
+            #expect(queue.count == 0)
+        }
+        #expect(queue.depths().ownedKeys[WorkerID(1)] == 50, "every key seen is still counted as owned")
+    }
 }

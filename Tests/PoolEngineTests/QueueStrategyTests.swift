@@ -134,6 +134,25 @@ struct QueueStrategyTests {
         #expect(queue.count == 5)
     }
 
+    @Test("with stealing a worker takes ahead only from its own queue, and put-back jobs are served first by anyone")
+    func perWorkerTakeAhead() {
+        #expect(!PerWorkerQueues(rule: .roundRobin, stealing: false).allowsTakingAhead, "without stealing: never")
+        var queue = PerWorkerQueues(rule: .roundRobin, stealing: true)
+        #expect(queue.allowsTakingAhead && queue.allowsMovingTakenJobs)
+        queue.workersChanged(to: [WorkerID(1), WorkerID(2)])
+        for id in 1...6 { _ = queue.enqueue(queued(UInt64(id))) }
+        // Worker 1 holds 1, 3, 5; worker 2 holds 2, 4, 6.
+        var taken: [QueuedJob] = []
+        while let job = queue.takeAhead(for: WorkerID(1)) { taken.append(job) }
+        #expect(taken.map(\.id.rawValue) == [1, 3, 5], "never another worker's jobs")
+        #expect(queue.count == 3)
+        // Worker 1 ran job 1 and put back the rest: they wait at the head of the shared queue, for anyone.
+        #expect(queue.putBack(Array(taken.dropFirst())) == [.anyWorker, .anyWorker])
+        #expect(queue.count == 5 && queue.depths().total == 5)
+        #expect(drain(&queue, for: WorkerID(2)) == [3, 5, 2, 4, 6])
+        #expect(queue.count == 0)
+    }
+
     @Test("a departing worker's queued jobs are dispatched to the others, none lost")
     func perWorkerRebalance() {
         var queue = PerWorkerQueues(rule: .roundRobin, stealing: false)

@@ -127,6 +127,7 @@ struct StrategyPoolTests {
         churn.cancel()
         let report = await pool.shutdown(.graceful(deadline: .seconds(300)))
         #expect(violations.withLock { $0 }.isEmpty, "\(violations.withLock { $0.prefix(5) })")
+        #expect(pool.core.withLock { $0.takenAheadTotal } > 0, "no keyed job was taken ahead: the run-at-a-time path went untested")
         #expect(report.counters.submitted == producers * perProducer)
         #expect(report.counters.completed == producers * perProducer)
         expectBalanced(report.counters)

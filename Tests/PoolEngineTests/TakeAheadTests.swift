@@ -9,9 +9,11 @@ import Testing
 /// while another worker is free.
 @Suite("Taking runs of short jobs ahead", .timeLimit(.minutes(3)))
 struct TakeAheadTests {
-    @Test("a job waiting for the next job still finishes: what a suspended or stalled worker took ahead goes back")
-    func dependentJobs() async throws {
-        let pool = try WorkerPool(configuration: takingAhead())
+    @Test(
+        "a job waiting for the next job still finishes: what a suspended or stalled worker took ahead goes back",
+        arguments: [QueueStrategyKind.sharedFIFO, .perWorker(.roundRobin, stealing: true)])
+    func dependentJobs(strategy: QueueStrategyKind) async throws {
+        let pool = try WorkerPool(configuration: takingAhead(strategy))
         let ran = Atomic(0)
         let pairs = 5
         // Far enough apart that a worker cannot reach the next pair within the 1 ms stall rule.
@@ -76,16 +78,18 @@ struct TakeAheadTests {
         expectBalanced(report.counters)
     }
 
-    @Test("crashing workers mid-run puts back the jobs they took ahead: none is lost, only interrupted ones rerun")
-    func crashesMidRun() async throws {
-        var configuration = takingAhead()
+    @Test(
+        "crashing workers mid-run puts back the jobs they took ahead: none is lost, only interrupted ones rerun",
+        arguments: [QueueStrategyKind.sharedFIFO, .perWorker(.roundRobin, stealing: true), .keyed])
+    func crashesMidRun(strategy: QueueStrategyKind) async throws {
+        var configuration = takingAhead(strategy)
         configuration.retry = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(1))
         let pool = try WorkerPool(configuration: configuration)
         let log = RunLog()
         let jobs = Self.scaled(50_000)
         // Each job spins ~5 µs, so the batch lasts long enough for a few dozen crashes to land mid-run.
         let batch = (0..<jobs).map { index in
-            Job {
+            Job(key: strategy == .keyed ? "key-\(index % 100)" : nil) {
                 spin(for: .microseconds(5))
                 log.ran(index)
             }
@@ -123,8 +127,9 @@ struct TakeAheadTests {
     private static func scaled(_ jobs: Int) -> Int { scaledForSanitizer(jobs) }
 
     /// Two workers that take 32 jobs ahead whenever the queue allows, however loaded the machine is.
-    private func takingAhead() -> PoolConfiguration {
+    private func takingAhead(_ strategy: QueueStrategyKind = .sharedFIFO) -> PoolConfiguration {
         var configuration = makeConfiguration(min: 2, max: 2, capacity: nil)
+        configuration.queueStrategy = strategy
         configuration.pacesTakeAhead = false
         return configuration
     }

@@ -53,8 +53,9 @@ public struct PoolConfiguration: Sendable {
     /// Whether to measure every attempt's latencies (queue wait, service, end to end). Off saves two clock
     /// readings and three histogram updates per job; counts, events and throughput stay exact.
     public var recordsLatencies: Bool = true
-    /// The most jobs a worker takes from a shared FIFO or LIFO queue beyond the one it runs now, so that a
-    /// run of short jobs costs one trip through the pool's lock instead of one per job. A worker takes
+    /// The most jobs a worker takes beyond the one it runs now (shared FIFO or LIFO, per-worker queues with
+    /// stealing, keyed), so that a run of short jobs costs one trip through the pool's lock instead of one
+    /// per job. A worker takes
     /// ahead only what fits in about 50 µs of its recent service time, never more than its share of the
     /// queue, and never under a rate limit or circuit breaker. Jobs taken ahead still count as waiting; a
     /// crashed worker puts back the ones it had not started. 0 turns it off.

@@ -247,7 +247,7 @@ struct PoolCore: Sendable {
         guard count > 0, let buffer = runBuffers[id] else { return 0 }
         var taken = 0
         buffer.jobs.withLock { ahead in
-            while taken < count, let job = queue.dequeue(for: id) {
+            while taken < count, let job = queue.takeAhead(for: id) {
                 ahead.append(job)
                 taken += 1
             }
@@ -274,7 +274,7 @@ struct PoolCore: Sendable {
     /// Takes a job for `id`, which found the queue empty, from the back of the fullest run buffer of
     /// another worker, so that a job taken ahead never waits behind a long one while a worker is free.
     private mutating func steal(for id: WorkerID) -> QueuedJob? {
-        guard takenAhead > 0 else { return nil }
+        guard takenAhead > 0, queue.allowsMovingTakenJobs else { return nil }
         var victim: (buffer: RunBuffer, depth: Int)?
         for (owner, buffer) in runBuffers where owner != id {
             let depth = buffer.jobs.withLock { $0.count }

@@ -15,11 +15,17 @@ public enum DispatchRule: String, Sendable, CaseIterable, Codable {
 /// the busiest queue, from the end opposite to the owner (the newest job), so owner and thief rarely want
 /// the same job and the owner keeps its oldest work in order. The road not taken: stealing half a queue at
 /// once (as Go's scheduler does); here one job at a time keeps depths exact for the dashboard.
+///
+/// With stealing, a worker may take runs of jobs ahead from its own queue (see
+/// ``PoolConfiguration/takeAhead``); what it could not start goes back to the front of the shared queue,
+/// which every worker serves before its own. Without stealing it may not: a worker runs only what was
+/// pushed to it, and a job taken ahead could be handed to another.
 public struct PerWorkerQueues: QueueStrategy {
     private var queues: [WorkerID: Deque<QueuedJob>] = [:]
     /// Workers in dispatch order.
     private var order: [WorkerID] = []
-    /// Jobs that arrived while there was no worker.
+    /// Jobs that arrived while there was no worker, and jobs taken ahead and put back: older than the
+    /// workers' own, so taken first.
     private var unassigned = Deque<QueuedJob>()
     private var nextIndex = 0
     private(set) public var count = 0
@@ -54,15 +60,27 @@ public struct PerWorkerQueues: QueueStrategy {
     }
 
     public mutating func dequeue(for worker: WorkerID) -> QueuedJob? {
-        if let job = queues[worker]?.popFirst() ?? unassigned.popFirst() {
-            count -= 1
-            return job
-        }
+        if let job = takeAhead(for: worker) { return job }
         guard stealing, let victim = busiestQueue(excluding: worker), let job = queues[victim]?.popLast() else {
             return nil
         }
         count -= 1
         return job
+    }
+
+    public var allowsTakingAhead: Bool { stealing }
+
+    /// The shared queue's next job, else the worker's own next one; never another's.
+    public mutating func takeAhead(for worker: WorkerID) -> QueuedJob? {
+        guard let job = unassigned.popFirst() ?? queues[worker]?.popFirst() else { return nil }
+        count -= 1
+        return job
+    }
+
+    public mutating func putBack(_ taken: [QueuedJob]) -> [DispatchTarget] {
+        for job in taken.reversed() { unassigned.prepend(job) }
+        count += taken.count
+        return taken.map { _ in .anyWorker }
     }
 
     private func busiestQueue(excluding worker: WorkerID) -> WorkerID? {

@@ -28,12 +28,20 @@ public protocol QueueStrategy: Sendable {
     /// The waiting jobs, by queue.
     func depths() -> QueueDepths
     /// Whether a worker may take several jobs at once when jobs are short (see
-    /// ``PoolConfiguration/takeAhead``). Only for strategies where taking order is running order and no
-    /// job waits on another's end: the shared FIFO and LIFO queues.
+    /// ``PoolConfiguration/takeAhead``). Only for strategies where a worker's taking order is its running
+    /// order and no job taken ahead waits on a job queued behind it: the shared FIFO and LIFO queues,
+    /// per-worker queues with stealing, and the keyed strategy.
     var allowsTakingAhead: Bool { get }
     /// Takes back jobs a worker took ahead but could not start (it crashed), as if they had never left.
     /// `jobs` are in the order they were taken.
     mutating func putBack(_ jobs: [QueuedJob]) -> [DispatchTarget]
+    /// The next job `worker` takes ahead, to run after the one it has (see ``allowsTakingAhead``), or `nil`
+    /// to take no more. By default ``dequeue(for:)``; per-worker queues take only from the worker's own.
+    mutating func takeAhead(for worker: WorkerID) -> QueuedJob?
+    /// Whether an idle worker may run a job another worker took ahead (from the back of its run buffer), so
+    /// no job taken ahead waits behind a long one while a worker is free. The keyed strategy says no: a
+    /// key's jobs run on its worker, in order.
+    var allowsMovingTakenJobs: Bool { get }
 }
 
 extension QueueStrategy {
@@ -42,6 +50,8 @@ extension QueueStrategy {
     public func workersToRetire(count: Int, from workers: [WorkerID]) -> [WorkerID]? { nil }
     public var allowsTakingAhead: Bool { false }
     public mutating func putBack(_ jobs: [QueuedJob]) -> [DispatchTarget] { jobs.map { enqueue($0) } }
+    public mutating func takeAhead(for worker: WorkerID) -> QueuedJob? { dequeue(for: worker) }
+    public var allowsMovingTakenJobs: Bool { true }
 }
 
 /// Which worker a newly queued job should wake.
@@ -116,6 +126,9 @@ public struct QueuedJob: Sendable {
     let outcome: OutcomeBox?
     /// Set when fault injection picked this attempt.
     var injectedFault: InjectedFault? = nil
+    /// The keyed strategy's slot for this job's key while it waits or runs (-1: none), so that taking and
+    /// finishing it hash nothing.
+    var keySlot: Int32 = -1
 }
 
 /// A worker's number, unique within one pool and never reused.
