@@ -5,14 +5,17 @@ import PoolEngine
 /// 1,024 at a time, for each pool that takes jobs (the typed pool's plain values, the closure pool's
 /// closures). `start` and `stop` bracket submitting and running, not making or shutting the pool.
 public enum AllocationCount {
-    public static let pools: [BenchPool] = [.poolscopeTyped, .poolscopeFIFO]
+    public static let pools: [BenchPool] = [.poolscopeTyped, .poolscopeTypedAsync, .poolscopeFIFO]
 
     /// Runs the workload; returns whether every job completed.
     public static func run(_ pool: BenchPool, jobs: Int, between start: () -> Void, and stop: () -> Void) async -> Bool {
         let done = SharedCount()
         switch pool {
-        case .poolscopeTyped:
-            let typed = TypedPool<Int>(workers: 2, capacityPerWorker: jobs) { _ in done.add() }
+        case .poolscopeTyped, .poolscopeTypedAsync:
+            let typed =
+                pool == .poolscopeTyped
+                ? TypedPool<Int>(workers: 2, capacityPerWorker: jobs, synchronousHandler: { _ in done.add() })
+                : TypedPool<Int>(workers: 2, capacityPerWorker: jobs, handler: { _ in done.add() })
             start()
             var next = 0
             while next < jobs {

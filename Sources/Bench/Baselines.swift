@@ -23,8 +23,11 @@ public enum BenchPool: String, Sendable, CaseIterable {
     case poolscopeFIFOStrict = "poolscope-fifo-strict"
     case poolscopeStealing = "poolscope-stealing"
     case poolscopeKeyed = "poolscope-keyed"
-    /// ``TypedPool``: one handler, jobs as plain values, per-worker queues.
+    /// ``TypedPool``: one handler, jobs as plain values, per-worker queues; a synchronous handler for the
+    /// CPU jobs (as a user writes a closure without `await`), an async one for the sleeping job.
     case poolscopeTyped = "poolscope-typed"
+    /// ``TypedPool`` with an async handler for every job: what an async call per job costs.
+    case poolscopeTypedAsync = "poolscope-typed-async"
     case dispatch
     case operationQueue = "operationqueue"
     case taskGroup = "taskgroup"
@@ -186,9 +189,17 @@ enum Baselines {
         }
     }
 
-    /// The typed pool: the job is its index, the handler the body; submitted 1,024 at a time.
-    static func typedPool(n: Int, workers: Int, body: @escaping AsyncJobBody) async -> Bool {
-        let pool = TypedPool<Int>(workers: workers, capacityPerWorker: n) { index in await body(index) }
+    /// The typed pool: the job is its index, the handler the body (synchronous when given one); submitted
+    /// 1,024 at a time.
+    static func typedPool(
+        n: Int, workers: Int, body: @escaping AsyncJobBody, synchronousBody: (@Sendable (Int) -> Void)?
+    ) async -> Bool {
+        let pool =
+            if let synchronousBody {
+                TypedPool<Int>(workers: workers, capacityPerWorker: n, synchronousHandler: { synchronousBody($0) })
+            } else {
+                TypedPool<Int>(workers: workers, capacityPerWorker: n, handler: { await body($0) })
+            }
         var start = 0
         while start < n {
             let end = min(start + 1_024, n)

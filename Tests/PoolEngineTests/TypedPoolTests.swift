@@ -16,6 +16,25 @@ struct TypedPoolTests {
         #expect(counters.submitted == 100_000 && counters.completed == 100_000 && counters.isBalanced, "\(counters)")
     }
 
+    @Test("a synchronous handler and an async one count alike: every job once, a throw a failure, all balanced")
+    func synchronousAndAsynchronous() async {
+        for synchronous in [true, false] {
+            let runs = Locked([UInt8](repeating: 0, count: 20_000))
+            let body: @Sendable (Int) throws -> Void = { index in
+                runs.withLock { $0[index] &+= 1 }
+                if index % 1_000 == 0 { throw TestFailure() }
+            }
+            let pool =
+                synchronous
+                ? TypedPool<Int>(workers: 2, batchSize: 16, synchronousHandler: body)
+                : TypedPool<Int>(workers: 2, batchSize: 16, handler: { try body($0) })
+            #expect(pool.trySubmit(contentsOf: 0..<20_000) == 20_000)
+            let counters = await pool.shutdown(.graceful(deadline: .seconds(60)))
+            #expect(runs.withLock { $0.allSatisfy { $0 == 1 } }, "synchronous: \(synchronous)")
+            #expect(counters.completed == 19_980 && counters.failed == 20 && counters.isBalanced, "\(counters)")
+        }
+    }
+
     @Test("a handler that throws fails its job; a full queue rejects; after shutdown everything is rejected; all balance")
     func failuresAndRejections() async {
         let gate = Gate()
