@@ -1,3 +1,4 @@
+import CHeap
 import Dashboard
 import Foundation
 import Logging
@@ -12,6 +13,9 @@ public struct ScaleFigures: Codable, Sendable {
     public var queuedJobs: Int
     public var queuedJobsRssMb: Double
     public var bytesPerQueuedJob: Double
+    /// The same number of jobs queued on ``TypedPool`` (`Int` inputs): what a job costs as a plain value.
+    public var typedQueuedJobsRssMb: Double
+    public var typedBytesPerQueuedJob: Double
     public var burstToScaleUpMs: Double
     public var frameRenderP50Ms: Double
     public var frameRenderP99Ms: Double
@@ -54,6 +58,27 @@ public struct ScaleFigures: Codable, Sendable {
             queuedMb = Benchmark.currentRSSMegabytes() - beforeQueue
             _ = await pool.shutdown(.immediate)
         }
+        // The same on the typed pool: one worker held by its first job while the rest wait. The closure
+        // pool's freed memory is handed back first, or the allocator reuses it and RSS does not move.
+        #if os(Linux)
+            malloc_trim(0)
+        #endif
+        let beforeTyped = Benchmark.currentRSSMegabytes()
+        var typedMb = 0.0
+        do {
+            let typed = TypedPool<Int>(workers: 1, capacityPerWorker: queued + 1, batchSize: 1) { index in
+                if index < 0 { try await Task.sleep(for: .seconds(60)) }
+            }
+            typed.trySubmit(-1)
+            var start = 0
+            while start < queued {
+                let end = min(start + 1_000, queued)
+                typed.trySubmit(contentsOf: start..<end)
+                start = end
+            }
+            typedMb = Benchmark.currentRSSMegabytes() - beforeTyped
+            _ = await typed.shutdown(.immediate)
+        }
         // Burst to scale-up decision.
         var reaction = 0.0
         if let pool = quietPool({
@@ -80,6 +105,7 @@ public struct ScaleFigures: Codable, Sendable {
             sleepingWorkers: workers, sleepingWorkersRssMb: round1(sleepingMb),
             kilobytesPerWorker: round1(sleepingMb * 1_024 / Double(workers)),
             queuedJobs: queued, queuedJobsRssMb: round1(queuedMb), bytesPerQueuedJob: round1(queuedMb * 1_048_576 / Double(queued)),
+            typedQueuedJobsRssMb: round1(typedMb), typedBytesPerQueuedJob: round1(typedMb * 1_048_576 / Double(queued)),
             burstToScaleUpMs: (reaction * 1_000).rounded() / 1_000, frameRenderP50Ms: render50, frameRenderP99Ms: render99,
             snapshotP50Ms: snapshot50, throughputWithDashboardRatio: (ratio * 1_000).rounded() / 1_000)
     }

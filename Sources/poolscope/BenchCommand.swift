@@ -128,6 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
         scale
           \(s.sleepingWorkers) sleeping workers: \(s.sleepingWorkersRssMb) MB RSS (\(s.kilobytesPerWorker) KB per worker)
           \(s.queuedJobs) queued jobs: \(s.queuedJobsRssMb) MB RSS (\(s.bytesPerQueuedJob) bytes per job)
+          \(s.queuedJobs) queued jobs on the typed pool (Int inputs): \(s.typedQueuedJobsRssMb) MB RSS (\(s.typedBytesPerQueuedJob) bytes per job)
           burst to scale-up decision: \(s.burstToScaleUpMs) ms
         dashboard
           frame render at 200 workers, 200x60: p50 \(s.frameRenderP50Ms) ms, p99 \(s.frameRenderP99Ms) ms (snapshot p50 \(s.snapshotP50Ms) ms)
