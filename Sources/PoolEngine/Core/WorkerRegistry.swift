@@ -60,15 +60,18 @@ struct WorkerRegistry<Parked, Handle> {
 
     /// The active workers as the scaler sees them: idle since when (a starting worker: since it started).
     var scalingCandidates: [ScalingInput.Worker] {
-        records.values.filter { !$0.retiring }.map { record in
+        var candidates: [ScalingInput.Worker] = []
+        candidates.reserveCapacity(records.count)
+        for record in records.values where !record.retiring {
             let idleSince: PoolInstant? =
                 switch record.state {
                 case .idle(let since): since
                 case .starting: record.startedAt
                 default: nil
                 }
-            return ScalingInput.Worker(id: record.id, idleSince: idleSince)
+            candidates.append(ScalingInput.Worker(id: record.id, idleSince: idleSince))
         }
+        return candidates
     }
 
     // MARK: Waiting for work

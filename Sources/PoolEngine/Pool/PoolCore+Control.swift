@@ -18,6 +18,9 @@ extension PoolCore {
             report(transition, effects: &effects)
             wakeParkedWorkersWithWork(effects: &effects)
         }
+        // A fixed-size pool at its size has nothing to decide (every decision lies within min...max): skip
+        // building the scaler's view of every worker ten times a second, most of an idle pool's CPU.
+        if settings.minWorkers == settings.maxWorkers && workers.active == settings.minWorkers { return }
         let input = ScalingInput(
             now: now, pending: pendingCount, workers: workers.scalingCandidates, lastScaledAt: lastScaledAt, settings: settings,
             load: loadWindow?.estimate(at: now), lastGrewAt: lastGrewAt)
