@@ -113,3 +113,10 @@ let underSanitizer = ProcessInfo.processInfo.environment["POOLSCOPE_UNDER_TSAN"]
 func scaledForSanitizer(_ work: Int, dividedBy divisor: Int = 5) -> Int {
     underSanitizer ? max(work / divisor, 1) : work
 }
+
+/// A count that jobs add to.
+final class Counter: Sendable {
+    private let count = Atomic(0)
+    func add() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}

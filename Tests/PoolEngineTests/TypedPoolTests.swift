@@ -147,10 +147,3 @@ struct TypedPoolTests {
         }
     }
 }
-
-/// A count that jobs add to.
-private final class Counter: Sendable {
-    private let count = Atomic(0)
-    func add() { count.add(1, ordering: .relaxed) }
-    var value: Int { count.load(ordering: .relaxed) }
-}

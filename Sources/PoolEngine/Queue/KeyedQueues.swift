@@ -203,6 +203,10 @@ public struct KeyedQueues: QueueStrategy {
 
     public var allowsTakingAhead: Bool { true }
 
+    /// Only keyed jobs: they stay with their worker anyway, while a job without a key taken ahead could
+    /// not be moved to an idle worker (``allowsMovingTakenJobs``) and would wait behind a long job.
+    public mutating func takeAhead(for worker: WorkerID) -> QueuedJob? { nextKeyed(for: worker) }
+
     public var allowsMovingTakenJobs: Bool { false }
 
     public mutating func putBack(_ taken: [QueuedJob]) -> [DispatchTarget] {

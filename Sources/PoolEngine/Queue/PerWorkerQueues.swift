@@ -115,7 +115,8 @@ public struct PerWorkerQueues: QueueStrategy {
         return all
     }
 
-    /// Keeps the queues of the workers that stay; the jobs of departed workers are dispatched again.
+    /// Keeps the queues of the workers that stay; the jobs of departed workers are dispatched again (to the
+    /// shared queue while there is no worker).
     public mutating func workersChanged(to workers: [WorkerID]) {
         let staying = Set(workers)
         var orphans = Deque<QueuedJob>()
@@ -124,8 +125,8 @@ public struct PerWorkerQueues: QueueStrategy {
             queues[id] = nil
         }
         order = workers
-        orphans.append(contentsOf: unassigned)
-        unassigned.removeAll()
+        // The shared queue stays as it is: it is served first by every worker, and moving it behind the
+        // workers' own jobs would send the oldest jobs (put back by a crashed worker) to the back.
         count -= orphans.count
         for job in orphans { _ = enqueue(job) }
     }
