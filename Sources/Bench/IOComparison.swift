@@ -20,6 +20,7 @@ public struct IOComparison: Codable, Sendable {
         var rows = [
             await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds),
             await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds),
+            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, sleepsOnWheel: true),
         ]
         if let row = peer?.io(workers: workers, rate: rate, seconds: seconds) { rows.append(row) }
         let bare = rows[0].cpuUsPerJob

@@ -69,8 +69,13 @@ public enum IOWorkload {
         }
     }
 
-    /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive.
-    public static func poolScope(workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100)) async -> Row {
+    /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive. With
+    /// `sleepsOnWheel`, jobs sleep as the scenarios' simulated jobs do, on the shared ``SleepWheel`` (one
+    /// timer for all) instead of a `Task.sleep` each.
+    public static func poolScope(
+        workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100), sleepsOnWheel: Bool = false
+    ) async -> Row {
+        let runner = sleepsOnWheel ? "poolscope-wheel" : "poolscope"
         let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
         var configuration = PoolConfiguration()
         configuration.name = "bench-io"
@@ -79,19 +84,19 @@ public enum IOWorkload {
         configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let before = cpuSeconds()
         guard let pool = try? WorkerPool(configuration: configuration) else {
-            return Row(runner: "poolscope", workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
+            return Row(runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
         }
         let done = SharedCount()
         await drive(jobs) { sleep in
             pool.trySubmit {
-                try? await Task.sleep(for: sleep)
+                if sleepsOnWheel { try? await SleepWheel.shared.sleep(for: sleep) } else { try? await Task.sleep(for: sleep) }
                 done.add()
             }
         }
         let report = await pool.shutdown(.graceful(deadline: .seconds(3_600)))
         let used = cpuSeconds() - before
         return Row(
-            runner: "poolscope", workers: workers, ratePerS: rate, seconds: seconds, jobs: jobs.count,
+            runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: jobs.count,
             cpuUsPerJob: rounded(used * 1e6 / Double(max(jobs.count, 1))),
             exactlyOnce: report.counters.completed == jobs.count && done.count == jobs.count)
     }

@@ -30,6 +30,7 @@ struct BenchTests {
         for row in [
             await IOWorkload.bareSwift(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10)),
             await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10)),
+            await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), sleepsOnWheel: true),
         ] {
             #expect(row.exactlyOnce && row.jobs == stream.count, "\(row.runner)")
         }
