@@ -38,11 +38,11 @@ public struct IOComparison: Codable, Sendable {
     public var table: String {
         var lines = [
             "waiting jobs (sleep Exp(100 ms), Poisson arrivals): CPU per job",
-            "runner        W    rate/s  jobs    CPU us/job  vs bare Swift  once",
+            "runner           W    rate/s  jobs    CPU us/job  vs bare Swift  once",
         ]
         for row in rows {
             lines.append(
-                row.runner.padding(toLength: 12, withPad: " ", startingAt: 0) + "  "
+                row.runner.padding(toLength: 15, withPad: " ", startingAt: 0) + "  "
                     + "\(row.workers)".padding(toLength: 4, withPad: " ", startingAt: 0)
                     + " " + "\(Int(row.ratePerS))".padding(toLength: 7, withPad: " ", startingAt: 0) + " "
                     + "\(row.jobs)".padding(toLength: 7, withPad: " ", startingAt: 0)
