@@ -83,7 +83,7 @@ public final class ScenarioClock: PoolClock {
             let remaining = deadline - now()
             if remaining <= .zero { return }
             let wait = wallTime(for: remaining).map { min($0, Self.recheck) } ?? Self.recheck
-            try await SleepWheel.shared.sleep(for: max(wait, .microseconds(1)))
+            try await Task.sleep(for: max(wait, .microseconds(1)))
         }
     }
 }

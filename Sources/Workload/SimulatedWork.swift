@@ -14,8 +14,7 @@ public enum SimulatedWork {
     ) -> Job {
         let service = spec.service
         @Sendable func sleep(_ duration: Duration) async throws {
-            // One timer for every simulated sleep (see SleepWheel), not a runtime timer per job.
-            if let clock { try await clock.sleep(for: duration) } else { try await SleepWheel.shared.sleep(for: duration) }
+            if let clock { try await clock.sleep(for: duration) } else { try await Task.sleep(for: duration) }
         }
         @Sendable func wall(_ duration: Duration) -> Duration { clock.map { duration / max($0.speed, 0.001) } ?? duration }
         let attempts = AttemptCounter()
