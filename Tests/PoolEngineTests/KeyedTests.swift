@@ -96,15 +96,7 @@ struct KeyedTests {
         _ = queue.enqueue(queued(2, key: "k"))
         let first = queue.dequeue(for: WorkerID(1))
         #expect(first?.id == JobID(1))
-        // Grow until "k" belongs to another worker.
-        var workers = [WorkerID(1)]
-        var next = 2
-        while queue.owner(of: "k") == WorkerID(1) {
-            workers.append(WorkerID(next))
-            next += 1
-            queue.workersChanged(to: workers)
-        }
-        let newOwner = try #require(queue.owner(of: "k"))
+        let newOwner = try #require(growUntilMoved("k", from: WorkerID(1), in: &queue))
         #expect(queue.dequeue(for: newOwner) == nil, "job 2 must wait for job 1 to finish on worker 1")
         let wake = queue.jobFinished(try #require(first), by: WorkerID(1))
         #expect(wake == .worker(newOwner))
@@ -184,14 +176,7 @@ struct KeyedTests {
         let first = try #require(firstTaken)
         let second = try #require(secondTaken)
         #expect([first.id, second.id] == [JobID(1), JobID(2)])
-        var workers = [WorkerID(1)]
-        var next = 2
-        while queue.owner(of: "k") == WorkerID(1) {
-            workers.append(WorkerID(next))
-            next += 1
-            queue.workersChanged(to: workers)
-        }
-        let newOwner = try #require(queue.owner(of: "k"))
+        let newOwner = try #require(growUntilMoved("k", from: WorkerID(1), in: &queue))
         #expect(queue.dequeue(for: newOwner) == nil)
         #expect(queue.jobFinished(first, by: WorkerID(1)) == nil, "job 2 of the key still runs on worker 1")
         #expect(queue.dequeue(for: newOwner) == nil, "so job 3 still waits")
@@ -218,5 +203,17 @@ struct KeyedTests {
             #expect(queue.count == 0)
         }
         #expect(queue.depths().ownedKeys[WorkerID(1)] == 50, "every key seen is still counted as owned")
+    }
+
+    /// Adds workers 2, 3, ... to a queue whose only worker is `owner` until `key` belongs to another; that one.
+    private func growUntilMoved(_ key: String, from owner: WorkerID, in queue: inout KeyedQueues) -> WorkerID? {
+        var workers = [owner]
+        var next = owner.rawValue + 1
+        while queue.owner(of: key) == owner {
+            workers.append(WorkerID(next))
+            next += 1
+            queue.workersChanged(to: workers)
+        }
+        return queue.owner(of: key)
     }
 }

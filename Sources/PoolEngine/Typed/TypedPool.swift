@@ -182,39 +182,33 @@ public final class TypedPool<Input: Sendable>: Sendable {
         case .synchronous(let handler): return runSynchronously(batch, handler)
         case .asynchronous(let asynchronous): handler = asynchronous
         }
-        var (done, threw, stopped) = (0, 0, 0)
+        var tally = BatchTally()
         for input in batch {
-            if phase.load(ordering: .relaxed) == 2 {
-                stopped += 1
-                continue
-            }
+            guard tally.mayStart(phase) else { continue }
             do {
                 try await handler(input)
-                done += 1
+                tally.done += 1
             } catch {
-                if phase.load(ordering: .acquiring) == 2 { stopped += 1 } else { threw += 1 }
+                tally.failedOrStopped(phase)
             }
         }
-        return (done, threw, stopped)
+        return (tally.done, tally.failed, tally.stopped)
     }
 
     /// ``run(_:)`` for a synchronous handler.
     @inlinable
     func runSynchronously(_ batch: [Input], _ handler: SynchronousHandler) -> (done: Int, threw: Int, stopped: Int) {
-        var (done, threw, stopped) = (0, 0, 0)
+        var tally = BatchTally()
         for input in batch {
-            if phase.load(ordering: .relaxed) == 2 {
-                stopped += 1
-                continue
-            }
+            guard tally.mayStart(phase) else { continue }
             do {
                 try handler(input)
-                done += 1
+                tally.done += 1
             } catch {
-                if phase.load(ordering: .acquiring) == 2 { stopped += 1 } else { threw += 1 }
+                tally.failedOrStopped(phase)
             }
         }
-        return (done, threw, stopped)
+        return (tally.done, tally.failed, tally.stopped)
     }
 
     /// Wakes one sleeping worker other than `queue`'s owner, if any sleeps, to take from the busy queues.
@@ -396,5 +390,29 @@ final class WorkerQueue<Input: Sendable>: Sendable {
             }
             return state.jobs.count
         }
+    }
+}
+
+/// How a worker's batch ended, job by job: the rules both batch loops (async and synchronous handler) share.
+@usableFromInline
+struct BatchTally {
+    @usableFromInline var done = 0
+    @usableFromInline var failed = 0
+    @usableFromInline var stopped = 0
+
+    @inlinable init() {}
+
+    /// Whether the next job may start: not once the pool is cancelling (phase 2), when it counts as stopped.
+    @inlinable
+    mutating func mayStart(_ phase: borrowing Atomic<Int>) -> Bool {
+        guard phase.load(ordering: .relaxed) == 2 else { return true }
+        stopped += 1
+        return false
+    }
+
+    /// A job threw: a failure, or, when the pool is cancelling, the cancellation it was told of.
+    @inlinable
+    mutating func failedOrStopped(_ phase: borrowing Atomic<Int>) {
+        if phase.load(ordering: .acquiring) == 2 { stopped += 1 } else { failed += 1 }
     }
 }
