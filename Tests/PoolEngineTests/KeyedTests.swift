@@ -184,9 +184,11 @@ struct KeyedTests {
         #expect(queue.dequeue(for: newOwner)?.id == JobID(3))
     }
 
-    @Test("a key whose jobs all ended frees its slot; the next key in that slot is served once, not by its old entries")
-    func slotsAreReused() throws {
-        var queue = KeyedQueues()
+    @Test(
+        "a key whose jobs all ended frees its slot (at once, or once more keys idle than are kept); the next key in that slot is served once, not by its old entries",
+        arguments: [0, 2])
+    func slotsAreReused(idleSlotsKept: Int) throws {
+        var queue = KeyedQueues(idleSlotsKept: idleSlotsKept)
         queue.workersChanged(to: [WorkerID(1)])
         for round in 0..<50 {
             // Each round: a new key, queued, taken and finished; the freed slot goes to the next round's key.

@@ -97,7 +97,8 @@ struct WorkerRegistry<Parked, Handle> {
 
     /// The worker to wake first: the one parked last.
     var lastParked: WorkerID? { parkedOrder.last }
-    func isParked(_ id: WorkerID) -> Bool { records[id]?.parked != nil }
+    /// Whether `id` is parked: under load none is, and then this looks nothing up (it is asked per job).
+    func isParked(_ id: WorkerID) -> Bool { !parkedOrder.isEmpty && records[id]?.parked != nil }
 
     /// Unparks every parked worker, returning what resumes each.
     mutating func unparkAll() -> [Parked] {

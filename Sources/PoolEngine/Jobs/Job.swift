@@ -7,27 +7,26 @@ public struct Job: Sendable {
     /// switch.
     public typealias Work = nonisolated(nonsending) @Sendable () async throws -> Void
 
-    /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order).
-    public var key: String? {
-        get { options?.key }
-        set { options = Options.make(key: newValue, priority: priority, timeout: timeout) }
-    }
+    /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order). Kept in
+    /// line: a key of up to 15 UTF-8 bytes is stored in the job itself, so a keyed job allocates nothing
+    /// for its key and copying it retains nothing.
+    public var key: String?
     /// Higher runs sooner under a priority strategy; other strategies ignore it.
     public var priority: Int {
-        get { options?.priority ?? 0 }
-        set { options = Options.make(key: key, priority: newValue, timeout: timeout) }
+        get { extras?.priority ?? 0 }
+        set { extras = Extras.make(priority: newValue, timeout: timeout) }
     }
     /// The longest one attempt may run before it is cancelled and counted as timed out; `nil` uses the
     /// pool's ``PoolConfiguration/defaultTimeout``.
     public var timeout: Duration? {
-        get { options?.timeout }
-        set { options = Options.make(key: key, priority: priority, timeout: newValue) }
+        get { extras?.timeout }
+        set { extras = Extras.make(priority: priority, timeout: newValue) }
     }
     /// The work itself.
     public var work: Work
-    /// Key, priority and timeout, kept out of line and absent when all are defaults: a plain job is then
-    /// three words, which is what a queue of a million of them costs per job.
-    private var options: Options?
+    /// Priority and timeout, kept out of line and absent when both are defaults: a plain job is then five
+    /// words, which is what a queue of a million of them costs per job.
+    private var extras: Extras?
 
     public init(
         key: String? = nil,
@@ -36,22 +35,21 @@ public struct Job: Sendable {
         _ work: nonisolated(nonsending) @escaping @Sendable () async throws -> Void
     ) {
         self.work = work
-        self.options = Options.make(key: key, priority: priority, timeout: timeout)
+        self.key = key
+        self.extras = Extras.make(priority: priority, timeout: timeout)
     }
 
-    private final class Options: Sendable {
-        let key: String?
+    private final class Extras: Sendable {
         let priority: Int
         let timeout: Duration?
 
-        private init(key: String?, priority: Int, timeout: Duration?) {
-            self.key = key
+        private init(priority: Int, timeout: Duration?) {
             self.priority = priority
             self.timeout = timeout
         }
 
-        static func make(key: String?, priority: Int, timeout: Duration?) -> Options? {
-            key == nil && priority == 0 && timeout == nil ? nil : Options(key: key, priority: priority, timeout: timeout)
+        static func make(priority: Int, timeout: Duration?) -> Extras? {
+            priority == 0 && timeout == nil ? nil : Extras(priority: priority, timeout: timeout)
         }
     }
 }

@@ -132,9 +132,10 @@ struct PoolCore: Sendable {
             break
         }
         let queued = admit(job, box: box, now: now)
+        let id = queued.id
         enqueue(queued, effects: &effects)
         scaleIfOverThreshold(now: now, effects: &effects)
-        return .decided(.accepted(queued.id))
+        return .decided(.accepted(id))
     }
 
     private mutating func breakerAdmits(now: PoolInstant, effects: inout Effects) -> Bool {
@@ -162,7 +163,7 @@ struct PoolCore: Sendable {
 
     /// Every attempt a worker will serve comes through here (new jobs, admitted waiters, retries), so the
     /// target-wait estimate counts attempts, as the workers' busy time does; jobs run in the caller do not.
-    private mutating func enqueue(_ job: QueuedJob, effects: inout Effects) {
+    private mutating func enqueue(_ job: consuming QueuedJob, effects: inout Effects) {
         loadWindow?.arrived(at: effects.now)
         let target = queue.enqueue(job)
         wakeWorker(for: target, effects: &effects)

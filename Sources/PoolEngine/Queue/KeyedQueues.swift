@@ -23,13 +23,13 @@ import DequeModule
 /// another worker (``allowsMovingTakenJobs`` is false), and jobs put back return to the front of their
 /// key's FIFO.
 public struct KeyedQueues: QueueStrategy {
-    /// One live key: jobs waiting or running.
+    /// One live key: jobs waiting or running (or, parked, none: see ``idleSlotsKept``).
     struct KeySlot {
         var key: String
         var hash: UInt64
         var pending = Deque<QueuedJob>()
-        /// The worker whose ready list holds this key, while jobs wait (nil: none, or no worker yet).
-        var home: WorkerID?
+        /// The place whose ready list holds this key, while jobs wait (-1: none, or no worker yet).
+        var home: Int32 = -1
         /// The worker running this key's jobs, and how many it has taken and not yet finished.
         var runner: WorkerID?
         var running = 0
@@ -38,6 +38,8 @@ public struct KeyedQueues: QueueStrategy {
         var ticket: UInt32 = 0
         /// Jobs served in this key's current turn on its worker's ready list.
         var servedThisTurn = 0
+        /// Bumped when the slot is freed, so a parked entry from the slot's earlier life is skipped.
+        var generation: UInt32 = 0
 
         var isIdle: Bool { pending.isEmpty && running == 0 }
     }
@@ -47,17 +49,40 @@ public struct KeyedQueues: QueueStrategy {
         var ticket: UInt32
     }
 
+    /// A key in the slot index, hashed by its stable hash (computed once per job, and cheaper than
+    /// hashing the string itself).
+    struct IndexKey: Hashable {
+        var key: String
+        var hash: UInt64
+
+        static func == (lhs: IndexKey, rhs: IndexKey) -> Bool { lhs.hash == rhs.hash && lhs.key == rhs.key }
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
+
+    struct ParkedSlot {
+        var slot: Int32
+        var generation: UInt32
+    }
+
+    /// The workers in their numbered places (a key's place is its jump hash over `places.count`).
     private var places: [WorkerID] = []
+    private var placeOfWorker: [WorkerID: Int] = [:]
+    /// The last worker asked for and its place: a worker taking jobs ahead asks once per job.
+    private var lastAsked: (worker: WorkerID, place: Int)?
+    /// Per place: its keys with waiting jobs, served round-robin; how many jobs they hold; how many known
+    /// keys hash to it.
+    private var ready: [Deque<ReadyEntry>] = []
+    private var waiting: [Int] = []
+    private var ownedKeyCounts: [Int] = []
     private var slots: [KeySlot] = []
-    private var slotOfKey: [String: Int32] = [:]
+    private var slotOfKey: [IndexKey: Int32] = [:]
     private var freeSlots: [Int32] = []
-    /// Per worker, its keys with waiting jobs, served round-robin.
-    private var ready: [WorkerID: Deque<ReadyEntry>] = [:]
-    private var waitingPerWorker: [WorkerID: Int] = [:]
+    /// Slots whose key has nothing waiting or running, oldest first, kept for the key's next job.
+    private var parked = Deque<ParkedSlot>()
+    private let idleSlotsKept: Int
     private var unkeyed = Deque<QueuedJob>()
     /// Every key seen (up to ``trackedKeyLimit``), for the snapshot's count of keys per worker.
     private var knownKeys: Set<String> = []
-    private var ownedKeyCounts: [WorkerID: Int] = [:]
     /// What the last change of workers did to the known keys.
     private var lastResize: KeyMovement?
     private(set) public var count = 0
@@ -68,112 +93,141 @@ public struct KeyedQueues: QueueStrategy {
     /// deep backlogs made nearly every take a cache miss. Fairness between keys is per turn, as before.
     public static let jobsPerTurn = 8
 
-    public init() {}
+    /// A keyed strategy that keeps the slots of up to 4,096 keys with nothing to do, so a key that comes
+    /// and goes (the usual case: a customer's, a device's jobs) is not hashed and set up again each time.
+    public init() { self.init(idleSlotsKept: 4_096) }
+
+    /// `idleSlotsKept: 0` frees a key's slot as soon as its last job ends (for tests of slot reuse).
+    init(idleSlotsKept: Int) { self.idleSlotsKept = max(idleSlotsKept, 0) }
 
     /// The worker that owns `key` now, if there is any worker.
-    public func owner(of key: String) -> WorkerID? { owner(ofHash: stableKeyHash(key)) }
+    public func owner(of key: String) -> WorkerID? { place(ofHash: stableKeyHash(key)).map { places[$0] } }
 
-    private func owner(ofHash hash: UInt64) -> WorkerID? {
+    private func place(ofHash hash: UInt64) -> Int? {
         guard !places.isEmpty else { return nil }
-        return places[jumpConsistentHash(key: hash, buckets: places.count)]
+        return Int(jumpConsistentHash(key: hash, buckets: places.count))
     }
 
-    public mutating func enqueue(_ job: QueuedJob) -> DispatchTarget {
+    public mutating func enqueue(_ job: consuming QueuedJob) -> DispatchTarget {
         count += 1
         guard let key = job.job.key else {
             unkeyed.append(job)
             return .anyWorker
         }
-        let slot = intern(key)
-        var job = job
-        job.keySlot = slot
-        let index = Int(slot)
+        let index = intern(key)
+        job.keySlot = Int32(index)
         slots[index].pending.append(job)
-        if let current = slots[index].home {
-            waitingPerWorker[current, default: 0] += 1
-            return .worker(current)
+        let home = Int(slots[index].home)
+        if home >= 0 {
+            waiting[home] += 1
+            return .worker(places[home])
         }
-        guard let owner = owner(ofHash: slots[index].hash) else { return .anyWorker }
-        place(index, on: owner)
-        return .worker(owner)
+        guard let place = place(ofHash: slots[index].hash) else { return .anyWorker }
+        put(index, on: place)
+        return .worker(places[place])
     }
 
-    /// The slot of `key`, taking a free one if the key is not live.
-    private mutating func intern(_ key: String) -> Int32 {
-        if let slot = slotOfKey[key] { return slot }
-        if knownKeys.count < Self.trackedKeyLimit, knownKeys.insert(key).inserted, let owner = owner(of: key) {
-            ownedKeyCounts[owner, default: 0] += 1
+    /// The slot of `key`, taking a free one if the key has none.
+    private mutating func intern(_ key: String) -> Int {
+        let hash = stableKeyHash(key)
+        let indexKey = IndexKey(key: key, hash: hash)
+        if let slot = slotOfKey[indexKey] { return Int(slot) }
+        if knownKeys.count < Self.trackedKeyLimit, knownKeys.insert(key).inserted, let place = place(ofHash: hash) {
+            ownedKeyCounts[place] += 1
         }
-        let slot: Int32
+        let index: Int
         if let free = freeSlots.popLast() {
-            slot = free
-            // The ticket goes on counting, so entries of the slot's previous key stay dead.
-            slots[Int(free)] = KeySlot(key: key, hash: stableKeyHash(key), ticket: slots[Int(free)].ticket &+ 1)
+            index = Int(free)
+            // The ticket and generation go on counting, so entries of the slot's previous key stay dead.
+            let old = slots[index]
+            slots[index] = KeySlot(key: key, hash: hash, ticket: old.ticket &+ 1, generation: old.generation)
         } else {
-            slot = Int32(slots.count)
-            slots.append(KeySlot(key: key, hash: stableKeyHash(key)))
+            index = slots.count
+            slots.append(KeySlot(key: key, hash: hash))
         }
-        slotOfKey[key] = slot
-        return slot
+        slotOfKey[indexKey] = Int32(index)
+        return index
     }
 
-    /// Frees a slot whose key has nothing waiting or running.
-    private mutating func releaseIfIdle(_ index: Int) {
+    /// Parks a slot whose key has nothing waiting or running; frees the oldest parked beyond the limit.
+    private mutating func parkIfIdle(_ index: Int) {
         guard slots[index].isIdle else { return }
-        slotOfKey[slots[index].key] = nil
-        slots[index].home = nil
+        guard idleSlotsKept > 0 else { return free(index) }
+        parked.append(ParkedSlot(slot: Int32(index), generation: slots[index].generation))
+        while parked.count > idleSlotsKept, let oldest = parked.popFirst() {
+            let slot = Int(oldest.slot)
+            if slots[slot].generation == oldest.generation && slots[slot].isIdle { free(slot) }
+        }
+    }
+
+    private mutating func free(_ index: Int) {
+        slotOfKey[IndexKey(key: slots[index].key, hash: slots[index].hash)] = nil
+        slots[index].home = -1
         slots[index].runner = nil
         slots[index].ticket &+= 1
+        slots[index].generation &+= 1
         slots[index].pending = Deque()
         freeSlots.append(Int32(index))
     }
 
-    /// Puts a key (with its waiting jobs) on `worker`'s ready list.
-    private mutating func place(_ index: Int, on worker: WorkerID) {
-        slots[index].home = worker
-        waitingPerWorker[worker, default: 0] += slots[index].pending.count
-        list(index, on: worker)
+    /// Puts a key (with its waiting jobs) on a place's ready list.
+    private mutating func put(_ index: Int, on place: Int) {
+        slots[index].home = Int32(place)
+        slots[index].servedThisTurn = 0
+        waiting[place] += slots[index].pending.count
+        list(index, on: place)
     }
 
-    private mutating func list(_ index: Int, on worker: WorkerID, first: Bool = false) {
+    private mutating func list(_ index: Int, on place: Int) {
         slots[index].ticket &+= 1
-        let entry = ReadyEntry(slot: Int32(index), ticket: slots[index].ticket)
-        if first { ready[worker, default: []].prepend(entry) } else { ready[worker, default: []].append(entry) }
+        ready[place].append(ReadyEntry(slot: Int32(index), ticket: slots[index].ticket))
+    }
+
+    private mutating func place(of worker: WorkerID) -> Int? {
+        if let lastAsked, lastAsked.worker == worker { return lastAsked.place }
+        guard let place = placeOfWorker[worker] else { return nil }
+        lastAsked = (worker, place)
+        return place
     }
 
     public mutating func dequeue(for worker: WorkerID) -> QueuedJob? {
-        if let job = nextKeyed(for: worker) { return job }
+        if let place = place(of: worker), let job = nextKeyed(at: place) { return job }
         guard let job = unkeyed.popFirst() else { return nil }
         count -= 1
         return job
     }
 
-    private mutating func nextKeyed(for worker: WorkerID) -> QueuedJob? {
-        var passes = ready[worker]?.count ?? 0
-        while passes > 0, let entry = ready[worker]?.popFirst() {
+    /// The next job of the keys on `place`'s ready list. A key being served stays first on the list until
+    /// its turn ends, so a run of its jobs costs no list traffic.
+    private mutating func nextKeyed(at place: Int) -> QueuedJob? {
+        let worker = places[place]
+        var passes = ready[place].count
+        while passes > 0, let entry = ready[place].first {
             passes -= 1
             let index = Int(entry.slot)
-            guard slots[index].ticket == entry.ticket, slots[index].home == worker, !slots[index].pending.isEmpty else {
-                continue  // left behind by a move, an emptied FIFO or a reused slot
+            guard slots[index].ticket == entry.ticket, Int(slots[index].home) == place, !slots[index].pending.isEmpty else {
+                ready[place].removeFirst()  // left behind by a move, an emptied FIFO or a reused slot
+                continue
             }
             if slots[index].running > 0, slots[index].runner != worker {
-                list(index, on: worker)  // still running on its previous owner: pass over it for now
+                ready[place].removeFirst()
+                list(index, on: place)  // still running on its previous owner: pass over it for now
                 continue
             }
             guard let job = slots[index].pending.popFirst() else { continue }
             count -= 1
-            waitingPerWorker[worker, default: 0] -= 1
+            waiting[place] -= 1
             slots[index].runner = worker
             slots[index].running += 1
             slots[index].servedThisTurn += 1
             if slots[index].pending.isEmpty {
-                slots[index].home = nil
+                slots[index].home = -1
                 slots[index].servedThisTurn = 0
-            } else if slots[index].servedThisTurn < Self.jobsPerTurn {
-                list(index, on: worker, first: true)  // its turn goes on
-            } else {
+                ready[place].removeFirst()
+            } else if slots[index].servedThisTurn >= Self.jobsPerTurn {
                 slots[index].servedThisTurn = 0
-                list(index, on: worker)
+                ready[place].removeFirst()
+                list(index, on: place)
             }
             return job
         }
@@ -183,8 +237,7 @@ public struct KeyedQueues: QueueStrategy {
     /// The slot a keyed job taken from this strategy still holds, if it is the live one of its key.
     private func liveSlot(of job: QueuedJob) -> Int? {
         let index = Int(job.keySlot)
-        guard job.job.key != nil, index >= 0, index < slots.count, slots[index].running > 0,
-            slots[index].key == job.job.key
+        guard index >= 0, index < slots.count, slots[index].running > 0, let key = job.job.key, slots[index].key == key
         else { return nil }
         return index
     }
@@ -194,10 +247,11 @@ public struct KeyedQueues: QueueStrategy {
         slots[index].running -= 1
         guard slots[index].running == 0 else { return nil }
         slots[index].runner = nil
-        if let next = slots[index].home {
-            return next != worker ? .worker(next) : nil
+        let home = Int(slots[index].home)
+        if home >= 0 {
+            return places[home] != worker ? .worker(places[home]) : nil
         }
-        releaseIfIdle(index)
+        parkIfIdle(index)
         return nil
     }
 
@@ -205,7 +259,10 @@ public struct KeyedQueues: QueueStrategy {
 
     /// Only keyed jobs: they stay with their worker anyway, while a job without a key taken ahead could
     /// not be moved to an idle worker (``allowsMovingTakenJobs``) and would wait behind a long job.
-    public mutating func takeAhead(for worker: WorkerID) -> QueuedJob? { nextKeyed(for: worker) }
+    public mutating func takeAhead(for worker: WorkerID) -> QueuedJob? {
+        guard let place = place(of: worker) else { return nil }
+        return nextKeyed(at: place)
+    }
 
     public var allowsMovingTakenJobs: Bool { false }
 
@@ -221,12 +278,13 @@ public struct KeyedQueues: QueueStrategy {
             slots[index].running -= 1
             if slots[index].running == 0 { slots[index].runner = nil }
             slots[index].pending.prepend(job)
-            if let home = slots[index].home {
-                waitingPerWorker[home, default: 0] += 1
-                targets.append(.worker(home))
-            } else if let owner = owner(ofHash: slots[index].hash) {
-                place(index, on: owner)
-                targets.append(.worker(owner))
+            let home = Int(slots[index].home)
+            if home >= 0 {
+                waiting[home] += 1
+                targets.append(.worker(places[home]))
+            } else if let place = place(ofHash: slots[index].hash) {
+                put(index, on: place)
+                targets.append(.worker(places[place]))
             } else {
                 targets.append(.anyWorker)
             }
@@ -247,10 +305,11 @@ public struct KeyedQueues: QueueStrategy {
         }
         guard let index = oldest, let job = slots[index].pending.popFirst() else { return nil }
         count -= 1
-        if let owner = slots[index].home { waitingPerWorker[owner, default: 0] -= 1 }
+        let home = Int(slots[index].home)
+        if home >= 0 { waiting[home] -= 1 }
         if slots[index].pending.isEmpty {
-            slots[index].home = nil
-            releaseIfIdle(index)
+            slots[index].home = -1
+            parkIfIdle(index)
         }
         return job
     }
@@ -259,12 +318,14 @@ public struct KeyedQueues: QueueStrategy {
         var all = Array(unkeyed)
         for index in slots.indices where !slots[index].pending.isEmpty {
             all.append(contentsOf: slots[index].pending)
-            slots[index].pending = Deque()
-            slots[index].home = nil
-            releaseIfIdle(index)
+            slots[index].pending.removeAll()
+            slots[index].home = -1
+            parkIfIdle(index)
         }
-        ready.removeAll()
-        waitingPerWorker.removeAll()
+        for place in ready.indices {
+            ready[place].removeAll()
+            waiting[place] = 0
+        }
         unkeyed.removeAll()
         count = 0
         return all
@@ -301,43 +362,40 @@ public struct KeyedQueues: QueueStrategy {
             var moved = 0
             for key in knownKeys {
                 let hash = stableKeyHash(key)
-                if before[jumpConsistentHash(key: hash, buckets: before.count)] != owner(ofHash: hash) { moved += 1 }
+                if before[Int(jumpConsistentHash(key: hash, buckets: before.count))] != owner(of: key) { moved += 1 }
             }
             lastResize = KeyMovement(fromWorkers: before.count, toWorkers: places.count, moved: moved, keys: knownKeys.count)
         }
         rehome()
     }
 
-    /// Moves every key with waiting jobs whose owner changed to its new owner (O(live keys)), and recounts
-    /// the keys each worker owns.
+    /// Lays the ready lists out again for the new places, every key with waiting jobs on its owner's
+    /// (O(live keys)), and recounts the keys each place owns.
     private mutating func rehome() {
-        let live = Set(places)
-        for worker in ready.keys where !live.contains(worker) { ready[worker] = nil }
-        for worker in waitingPerWorker.keys where !live.contains(worker) { waitingPerWorker[worker] = nil }
-        for index in slots.indices where !slots[index].pending.isEmpty {
-            let owner = owner(ofHash: slots[index].hash)
-            guard slots[index].home != owner else { continue }
-            if let previous = slots[index].home, live.contains(previous) {
-                waitingPerWorker[previous, default: 0] -= slots[index].pending.count
-            }
-            slots[index].home = nil
-            if let owner { place(index, on: owner) }
+        placeOfWorker = Dictionary(uniqueKeysWithValues: places.enumerated().map { ($1, $0) })
+        lastAsked = nil
+        ready = Array(repeating: [], count: places.count)
+        waiting = Array(repeating: 0, count: places.count)
+        ownedKeyCounts = Array(repeating: 0, count: places.count)
+        for index in slots.indices {
+            slots[index].home = -1
+            guard !slots[index].pending.isEmpty, let place = place(ofHash: slots[index].hash) else { continue }
+            put(index, on: place)
         }
-        ownedKeyCounts = [:]
         for key in knownKeys {
-            guard let owner = owner(of: key) else { continue }
-            ownedKeyCounts[owner, default: 0] += 1
+            guard let place = place(ofHash: stableKeyHash(key)) else { continue }
+            ownedKeyCounts[place] += 1
         }
     }
 
     public func depths() -> QueueDepths {
         var perWorker: [WorkerID: Int] = [:]
         var owned: [WorkerID: Int] = [:]
-        for id in places {
-            perWorker[id] = waitingPerWorker[id] ?? 0
-            owned[id] = ownedKeyCounts[id] ?? 0
+        for (place, id) in places.enumerated() {
+            perWorker[id] = waiting[place]
+            owned[id] = ownedKeyCounts[place]
         }
-        let homeless = slots.reduce(0) { $0 + ($1.home == nil ? $1.pending.count : 0) }
+        let homeless = slots.reduce(0) { $0 + ($1.home < 0 ? $1.pending.count : 0) }
         var depths = QueueDepths(shared: unkeyed.count + homeless, perWorker: perWorker, ownedKeys: owned)
         depths.lastKeyMovement = lastResize
         return depths

@@ -37,7 +37,7 @@ public struct PerWorkerQueues: QueueStrategy {
         self.stealing = stealing
     }
 
-    public mutating func enqueue(_ job: QueuedJob) -> DispatchTarget {
+    public mutating func enqueue(_ job: consuming QueuedJob) -> DispatchTarget {
         count += 1
         guard let target = chooseWorker() else {
             unassigned.append(job)

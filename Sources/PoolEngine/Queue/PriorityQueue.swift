@@ -34,7 +34,7 @@ public struct AgingPriorityQueue: QueueStrategy {
 
     public var count: Int { heap.count }
 
-    public mutating func enqueue(_ job: QueuedJob) -> DispatchTarget {
+    public mutating func enqueue(_ job: consuming QueuedJob) -> DispatchTarget {
         sequence += 1
         let rank: Int64
         if let agingInterval {

@@ -7,8 +7,9 @@
 public protocol QueueStrategy: Sendable {
     /// The number of jobs waiting.
     var count: Int { get }
-    /// Takes in a job and says which worker should be woken for it.
-    mutating func enqueue(_ job: QueuedJob) -> DispatchTarget
+    /// Takes in a job and says which worker should be woken for it. `consuming`, so the pool hands the job
+    /// over without a copy (an implementation may still take it as a plain parameter).
+    mutating func enqueue(_ job: consuming QueuedJob) -> DispatchTarget
     /// The next job for `worker`, or `nil` if it has nothing to do now.
     mutating func dequeue(for worker: WorkerID) -> QueuedJob?
     /// Removes the job to sacrifice when the queue overflows under ``OverflowPolicy/dropOldest``: the one

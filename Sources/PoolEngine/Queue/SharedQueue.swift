@@ -19,7 +19,7 @@ public struct SharedQueue: QueueStrategy {
 
     public var count: Int { jobs.count }
 
-    public mutating func enqueue(_ job: QueuedJob) -> DispatchTarget {
+    public mutating func enqueue(_ job: consuming QueuedJob) -> DispatchTarget {
         jobs.append(job)
         return .anyWorker
     }
