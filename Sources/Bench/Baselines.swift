@@ -28,6 +28,9 @@ public enum BenchPool: String, Sendable, CaseIterable {
     case poolscopeTyped = "poolscope-typed"
     /// ``TypedPool`` with an async handler for every job: what an async call per job costs.
     case poolscopeTypedAsync = "poolscope-typed-async"
+    /// ``TypedPool`` with every job keyed (1,024 keys, as poolscope-keyed): each key's jobs pinned to one
+    /// worker, in order; the typed counterpart of the keyed strategy.
+    case poolscopeTypedKeyed = "poolscope-typed-keyed"
     case dispatch
     case operationQueue = "operationqueue"
     case taskGroup = "taskgroup"
@@ -192,7 +195,7 @@ enum Baselines {
     /// The typed pool: the job is its index, the handler the body (synchronous when given one); submitted
     /// 1,024 at a time.
     static func typedPool(
-        n: Int, workers: Int, body: @escaping AsyncJobBody, synchronousBody: (@Sendable (Int) -> Void)?
+        n: Int, workers: Int, keyed: Bool = false, body: @escaping AsyncJobBody, synchronousBody: (@Sendable (Int) -> Void)?
     ) async -> Bool {
         let pool =
             if let synchronousBody {
@@ -200,10 +203,15 @@ enum Baselines {
             } else {
                 TypedPool<Int>(workers: workers, capacityPerWorker: n, handler: { await body($0) })
             }
+        let keys = keyed ? (0..<1_024).map { "k\($0)" } : []
         var start = 0
         while start < n {
             let end = min(start + 1_024, n)
-            pool.trySubmit(contentsOf: start..<end)
+            if keyed {
+                pool.trySubmit(contentsOf: start..<end, keyedBy: { keys[$0 & 1_023] })
+            } else {
+                pool.trySubmit(contentsOf: start..<end)
+            }
             start = end
         }
         let counters = await pool.shutdown(.graceful(deadline: .seconds(3_600)))

@@ -128,11 +128,13 @@ public enum Benchmark {
             await Baselines.taskGroup(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         case .asyncStream:
             await Baselines.asyncStream(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
-        case .poolscopeTyped, .poolscopeTypedAsync:
+        case .poolscopeTyped, .poolscopeTypedAsync, .poolscopeTypedKeyed:
             let synchronous =
-                key.pool == .poolscopeTyped && key.job != .sleep1ms ? Baselines.syncBody(key.job, spinner: spinner, ledger: ledger) : nil
+                key.pool != .poolscopeTypedAsync && key.job != .sleep1ms
+                ? Baselines.syncBody(key.job, spinner: spinner, ledger: ledger) : nil
             completed = await Baselines.typedPool(
-                n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger),
+                n: n, workers: key.workers, keyed: key.pool == .poolscopeTypedKeyed,
+                body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger),
                 synchronousBody: synchronous)
         case .poolscopeFIFO, .poolscopeFIFOStrict, .poolscopeStealing, .poolscopeKeyed:
             completed = await Baselines.poolScope(

@@ -1,4 +1,3 @@
-public import DequeModule
 public import Foundation
 public import Synchronization
 
@@ -6,7 +5,8 @@ public import Synchronization
 /// `Submit` in Go: a job is a plain value (`Input`), not a closure, so submitting one allocates nothing.
 /// Jobs go to per-worker queues (round-robin, a batch at a time) that workers empty a batch at a time, one
 /// trip through a queue's lock per batch; a worker whose queue is empty takes half of the fullest other
-/// queue before it sleeps.
+/// queue before it sleeps. A job offered with a key goes to the worker its key hashes to (jump consistent
+/// hash) and is never taken by another, so a key's jobs run one at a time, in order.
 ///
 /// A handler that never waits (CPU work) is best given as a synchronous one (a closure without `await`
 /// picks ``init(workers:capacityPerWorker:batchSize:synchronousHandler:)``): jobs are then called in a
@@ -18,11 +18,13 @@ public import Synchronization
 /// let report = await pool.shutdown(.graceful(deadline: .seconds(30)))
 /// ```
 ///
-/// Every job ends in exactly one of completed, failed (the handler threw), rejected (full or shutting
-/// down) or cancelled (a shutdown's deadline), as in ``WorkerPool``. A worker's batch is its own: a job
-/// that blocks holds the rest of its batch (up to `batchSize - 1` jobs) until it returns, so give jobs that
-/// may block for long `batchSize: 1`. This first form has a fixed number of workers and no retries,
-/// timeouts or latency histograms: the closure pool has those.
+/// Retries, a per-attempt timeout, latency histograms and dead letters are in ``TypedPoolConfiguration``
+/// (``init(_:handler:)``); with none of them on, jobs run in the plain loop.
+///
+/// Every job ends in exactly one of completed, failed (its last attempt threw or timed out), rejected (full
+/// or shutting down) or cancelled (a shutdown's deadline), as in ``WorkerPool``. A worker's batch is its
+/// own: a job that blocks holds the rest of its batch (up to `batchSize - 1` jobs) until it returns, so give
+/// jobs that may block for long `batchSize: 1`. The number of workers is fixed: the closure pool scales.
 public final class TypedPool<Input: Sendable>: Sendable {
     /// What every job runs.
     /// `nonisolated(nonsending)`, like a closure job's work: it runs on the worker's thread, with no executor
@@ -39,13 +41,21 @@ public final class TypedPool<Input: Sendable>: Sendable {
         case synchronous(SynchronousHandler)
     }
 
+    /// How the pool runs its jobs.
+    public let configuration: TypedPoolConfiguration
     @usableFromInline let queues: [WorkerQueue<Input>]
     @usableFromInline let body: Body
     @usableFromInline let capacityPerWorker: Int
     @usableFromInline let batchSize: Int
+    /// Retries, a timeout or latencies are on: batches go through ``runFeatured(_:worker:random:)``.
+    @usableFromInline let featured: Bool
+    @usableFromInline let recordsLatencies: Bool
     @usableFromInline let executor: DedicatedThreadExecutor
     // Locked (a pthread mutex), not Mutex: ThreadSanitizer does not see Mutex's futex calls (see Locked).
     @usableFromInline let tasks = Locked<[Task<Void, Never>]>([])
+    @usableFromInline let deadLetterLog = Locked(DeadLetterLog<Input>())
+    /// One per worker when latencies are recorded, else none.
+    @usableFromInline let latencyShards: [Locked<LatencyHistograms>]
     @usableFromInline let nextQueue = Atomic<Int>(0)
     /// 0 running, 1 draining (no new jobs), 2 cancelling (what waits is cancelled, running jobs are told).
     @usableFromInline let phase = Atomic<Int>(0)
@@ -61,12 +71,14 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @usableFromInline let completed = Atomic<Int>(0)
     @usableFromInline let failed = Atomic<Int>(0)
     @usableFromInline let cancelled = Atomic<Int>(0)
+    @usableFromInline let retried = Atomic<Int>(0)
+    @usableFromInline let timedOut = Atomic<Int>(0)
 
     /// A pool of `workers` workers on threads of its own (one per worker, at most one per core), each with
     /// a queue of up to `capacityPerWorker` waiting jobs, running jobs `batchSize` at a time.
     @inlinable
     public convenience init(workers: Int, capacityPerWorker: Int = 65_536, batchSize: Int = 64, handler: @escaping Handler) {
-        self.init(workers: workers, capacityPerWorker: capacityPerWorker, batchSize: batchSize, body: .asynchronous(handler))
+        self.init(Self.plain(workers, capacityPerWorker, batchSize), body: .asynchronous(handler))
     }
 
     /// A pool whose handler never waits (CPU work): the same pool, with jobs called in a plain loop. A
@@ -75,15 +87,45 @@ public final class TypedPool<Input: Sendable>: Sendable {
     public convenience init(
         workers: Int, capacityPerWorker: Int = 65_536, batchSize: Int = 64, synchronousHandler handler: @escaping SynchronousHandler
     ) {
-        self.init(workers: workers, capacityPerWorker: capacityPerWorker, batchSize: batchSize, body: .synchronous(handler))
+        self.init(Self.plain(workers, capacityPerWorker, batchSize), body: .synchronous(handler))
+    }
+
+    /// A pool as `configuration` says (retries, timeout, latencies), or an error naming the field at fault.
+    public convenience init(_ configuration: TypedPoolConfiguration, handler: @escaping Handler) throws(ConfigurationError) {
+        try configuration.validate(synchronousHandler: false)
+        self.init(configuration, body: .asynchronous(handler))
+    }
+
+    /// A pool with a synchronous handler as `configuration` says; a timeout is refused (a synchronous call
+    /// cannot be interrupted).
+    public convenience init(
+        _ configuration: TypedPoolConfiguration, synchronousHandler handler: @escaping SynchronousHandler
+    ) throws(ConfigurationError) {
+        try configuration.validate(synchronousHandler: true)
+        self.init(configuration, body: .synchronous(handler))
     }
 
     @inlinable
-    init(workers: Int, capacityPerWorker: Int, batchSize: Int, body: Body) {
-        let workers = max(workers, 1)
+    static func plain(_ workers: Int, _ capacityPerWorker: Int, _ batchSize: Int) -> TypedPoolConfiguration {
+        var configuration = TypedPoolConfiguration(workers: max(workers, 1))
+        configuration.capacityPerWorker = max(capacityPerWorker, 1)
+        configuration.batchSize = max(batchSize, 1)
+        return configuration
+    }
+
+    /// Inlinable, as is all of the pool's hot path: the workers it starts then run code specialised for
+    /// `Input` in the caller's module, not generic code that looks up type metadata per call (8x slower on
+    /// no-op jobs).
+    @inlinable
+    init(_ configuration: TypedPoolConfiguration, body: Body) {
+        self.configuration = configuration
+        let workers = max(configuration.workers, 1)
         self.body = body
-        self.capacityPerWorker = max(capacityPerWorker, 1)
-        self.batchSize = max(batchSize, 1)
+        capacityPerWorker = max(configuration.capacityPerWorker, 1)
+        batchSize = max(configuration.batchSize, 1)
+        featured = configuration.needsFeatures
+        recordsLatencies = configuration.recordsLatencies
+        latencyShards = configuration.recordsLatencies ? (0..<workers).map { _ in Locked(LatencyHistograms()) } : []
         queues = (0..<workers).map { _ in WorkerQueue<Input>() }
         executor = DedicatedThreadExecutor(
             threadCount: min(workers, ProcessInfo.processInfo.activeProcessorCount), name: "poolscope-typed")
@@ -102,6 +144,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
         counters.completed = completed.load(ordering: .acquiring)
         counters.failed = failed.load(ordering: .acquiring)
         counters.cancelled = cancelled.load(ordering: .acquiring)
+        counters.retried = retried.load(ordering: .acquiring)
+        counters.timedOut = timedOut.load(ordering: .acquiring)
         return counters
     }
 
@@ -121,22 +165,15 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @inlinable @discardableResult
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs) -> Int where Inputs.Element == Input {
         let total = inputs.count
-        guard total > 0 else { return 0 }
-        // Announced before the phase is read (both in one total order with the shutdown's store and read),
-        // so a shutdown either sees this call and waits for it, or this call sees the shutdown.
-        submitting.add(1, ordering: .sequentiallyConsistent)
+        guard beginSubmitting(total) else { return 0 }
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
-        submitted.add(total, ordering: .relaxed)
-        guard phase.load(ordering: .sequentiallyConsistent) == 0 else {
-            rejected.add(total, ordering: .relaxed)
-            return 0
-        }
+        let stamp = recordsLatencies ? Self.monotonicStamp() : 0
         var accepted = 0
         var start = inputs.startIndex
         while start != inputs.endIndex {
             let end = inputs.index(start, offsetBy: batchSize * 4, limitedBy: inputs.endIndex) ?? inputs.endIndex
             let queue = queues[nextQueue.add(1, ordering: .relaxed).oldValue % queues.count]
-            let (taken, wokeOwner) = queue.push(inputs[start..<end], capacity: capacityPerWorker)
+            let (taken, wokeOwner) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
             accepted += taken
             start = end
             // Its owner is busy, or has more than a batch to do: a sleeping worker, if any, comes to take
@@ -147,68 +184,118 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return accepted
     }
 
+    /// Offers one job with a key: it runs on the worker `key` hashes to, after that key's earlier jobs and
+    /// never beside them. `false` if it was rejected.
+    @inlinable @discardableResult
+    public func trySubmit(_ input: Input, key: String) -> Bool {
+        trySubmit(contentsOf: CollectionOfOne(input), keyedBy: { _ in key }) == 1
+    }
+
+    /// Offers jobs in order, each with the key `key` gives it (see ``trySubmit(_:key:)``); returns how many
+    /// were accepted.
+    @inlinable @discardableResult
+    public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs, keyedBy key: (Input) -> String) -> Int
+    where Inputs.Element == Input {
+        let total = inputs.count
+        guard beginSubmitting(total) else { return 0 }
+        defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
+        let stamp = recordsLatencies ? Self.monotonicStamp() : 0
+        var groups = [[Input]](repeating: [], count: queues.count)
+        for input in inputs { groups[worker(forKey: key(input))].append(input) }
+        var accepted = 0
+        for (index, group) in groups.enumerated() where !group.isEmpty {
+            accepted += queues[index].push(group, at: stamp, capacity: capacityPerWorker, pinned: true).taken
+        }
+        if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
+        return accepted
+    }
+
+    /// The worker (0-based) whose queue takes jobs with `key`.
+    @inlinable
+    public func worker(forKey key: String) -> Int { jumpConsistentHash(key: stableKeyHash(key), buckets: queues.count) }
+
+    /// Counts an offer of `total` jobs and announces the call to a shutdown; `false` (all counted as
+    /// rejected) once the pool is shutting down. After `true` the caller must end the announcement.
+    @inlinable
+    func beginSubmitting(_ total: Int) -> Bool {
+        guard total > 0 else { return false }
+        // Announced before the phase is read (both in one total order with the shutdown's store and read),
+        // so a shutdown either sees this call and waits for it, or this call sees the shutdown.
+        submitting.add(1, ordering: .sequentiallyConsistent)
+        submitted.add(total, ordering: .relaxed)
+        guard phase.load(ordering: .sequentiallyConsistent) == 0 else {
+            rejected.add(total, ordering: .relaxed)
+            submitting.subtract(1, ordering: .sequentiallyConsistent)
+            return false
+        }
+        return true
+    }
+
     @inlinable
     func runWorker(_ index: Int) async {
         let own = queues[index]
-        var batch: [Input] = []
+        var batch: [TypedEntry<Input>] = []
         batch.reserveCapacity(batchSize)
+        var random = SeededRandom(seed: 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1))
         while true {
             if own.take(into: &batch, max: batchSize) == 0 && steal(into: &batch, for: index) == 0 {
                 // Nothing anywhere: stop once the own queue is closed (a shutdown) and empty, else sleep
                 // until a job arrives.
                 sleepers.add(1, ordering: .sequentiallyConsistent)
-                let more = await own.waitForWork { self.queues.contains { $0 !== own && $0.hasJobs } }
+                let more = await own.waitForWork { self.queues.contains { $0 !== own && $0.hasStealableJobs } }
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 if more { continue }
                 return
             }
             // More than this batch waits here: a sleeping worker comes to share it (and so on, one by one).
-            if own.count > 0 { wakeASleeper(besides: own) }
-            let (done, threw, stopped) = await run(batch)
+            if own.stealableCount > 0 { wakeASleeper(besides: own) }
+            let tally = featured ? await runFeatured(batch, worker: index, random: &random) : await run(batch)
             batch.removeAll(keepingCapacity: true)
-            if done > 0 { completed.add(done, ordering: .releasing) }
-            if threw > 0 { failed.add(threw, ordering: .releasing) }
-            if stopped > 0 { cancelled.add(stopped, ordering: .releasing) }
+            if tally.done > 0 { completed.add(tally.done, ordering: .releasing) }
+            if tally.failed > 0 { failed.add(tally.failed, ordering: .releasing) }
+            if tally.stopped > 0 { cancelled.add(tally.stopped, ordering: .releasing) }
+            if tally.retried > 0 { retried.add(tally.retried, ordering: .releasing) }
+            if tally.timedOut > 0 { timedOut.add(tally.timedOut, ordering: .releasing) }
         }
     }
 
-    /// Runs a batch; returns how many completed, threw, and were cancelled. A function of its own so that
-    /// the handler's frames come after this one's in the task's allocator: called once per batch, it may
-    /// take a new slab of the allocator at most once per batch, never once per job.
+    /// Runs a batch with none of the configuration's features. A function of its own so that the handler's
+    /// frames come after this one's in the task's allocator: called once per batch, it may take a new slab
+    /// of the allocator at most once per batch, never once per job.
     @inlinable
-    nonisolated(nonsending) func run(_ batch: [Input]) async -> (done: Int, threw: Int, stopped: Int) {
+    nonisolated(nonsending) func run(_ batch: [TypedEntry<Input>]) async -> BatchTally {
         let handler: Handler
         switch body {
         case .synchronous(let handler): return runSynchronously(batch, handler)
         case .asynchronous(let asynchronous): handler = asynchronous
         }
         var tally = BatchTally()
-        for input in batch {
+        for entry in batch {
             guard tally.mayStart(phase) else { continue }
             do {
-                try await handler(input)
+                try await handler(entry.input)
                 tally.done += 1
             } catch {
                 tally.failedOrStopped(phase)
             }
         }
-        return (tally.done, tally.failed, tally.stopped)
+        return tally
     }
 
     /// ``run(_:)`` for a synchronous handler.
     @inlinable
-    func runSynchronously(_ batch: [Input], _ handler: SynchronousHandler) -> (done: Int, threw: Int, stopped: Int) {
+    func runSynchronously(_ batch: [TypedEntry<Input>], _ handler: SynchronousHandler) -> BatchTally {
         var tally = BatchTally()
-        for input in batch {
+        for entry in batch {
             guard tally.mayStart(phase) else { continue }
             do {
-                try handler(input)
+                try handler(entry.input)
                 tally.done += 1
             } catch {
                 tally.failedOrStopped(phase)
             }
         }
-        return (tally.done, tally.failed, tally.stopped)
+        return tally
     }
 
     /// Wakes one sleeping worker other than `queue`'s owner, if any sleeps, to take from the busy queues.
@@ -218,18 +305,18 @@ public final class TypedPool<Input: Sendable>: Sendable {
         for other in queues where other !== queue && other.wakeIfAsleep() { return }
     }
 
-    /// Takes up to half of the fullest other queue.
+    /// Takes up to half of the fullest other queue's jobs that are not pinned to their worker.
     @inlinable
-    func steal(into batch: inout [Input], for index: Int) -> Int {
+    func steal(into batch: inout [TypedEntry<Input>], for index: Int) -> Int {
         guard queues.count > 1 else { return 0 }
         var victim: WorkerQueue<Input>?
         var depth = 0
         for (other, queue) in queues.enumerated() where other != index {
-            let count = queue.count
+            let count = queue.stealableCount
             if count > depth { (victim, depth) = (queue, count) }
         }
         guard let victim else { return 0 }
-        return victim.take(into: &batch, max: min(batchSize, max(depth / 2, 1)))
+        return victim.steal(into: &batch, max: min(batchSize, max(depth / 2, 1)))
     }
 
     /// Stops admitting jobs and waits for the workers. A graceful shutdown lets the queued jobs run until
@@ -287,132 +374,5 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @inlinable
     func waitForWorkers() async {
         for task in tasks.withLock({ $0 }) { await task.value }
-    }
-}
-
-/// One worker's queue: its jobs, and the worker itself while it sleeps for lack of them.
-@usableFromInline
-final class WorkerQueue<Input: Sendable>: Sendable {
-    @usableFromInline
-    struct State: Sendable {
-        @usableFromInline var jobs = Deque<Input>()
-        @usableFromInline var sleeper: UnsafeContinuation<Bool, Never>?
-        /// Set by a shutdown: nothing more is pushed, so nothing can land after the last count.
-        @usableFromInline var closed = false
-
-        @usableFromInline init() {}
-    }
-
-    @usableFromInline init() {}
-
-    @usableFromInline let state = Locked(State())
-    @usableFromInline let depth = Atomic<Int>(0)
-
-    /// Jobs waiting (read without the lock: for choosing whom to steal from, and for snapshots).
-    @inlinable
-    var count: Int { depth.load(ordering: .relaxed) }
-
-    /// Whether jobs wait, read in the same total order as a sleeper's count (see ``TypedPool``'s wake-up
-    /// of sleepers): a worker about to sleep sees a job pushed before its count was read.
-    @inlinable
-    var hasJobs: Bool { depth.load(ordering: .sequentiallyConsistent) > 0 }
-
-    /// Appends what fits under `capacity`; returns how many did and whether that woke the sleeping owner.
-    @inlinable
-    func push(_ inputs: some Collection<Input>, capacity: Int) -> (taken: Int, wokeOwner: Bool) {
-        let (taken, sleeper) = state.withLock { state -> (Int, UnsafeContinuation<Bool, Never>?) in
-            let room = state.closed ? 0 : max(capacity - state.jobs.count, 0)
-            let taken = min(room, inputs.count)
-            state.jobs.append(contentsOf: inputs.prefix(taken))
-            depth.store(state.jobs.count, ordering: .sequentiallyConsistent)
-            defer { if taken > 0 { state.sleeper = nil } }
-            return (taken, taken > 0 ? state.sleeper : nil)
-        }
-        sleeper?.resume(returning: true)
-        return (taken, sleeper != nil)
-    }
-
-    /// Wakes the owner if it sleeps (to take from a busy worker's queue); whether it did.
-    @inlinable
-    func wakeIfAsleep() -> Bool {
-        let sleeper = state.withLock { state -> UnsafeContinuation<Bool, Never>? in
-            defer { state.sleeper = nil }
-            return state.sleeper
-        }
-        sleeper?.resume(returning: true)
-        return sleeper != nil
-    }
-
-    /// Moves up to `max` jobs, oldest first, into `batch`.
-    @inlinable
-    func take(into batch: inout [Input], max: Int) -> Int {
-        state.withLock { state in
-            let count = Swift.min(max, state.jobs.count)
-            for _ in 0..<count { batch.append(state.jobs.removeFirst()) }
-            depth.store(state.jobs.count, ordering: .relaxed)
-            return count
-        }
-    }
-
-    /// Sleeps until a job is pushed, a submitter wakes it to take from a busy queue, or the queue is
-    /// closed; `true` when jobs may wait here or, by `othersHaveWork`, elsewhere (also while draining, so
-    /// an idle worker helps with a busy one's queue); `false` once it is closed and nothing waits anywhere.
-    @inlinable
-    func waitForWork(othersHaveWork: () -> Bool) async -> Bool {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
-            let answer = state.withLock { state -> Bool? in
-                if !state.jobs.isEmpty || othersHaveWork() { return true }
-                if state.closed { return false }
-                state.sleeper = continuation
-                return nil
-            }
-            if let answer { continuation.resume(returning: answer) }
-        }
-    }
-
-    /// Refuses every later push and wakes the owner if it sleeps (a shutdown began).
-    @inlinable
-    func close() {
-        state.withLock { state -> UnsafeContinuation<Bool, Never>? in
-            state.closed = true
-            defer { state.sleeper = nil }
-            return state.sleeper
-        }?.resume(returning: true)
-    }
-
-    /// Empties the queue; returns how many jobs it held.
-    @inlinable
-    func removeAll() -> Int {
-        state.withLock { state in
-            defer {
-                state.jobs.removeAll(keepingCapacity: true)
-                depth.store(0, ordering: .relaxed)
-            }
-            return state.jobs.count
-        }
-    }
-}
-
-/// How a worker's batch ended, job by job: the rules both batch loops (async and synchronous handler) share.
-@usableFromInline
-struct BatchTally {
-    @usableFromInline var done = 0
-    @usableFromInline var failed = 0
-    @usableFromInline var stopped = 0
-
-    @inlinable init() {}
-
-    /// Whether the next job may start: not once the pool is cancelling (phase 2), when it counts as stopped.
-    @inlinable
-    mutating func mayStart(_ phase: borrowing Atomic<Int>) -> Bool {
-        guard phase.load(ordering: .relaxed) == 2 else { return true }
-        stopped += 1
-        return false
-    }
-
-    /// A job threw: a failure, or, when the pool is cancelling, the cancellation it was told of.
-    @inlinable
-    mutating func failedOrStopped(_ phase: borrowing Atomic<Int>) {
-        if phase.load(ordering: .acquiring) == 2 { stopped += 1 } else { failed += 1 }
     }
 }

@@ -1,0 +1,60 @@
+/// How a ``TypedPool`` runs its jobs. The defaults are the fast path: no retries, no timeout, no latency
+/// histograms, and jobs cost a few nanoseconds each; each feature turned on costs only where it is used.
+public struct TypedPoolConfiguration: Sendable, Equatable {
+    /// Workers, each with a queue of its own (fixed: the typed pool does not scale).
+    public var workers: Int
+    /// The most jobs one worker's queue holds; further offers to it are rejected.
+    public var capacityPerWorker: Int = 65_536
+    /// Jobs a worker takes from its queue at once (one trip through the queue's lock). A job that blocks
+    /// holds the rest of its batch, so jobs that may block for long want `1`.
+    public var batchSize: Int = 64
+    /// Attempts per job and the backoff between them. A retry runs on the same worker after its backoff
+    /// (the worker waits it out), so keep backoffs short here; the closure pool re-queues instead.
+    public var retry: RetryPolicy = .none
+    /// The longest one attempt may run before it is cancelled and counted as timed out (then retried or
+    /// failed). Only for an async handler: a synchronous call cannot be interrupted.
+    public var timeout: Duration?
+    /// Whether to record each attempt's queue wait, service time and each job's end-to-end time in
+    /// histograms (two clock readings per job; see ``TypedPool/latencies``).
+    public var recordsLatencies = false
+    /// How many of the most recent dead letters (jobs whose last attempt failed) to keep, input included.
+    public var deadLetterCapacity = 1_000
+
+    public init(workers: Int) {
+        self.workers = workers
+    }
+
+    /// Whether any feature beyond plain counting is on (the batch loop then checks each).
+    @usableFromInline
+    var needsFeatures: Bool { retry.maxAttempts > 1 || timeout != nil || recordsLatencies }
+
+    func validate(synchronousHandler: Bool) throws(ConfigurationError) {
+        func fail(_ field: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(field: field, message: message)
+        }
+        if workers < 1 { throw fail("workers", "must be 1 or more, got \(workers)") }
+        if capacityPerWorker < 1 { throw fail("capacityPerWorker", "must be 1 or more, got \(capacityPerWorker)") }
+        if batchSize < 1 { throw fail("batchSize", "must be 1 or more, got \(batchSize)") }
+        if deadLetterCapacity < 0 { throw fail("deadLetterCapacity", "must be 0 or more, got \(deadLetterCapacity)") }
+        try retry.validate()
+        if let timeout {
+            if timeout <= .zero { throw fail("timeout", "must be more than zero, got \(timeout)") }
+            if synchronousHandler {
+                throw fail("timeout", "needs an async handler: a synchronous call cannot be interrupted")
+            }
+        }
+    }
+}
+
+/// A job of a ``TypedPool`` whose last attempt failed, kept with its input so it can be looked at or
+/// offered again.
+public struct TypedDeadLetter<Input: Sendable>: Sendable {
+    /// The job's input.
+    public let input: Input
+    /// Attempts made, the failed last one included.
+    public let attempts: Int
+    /// The last attempt's error, in words.
+    public let lastError: String
+    /// Whether the last attempt ran out of time.
+    public let timedOut: Bool
+}

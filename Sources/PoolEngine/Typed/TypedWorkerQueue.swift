@@ -1,0 +1,179 @@
+public import DequeModule
+public import Synchronization
+
+/// A job of a ``TypedPool`` while it waits: its input and when it entered the queue (0 unless the pool
+/// records latencies, which is the only reader).
+@usableFromInline
+struct TypedEntry<Input: Sendable>: Sendable {
+    @usableFromInline var input: Input
+    @usableFromInline var enqueuedAt: Int64
+
+    @inlinable init(_ input: Input, at enqueuedAt: Int64) {
+        self.input = input
+        self.enqueuedAt = enqueuedAt
+    }
+}
+
+/// One worker's queue: its jobs, and the worker itself while it sleeps for lack of them. Keyed jobs are
+/// *pinned*: only the owner takes them (so a key's jobs run on one worker, in order); the others may be
+/// stolen by idle workers.
+@usableFromInline
+final class WorkerQueue<Input: Sendable>: Sendable {
+    @usableFromInline
+    struct State: Sendable {
+        @usableFromInline var jobs = Deque<TypedEntry<Input>>()
+        @usableFromInline var pinned = Deque<TypedEntry<Input>>()
+        @usableFromInline var sleeper: UnsafeContinuation<Bool, Never>?
+        /// Set by a shutdown: nothing more is pushed, so nothing can land after the last count.
+        @usableFromInline var closed = false
+
+        @usableFromInline init() {}
+
+        @inlinable var isEmpty: Bool { jobs.isEmpty && pinned.isEmpty }
+    }
+
+    @usableFromInline init() {}
+
+    @usableFromInline let state = Locked(State())
+    /// Jobs others may steal, and pinned jobs (read without the lock).
+    @usableFromInline let depth = Atomic<Int>(0)
+    @usableFromInline let pinnedDepth = Atomic<Int>(0)
+
+    /// Jobs waiting (read without the lock, for snapshots).
+    @inlinable
+    var count: Int { depth.load(ordering: .relaxed) + pinnedDepth.load(ordering: .relaxed) }
+
+    /// Jobs another worker may steal (read without the lock, for choosing whom to steal from).
+    @inlinable
+    var stealableCount: Int { depth.load(ordering: .relaxed) }
+
+    /// Whether jobs that others may take wait, read in the same total order as a sleeper's count (see
+    /// ``TypedPool``'s wake-up of sleepers): a worker about to sleep sees a job pushed before its count was read.
+    @inlinable
+    var hasStealableJobs: Bool { depth.load(ordering: .sequentiallyConsistent) > 0 }
+
+    /// Appends what fits under `capacity` (counting both kinds); returns how many did and whether that
+    /// woke the sleeping owner.
+    @inlinable
+    func push(_ inputs: some Collection<Input>, at stamp: Int64, capacity: Int, pinned: Bool = false) -> (taken: Int, wokeOwner: Bool) {
+        let (taken, sleeper) = state.withLock { state -> (Int, UnsafeContinuation<Bool, Never>?) in
+            let room = state.closed ? 0 : max(capacity - state.jobs.count - state.pinned.count, 0)
+            let taken = min(room, inputs.count)
+            if pinned {
+                for input in inputs.prefix(taken) { state.pinned.append(TypedEntry(input, at: stamp)) }
+                pinnedDepth.store(state.pinned.count, ordering: .sequentiallyConsistent)
+            } else {
+                for input in inputs.prefix(taken) { state.jobs.append(TypedEntry(input, at: stamp)) }
+                depth.store(state.jobs.count, ordering: .sequentiallyConsistent)
+            }
+            defer { if taken > 0 { state.sleeper = nil } }
+            return (taken, taken > 0 ? state.sleeper : nil)
+        }
+        sleeper?.resume(returning: true)
+        return (taken, sleeper != nil)
+    }
+
+    /// Wakes the owner if it sleeps (to take from a busy worker's queue); whether it did.
+    @inlinable
+    func wakeIfAsleep() -> Bool {
+        let sleeper = state.withLock { state -> UnsafeContinuation<Bool, Never>? in
+            defer { state.sleeper = nil }
+            return state.sleeper
+        }
+        sleeper?.resume(returning: true)
+        return sleeper != nil
+    }
+
+    /// The owner's take: up to `max` jobs, pinned ones first, oldest first, into `batch`.
+    @inlinable
+    func take(into batch: inout [TypedEntry<Input>], max: Int) -> Int {
+        state.withLock { state in
+            let fromPinned = Swift.min(max, state.pinned.count)
+            for _ in 0..<fromPinned { batch.append(state.pinned.removeFirst()) }
+            let fromJobs = Swift.min(max - fromPinned, state.jobs.count)
+            for _ in 0..<fromJobs { batch.append(state.jobs.removeFirst()) }
+            if fromPinned > 0 { pinnedDepth.store(state.pinned.count, ordering: .relaxed) }
+            depth.store(state.jobs.count, ordering: .relaxed)
+            return fromPinned + fromJobs
+        }
+    }
+
+    /// Another worker's take: up to `max` of the jobs that are not pinned.
+    @inlinable
+    func steal(into batch: inout [TypedEntry<Input>], max: Int) -> Int {
+        state.withLock { state in
+            let count = Swift.min(max, state.jobs.count)
+            for _ in 0..<count { batch.append(state.jobs.removeFirst()) }
+            depth.store(state.jobs.count, ordering: .relaxed)
+            return count
+        }
+    }
+
+    /// Sleeps until a job is pushed, a submitter wakes it to take from a busy queue, or the queue is
+    /// closed; `true` when jobs may wait here or, by `othersHaveWork`, elsewhere (also while draining, so
+    /// an idle worker helps with a busy one's queue); `false` once it is closed and nothing waits anywhere.
+    @inlinable
+    func waitForWork(othersHaveWork: () -> Bool) async -> Bool {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
+            let answer = state.withLock { state -> Bool? in
+                if !state.isEmpty || othersHaveWork() { return true }
+                if state.closed { return false }
+                state.sleeper = continuation
+                return nil
+            }
+            if let answer { continuation.resume(returning: answer) }
+        }
+    }
+
+    /// Refuses every later push and wakes the owner if it sleeps (a shutdown began).
+    @inlinable
+    func close() {
+        state.withLock { state -> UnsafeContinuation<Bool, Never>? in
+            state.closed = true
+            defer { state.sleeper = nil }
+            return state.sleeper
+        }?.resume(returning: true)
+    }
+
+    /// Empties the queue; returns how many jobs it held.
+    @inlinable
+    func removeAll() -> Int {
+        state.withLock { state in
+            defer {
+                state.jobs.removeAll(keepingCapacity: true)
+                state.pinned.removeAll(keepingCapacity: true)
+                depth.store(0, ordering: .relaxed)
+                pinnedDepth.store(0, ordering: .relaxed)
+            }
+            return state.jobs.count + state.pinned.count
+        }
+    }
+}
+
+/// How a worker's batch ended, job by job: the rules every batch loop (async, synchronous, and with
+/// retries, timeouts or latencies) shares.
+@usableFromInline
+struct BatchTally {
+    @usableFromInline var done = 0
+    @usableFromInline var failed = 0
+    @usableFromInline var stopped = 0
+    /// Attempts that failed and were tried again, and attempts that ran out of time (not terminal states).
+    @usableFromInline var retried = 0
+    @usableFromInline var timedOut = 0
+
+    @inlinable init() {}
+
+    /// Whether the next job may start: not once the pool is cancelling (phase 2), when it counts as stopped.
+    @inlinable
+    mutating func mayStart(_ phase: borrowing Atomic<Int>) -> Bool {
+        guard phase.load(ordering: .relaxed) == 2 else { return true }
+        stopped += 1
+        return false
+    }
+
+    /// A job threw: a failure, or, when the pool is cancelling, the cancellation it was told of.
+    @inlinable
+    mutating func failedOrStopped(_ phase: borrowing Atomic<Int>) {
+        if phase.load(ordering: .acquiring) == 2 { stopped += 1 } else { failed += 1 }
+    }
+}
