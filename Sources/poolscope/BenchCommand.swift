@@ -13,7 +13,8 @@ struct BenchCommand: AsyncParsableCommand {
             once; Go's channel pool beside them when `go` is installed. Then the waiting workload (200 workers, \
             jobs sleeping Exp(100 ms), Poisson arrivals at 1,800/s: CPU per job, and the CPU of 200 idle \
             workers), scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
-            and the dashboard's cost. Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
+            and the dashboard's cost. Last, the engine's speed targets, each a ratio of this run's rows, met \
+            or not ('targets' in the JSON). Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
             measures the PostgreSQL cluster.
             """,
         subcommands: [BenchCluster.self, BenchMonitor.self])
@@ -21,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "A smaller run, under a minute.")
     var quick = false
 
-    @Flag(help: "Print one JSON document: {\"results\": [...], \"scale\": {...}}.")
+    @Flag(help: "Print one JSON document: {\"results\": [...], \"io\": {...}, \"scale\": {...}, \"targets\": [...]}.")
     var json = false
 
     @Flag(help: "Skip the scale figures and the dashboard cost.")
@@ -65,8 +66,10 @@ struct BenchCommand: AsyncParsableCommand {
                 workers: quick ? 2_000 : 10_000, queued: quick ? 200_000 : 1_000_000, dashboardRounds: quick ? 1 : 5)
         }
         var rows = await Benchmark.run(settings) { printError("bench: \($0)") }
+        var allocations: [String: Double] = [:]
         switch AllocationsPerJob.measure(jobs: quick ? 100_000 : 1_000_000) {
         case .success(let perJob):
+            allocations = perJob
             for index in rows.indices where rows[index].job == BenchJob.noop.rawValue && rows[index].metrics {
                 rows[index].allocationsPerJob = perJob[rows[index].pool]
             }
@@ -78,22 +81,26 @@ struct BenchCommand: AsyncParsableCommand {
                 workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10
             ) { printError("bench: \($0)") }
         }
+        let targets = BenchTargets.evaluate(rows, io: io, allocations: allocations)
         if json {
             struct Document: Encodable {
                 let results: [BenchRow]
                 let io: IOComparison?
                 let scale: ScaleFigures?
+                let targets: [BenchTarget]
                 let cores: Int
             }
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let document = Document(results: rows, io: io, scale: scale, cores: ProcessInfo.processInfo.activeProcessorCount)
+            let document = Document(
+                results: rows, io: io, scale: scale, targets: targets, cores: ProcessInfo.processInfo.activeProcessorCount)
             print(String(decoding: try encoder.encode(document), as: UTF8.self))
         } else {
             print(table(rows))
             if let io { print("\n" + io.table) }
             if let scale { print(describe(scale)) }
+            print("\n" + BenchTargets.table(targets))
         }
         if rows.contains(where: { !$0.exactlyOnce }) || io?.rows.contains(where: { !$0.exactlyOnce }) == true {
             printError("bench: a job was lost or ran twice (exactly_once false above)")
