@@ -8,8 +8,10 @@ import DequeModule
 /// count), found by one hash of the key when a job is queued; the job carries the slot, so taking it and
 /// finishing it hash nothing. Each worker has a round-robin list of the slots it owns with jobs waiting, so
 /// re-homing a key is O(1) whatever its backlog, and a worker serves its keys fairly (up to
-/// ``jobsPerTurn`` jobs of a key per turn) rather than draining one key's backlog first. A slot is freed
-/// when its key has nothing waiting or running.
+/// ``jobsPerTurn`` jobs of a key per turn) rather than draining one key's backlog first. A key with nothing
+/// waiting or running keeps its slot, parked, for its next job (up to 4,096 such keys, oldest freed first),
+/// so keys that come and go are not hashed and set up again each time. Workers sit in places, and per-place
+/// state lives in arrays, so serving a job looks nothing up by worker.
 ///
 /// Re-homing: workers sit in numbered places, and a key's place is `jumpConsistentHash(key, places)`. A
 /// new worker takes a new last place, so growing moves only the keys that now hash to it; the strategy asks

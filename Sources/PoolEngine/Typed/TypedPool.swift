@@ -201,7 +201,12 @@ public final class TypedPool<Input: Sendable>: Sendable {
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
         let stamp = recordsLatencies ? Self.monotonicStamp() : 0
         var groups = [[Input]](repeating: [], count: queues.count)
-        for input in inputs { groups[worker(forKey: key(input))].append(input) }
+        if queues.count == 1 {
+            groups[0].append(contentsOf: inputs)
+        } else {
+            for index in groups.indices { groups[index].reserveCapacity(total / queues.count * 2 + 8) }
+            for input in inputs { groups[worker(forKey: key(input))].append(input) }
+        }
         var accepted = 0
         for (index, group) in groups.enumerated() where !group.isEmpty {
             accepted += queues[index].push(group, at: stamp, capacity: capacityPerWorker, pinned: true).taken

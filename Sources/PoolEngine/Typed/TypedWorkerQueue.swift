@@ -56,7 +56,7 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     /// woke the sleeping owner.
     @inlinable
     func push(_ inputs: some Collection<Input>, at stamp: Int64, capacity: Int, pinned: Bool = false) -> (taken: Int, wokeOwner: Bool) {
-        let (taken, sleeper) = state.withLock { state -> (Int, UnsafeContinuation<Bool, Never>?) in
+        state.withLock { state -> (taken: Int, wokeOwner: Bool) in
             let room = state.closed ? 0 : max(capacity - state.jobs.count - state.pinned.count, 0)
             let taken = min(room, inputs.count)
             if pinned {
@@ -66,22 +66,26 @@ final class WorkerQueue<Input: Sendable>: Sendable {
                 for input in inputs.prefix(taken) { state.jobs.append(TypedEntry(input, at: stamp)) }
                 depth.store(state.jobs.count, ordering: .sequentiallyConsistent)
             }
-            defer { if taken > 0 { state.sleeper = nil } }
-            return (taken, taken > 0 ? state.sleeper : nil)
+            guard taken > 0 else { return (0, false) }
+            return (taken, Self.resume(&state.sleeper))
         }
-        sleeper?.resume(returning: true)
-        return (taken, sleeper != nil)
+    }
+
+    /// Resumes the sleeping owner, if any; whether there was one. Called with the lock held, so the owner's
+    /// next take (which locks it too) is ordered after this resume by a lock ThreadSanitizer sees; the
+    /// continuation's own handshake is in the uninstrumented runtime (see .ci/tsan-suppressions.txt).
+    @inlinable
+    static func resume(_ sleeper: inout UnsafeContinuation<Bool, Never>?) -> Bool {
+        guard let continuation = sleeper else { return false }
+        sleeper = nil
+        continuation.resume(returning: true)
+        return true
     }
 
     /// Wakes the owner if it sleeps (to take from a busy worker's queue); whether it did.
     @inlinable
     func wakeIfAsleep() -> Bool {
-        let sleeper = state.withLock { state -> UnsafeContinuation<Bool, Never>? in
-            defer { state.sleeper = nil }
-            return state.sleeper
-        }
-        sleeper?.resume(returning: true)
-        return sleeper != nil
+        state.withLock { Self.resume(&$0.sleeper) }
     }
 
     /// The owner's take: up to `max` jobs, pinned ones first, oldest first, into `batch`.
@@ -128,11 +132,10 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     /// Refuses every later push and wakes the owner if it sleeps (a shutdown began).
     @inlinable
     func close() {
-        state.withLock { state -> UnsafeContinuation<Bool, Never>? in
+        state.withLock { state in
             state.closed = true
-            defer { state.sleeper = nil }
-            return state.sleeper
-        }?.resume(returning: true)
+            _ = Self.resume(&state.sleeper)
+        }
     }
 
     /// Empties the queue; returns how many jobs it held.
