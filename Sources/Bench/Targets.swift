@@ -22,10 +22,13 @@ public enum BenchTargets {
         }
         func ratio(_ a: Double?, _ b: Double?) -> Double? {
             guard let a, let b, b > 0 else { return nil }
-            return (a / b * 100).rounded() / 100
+            return a / b
         }
         func target(_ name: String, _ what: String, _ measured: Double?, atMost limit: Double) -> BenchTarget {
-            BenchTarget(name: name, what: what, measured: measured, limit: limit, met: measured.map { $0 <= limit })
+            // Judged unrounded (1.504 does not meet 1.5), shown to 3 places.
+            BenchTarget(
+                name: name, what: what, measured: measured.map { ($0 * 1000).rounded() / 1000 }, limit: limit,
+                met: measured.map { $0 <= limit })
         }
         let ioRow = { (runner: String) in io?.rows.first { $0.runner == runner }?.cpuUsPerJob }
         let idle = io?.idle.first { $0.runner == "poolscope" }?.cpuPercentOfCore
@@ -65,7 +68,7 @@ public enum BenchTargets {
     public static func table(_ targets: [BenchTarget]) -> String {
         var lines = ["targets (issue 14; ratios from this run)"]
         for target in targets {
-            let measured = target.measured.map { String(format: "%.2f", $0) } ?? "-"
+            let measured = target.measured.map { String(format: "%.3f", $0) } ?? "-"
             let verdict = target.met.map { $0 ? "met" : "NOT MET" } ?? "not measured"
             lines.append(
                 "  " + target.name.padding(toLength: 24, withPad: " ", startingAt: 0)

@@ -207,6 +207,51 @@ struct KeyedTests {
         #expect(queue.depths().ownedKeys[WorkerID(1)] == 50, "every key seen is still counted as owned")
     }
 
+    @Test("keys are their UTF-8 bytes: two spellings of one accented letter are two keys, each on its own worker")
+    func keysAreBytes() throws {
+        let composed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(composed == decomposed, "Swift calls them equal")
+        var queue = KeyedQueues()
+        var workers = [WorkerID(1), WorkerID(2)]
+        while queue.owner(of: composed) == queue.owner(of: decomposed) {
+            workers.append(WorkerID(workers.count + 1))
+            queue.workersChanged(to: workers)
+        }
+        let first = try #require(queue.owner(of: composed))
+        let second = try #require(queue.owner(of: decomposed))
+        _ = queue.enqueue(queued(1, key: composed))
+        _ = queue.enqueue(queued(2, key: decomposed))
+        #expect(queue.dequeue(for: first)?.id == JobID(1))
+        #expect(queue.dequeue(for: second)?.id == JobID(2), "not held behind the other spelling's running job")
+    }
+
+    @Test("a key that goes idle and busy again many times, among others that come and go, is served once per job, in order")
+    func parkedSlotsChurn() throws {
+        var queue = KeyedQueues(idleSlotsKept: 3)
+        queue.workersChanged(to: [WorkerID(1)])
+        var next: UInt64 = 0
+        for round in 0..<200 {
+            // The steady key and one passing key per round: the steady key's slot is parked and unparked each
+            // round while passing keys push the parked list past its limit.
+            for key in ["steady", "passing-\(round % 7)"] {
+                next += 1
+                _ = queue.enqueue(queued(next, key: key))
+                next += 1
+                _ = queue.enqueue(queued(next, key: key))
+            }
+            var served: [UInt64] = []
+            while let job = queue.dequeue(for: WorkerID(1)) {
+                served.append(job.id.rawValue)
+                _ = queue.jobFinished(job, by: WorkerID(1))
+            }
+            #expect(served.sorted() == Array((next - 3)...next), "round \(round): each job once")
+            let (steadyFirst, steadySecond) = (served.firstIndex(of: next - 3), served.firstIndex(of: next - 2))
+            #expect(steadyFirst != nil && steadySecond != nil && steadyFirst! < steadySecond!, "round \(round): in order per key")
+            #expect(queue.count == 0)
+        }
+    }
+
     /// Adds workers 2, 3, ... to a queue whose only worker is `owner` until `key` belongs to another; that one.
     private func growUntilMoved(_ key: String, from owner: WorkerID, in queue: inout KeyedQueues) -> WorkerID? {
         var workers = [owner]

@@ -7,7 +7,8 @@ public struct Job: Sendable {
     /// switch.
     public typealias Work = nonisolated(nonsending) @Sendable () async throws -> Void
 
-    /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order). Kept in
+    /// Jobs with the same key are related (the keyed strategy runs them on one worker, in order). Keys are
+    /// compared by their UTF-8 bytes (two spellings of "é" are two keys), as the hash that places them. Kept in
     /// line: a key of up to 15 UTF-8 bytes is stored in the job itself, so a keyed job allocates nothing
     /// for its key and copying it retains nothing.
     public var key: String?

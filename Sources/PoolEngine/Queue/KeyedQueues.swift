@@ -42,6 +42,9 @@ public struct KeyedQueues: QueueStrategy {
         var servedThisTurn = 0
         /// Bumped when the slot is freed, so a parked entry from the slot's earlier life is skipped.
         var generation: UInt32 = 0
+        /// Whether an entry for this slot's current life is in the parked list (so it gets one, not one per
+        /// time its key goes idle).
+        var isParked = false
 
         var isIdle: Bool { pending.isEmpty && running == 0 }
     }
@@ -57,7 +60,9 @@ public struct KeyedQueues: QueueStrategy {
         var key: String
         var hash: UInt64
 
-        static func == (lhs: IndexKey, rhs: IndexKey) -> Bool { lhs.hash == rhs.hash && lhs.key == rhs.key }
+        /// Keys are their UTF-8 bytes, as the jump hash that places them sees them (`String`'s `==` would
+        /// merge canonically equal keys with different bytes, which hash to different places).
+        static func == (lhs: IndexKey, rhs: IndexKey) -> Bool { lhs.hash == rhs.hash && lhs.key.utf8.elementsEqual(rhs.key.utf8) }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
     }
 
@@ -155,10 +160,14 @@ public struct KeyedQueues: QueueStrategy {
     private mutating func parkIfIdle(_ index: Int) {
         guard slots[index].isIdle else { return }
         guard idleSlotsKept > 0 else { return free(index) }
+        guard !slots[index].isParked else { return }
+        slots[index].isParked = true
         parked.append(ParkedSlot(slot: Int32(index), generation: slots[index].generation))
         while parked.count > idleSlotsKept, let oldest = parked.popFirst() {
             let slot = Int(oldest.slot)
-            if slots[slot].generation == oldest.generation && slots[slot].isIdle { free(slot) }
+            guard slots[slot].generation == oldest.generation else { continue }
+            slots[slot].isParked = false
+            if slots[slot].isIdle { free(slot) }
         }
     }
 
@@ -168,6 +177,7 @@ public struct KeyedQueues: QueueStrategy {
         slots[index].runner = nil
         slots[index].ticket &+= 1
         slots[index].generation &+= 1
+        slots[index].isParked = false
         slots[index].pending = Deque()
         freeSlots.append(Int32(index))
     }
@@ -239,7 +249,8 @@ public struct KeyedQueues: QueueStrategy {
     /// The slot a keyed job taken from this strategy still holds, if it is the live one of its key.
     private func liveSlot(of job: QueuedJob) -> Int? {
         let index = Int(job.keySlot)
-        guard index >= 0, index < slots.count, slots[index].running > 0, let key = job.job.key, slots[index].key == key
+        guard index >= 0, index < slots.count, slots[index].running > 0, let key = job.job.key,
+            slots[index].key.utf8.elementsEqual(key.utf8)
         else { return nil }
         return index
     }

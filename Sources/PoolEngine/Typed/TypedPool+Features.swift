@@ -137,6 +137,12 @@ extension TypedPool {
         }
     }
 
+    /// Dead-letters a job whose only attempt (no retries configured) threw.
+    @usableFromInline
+    func deadLetter(_ input: Input, error: any Error) {
+        deadLetter(TypedDeadLetter(input: input, attempts: 1, lastError: String(describing: error), timedOut: false))
+    }
+
     func deadLetter(_ letter: TypedDeadLetter<Input>) {
         let capacity = configuration.deadLetterCapacity
         deadLetterLog.withLock { log in

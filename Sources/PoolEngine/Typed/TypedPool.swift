@@ -192,7 +192,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     }
 
     /// Offers jobs in order, each with the key `key` gives it (see ``trySubmit(_:key:)``); returns how many
-    /// were accepted.
+    /// were accepted. Jobs are grouped by worker, and a full worker queue rejects the end of its group: the
+    /// jobs accepted are a prefix of each worker's share, so those of any one key are a prefix of that key's.
     @inlinable @discardableResult
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs, keyedBy key: (Input) -> String) -> Int
     where Inputs.Element == Input {
@@ -281,7 +282,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
                 try await handler(entry.input)
                 tally.done += 1
             } catch {
-                tally.failedOrStopped(phase)
+                if tally.failedOrStopped(phase) { deadLetter(entry.input, error: error) }
             }
         }
         return tally
@@ -297,7 +298,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
                 try handler(entry.input)
                 tally.done += 1
             } catch {
-                tally.failedOrStopped(phase)
+                if tally.failedOrStopped(phase) { deadLetter(entry.input, error: error) }
             }
         }
         return tally

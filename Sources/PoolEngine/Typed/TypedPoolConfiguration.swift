@@ -12,7 +12,9 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
     /// (the worker waits it out), so keep backoffs short here; the closure pool re-queues instead.
     public var retry: RetryPolicy = .none
     /// The longest one attempt may run before it is cancelled and counted as timed out (then retried or
-    /// failed). Only for an async handler: a synchronous call cannot be interrupted.
+    /// failed). Only for an async handler: a synchronous call cannot be interrupted. Cancellation is
+    /// cooperative: a handler that ignores it keeps its worker until it returns (its job still counts as
+    /// timed out).
     public var timeout: Duration?
     /// Whether to record each attempt's queue wait, service time and each job's end-to-end time in
     /// histograms (two clock readings per job; see ``TypedPool/latencies``).

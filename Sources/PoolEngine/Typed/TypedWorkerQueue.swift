@@ -174,9 +174,15 @@ struct BatchTally {
         return false
     }
 
-    /// A job threw: a failure, or, when the pool is cancelling, the cancellation it was told of.
+    /// A job threw: a failure, or, when the pool is cancelling, the cancellation it was told of. Whether it
+    /// was a failure (to be dead-lettered).
     @inlinable
-    mutating func failedOrStopped(_ phase: borrowing Atomic<Int>) {
-        if phase.load(ordering: .acquiring) == 2 { stopped += 1 } else { failed += 1 }
+    mutating func failedOrStopped(_ phase: borrowing Atomic<Int>) -> Bool {
+        if phase.load(ordering: .acquiring) == 2 {
+            stopped += 1
+            return false
+        }
+        failed += 1
+        return true
     }
 }
