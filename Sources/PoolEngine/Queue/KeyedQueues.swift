@@ -249,8 +249,8 @@ public struct KeyedQueues: QueueStrategy {
     /// The slot a keyed job taken from this strategy still holds, if it is the live one of its key.
     private func liveSlot(of job: QueuedJob) -> Int? {
         let index = Int(job.keySlot)
-        guard index >= 0, index < slots.count, slots[index].running > 0, let key = job.job.key,
-            slots[index].key.utf8.elementsEqual(key.utf8)
+        // A sanity check, not the key's identity: a slot is never reused while its jobs run, so `==` suffices.
+        guard index >= 0, index < slots.count, slots[index].running > 0, let key = job.job.key, slots[index].key == key
         else { return nil }
         return index
     }
