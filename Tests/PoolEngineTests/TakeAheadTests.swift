@@ -15,18 +15,26 @@ struct TakeAheadTests {
     func dependentJobs(strategy: QueueStrategyKind) async throws {
         let pool = try WorkerPool(configuration: takingAhead(strategy))
         let ran = Atomic(0)
+        let waitersDone = Atomic(0)
         let pairs = 5
         // Far enough apart that a worker cannot reach the next pair within the 1 ms stall rule.
         let gap = Self.scaled(20_000)
         let released = (0..<pairs).map { _ in Flag() }
-        var batch: [Job] = []
+        var submitted = 0
+        var accepted = true
+        // One pair per submission, after the previous pair is done: with stealing, a worker that runs dry
+        // steals the *newest* job of the other's queue, so with every pair queued at once both workers could
+        // each hold a waiting A whose B sits in a queue only the other (busy) worker serves, a deadlock of the
+        // test's own making (it failed so once in CI), not the take-ahead rule this checks.
         for pair in 0..<pairs {
+            var batch: [Job] = []
             for _ in 0..<gap { batch.append(Job { ran.add(1, ordering: .relaxed) }) }
             // A waits for B, submitted right after it. In a plain FIFO queue the next free worker takes B; here
             // B may sit in the run buffer of A's worker. If nobody took it back from there (A suspends, or its
             // worker stalls), A would give up after 20 s and fail.
             batch.append(
                 Job {
+                    defer { waitersDone.add(1, ordering: .relaxed) }
                     let clock = ContinuousClock()
                     let deadline = clock.now + .seconds(20)
                     while !released[pair].isSet {
@@ -35,11 +43,13 @@ struct TakeAheadTests {
                     }
                 })
             batch.append(Job { released[pair].set() })
+            submitted += batch.count
+            accepted = accepted && pool.trySubmit(batch: batch).allSatisfy { $0.isAccepted }
+            #expect(await eventually(timeout: .seconds(60)) { waitersDone.load(ordering: .relaxed) == pair + 1 })
         }
-        let admissions = pool.trySubmit(batch: batch)
-        #expect(admissions.allSatisfy { $0.isAccepted })
+        #expect(accepted)
         let report = await pool.shutdown(.graceful(deadline: .seconds(120)))
-        #expect(report.counters.completed == batch.count && report.counters.failed == 0)
+        #expect(report.counters.completed == submitted && report.counters.failed == 0)
         #expect(ran.load(ordering: .relaxed) == pairs * gap)
         #expect(pool.core.withLock { $0.takenAheadTotal } > 0, "the workers never took jobs ahead: this tested nothing")
         expectBalanced(report.counters)
