@@ -5,6 +5,44 @@ import Synchronization
 enum AttemptResult: Sendable {
     case success
     case failure(error: String, timedOut: Bool)
+
+    /// Runs `work` once: success, or its error in words. `nonisolated(nonsending)`: it runs on the caller's
+    /// executor (a worker's thread), with no hop.
+    nonisolated(nonsending) static func of(_ work: Job.Work) async -> AttemptResult {
+        do {
+            try await work()
+            return .success
+        } catch {
+            return .failure(error: String(describing: error), timedOut: false)
+        }
+    }
+
+    /// Runs `work` as a child task raced by a timer child that sleeps `timeout` with `sleep`; the first to
+    /// end decides, and the other is cancelled (cancellation is cooperative: the group still waits for a
+    /// job that ignores it). The timer prefers the shared pool, so it fires even while every worker thread
+    /// is busy. Both pools' timeouts (``WorkerPool``, ``TypedPool``) go through here.
+    nonisolated(nonsending) static func racing(
+        _ work: @escaping Job.Work, timeout: Duration, sleep: @escaping @Sendable (Duration) async throws -> Void
+    ) async -> AttemptResult {
+        await withTaskGroup(of: AttemptResult?.self) { group in
+            group.addTask { await AttemptResult.of(work) }
+            group.addTask(executorPreference: globalConcurrentExecutor) {
+                do {
+                    try await sleep(timeout)
+                    return .failure(error: "timed out after \(formatted(timeout))", timedOut: true)
+                } catch {
+                    return nil
+                }
+            }
+            while let result = await group.next() {
+                if let result {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            return .failure(error: "cancelled", timedOut: false)
+        }
+    }
 }
 
 /// What a worker does next.

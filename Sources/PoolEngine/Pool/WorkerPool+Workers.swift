@@ -155,41 +155,10 @@ extension WorkerPool {
     nonisolated(nonsending) private func attempt(
         _ work: @escaping Job.Work, timeout: Duration?, fault: InjectedFault?
     ) async -> AttemptResult {
-        guard let timeout = timeout ?? configuration.defaultTimeout else {
-            do {
-                if let fault { try await withInjectedFault(work, fault)() } else { try await work() }
-                return .success
-            } catch {
-                return .failure(error: String(describing: error), timedOut: false)
-            }
-        }
         let work: Job.Work = if let fault { withInjectedFault(work, fault) } else { work }
+        guard let timeout = timeout ?? configuration.defaultTimeout else { return await AttemptResult.of(work) }
         let clock = self.clock
-        return await withTaskGroup(of: AttemptResult?.self) { group in
-            group.addTask {
-                do {
-                    try await work()
-                    return .success
-                } catch {
-                    return .failure(error: String(describing: error), timedOut: false)
-                }
-            }
-            group.addTask(executorPreference: globalConcurrentExecutor) {
-                do {
-                    try await clock.sleep(for: timeout)
-                    return .failure(error: "timed out after \(formatted(timeout))", timedOut: true)
-                } catch {
-                    return nil
-                }
-            }
-            while let result = await group.next() {
-                if let result {
-                    group.cancelAll()
-                    return result
-                }
-            }
-            return .failure(error: "cancelled", timedOut: false)
-        }
+        return await AttemptResult.racing(work, timeout: timeout) { try await clock.sleep(for: $0) }
     }
 
     /// The job's work, preceded by the fault injection chose for this attempt.

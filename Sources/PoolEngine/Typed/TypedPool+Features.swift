@@ -91,49 +91,20 @@ extension TypedPool {
 
     /// One attempt: the error in words if it threw or ran out of time, and whether it ran out of time.
     func attemptOnce(_ input: Input) async -> (error: String?, timedOut: Bool) {
-        let handler: Handler
+        let result: AttemptResult
         switch body {
-        case .synchronous(let synchronous):
-            do {
-                try synchronous(input)
-                return (nil, false)
-            } catch {
-                return (String(describing: error), false)
-            }
-        case .asynchronous(let asynchronous): handler = asynchronous
-        }
-        guard let timeout = configuration.timeout else {
-            do {
-                try await handler(input)
-                return (nil, false)
-            } catch {
-                return (String(describing: error), false)
+        case .synchronous(let handler):
+            result = await AttemptResult.of { try handler(input) }
+        case .asynchronous(let handler):
+            if let timeout = configuration.timeout {
+                result = await AttemptResult.racing({ try await handler(input) }, timeout: timeout) { try await Task.sleep(for: $0) }
+            } else {
+                result = await AttemptResult.of { try await handler(input) }
             }
         }
-        return await withTaskGroup(of: (error: String?, timedOut: Bool)?.self) { group in
-            group.addTask {
-                do {
-                    try await handler(input)
-                    return (nil, false)
-                } catch {
-                    return (String(describing: error), false)
-                }
-            }
-            group.addTask(executorPreference: globalConcurrentExecutor) {
-                do {
-                    try await Task.sleep(for: timeout)
-                    return ("timed out after \(formatted(timeout))", true)
-                } catch {
-                    return nil
-                }
-            }
-            while let result = await group.next() {
-                if let result {
-                    group.cancelAll()
-                    return result
-                }
-            }
-            return ("cancelled", false)
+        switch result {
+        case .success: return (nil, false)
+        case .failure(let error, let timedOut): return (error, timedOut)
         }
     }
 
