@@ -20,7 +20,10 @@ public struct IOComparison: Codable, Sendable {
         var rows = [
             await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds),
             await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds),
-            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, sleepsOnWheel: true),
+            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers),
+            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated),
+            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1),
+            await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds),
         ]
         if let row = peer?.io(workers: workers, rate: rate, seconds: seconds) { rows.append(row) }
         let bare = rows[0].cpuUsPerJob
@@ -38,11 +41,11 @@ public struct IOComparison: Codable, Sendable {
     public var table: String {
         var lines = [
             "waiting jobs (sleep Exp(100 ms), Poisson arrivals): CPU per job",
-            "runner           W    rate/s  jobs    CPU us/job  vs bare Swift  once",
+            "runner                  W    rate/s  jobs    CPU us/job  vs bare Swift  once",
         ]
         for row in rows {
             lines.append(
-                row.runner.padding(toLength: 15, withPad: " ", startingAt: 0) + "  "
+                row.runner.padding(toLength: 22, withPad: " ", startingAt: 0) + "  "
                     + "\(row.workers)".padding(toLength: 4, withPad: " ", startingAt: 0)
                     + " " + "\(Int(row.ratePerS))".padding(toLength: 7, withPad: " ", startingAt: 0) + " "
                     + "\(row.jobs)".padding(toLength: 7, withPad: " ", startingAt: 0)

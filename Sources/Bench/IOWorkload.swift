@@ -59,39 +59,65 @@ public enum IOWorkload {
         }
     }
 
-    /// Offers each job at its arrival time (sleeping in between), through `submit`.
-    static func drive(_ jobs: [(at: Duration, sleep: Duration)], submit: (Duration) -> Void) async {
+    /// Offers each job at its arrival time (sleeping in between with `sleep`, `Task.sleep` by default),
+    /// through `submit`.
+    static func drive(
+        _ jobs: [(at: Duration, sleep: Duration)],
+        sleep: (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        submit: (Duration) -> Void
+    ) async {
         let clock = ContinuousClock()
         let start = clock.now
         for job in jobs {
-            if clock.now < start + job.at { try? await clock.sleep(until: start + job.at) }
+            let wait = start + job.at - clock.now
+            if wait > .zero { try? await sleep(wait) }
             submit(job.sleep)
         }
     }
 
-    /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive. With
-    /// `sleepsOnWheel`, jobs sleep as the scenarios' simulated jobs do, on the shared ``SleepWheel`` (one
-    /// timer for all) instead of a `Task.sleep` each.
+    /// How PoolScope's pool runs the waiting workload.
+    public enum PoolMode: String, Sendable, CaseIterable {
+        /// Each job sleeps with `Task.sleep`, what a user's job awaiting I/O looks like.
+        case taskSleep = "poolscope"
+        /// Each job sleeps as the scenarios' simulated jobs do, in the pool's own timers
+        /// (``SleepWheel/sleepOnCurrentPool(for:)``); arrivals as for every other runner.
+        case poolTimers = "poolscope-wheel"
+        /// A simulated scenario whole: the arrival loop runs on the pool's threads too, and its waits
+        /// between arrivals are simulated sleeps in the pool's timers like the jobs'.
+        case simulated = "poolscope-simulated"
+    }
+
+    /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive, on `threads`
+    /// threads of its own (`nil`: the default, one per core).
     public static func poolScope(
-        workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100), sleepsOnWheel: Bool = false
+        workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100), mode: PoolMode = .taskSleep,
+        threads: Int? = nil
     ) async -> Row {
-        let runner = sleepsOnWheel ? "poolscope-wheel" : "poolscope"
+        let runner = mode.rawValue + (threads.map { "-\($0)t" } ?? "")
         let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
         var configuration = PoolConfiguration()
         configuration.name = "bench-io"
         (configuration.minWorkers, configuration.maxWorkers) = (workers, workers)
         configuration.queueCapacity = nil
         configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        if let threads { configuration.executor = .dedicatedThreads(threads) }
         let before = cpuSeconds()
         guard let pool = try? WorkerPool(configuration: configuration) else {
             return Row(runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
         }
         let done = SharedCount()
-        await drive(jobs) { sleep in
+        let submit = { (sleep: Duration) -> Void in
             pool.trySubmit {
-                if sleepsOnWheel { try? await SleepWheel.shared.sleep(for: sleep) } else { try? await Task.sleep(for: sleep) }
+                if mode == .taskSleep { try? await Task.sleep(for: sleep) } else { try? await SleepWheel.sleepOnCurrentPool(for: sleep) }
                 done.add()
             }
+        }
+        if mode == .simulated {
+            await withTaskExecutorPreference(pool.executor) {
+                await drive(jobs, sleep: { try await SleepWheel.sleepOnCurrentPool(for: $0) }, submit: submit)
+            }
+        } else {
+            await drive(jobs, submit: submit)
         }
         let report = await pool.shutdown(.graceful(deadline: .seconds(3_600)))
         let used = cpuSeconds() - before
@@ -99,6 +125,19 @@ public enum IOWorkload {
             runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: jobs.count,
             cpuUsPerJob: rounded(used * 1e6 / Double(max(jobs.count, 1))),
             exactlyOnce: report.counters.completed == jobs.count && done.count == jobs.count)
+    }
+
+    /// The arrival loop alone (`Task.sleep` between arrivals, nothing submitted): the floor under every
+    /// Swift row that uses it.
+    public static func arrivalsOnly(rate: Double, seconds: Double, mean: Duration = .milliseconds(100)) async -> Row {
+        let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
+        let before = cpuSeconds()
+        let done = SharedCount()
+        await drive(jobs) { _ in done.add() }
+        let used = cpuSeconds() - before
+        return Row(
+            runner: "arrivals-only", workers: 0, ratePerS: rate, seconds: seconds, jobs: jobs.count,
+            cpuUsPerJob: rounded(used * 1e6 / Double(max(jobs.count, 1))), exactlyOnce: done.count == jobs.count)
     }
 
     /// What a Swift user writes without a pool: `workers` tasks reading one `AsyncStream`.

@@ -76,14 +76,15 @@ public final class ScenarioClock: PoolClock {
     }
 
     /// Sleeps until scenario time reaches `deadline`, following changes of speed and pauses as they come
-    /// (looking again at least every ``recheck``).
+    /// (looking again at least every ``recheck``). In a job on a pool's own threads the waits are that
+    /// pool's timers (``SleepWheel/sleepOnCurrentPool(for:)``), elsewhere `Task.sleep`.
     public func sleep(until deadline: PoolInstant) async throws {
         while true {
             try Task.checkCancellation()
             let remaining = deadline - now()
             if remaining <= .zero { return }
             let wait = wallTime(for: remaining).map { min($0, Self.recheck) } ?? Self.recheck
-            try await Task.sleep(for: max(wait, .microseconds(1)))
+            try await SleepWheel.sleepOnCurrentPool(for: max(wait, .microseconds(1)))
         }
     }
 }

@@ -30,7 +30,10 @@ struct BenchTests {
         for row in [
             await IOWorkload.bareSwift(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10)),
             await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10)),
-            await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), sleepsOnWheel: true),
+            await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), mode: .poolTimers),
+            await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), mode: .simulated),
+            await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), mode: .simulated, threads: 1),
+            await IOWorkload.arrivalsOnly(rate: 200, seconds: 1, mean: .milliseconds(10)),
         ] {
             #expect(row.exactlyOnce && row.jobs == stream.count, "\(row.runner)")
         }

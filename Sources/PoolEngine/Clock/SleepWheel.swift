@@ -1,46 +1,28 @@
 import Dispatch
 import Foundation
-import HeapModule
 
-/// One timer for many sleeps: every sleep waits in one heap ordered by deadline, and one thread of its own
-/// sleeps until the earliest and resumes every sleep that is due, instead of a runtime timer per sleep.
+/// One timer for many sleeps: every sleep waits in one heap ordered by deadline, and one thread sleeps
+/// until the earliest and resumes every sleep that is due, instead of a runtime timer per sleep.
 ///
-/// Made for the scenarios' simulated waits, where thousands of jobs sleep at once and each `Task.sleep`
-/// costs a timer source set up and torn down by the runtime: here a sleep costs a heap insertion under a
-/// lock, and the thread's wake-ups are shared by every sleep due at once. A sleep never ends before its
-/// deadline; it ends later by the thread's wake-up latency, as `Task.sleep` does.
+/// Made for simulated waits, where thousands of jobs sleep at once and each `Task.sleep` costs a timer
+/// source set up and torn down by the runtime: here a sleep costs a heap insertion under a lock, and a
+/// wake-up is shared by every sleep due at once. A sleep never ends before its deadline; it ends later by
+/// a thread's wake-up latency, as `Task.sleep` does.
 ///
-/// Cancellation ends a sleep at once with `CancellationError`. A cancelled sleep's entry stays in the heap
-/// until its deadline or until cancelled entries are half of it, when they are swept out.
+/// Called from a job running on a pool's own threads (``WorkerExecutor/dedicatedThreads(_:)``, the
+/// default), a sleep waits in *that pool's* timers instead: the pool's idle threads wait for its earliest
+/// deadline and run the woken job themselves, so ending a sleep costs no hand-over between threads. Such a
+/// sleep ends when one of the pool's threads is free to notice it, which is also when the woken job could
+/// run at the earliest, and it may end up to a sixteenth of its length (at most 1 ms) late, so that one
+/// wake-up ends several sleeps.
+///
+/// Cancellation ends a sleep at once with `CancellationError`.
 public final class SleepWheel: Sendable {
     /// The wheel the engine's and the scenarios' simulated sleeps share.
     public static let shared = SleepWheel()
 
-    /// One sleep's state, shared by the sleeping task, its cancellation handler and the wheel's thread.
-    final class Sleeper: Sendable {
-        enum Phase {
-            case pending
-            case waiting(UnsafeContinuation<Void, any Error>)
-            case cancelled
-            case done
-        }
-
-        let phase = Locked(Phase.pending)
-    }
-
-    struct Entry: Comparable {
-        let deadline: UInt64
-        let sequence: UInt64
-        let sleeper: Sleeper
-
-        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.deadline == rhs.deadline && lhs.sequence == rhs.sequence }
-        static func < (lhs: Entry, rhs: Entry) -> Bool { (lhs.deadline, lhs.sequence) < (rhs.deadline, rhs.sequence) }
-    }
-
-    struct State {
-        var heap = Heap<Entry>()
-        var sequence: UInt64 = 0
-        var cancelledInHeap = 0
+    private struct State {
+        var timers = TimerHeap()
         var threadStarted = false
     }
 
@@ -56,62 +38,59 @@ public final class SleepWheel: Sendable {
     public func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()
         guard duration > .zero else { return }
-        // Saturating: a duration beyond what the clock can hold sleeps until cancelled.
-        let (whole, wholeOverflow) = UInt64(clamping: duration.components.seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        let (nanoseconds, partOverflow) = whole.addingReportingOverflow(UInt64(clamping: duration.components.attoseconds / 1_000_000_000))
-        let (deadline, overflow) = DispatchTime.now().uptimeNanoseconds.addingReportingOverflow(nanoseconds)
-        try await sleep(untilUptime: wholeOverflow || partOverflow || overflow ? UInt64.max : deadline)
+        let deadline = Self.uptimeDeadline(after: duration)
+        if let executor = DedicatedThreadExecutor.current {
+            try await executor.sleep(untilUptime: deadline, slack: TimerHeap.slack(forSleepOf: Self.nanoseconds(duration)))
+        } else {
+            try await sleep(untilUptime: deadline)
+        }
     }
 
-    /// Sleeps until the monotonic clock (`DispatchTime`'s uptime) reads `deadline` nanoseconds.
+    /// Sleeps for `duration` in the timers of the pool whose thread runs the caller (a job on a pool's
+    /// ``WorkerExecutor/dedicatedThreads(_:)``); anywhere else, a `Task.sleep`. For simulated waits that
+    /// must cost little inside a pool and must not depend on one more thread outside it.
+    public static func sleepOnCurrentPool(for duration: Duration) async throws {
+        try Task.checkCancellation()
+        guard duration > .zero else { return }
+        if let executor = DedicatedThreadExecutor.current {
+            try await executor.sleep(
+                untilUptime: uptimeDeadline(after: duration), slack: TimerHeap.slack(forSleepOf: nanoseconds(duration)))
+        } else {
+            try await Task.sleep(for: duration)
+        }
+    }
+
+    /// `duration` in nanoseconds, saturating.
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (whole, overflow) = UInt64(clamping: duration.components.seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, partOverflow) = whole.addingReportingOverflow(UInt64(clamping: duration.components.attoseconds / 1_000_000_000))
+        return overflow || partOverflow ? .max : total
+    }
+
+    /// The monotonic clock's reading (`DispatchTime`'s uptime, in nanoseconds) `duration` from now;
+    /// saturating, so a duration beyond what the clock holds sleeps until cancelled.
+    static func uptimeDeadline(after duration: Duration) -> UInt64 {
+        let (deadline, overflow) = DispatchTime.now().uptimeNanoseconds.addingReportingOverflow(nanoseconds(duration))
+        return overflow ? .max : deadline
+    }
+
+    /// Sleeps on this wheel's own thread until the monotonic clock reads `deadline` nanoseconds.
     func sleep(untilUptime deadline: UInt64) async throws {
-        let sleeper = Sleeper()
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let registered = sleeper.phase.withLock { phase -> Bool in
-                    guard case .pending = phase else { return false }  // cancelled before it could wait
-                    phase = .waiting(continuation)
-                    return true
-                }
-                guard registered else {
-                    continuation.resume(throwing: CancellationError())
-                    return
-                }
-                let (earliest, startThread) = state.withLock { state -> (Bool, Bool) in
-                    let earliest = state.heap.min.map { deadline < $0.deadline } ?? true
-                    state.sequence &+= 1
-                    state.heap.insert(Entry(deadline: deadline, sequence: state.sequence, sleeper: sleeper))
-                    defer { state.threadStarted = true }
-                    return (earliest, !state.threadStarted)
-                }
-                if startThread { start() }
-                if earliest { wake.signal() }
+        try await Sleeper.wait { sleeper in
+            let (earliest, startThread) = state.withLock { state -> (Bool, Bool) in
+                let earliest = state.timers.insert(deadline: deadline, sleeper: sleeper)
+                defer { state.threadStarted = true }
+                return (earliest, !state.threadStarted)
             }
-        } onCancel: {
-            // Under the heap's lock (then the sleeper's, the order the sweep takes them in), so the count of
-            // cancelled entries moves with the cancellation itself.
-            let continuation = state.withLock { state -> UnsafeContinuation<Void, any Error>? in
-                let continuation = sleeper.phase.withLock { phase -> UnsafeContinuation<Void, any Error>? in
-                    switch phase {
-                    case .pending:
-                        phase = .cancelled
-                        return nil
-                    case .waiting(let continuation):
-                        phase = .cancelled
-                        return continuation
-                    case .cancelled, .done:
-                        return nil
-                    }
-                }
-                if continuation != nil { state.cancelledInHeap += 1 }
-                return continuation
-            }
-            continuation?.resume(throwing: CancellationError())
+            if startThread { start() }
+            if earliest { wake.signal() }
+        } cancelled: { [self] _ in
+            state.withLock { $0.timers.noteCancelled() }
         }
     }
 
     /// Sleeps waiting now (cancelled ones included until swept).
-    var waiting: Int { state.withLock { $0.heap.count } }
+    var waiting: Int { state.withLock { $0.timers.count } }
 
     private func start() {
         let thread = Thread { [self] in runLoop() }
@@ -127,26 +106,11 @@ public final class SleepWheel: Sendable {
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
             let next = state.withLock { state -> UInt64? in
-                while let first = state.heap.min, first.deadline <= now {
-                    due.append(state.heap.removeMin().sleeper)
-                }
-                if state.cancelledInHeap > 1_024 && state.cancelledInHeap * 2 > state.heap.count {
-                    state.heap = Heap(state.heap.unordered.filter { !$0.sleeper.isCancelled })
-                    state.cancelledInHeap = 0
-                }
-                return state.heap.min?.deadline
+                state.timers.popDue(now: now, into: &due)
+                return state.timers.earliest
             }
-            for sleeper in due {
-                let continuation = sleeper.phase.withLock { phase -> UnsafeContinuation<Void, any Error>? in
-                    guard case .waiting(let continuation) = phase else { return nil }
-                    phase = .done
-                    return continuation
-                }
-                if let continuation {
-                    continuation.resume()
-                } else {
-                    state.withLock { $0.cancelledInHeap = max($0.cancelledInHeap - 1, 0) }
-                }
+            for sleeper in due where !sleeper.end() {
+                state.withLock { $0.timers.noteCancelledEntryLeft() }
             }
             due.removeAll(keepingCapacity: true)
             if let next {
@@ -154,15 +118,6 @@ public final class SleepWheel: Sendable {
             } else {
                 wake.wait()
             }
-        }
-    }
-}
-
-extension SleepWheel.Sleeper {
-    var isCancelled: Bool {
-        phase.withLock { phase in
-            if case .cancelled = phase { return true }
-            return false
         }
     }
 }

@@ -2,43 +2,129 @@ import DequeModule
 import Dispatch
 import Foundation
 
-/// A task executor backed by threads of its own.
+/// A task executor backed by threads of its own, which also keep the timers of the sleeps its jobs take
+/// through ``SleepWheel``.
 ///
 /// Jobs that spin or block occupy these threads only, so Swift's shared cooperative pool, where timers,
 /// the scaler and a dashboard run, keeps its threads. The road not taken: one thread per worker, which
 /// isolates workers from each other too but costs a thread stack per worker and cannot reach thousands of
 /// mostly sleeping workers.
+///
+/// Timers: a thread with nothing to run waits until the earliest deadline (the *keeper*; the others wait
+/// without one), ends every sleep then due, and runs the jobs those sleeps resume itself, with no wake-up
+/// of another thread unless more than one job is waiting. A sleep taken on one of these threads never
+/// needs a wake-up to be registered: the thread returns to its loop as the task suspends, and looks at the
+/// timers there.
 @usableFromInline
 final class DedicatedThreadExecutor: TaskExecutor {
-    private struct Queue {
+    private struct State {
         var jobs = Deque<UnownedJob>()
+        var timers = TimerHeap()
+        /// Threads waiting with no deadline, most recent last, each at most once (``isIdle``).
+        var idle: [Int] = []
+        var isIdle: [Bool]
+        /// The thread waiting until ``keeperDeadline`` (the earliest timer when it began to wait).
+        var keeper: Int?
+        var keeperDeadline = UInt64.max
         var stopping = false
     }
 
-    private let queue = Locked(Queue())
+    /// What one of this executor's threads is (read by the thread itself only).
+    private final class ThreadContext {
+        unowned let executor: DedicatedThreadExecutor
+        let index: Int
+        /// Set while the thread ends due sleeps in its loop: the jobs they resume are its to run next.
+        var endingSleeps = false
+
+        init(executor: DedicatedThreadExecutor, index: Int) {
+            self.executor = executor
+            self.index = index
+        }
+    }
+
+    private let state: Locked<State>
+    /// One per thread, so a wake-up reaches the thread meant (an idle one, or the keeper).
+    private let parkers: [DispatchSemaphore]
     /// Told which worker's job suspended (see ``markJobRunning(_:)``); set once by the pool.
     private let suspensionHandler = Locked<(@Sendable (WorkerID) -> Void)?>(nil)
-    /// Counts the jobs in `queue` (plus one per thread once stopping), so each wake finds work or the end.
-    private let available = DispatchSemaphore(value: 0)
     let threadCount: Int
 
     @usableFromInline
     init(threadCount: Int, name: String) {
         self.threadCount = threadCount
+        state = Locked(State(isIdle: Array(repeating: false, count: threadCount)))
+        parkers = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
         for index in 0..<threadCount {
-            let thread = Thread { [self] in runLoop() }
+            let thread = Thread { [self] in runLoop(index: index) }
             thread.name = "\(name)-worker-\(index)"
             thread.stackSize = 1 << 20
             thread.start()
         }
     }
 
+    /// The executor whose thread this is, if any.
+    static var current: DedicatedThreadExecutor? { currentContext?.executor }
+
+    private static var currentContext: ThreadContext? {
+        guard let raw = pthread_getspecific(contextKey) else { return nil }
+        return Unmanaged<ThreadContext>.fromOpaque(raw).takeUnretainedValue()
+    }
+
     @usableFromInline
     func enqueue(_ job: consuming ExecutorJob) {
         let unownedJob = UnownedJob(job)
-        queue.withLock { $0.jobs.append(unownedJob) }
-        available.signal()
+        let context = Self.currentContext
+        let ownThread = context?.executor === self
+        let endingSleeps = ownThread && context?.endingSleeps == true
+        let wake = state.withLock { state -> Int? in
+            state.jobs.append(unownedJob)
+            // A job resumed by a sleep this thread is ending: this thread runs it next (see runLoop).
+            if endingSleeps { return nil }
+            return Self.takeParkedThread(&state)
+        }
+        if let wake { parkers[wake].signal() }
     }
+
+    /// An idle thread (waiting with no deadline) to wake, if any.
+    private static func takeIdleThread(_ state: inout State) -> Int? {
+        guard let idle = state.idle.popLast() else { return nil }
+        state.isIdle[idle] = false
+        return idle
+    }
+
+    /// A parked thread to wake for new work: an idle one first, else the keeper (who will wait for the
+    /// timers again once the work is done).
+    private static func takeParkedThread(_ state: inout State) -> Int? {
+        if let idle = takeIdleThread(&state) { return idle }
+        if let keeper = state.keeper {
+            state.keeper = nil
+            state.keeperDeadline = .max
+            return keeper
+        }
+        return nil
+    }
+
+    /// Sleeps in this executor's timers until the monotonic clock reads `deadline` nanoseconds (or up to
+    /// `slack` later, when that lets one wake-up serve more sleeps).
+    func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
+        try await Sleeper.wait { [self] sleeper in
+            let ownThread = Self.currentContext?.executor === self
+            let wake = state.withLock { state -> Int? in
+                state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
+                guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
+                // On its own thread, with nothing else queued, the sleep is seen as the thread goes back to
+                // its loop; otherwise the keeper (or an idle thread, to become one) must look again.
+                if ownThread && state.jobs.isEmpty { return nil }
+                return Self.takeParkedThread(&state)
+            }
+            if let wake { parkers[wake].signal() }
+        } cancelled: { [self] _ in
+            state.withLock { $0.timers.noteCancelled() }
+        }
+    }
+
+    /// Sleeps waiting in this executor's timers (cancelled ones included until swept).
+    var sleeping: Int { state.withLock { $0.timers.count } }
 
     /// Calls `handler` on this executor's thread whenever a worker's job suspends (awaits something that
     /// is not ready) between ``markJobRunning(_:)`` and ``markJobReturned()``.
@@ -58,31 +144,78 @@ final class DedicatedThreadExecutor: TaskExecutor {
     }
 
     /// The thread-local slot behind ``markJobRunning(_:)``: a worker id, as pointer bits (ids start at 1).
-    private static let runningWorkerKey: pthread_key_t = {
+    private static let runningWorkerKey = makeKey()
+    /// The thread-local slot behind ``current``: the thread's `ThreadContext`, unretained (the thread's
+    /// loop holds it for the thread's life).
+    private static let contextKey = makeKey()
+
+    private static func makeKey() -> pthread_key_t {
         var key = pthread_key_t()
         let status = pthread_key_create(&key, nil)
         precondition(status == 0, "pthread_key_create failed: \(status)")
         return key
-    }()
-
-    /// Lets the threads end once the jobs already queued have run.
-    @usableFromInline
-    func stop() {
-        queue.withLock { $0.stopping = true }
-        for _ in 0..<threadCount { available.signal() }
     }
 
-    private func runLoop() {
+    /// Lets the threads end once the jobs already queued have run and the sleeps taken here have ended.
+    @usableFromInline
+    func stop() {
+        let parked = state.withLock { state -> [Int] in
+            state.stopping = true
+            var parked = state.idle
+            state.idle.removeAll()
+            for index in parked { state.isIdle[index] = false }
+            if let keeper = state.keeper { parked.append(keeper) }
+            state.keeper = nil
+            state.keeperDeadline = .max
+            return parked
+        }
+        for index in parked { parkers[index].signal() }
+    }
+
+    private enum Step {
+        case run(UnownedJob)
+        case endSleeps
+        case park(until: UInt64?)
+        case exit
+    }
+
+    private func runLoop(index: Int) {
+        let context = ThreadContext(executor: self, index: index)
+        pthread_setspecific(Self.contextKey, Unmanaged.passUnretained(context).toOpaque())
+        defer { pthread_setspecific(Self.contextKey, nil) }
+        var due: [Sleeper] = []
         while true {
-            available.wait()
-            let next: UnownedJob?? = queue.withLock { queue in
-                if let job = queue.jobs.popFirst() { return .some(job) }
-                return queue.stopping ? .none : .some(nil)
+            let now = DispatchTime.now().uptimeNanoseconds
+            var replacedKeeper: Int?
+            let step = state.withLock { state -> Step in
+                if state.isIdle[index] {
+                    // Woken by a signal meant for an earlier wait (a keeper's, a replaced keeper's).
+                    state.isIdle[index] = false
+                    state.idle.removeAll { $0 == index }
+                }
+                state.timers.popDue(now: now, into: &due)
+                if !due.isEmpty { return .endSleeps }
+                if let job = state.jobs.popFirst() { return .run(job) }
+                if state.stopping { state.timers.sweepCancelled() }
+                let next = state.timers.wakeTime
+                // Keep the timers unless a thread already waits for this deadline or an earlier one.
+                if let next, next < state.keeperDeadline {
+                    replacedKeeper = state.keeper  // it goes idle when it looks again
+                    state.keeper = index
+                    state.keeperDeadline = next
+                    return .park(until: next)
+                }
+                // Stopping: one thread stays while sleeps taken here wait, the others end.
+                if state.stopping { return .exit }
+                state.isIdle[index] = true
+                state.idle.append(index)
+                return .park(until: nil)
             }
-            switch next {
-            case .none: return
-            case .some(nil): continue
-            case .some(let job?):
+            if let replacedKeeper { parkers[replacedKeeper].signal() }
+            switch step {
+            case .exit:
+                return
+            case .run(let job):
                 Self.markJobReturned()
                 job.runSynchronously(on: asUnownedTaskExecutor())
                 if let raw = pthread_getspecific(Self.runningWorkerKey) {
@@ -90,6 +223,30 @@ final class DedicatedThreadExecutor: TaskExecutor {
                     Self.markJobReturned()
                     let handler = suspensionHandler.withLock { $0 }
                     handler?(WorkerID(Int(bitPattern: raw)))
+                }
+            case .endSleeps:
+                context.endingSleeps = true
+                var cancelled = 0
+                for sleeper in due where !sleeper.end() { cancelled += 1 }
+                context.endingSleeps = false
+                due.removeAll(keepingCapacity: true)
+                // This thread runs what the sleeps resumed; a second thread helps when there is more.
+                let wake = state.withLock { state -> Int? in
+                    for _ in 0..<cancelled { state.timers.noteCancelledEntryLeft() }
+                    return state.jobs.count > 1 ? Self.takeIdleThread(&state) : nil
+                }
+                if let wake { parkers[wake].signal() }
+            case .park(let deadline):
+                if let deadline {
+                    _ = parkers[index].wait(timeout: DispatchTime(uptimeNanoseconds: deadline))
+                    state.withLock { state in
+                        if state.keeper == index {
+                            state.keeper = nil
+                            state.keeperDeadline = .max
+                        }
+                    }
+                } else {
+                    parkers[index].wait()
                 }
             }
         }

@@ -22,6 +22,10 @@ public final class WorkerPool: Sendable {
     let clockIsMonotonic: Bool
     let core: Locked<PoolCore>
     let taskExecutor: any TaskExecutor
+    /// The executor the pool's workers run on (see ``PoolConfiguration/executor``). A producer run there
+    /// (`withTaskExecutorPreference(pool.executor)`) shares the pool's threads, and its
+    /// ``SleepWheel/sleepOnCurrentPool(for:)`` waits in the pool's own timers.
+    public var executor: any TaskExecutor { taskExecutor }
     private let ownedThreads: DedicatedThreadExecutor?
     let latencies: LatencyRecorder
     let eventHub = EventHub()

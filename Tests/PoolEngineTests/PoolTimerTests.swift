@@ -1,0 +1,190 @@
+import Dispatch
+import Testing
+
+@testable import PoolEngine
+
+@Suite("Timers: the rule (TimerHeap) and the pool's threads keeping them")
+struct TimerHeapTests {
+    private func sleeper(cancelled: Bool = false) -> Sleeper {
+        let sleeper = Sleeper()
+        if cancelled { sleeper.phase.withLock { $0 = .cancelled } }
+        return sleeper
+    }
+
+    @Test("due entries come out earliest first, ties in the order they went in, later ones stay")
+    func dueInOrder() {
+        var heap = TimerHeap()
+        let a = sleeper()
+        let b = sleeper()
+        let c = sleeper()
+        let d = sleeper()
+        let earliest = [
+            heap.insert(deadline: 30, sleeper: a), heap.insert(deadline: 10, sleeper: b),
+            heap.insert(deadline: 10, sleeper: c), heap.insert(deadline: 50, sleeper: d),
+        ]
+        #expect(earliest == [true, true, false, false], "a tie is not earlier")
+        var due: [Sleeper] = []
+        heap.popDue(now: 9, into: &due)
+        #expect(due.isEmpty)
+        heap.popDue(now: 30, into: &due)
+        #expect(due.map(ObjectIdentifier.init) == [b, c, a].map(ObjectIdentifier.init))
+        #expect(heap.count == 1)
+        #expect(heap.earliest == 50)
+    }
+
+    @Test("the next look is the earliest deadline plus its slack; a sleep's slack is a sixteenth, at most 1 ms")
+    func slack() {
+        var heap = TimerHeap()
+        heap.insert(deadline: 1_000, slack: 300, sleeper: sleeper())
+        heap.insert(deadline: 1_200, slack: 0, sleeper: sleeper())
+        #expect(heap.wakeTime == 1_300)
+        var due: [Sleeper] = []
+        heap.popDue(now: 1_300, into: &due)
+        #expect(due.count == 2, "one look ends both: neither early, the second 100 ns late")
+        #expect(TimerHeap.slack(forSleepOf: 16_000) == 1_000)
+        #expect(TimerHeap.slack(forSleepOf: 10_000_000_000) == 1_000_000)
+        heap.insert(deadline: .max - 1, slack: 1_000, sleeper: sleeper())
+        #expect(heap.wakeTime == .max, "saturates")
+    }
+
+    @Test("cancelled entries are swept once they pass the threshold and half the heap, and on demand")
+    func sweeping() {
+        var heap = TimerHeap(sweepThreshold: 3)
+        let live = (0..<3).map { _ in sleeper() }
+        let dead = (0..<4).map { _ in sleeper(cancelled: true) }
+        for (index, entry) in (live + dead).enumerated() { heap.insert(deadline: UInt64(index), sleeper: entry) }
+        for _ in 0..<3 { heap.noteCancelled() }
+        #expect(heap.count == 7, "3 cancelled is not over the threshold")
+        heap.noteCancelled()
+        #expect(heap.count == 3 && heap.cancelledCount == 0, "4 of 7 cancelled: swept")
+        let late = sleeper(cancelled: true)
+        heap.insert(deadline: 1, sleeper: late)
+        heap.sweepCancelled()
+        #expect(heap.count == 3 && heap.earliest == 0)
+    }
+}
+
+@Suite("Sleeps on a pool's own threads", .timeLimit(.minutes(2)))
+struct PoolThreadTimerTests {
+    @Test("sleeps taken on the pool's threads wait in its timers and end no earlier than asked")
+    func neverEarly() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
+        defer { executor.stop() }
+        let early = Counter()
+        let ended = Counter()
+        let peak = Locked(0)
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                let milliseconds = 1 + (index * 37) % 40
+                group.addTask(executorPreference: executor) {
+                    #expect(DedicatedThreadExecutor.current === executor)
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    guard (try? await SleepWheel.shared.sleep(for: .milliseconds(milliseconds))) != nil else { return }
+                    let slept = DispatchTime.now().uptimeNanoseconds - start
+                    if slept < UInt64(milliseconds) * 1_000_000 { early.add() }
+                    let waiting = executor.sleeping
+                    peak.withLock { $0 = max($0, waiting) }
+                    ended.add()
+                }
+            }
+        }
+        #expect(ended.value == 300)
+        #expect(early.value == 0)
+        #expect(peak.withLock { $0 } > 0, "the sleeps waited in the executor's own timers")
+        #expect(executor.sleeping == 0)
+    }
+
+    @Test("a cancelled sleep ends at once; later sleeps still end")
+    func cancellation() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
+        defer { executor.stop() }
+        let start = ContinuousClock.now
+        let long = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
+        #expect(await eventually { executor.sleeping == 1 })
+        long.cancel()
+        await #expect(throws: CancellationError.self) { try await long.value }
+        #expect(ContinuousClock.now - start < .seconds(60))
+        let short = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .milliseconds(5)) }
+        try await short.value
+    }
+
+    @Test("a thread spinning in a job does not hold up a sleep: another thread keeps the timers")
+    func spinningThreadDoesNotDelaySleeps() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
+        defer { executor.stop() }
+        let stopSpinning = Flag()
+        let spinner = Task(executorPreference: executor) {
+            let clock = ContinuousClock()
+            let end = clock.now + .seconds(60)
+            while !stopSpinning.isSet && clock.now < end {}
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let sleeper = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .milliseconds(20)) }
+        try await sleeper.value
+        let took = clock.now - start
+        stopSpinning.set()
+        await spinner.value
+        #expect(took < .seconds(20), "the sleep waited for the spinning job: \(took)")
+    }
+
+    @Test("a thread that kept a far timer is free again for work once another keeps an earlier one")
+    func replacedKeeperComesBack() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
+        defer { executor.stop() }
+        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
+        #expect(await eventually { executor.sleeping == 1 })
+        try await Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .milliseconds(5)) }.value
+        // Two jobs that each block their thread until both run: they need both threads at once.
+        let arrived = Counter()
+        let bothRan = Locked(0)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 {
+                group.addTask(executorPreference: executor) {
+                    arrived.add()
+                    let end = ContinuousClock.now + .seconds(30)
+                    while arrived.value < 2 && ContinuousClock.now < end {}
+                    if arrived.value == 2 { bothRan.withLock { $0 += 1 } }
+                }
+            }
+        }
+        #expect(bothRan.withLock { $0 } == 2, "the two threads did not run at once")
+        far.cancel()
+        _ = try? await far.value
+    }
+
+    @Test("stopping lets a sleep taken on the threads end before they go")
+    func stopWaitsForSleeps() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
+        let started = Flag()
+        let task = Task(executorPreference: executor) { () -> Bool in
+            let onExecutor = DedicatedThreadExecutor.current === executor
+            started.set()
+            try await SleepWheel.shared.sleep(for: .seconds(1))
+            return onExecutor
+        }
+        #expect(await eventually { started.isSet })
+        // Whether the sleep is registered yet or not, the threads must not all go while it waits.
+        executor.stop()
+        #expect(try await task.value, "the sleep was taken on the executor's thread")
+    }
+
+    @Test("simulated sleeps of a pool's jobs: every job ends once and the counts balance")
+    func poolJobsSleepOnTheirThreads() async throws {
+        var configuration = makeConfiguration(min: 50, max: 50)
+        configuration.queueCapacity = nil
+        let pool = try WorkerPool(configuration: configuration)
+        let ran = Counter()
+        for index in 0..<2_000 {
+            pool.trySubmit(
+                Job {
+                    try await SleepWheel.sleepOnCurrentPool(for: .microseconds(200 + (index * 7919) % 3_000))
+                    ran.add()
+                })
+        }
+        let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        #expect(ran.value == 2_000)
+        #expect(report.counters.completed == 2_000)
+        expectBalanced(report.counters)
+    }
+}
