@@ -121,7 +121,7 @@ struct QueueStrategyTests {
         #expect(queue.enqueue(queued(3)) == .worker(WorkerID(1)))
     }
 
-    @Test("an idle worker steals from the busiest queue, from the far end")
+    @Test("an idle worker steals the newer half of the busiest queue, from the far end, into its own")
     func stealing() {
         var queue = PerWorkerQueues(rule: .roundRobin, stealing: true)
         queue.workersChanged(to: [WorkerID(1), WorkerID(2), WorkerID(3)])
@@ -129,9 +129,14 @@ struct QueueStrategyTests {
         _ = queue.dequeue(for: WorkerID(1))
         _ = queue.dequeue(for: WorkerID(1))
         _ = queue.dequeue(for: WorkerID(1))  // w1 empty now
-        let stolen = queue.dequeue(for: WorkerID(1))
-        #expect(stolen?.id == JobID(8) || stolen?.id == JobID(9), "the newest job of a busiest queue")
+        let stolen = queue.dequeue(for: WorkerID(1))?.id.rawValue
+        #expect(stolen == 5 || stolen == 6, "the older of the newer half (two of three) of a busiest queue")
         #expect(queue.count == 5)
+        let victim = stolen == 5 ? WorkerID(2) : WorkerID(3)
+        #expect(queue.depths().perWorker == [WorkerID(1): 1, victim: 1, victim == WorkerID(2) ? WorkerID(3) : WorkerID(2): 3])
+        #expect(queue.takeAhead(for: WorkerID(1))?.id.rawValue == stolen.map { $0 + 3 }, "the rest is the thief's own")
+        #expect(queue.dequeue(for: victim)?.id.rawValue == stolen.map { $0 - 3 }, "the owner keeps its oldest")
+        #expect(queue.count == 3)
     }
 
     @Test("with stealing a worker takes ahead only from its own queue, and put-back jobs are served first by anyone")

@@ -11,10 +11,10 @@ public enum DispatchRule: String, Sendable, CaseIterable, Codable {
 /// A queue per worker, filled by a dispatcher (push), with optional work stealing.
 ///
 /// Without stealing a worker runs only what was pushed to it, so one slow job holds up everything queued
-/// behind it while other workers idle. With stealing, a worker whose own queue is empty takes a job from
-/// the busiest queue, from the end opposite to the owner (the newest job), so owner and thief rarely want
-/// the same job and the owner keeps its oldest work in order. The road not taken: stealing half a queue at
-/// once (as Go's scheduler does); here one job at a time keeps depths exact for the dashboard.
+/// behind it while other workers idle. With stealing, a worker whose own queue is empty takes the newer
+/// half of the busiest queue (as Go's scheduler does), from the end opposite to the owner, so owner and
+/// thief rarely want the same job and the owner keeps its oldest work in order; the stolen jobs move to the
+/// thief's own queue, so depths stay exact for the dashboard.
 ///
 /// With stealing, a worker may take runs of jobs ahead from its own queue (see
 /// ``PoolConfiguration/takeAhead``); what it could not start goes back to the front of the shared queue,
@@ -61,9 +61,16 @@ public struct PerWorkerQueues: QueueStrategy {
 
     public mutating func dequeue(for worker: WorkerID) -> QueuedJob? {
         if let job = takeAhead(for: worker) { return job }
-        guard stealing, let victim = busiestQueue(excluding: worker), let job = queues[victim]?.popLast() else {
-            return nil
-        }
+        guard stealing, let victim = busiestQueue(excluding: worker), var victimQueue = queues.removeValue(forKey: victim)
+        else { return nil }
+        // The newer half (rounded up) moves to the thief's queue, in order; the thief runs the oldest of it
+        // now and the rest from its own queue, so a dry worker comes back for more once per half, not per job.
+        let moving = (victimQueue.count + 1) / 2
+        var stolen = Deque(victimQueue[(victimQueue.count - moving)...])
+        victimQueue.removeLast(moving)
+        queues[victim] = victimQueue
+        guard let job = stolen.popFirst() else { return nil }
+        queues[worker, default: []].append(contentsOf: stolen)
         count -= 1
         return job
     }
