@@ -114,18 +114,52 @@ struct PoolThreadTimerTests {
         defer { executor.stop() }
         let stopSpinning = Flag()
         let spinner = Task(executorPreference: executor) {
-            let clock = ContinuousClock()
-            let end = clock.now + .seconds(60)
-            while !stopSpinning.isSet && clock.now < end {}
+            let end = ContinuousClock.now + .seconds(60)
+            while !stopSpinning.isSet && ContinuousClock.now < end {}
         }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let sleeper = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .milliseconds(20)) }
-        try await sleeper.value
-        let took = clock.now - start
+        // Measured on the executor's thread: the test's own tasks may wait for the shared pool.
+        let slept = try await Task(executorPreference: executor) { () -> Duration in
+            let start = ContinuousClock.now
+            try await SleepWheel.shared.sleep(for: .milliseconds(20))
+            return ContinuousClock.now - start
+        }.value
         stopSpinning.set()
         await spinner.value
-        #expect(took < .seconds(20), "the sleep waited for the spinning job: \(took)")
+        #expect(slept < .seconds(20), "the sleep waited for the spinning job: \(slept)")
+    }
+
+    @Test("the keeper itself starting a long job after its timer hands the timers to an idle thread")
+    func keeperStartingALongJobHandsOver() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
+        defer { executor.stop() }
+        let bDone = Flag()
+        // A sleeps 5 ms, then spins until B is done (at most 60 s); B sleeps 50 ms. Whichever thread ends
+        // A's sleep runs A's spin: B's sleep must still end on time.
+        let a = Task(executorPreference: executor) {
+            try await SleepWheel.shared.sleep(for: .milliseconds(5))
+            let end = ContinuousClock.now + .seconds(60)
+            while !bDone.isSet && ContinuousClock.now < end {}
+        }
+        let slept = try await Task(executorPreference: executor) { () -> Duration in
+            let start = ContinuousClock.now
+            try await SleepWheel.shared.sleep(for: .milliseconds(50))
+            return ContinuousClock.now - start
+        }.value
+        bDone.set()
+        try await a.value
+        #expect(slept < .seconds(20), "B's sleep waited for A's spin: \(slept)")
+    }
+
+    @Test("a job that arrives after every thread has ended still runs")
+    func lateJobRuns() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 1, name: "timer-test")
+        executor.stop()
+        #expect(await eventually { executor.liveThreads == 0 })
+        let ran = try await Task(executorPreference: executor) { () -> Bool in
+            try await Task.sleep(for: .milliseconds(1))  // suspends and comes back to the executor
+            return true
+        }.value
+        #expect(ran)
     }
 
     @Test("a thread that kept a far timer is free again for work once another keeps an earlier one")

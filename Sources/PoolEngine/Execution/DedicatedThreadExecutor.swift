@@ -11,10 +11,11 @@ import Foundation
 /// mostly sleeping workers.
 ///
 /// Timers: a thread with nothing to run waits until the earliest deadline (the *keeper*; the others wait
-/// without one), ends every sleep then due, and runs the jobs those sleeps resume itself, with no wake-up
-/// of another thread unless more than one job is waiting. A sleep taken on one of these threads never
-/// needs a wake-up to be registered: the thread returns to its loop as the task suspends, and looks at the
-/// timers there.
+/// without one), ends every sleep then due, and runs the jobs those sleeps resume itself. A thread that
+/// starts a job while no one keeps the timers, or leaves more jobs queued, wakes an idle thread first (a
+/// job may run long). A sleep taken on one of these threads never needs a wake-up to be registered: the
+/// thread returns to its loop as the task suspends, and looks at the timers there. A job that arrives
+/// after every thread has ended (``stop()``) runs on a thread of its own rather than never.
 @usableFromInline
 final class DedicatedThreadExecutor: TaskExecutor {
     private struct State {
@@ -27,6 +28,8 @@ final class DedicatedThreadExecutor: TaskExecutor {
         var keeper: Int?
         var keeperDeadline = UInt64.max
         var stopping = false
+        /// Threads that have not ended (see ``stop()``).
+        var live: Int
     }
 
     /// What one of this executor's threads is (read by the thread itself only).
@@ -52,7 +55,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
     @usableFromInline
     init(threadCount: Int, name: String) {
         self.threadCount = threadCount
-        state = Locked(State(isIdle: Array(repeating: false, count: threadCount)))
+        state = Locked(State(isIdle: Array(repeating: false, count: threadCount), live: threadCount))
         parkers = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
         for index in 0..<threadCount {
             let thread = Thread { [self] in runLoop(index: index) }
@@ -76,13 +79,21 @@ final class DedicatedThreadExecutor: TaskExecutor {
         let context = Self.currentContext
         let ownThread = context?.executor === self
         let endingSleeps = ownThread && context?.endingSleeps == true
-        let wake = state.withLock { state -> Int? in
+        let (wake, noThreadLeft) = state.withLock { state -> (Int?, Bool) in
+            // Every thread has ended (a task resumed after stop(): cancelled late, or run here by a
+            // caller): it runs on a thread of its own rather than wait forever.
+            if state.live == 0 { return (nil, true) }
             state.jobs.append(unownedJob)
             // A job resumed by a sleep this thread is ending: this thread runs it next (see runLoop).
-            if endingSleeps { return nil }
-            return Self.takeParkedThread(&state)
+            if endingSleeps { return (nil, false) }
+            return (Self.takeParkedThread(&state), false)
         }
         if let wake { parkers[wake].signal() }
+        if noThreadLeft {
+            let thread = Thread { [self] in unownedJob.runSynchronously(on: asUnownedTaskExecutor()) }
+            thread.name = "poolscope-late-job"
+            thread.start()
+        }
     }
 
     /// An idle thread (waiting with no deadline) to wake, if any.
@@ -125,6 +136,8 @@ final class DedicatedThreadExecutor: TaskExecutor {
 
     /// Sleeps waiting in this executor's timers (cancelled ones included until swept).
     var sleeping: Int { state.withLock { $0.timers.count } }
+    /// Threads that have not ended.
+    var liveThreads: Int { state.withLock { $0.live } }
 
     /// Calls `handler` on this executor's thread whenever a worker's job suspends (awaits something that
     /// is not ready) between ``markJobRunning(_:)`` and ``markJobReturned()``.
@@ -187,6 +200,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
             var replacedKeeper: Int?
+            var helper: Int?
             let step = state.withLock { state -> Step in
                 if state.isIdle[index] {
                     // Woken by a signal meant for an earlier wait (a keeper's, a replaced keeper's).
@@ -195,23 +209,36 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 }
                 state.timers.popDue(now: now, into: &due)
                 if !due.isEmpty { return .endSleeps }
-                if let job = state.jobs.popFirst() { return .run(job) }
-                if state.stopping { state.timers.sweepCancelled() }
+                if let job = state.jobs.popFirst() {
+                    // While this thread runs it, an idle one keeps the timers if no one does, and helps with
+                    // what else is queued: a job may run long, and nothing interrupts it.
+                    if (state.keeper == nil && state.timers.earliest != nil) || !state.jobs.isEmpty {
+                        helper = Self.takeIdleThread(&state)
+                    }
+                    return .run(job)
+                }
+                // Stopping, cancelled sleeps do not hold a thread back (swept only when some were cancelled
+                // since the last sweep: sweeping is a pass over the heap).
+                if state.stopping && state.timers.cancelledCount > 0 { state.timers.sweepCancelled() }
                 let next = state.timers.wakeTime
                 // Keep the timers unless a thread already waits for this deadline or an earlier one.
-                if let next, next < state.keeperDeadline {
+                if let next, state.keeper == nil || next < state.keeperDeadline {
                     replacedKeeper = state.keeper  // it goes idle when it looks again
                     state.keeper = index
                     state.keeperDeadline = next
                     return .park(until: next)
                 }
                 // Stopping: one thread stays while sleeps taken here wait, the others end.
-                if state.stopping { return .exit }
+                if state.stopping {
+                    state.live -= 1
+                    return .exit
+                }
                 state.isIdle[index] = true
                 state.idle.append(index)
                 return .park(until: nil)
             }
             if let replacedKeeper { parkers[replacedKeeper].signal() }
+            if let helper { parkers[helper].signal() }
             switch step {
             case .exit:
                 return
@@ -230,12 +257,10 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 for sleeper in due where !sleeper.end() { cancelled += 1 }
                 context.endingSleeps = false
                 due.removeAll(keepingCapacity: true)
-                // This thread runs what the sleeps resumed; a second thread helps when there is more.
-                let wake = state.withLock { state -> Int? in
+                // This thread runs what the sleeps resumed; taking the first, it wakes a helper if more wait.
+                state.withLock { state in
                     for _ in 0..<cancelled { state.timers.noteCancelledEntryLeft() }
-                    return state.jobs.count > 1 ? Self.takeIdleThread(&state) : nil
                 }
-                if let wake { parkers[wake].signal() }
             case .park(let deadline):
                 if let deadline {
                     _ = parkers[index].wait(timeout: DispatchTime(uptimeNanoseconds: deadline))
