@@ -66,6 +66,16 @@ struct TimerHeapTests {
 
 @Suite("Sleeps on a pool's own threads", .timeLimit(.minutes(2)))
 struct PoolThreadTimerTests {
+    /// How long a sleep of `duration` took, measured on the executor's thread (the test's own tasks may
+    /// wait for the shared pool).
+    private func timedSleep(_ duration: Duration, on executor: DedicatedThreadExecutor) async throws -> Duration {
+        try await Task(executorPreference: executor) { () -> Duration in
+            let start = ContinuousClock.now
+            try await SleepWheel.shared.sleep(for: duration)
+            return ContinuousClock.now - start
+        }.value
+    }
+
     @Test("sleeps taken on the pool's threads wait in its timers and end no earlier than asked")
     func neverEarly() async throws {
         let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
@@ -117,12 +127,7 @@ struct PoolThreadTimerTests {
             let end = ContinuousClock.now + .seconds(60)
             while !stopSpinning.isSet && ContinuousClock.now < end {}
         }
-        // Measured on the executor's thread: the test's own tasks may wait for the shared pool.
-        let slept = try await Task(executorPreference: executor) { () -> Duration in
-            let start = ContinuousClock.now
-            try await SleepWheel.shared.sleep(for: .milliseconds(20))
-            return ContinuousClock.now - start
-        }.value
+        let slept = try await timedSleep(.milliseconds(20), on: executor)
         stopSpinning.set()
         await spinner.value
         #expect(slept < .seconds(20), "the sleep waited for the spinning job: \(slept)")
@@ -140,11 +145,7 @@ struct PoolThreadTimerTests {
             let end = ContinuousClock.now + .seconds(60)
             while !bDone.isSet && ContinuousClock.now < end {}
         }
-        let slept = try await Task(executorPreference: executor) { () -> Duration in
-            let start = ContinuousClock.now
-            try await SleepWheel.shared.sleep(for: .milliseconds(50))
-            return ContinuousClock.now - start
-        }.value
+        let slept = try await timedSleep(.milliseconds(50), on: executor)
         bDone.set()
         try await a.value
         #expect(slept < .seconds(20), "B's sleep waited for A's spin: \(slept)")

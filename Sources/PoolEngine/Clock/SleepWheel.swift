@@ -38,11 +38,10 @@ public final class SleepWheel: Sendable {
     public func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()
         guard duration > .zero else { return }
-        let deadline = Self.uptimeDeadline(after: duration)
         if let executor = DedicatedThreadExecutor.current {
-            try await executor.sleep(untilUptime: deadline, slack: TimerHeap.slack(forSleepOf: Self.nanoseconds(duration)))
+            try await executor.sleep(for: duration)
         } else {
-            try await sleep(untilUptime: deadline)
+            try await sleep(untilUptime: Self.uptimeDeadline(after: duration))
         }
     }
 
@@ -53,8 +52,7 @@ public final class SleepWheel: Sendable {
         try Task.checkCancellation()
         guard duration > .zero else { return }
         if let executor = DedicatedThreadExecutor.current {
-            try await executor.sleep(
-                untilUptime: uptimeDeadline(after: duration), slack: TimerHeap.slack(forSleepOf: nanoseconds(duration)))
+            try await executor.sleep(for: duration)
         } else {
             try await Task.sleep(for: duration)
         }

@@ -115,6 +115,13 @@ final class DedicatedThreadExecutor: TaskExecutor {
         return nil
     }
 
+    /// Sleeps in this executor's timers for `duration`, with the slack ``TimerHeap/slack(forSleepOf:)`` gives it.
+    func sleep(for duration: Duration) async throws {
+        try await sleep(
+            untilUptime: SleepWheel.uptimeDeadline(after: duration),
+            slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)))
+    }
+
     /// Sleeps in this executor's timers until the monotonic clock reads `deadline` nanoseconds (or up to
     /// `slack` later, when that lets one wake-up serve more sleeps).
     func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
@@ -258,8 +265,10 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 context.endingSleeps = false
                 due.removeAll(keepingCapacity: true)
                 // This thread runs what the sleeps resumed; taking the first, it wakes a helper if more wait.
-                state.withLock { state in
-                    for _ in 0..<cancelled { state.timers.noteCancelledEntryLeft() }
+                if cancelled > 0 {
+                    state.withLock { state in
+                        for _ in 0..<cancelled { state.timers.noteCancelledEntryLeft() }
+                    }
                 }
             case .park(let deadline):
                 if let deadline {
