@@ -6,28 +6,46 @@ public struct IOComparison: Codable, Sendable {
     public var rows: [IOWorkload.Row]
     public var idle: [IOWorkload.IdleRow]
 
-    /// `seconds` of arrivals at `rate` per second to `workers` workers, and `idleSeconds` of idle workers.
-    public static func run(workers: Int, rate: Double, seconds: Double, idleSeconds: Double, progress: (String) -> Void) async
-        -> IOComparison
-    {
+    /// The waiting workload's runners, in the order they run (the names of their rows).
+    public static let runners = [
+        "asyncstream", "poolscope", "poolscope-wheel", "poolscope-simulated", "poolscope-simulated-1t", "arrivals-only", "go",
+    ]
+
+    /// `seconds` of arrivals at `rate` per second to `workers` workers, and `idleSeconds` of idle workers;
+    /// only the runners named in `only`, when it is not empty (idle workers are then skipped).
+    public static func run(
+        workers: Int, rate: Double, seconds: Double, idleSeconds: Double, only: Set<String> = [],
+        progress: (String) -> Void
+    ) async -> IOComparison {
+        let runs = { (name: String) in only.isEmpty || only.contains(name) }
         var peer: GoPeer?
-        switch GoPeer.build() {
-        case .success(let built): peer = built
-        case .failure(let why): progress("no Go peer in the waiting workload: \(why)")
+        if runs("go") {
+            switch GoPeer.build() {
+            case .success(let built): peer = built
+            case .failure(let why): progress("no Go peer in the waiting workload: \(why)")
+            }
         }
         defer { if let peer { try? FileManager.default.removeItem(atPath: peer.binary) } }
         progress("waiting workload: \(workers) workers, \(Int(rate))/s for \(Int(seconds)) s, each runner in turn")
-        var rows = [
-            await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds),
-            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds),
-            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers),
-            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated),
-            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1),
-            await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds),
+        let plan: [(String, () async -> IOWorkload.Row?)] = [
+            ("asyncstream", { await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds) }),
+            ("poolscope", { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds) }),
+            ("poolscope-wheel", { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers) }),
+            ("poolscope-simulated", { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated) }),
+            (
+                "poolscope-simulated-1t",
+                { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1) }
+            ),
+            ("arrivals-only", { await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds) }),
+            ("go", { peer?.io(workers: workers, rate: rate, seconds: seconds) }),
         ]
-        if let row = peer?.io(workers: workers, rate: rate, seconds: seconds) { rows.append(row) }
-        let bare = rows[0].cpuUsPerJob
+        var rows: [IOWorkload.Row] = []
+        for (name, measure) in plan where runs(name) {
+            if let row = await measure() { rows.append(row) }
+        }
+        let bare = rows.first { $0.runner == "asyncstream" }?.cpuUsPerJob ?? 0
         for index in rows.indices where bare > 0 { rows[index].ratioToBareSwift = (rows[index].cpuUsPerJob / bare * 100).rounded() / 100 }
+        guard only.isEmpty else { return IOComparison(rows: rows, idle: []) }
         progress("idle workers: \(workers), \(Int(idleSeconds)) s each")
         var idle = [
             await IOWorkload.idleBareSwift(workers: workers, seconds: idleSeconds),

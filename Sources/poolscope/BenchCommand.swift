@@ -40,7 +40,13 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Only these worker counts (repeatable).")
     var workers: [Int] = []
 
+    @Option(name: .customLong("io-runner"), help: "Only these runners of the waiting workload (repeatable), e.g. poolscope-simulated, go.")
+    var ioRunner: [String] = []
+
     func validate() throws {
+        for name in ioRunner where !IOComparison.runners.contains(name) {
+            throw ValidationError("unknown waiting-workload runner '\(name)'; runners: \(IOComparison.runners.joined(separator: ", "))")
+        }
         for name in job where BenchJob(rawValue: name) == nil {
             throw ValidationError("unknown job '\(name)'; jobs: \(BenchJob.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -78,7 +84,7 @@ struct BenchCommand: AsyncParsableCommand {
         var io: IOComparison?
         if !skipIO {
             io = await IOComparison.run(
-                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10
+                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10, only: Set(ioRunner)
             ) { printError("bench: \($0)") }
         }
         let targets = BenchTargets.evaluate(rows, io: io, allocations: allocations)

@@ -40,4 +40,15 @@ struct BenchTests {
         // The CPU figures are the whole process's, shared here with the tests running beside this one:
         // the benchmark measures them alone.
     }
+
+    @Test("--io-runner: each runner named runs alone, under the name of its row, and idle workers are skipped")
+    func waitingWorkloadRunnerFilter() async {
+        for name in IOComparison.runners where name != "go" {
+            let comparison = await IOComparison.run(
+                workers: 5, rate: 100, seconds: 0.3, idleSeconds: 1, only: [name], progress: { _ in })
+            #expect(comparison.rows.map(\.runner) == [name])
+            #expect(comparison.rows.allSatisfy { $0.exactlyOnce }, "\(name)")
+            #expect(comparison.idle.isEmpty)
+        }
+    }
 }
