@@ -192,6 +192,9 @@ enum Baselines {
         }
     }
 
+    /// The keys of the keyed rows (job `i` has key `i % 1024`), made once, outside every row's timing.
+    static let benchKeys = (0..<1_024).map { "k\($0)" }
+
     /// The typed pool: the job is its index, the handler the body (synchronous when given one); submitted
     /// 1,024 at a time.
     static func typedPool(
@@ -203,7 +206,7 @@ enum Baselines {
             } else {
                 TypedPool<Int>(workers: workers, capacityPerWorker: n, handler: { await body($0) })
             }
-        let keys = keyed ? (0..<1_024).map { "k\($0)" } : []
+        let keys = benchKeys
         var start = 0
         while start < n {
             let end = min(start + 1_024, n)
@@ -236,7 +239,7 @@ enum Baselines {
         }
         guard let engine = try? WorkerPool(configuration: configuration) else { return false }
         let keyed = pool == .poolscopeKeyed
-        let keys = (0..<1_024).map { "k\($0)" }
+        let keys = benchKeys
         var batch: [Job] = []
         batch.reserveCapacity(1_024)
         for index in 0..<n {

@@ -37,6 +37,57 @@ struct KeyedTests {
         #expect(jumpConsistentHash(key: 0, buckets: 1) == 0)
     }
 
+    @Test("a key's stable hash is FNV-1a over its UTF-8, small and long strings alike (the published vectors)")
+    func stableHashVectors() {
+        #expect(stableKeyHash("") == 0xcbf2_9ce4_8422_2325)
+        #expect(stableKeyHash("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(stableKeyHash("foobar") == 0x8594_4171_f739_67e8)
+        // Past 15 bytes a string is stored out of line: the same bytes give the same hash either way.
+        let long = String(repeating: "foobar", count: 5)
+        var reference: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in Array(long.utf8) { reference = (reference ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        #expect(stableKeyHash(long) == reference)
+    }
+
+    @Test("the typed pool's remembered placements answer as the jump hash does, for repeats and colliding slots")
+    func placementsMatchJumpHash() {
+        var random = SeededRandom(seed: 77)
+        // Hashes that share a slot (the same low 12 bits) but not the rest, small hashes that look like an
+        // empty slot, and random ones; each looked up twice (a miss, then a hit or an eviction).
+        let sharedSlot = (0..<64).map { UInt64($0) << 12 | 0x2A }
+        let small = (0..<4_096).map { UInt64($0) }
+        let hashes = sharedSlot + small + (0..<2_000).map { _ in random.next() }
+        for workers in [1, 2, 7, 100, 4_094, 4_095, 10_000] {
+            let placements = KeyPlacements(workers: workers)
+            for _ in 0..<2 {
+                for hash in hashes {
+                    #expect(placements.worker(forHash: hash) == jumpConsistentHash(key: hash, buckets: workers))
+                }
+            }
+        }
+    }
+
+    @Test("placements looked up from several threads at once stay the jump hash's (no torn or stale entry)")
+    func placementsUnderConcurrency() async {
+        let placements = KeyPlacements(workers: 13)
+        let wrong = await withTaskGroup(of: Int.self) { group in
+            for seed in 0..<4 {
+                group.addTask {
+                    var random = SeededRandom(seed: UInt64(seed))
+                    var wrong = 0
+                    for _ in 0..<50_000 {
+                        // Few distinct hashes over few slots, so threads overwrite each other's entries.
+                        let hash = random.next() & 0xF_0000_0000_00FF
+                        if placements.worker(forHash: hash) != jumpConsistentHash(key: hash, buckets: 13) { wrong += 1 }
+                    }
+                    return wrong
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(wrong == 0)
+    }
+
     @Test("growing from n to n+1 buckets moves only keys into the new bucket, about 1/(n+1) of them")
     func minimalMovement() {
         let keys = (0..<10_000).map { stableKeyHash("key-\($0)") }

@@ -56,6 +56,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @usableFromInline let deadLetterLog = Locked(DeadLetterLog<Input>())
     /// One per worker when latencies are recorded, else none.
     @usableFromInline let latencyShards: [Locked<LatencyHistograms>]
+    @usableFromInline let placements: KeyPlacements
     @usableFromInline let nextQueue = Atomic<Int>(0)
     /// 0 running, 1 draining (no new jobs), 2 cancelling (what waits is cancelled, running jobs are told).
     @usableFromInline let phase = Atomic<Int>(0)
@@ -127,6 +128,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
         recordsLatencies = configuration.recordsLatencies
         latencyShards = configuration.recordsLatencies ? (0..<workers).map { _ in Locked(LatencyHistograms()) } : []
         queues = (0..<workers).map { _ in WorkerQueue<Input>() }
+        placements = KeyPlacements(workers: workers)
         executor = DedicatedThreadExecutor(
             threadCount: min(workers, ProcessInfo.processInfo.activeProcessorCount), name: "poolscope-typed")
         let started = (0..<workers).map { index in
@@ -218,7 +220,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
 
     /// The worker (0-based) whose queue takes jobs with `key`.
     @inlinable
-    public func worker(forKey key: String) -> Int { jumpConsistentHash(key: stableKeyHash(key), buckets: queues.count) }
+    public func worker(forKey key: String) -> Int { placements.worker(forHash: stableKeyHash(key)) }
 
     /// Counts an offer of `total` jobs and announces the call to a shutdown; `false` (all counted as
     /// rejected) once the pool is shutting down. After `true` the caller must end the announcement.
