@@ -24,7 +24,12 @@ public import Synchronization
 /// Every job ends in exactly one of completed, failed (its last attempt threw or timed out), rejected (full
 /// or shutting down) or cancelled (a shutdown's deadline), as in ``WorkerPool``. A worker's batch is its
 /// own: a job that blocks holds the rest of its batch (up to `batchSize - 1` jobs) until it returns, so give
-/// jobs that may block for long `batchSize: 1`. The number of workers is fixed: the closure pool scales.
+/// jobs that may block for long `batchSize: 1`.
+///
+/// With `maxWorkers` set (``TypedPoolConfiguration``) the pool grows as ants' pools do: a submission that
+/// leaves a backlog in a busy worker's queue while no worker is idle starts one more worker, and a worker
+/// beyond the core that finds nothing to do for `idleTimeout` ends. Keyed jobs run on the core workers only,
+/// so a key's place never moves.
 public final class TypedPool<Input: Sendable>: Sendable {
     /// What every job runs.
     /// `nonisolated(nonsending)`, like a closure job's work: it runs on the worker's thread, with no executor
@@ -52,7 +57,13 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @usableFromInline let recordsLatencies: Bool
     @usableFromInline let executor: DedicatedThreadExecutor
     // Locked (a pthread mutex), not Mutex: ThreadSanitizer does not see Mutex's futex calls (see Locked).
-    @usableFromInline let tasks = Locked<[Task<Void, Never>]>([])
+    /// Each worker's task, by queue (nil: never started). Starting and ending a worker beyond the core
+    /// happen under this lock, so ``active`` changes only here and a shutdown sees every task started.
+    @usableFromInline let tasks: Locked<[Task<Void, Never>?]>
+    @usableFromInline let coreWorkers: Int
+    @usableFromInline let maxWorkers: Int
+    /// Workers running: queues `0..<active` have an owner (the core ones always).
+    @usableFromInline let active: Atomic<Int>
     @usableFromInline let deadLetterLog = Locked(DeadLetterLog<Input>())
     /// One per worker when latencies are recorded, else none.
     @usableFromInline let latencyShards: [Locked<LatencyHistograms>]
@@ -76,7 +87,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @usableFromInline let timedOut = Atomic<Int>(0)
 
     /// A pool of `workers` workers on threads of its own (one per worker, at most one per core), each with
-    /// a queue of up to `capacityPerWorker` waiting jobs, running jobs `batchSize` at a time.
+    /// a queue of up to `capacityPerWorker` waiting jobs, running jobs `batchSize` at a time. For a pool
+    /// that grows under load and shrinks when idle, set `maxWorkers` in a ``TypedPoolConfiguration``.
     @inlinable
     public convenience init(workers: Int, capacityPerWorker: Int = 65_536, batchSize: Int = 64, handler: @escaping Handler) {
         self.init(Self.plain(workers, capacityPerWorker, batchSize), body: .asynchronous(handler))
@@ -121,20 +133,25 @@ public final class TypedPool<Input: Sendable>: Sendable {
     init(_ configuration: TypedPoolConfiguration, body: Body) {
         self.configuration = configuration
         let workers = max(configuration.workers, 1)
+        let maxWorkers = max(configuration.maxWorkers ?? workers, workers)
+        coreWorkers = workers
+        self.maxWorkers = maxWorkers
+        active = Atomic(workers)
         self.body = body
         capacityPerWorker = max(configuration.capacityPerWorker, 1)
         batchSize = max(configuration.batchSize, 1)
         featured = configuration.needsFeatures
         recordsLatencies = configuration.recordsLatencies
-        latencyShards = configuration.recordsLatencies ? (0..<workers).map { _ in Locked(LatencyHistograms()) } : []
-        queues = (0..<workers).map { _ in WorkerQueue<Input>() }
+        latencyShards = configuration.recordsLatencies ? (0..<maxWorkers).map { _ in Locked(LatencyHistograms()) } : []
+        queues = (0..<maxWorkers).map { WorkerQueue<Input>(retired: $0 >= workers) }
         placements = KeyPlacements(workers: workers)
         executor = DedicatedThreadExecutor(
-            threadCount: min(workers, ProcessInfo.processInfo.activeProcessorCount), name: "poolscope-typed")
+            threadCount: min(maxWorkers, ProcessInfo.processInfo.activeProcessorCount), name: "poolscope-typed")
+        tasks = Locked(Array(repeating: nil, count: maxWorkers))
         let started = (0..<workers).map { index in
             Task(executorPreference: executor) { [self] in await runWorker(index) }
         }
-        tasks.withLock { $0 = started }
+        tasks.withLock { $0.replaceSubrange(0..<workers, with: started) }
     }
 
     /// The counts so far; balanced once the pool has shut down.
@@ -151,9 +168,13 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return counters
     }
 
-    /// Jobs waiting in each worker's queue.
+    /// Jobs waiting in each running worker's queue.
     @inlinable
-    public var queueDepths: [Int] { queues.map(\.count) }
+    public var queueDepths: [Int] { queues.prefix(workerCount).map(\.count) }
+
+    /// Workers running now: the configuration's `workers`, up to its `maxWorkers` under load.
+    @inlinable
+    public var workerCount: Int { active.load(ordering: .relaxed) }
 
     /// Offers one job; `false` if it was rejected (the chosen worker's queue is full, or the pool is
     /// shutting down).
@@ -174,13 +195,24 @@ public final class TypedPool<Input: Sendable>: Sendable {
         var start = inputs.startIndex
         while start != inputs.endIndex {
             let end = inputs.index(start, offsetBy: batchSize * 4, limitedBy: inputs.endIndex) ?? inputs.endIndex
-            let queue = queues[nextQueue.add(1, ordering: .relaxed).oldValue % queues.count]
-            let (taken, wokeOwner) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
+            let turn = nextQueue.add(1, ordering: .relaxed).oldValue
+            var queue = queues[turn % active.load(ordering: .relaxed)]
+            var (taken, wokeOwner, retired) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
+            if retired {
+                // Its worker ended after this turn was chosen: a core worker's queue, never retired, takes it.
+                queue = queues[turn % coreWorkers]
+                (taken, wokeOwner, retired) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
+            }
             accepted += taken
             start = end
             // Its owner is busy, or has more than a batch to do: a sleeping worker, if any, comes to take
-            // half (none sleep under full load, and then this costs one atomic read).
-            if taken > 0 && (!wokeOwner || taken > batchSize) { wakeASleeper(besides: queue) }
+            // half (none sleep under full load, and then this costs one atomic read). With none asleep and
+            // a backlog left, a pool that may grow starts a worker.
+            if taken > 0 && (!wokeOwner || taken > batchSize) && !wakeASleeper(besides: queue)
+                && maxWorkers > coreWorkers && queue.stealableCount > batchSize
+            {
+                startWorker()
+            }
         }
         if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
         return accepted
@@ -203,11 +235,11 @@ public final class TypedPool<Input: Sendable>: Sendable {
         guard beginSubmitting(total) else { return 0 }
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
         let stamp = recordsLatencies ? Self.monotonicStamp() : 0
-        var groups = [[Input]](repeating: [], count: queues.count)
-        if queues.count == 1 {
+        var groups = [[Input]](repeating: [], count: coreWorkers)
+        if coreWorkers == 1 {
             groups[0].append(contentsOf: inputs)
         } else {
-            for index in groups.indices { groups[index].reserveCapacity(total / queues.count * 2 + 8) }
+            for index in groups.indices { groups[index].reserveCapacity(total / coreWorkers * 2 + 8) }
             for input in inputs { groups[worker(forKey: key(input))].append(input) }
         }
         var accepted = 0
@@ -218,7 +250,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return accepted
     }
 
-    /// The worker (0-based) whose queue takes jobs with `key`.
+    /// The worker (0-based) whose queue takes jobs with `key`: always a core worker, so a key's place does
+    /// not change as the pool grows and shrinks.
     @inlinable
     public func worker(forKey key: String) -> Int { placements.worker(forHash: stableKeyHash(key)) }
 
@@ -249,11 +282,18 @@ public final class TypedPool<Input: Sendable>: Sendable {
             if own.take(into: &batch, max: batchSize) == 0 && steal(into: &batch, for: index) == 0 {
                 // Nothing anywhere: stop once the own queue is closed (a shutdown) and empty, else sleep
                 // until a job arrives.
+                // A worker beyond the core ends after sleeping its idle timeout in one go.
+                let beyondCore = index >= coreWorkers
                 sleepers.add(1, ordering: .sequentiallyConsistent)
-                let more = await own.waitForWork { self.queues.contains { $0 !== own && $0.hasStealableJobs } }
+                let wake = await own.waitForWork(
+                    idleTimeout: beyondCore ? configuration.idleTimeout : nil, executor: beyondCore ? executor : nil
+                ) { self.queues.contains { $0 !== own && $0.hasStealableJobs } }
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                if more { continue }
-                return
+                switch wake {
+                case .work: continue
+                case .finished: return
+                case .idle: if retire(index) { return } else { continue }
+                }
             }
             // More than this batch waits here: a sleeping worker comes to share it (and so on, one by one).
             if own.stealableCount > 0 { wakeASleeper(besides: own) }
@@ -306,11 +346,44 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return tally
     }
 
-    /// Wakes one sleeping worker other than `queue`'s owner, if any sleeps, to take from the busy queues.
-    @inlinable
-    func wakeASleeper(besides queue: WorkerQueue<Input>) {
-        guard sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return }
-        for other in queues where other !== queue && other.wakeIfAsleep() { return }
+    /// Wakes one sleeping worker other than `queue`'s owner, if any sleeps, to take from the busy queues;
+    /// whether one was.
+    @inlinable @discardableResult
+    func wakeASleeper(besides queue: WorkerQueue<Input>) -> Bool {
+        guard sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return false }
+        for other in queues where other !== queue && other.wakeIfAsleep() { return true }
+        return false
+    }
+
+    /// Starts one more worker, unless the pool has its most or is shutting down. The new worker's queue
+    /// is the next after the running ones; it takes half of the busiest queue before it sleeps.
+    @usableFromInline
+    func startWorker() {
+        tasks.withLock { tasks in
+            let index = active.load(ordering: .relaxed)
+            guard index < maxWorkers, phase.load(ordering: .sequentiallyConsistent) == 0 else { return }
+            queues[index].reopen()
+            active.store(index + 1, ordering: .releasing)
+            // The queue's previous owner (if any) has retired; its task is done or about to be.
+            let previous = tasks[index]
+            tasks[index] = Task(executorPreference: executor) { [self] in
+                await previous?.value
+                await runWorker(index)
+            }
+        }
+    }
+
+    /// Ends worker `index` (beyond the core) if it is the newest running and its queue is empty, so the
+    /// running ones stay `0..<active`; whether it ended. The others wait another idle timeout.
+    @usableFromInline
+    func retire(_ index: Int) -> Bool {
+        tasks.withLock { _ in
+            guard index >= coreWorkers, index == active.load(ordering: .relaxed) - 1, queues[index].retireIfEmpty() else {
+                return false
+            }
+            active.store(index, ordering: .releasing)
+            return true
+        }
     }
 
     /// Takes up to half of the fullest other queue's jobs that are not pinned to their worker.
@@ -375,12 +448,12 @@ public final class TypedPool<Input: Sendable>: Sendable {
         phase.store(2, ordering: .sequentiallyConsistent)
         let left = queues.reduce(0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
-        for task in tasks.withLock({ $0 }) { task.cancel() }
+        for task in tasks.withLock({ $0 }) { task?.cancel() }
         for queue in queues { queue.close() }
     }
 
     @inlinable
     func waitForWorkers() async {
-        for task in tasks.withLock({ $0 }) { await task.value }
+        for task in tasks.withLock({ $0 }) { await task?.value }
     }
 }

@@ -1,8 +1,14 @@
 /// How a ``TypedPool`` runs its jobs. The defaults are the fast path: no retries, no timeout, no latency
 /// histograms, and jobs cost a few nanoseconds each; each feature turned on costs only where it is used.
 public struct TypedPoolConfiguration: Sendable, Equatable {
-    /// Workers, each with a queue of its own (fixed: the typed pool does not scale).
+    /// The core workers, each with a queue of its own, always running. Keyed jobs go to these only.
     public var workers: Int
+    /// Up to this many workers (nil: `workers`, fixed). As ants' pools do, one more worker starts when a
+    /// submission leaves a backlog in a busy worker's queue and no worker is idle to take half of it, and
+    /// a worker beyond the core that finds nothing to do for ``idleTimeout`` ends (the newest first).
+    public var maxWorkers: Int?
+    /// How long a worker beyond the core waits for a job before it ends.
+    public var idleTimeout: Duration = .seconds(1)
     /// The most jobs one worker's queue holds; further offers to it are rejected.
     public var capacityPerWorker: Int = 65_536
     /// Jobs a worker takes from its queue at once (one trip through the queue's lock). A job that blocks
@@ -35,6 +41,10 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
             ConfigurationError(field: field, message: message)
         }
         if workers < 1 { throw fail("workers", "must be 1 or more, got \(workers)") }
+        if let maxWorkers, maxWorkers < workers {
+            throw fail("maxWorkers", "must be at least workers (\(workers)), got \(maxWorkers)")
+        }
+        if idleTimeout <= .zero { throw fail("idleTimeout", "must be more than zero, got \(idleTimeout)") }
         if capacityPerWorker < 1 { throw fail("capacityPerWorker", "must be 1 or more, got \(capacityPerWorker)") }
         if batchSize < 1 { throw fail("batchSize", "must be 1 or more, got \(batchSize)") }
         if deadLetterCapacity < 0 { throw fail("deadLetterCapacity", "must be 0 or more, got \(deadLetterCapacity)") }

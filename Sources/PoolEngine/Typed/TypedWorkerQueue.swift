@@ -23,18 +23,27 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     struct State: Sendable {
         @usableFromInline var jobs = Deque<TypedEntry<Input>>()
         @usableFromInline var pinned = Deque<TypedEntry<Input>>()
-        @usableFromInline var sleeper: UnsafeContinuation<Bool, Never>?
+        @usableFromInline var sleeper: UnsafeContinuation<WorkerWake, Never>?
         /// Set by a shutdown: nothing more is pushed, so nothing can land after the last count.
         @usableFromInline var closed = false
+        /// Set while no worker owns this queue (a worker beyond the core ended, or has not started): a push
+        /// is refused and goes to another queue.
+        @usableFromInline var retired = false
+        /// When the sleeping owner began to sleep, and whether a timer watches for its idle timeout.
+        @usableFromInline var sleptAt = ContinuousClock.Instant.now
+        @usableFromInline var idleTimerArmed = false
 
         @usableFromInline init() {}
 
         @inlinable var isEmpty: Bool { jobs.isEmpty && pinned.isEmpty }
     }
 
-    @usableFromInline init() {}
+    @usableFromInline init(retired: Bool = false) {
+        state = Locked(State())
+        if retired { state.withLock { $0.retired = true } }
+    }
 
-    @usableFromInline let state = Locked(State())
+    @usableFromInline let state: Locked<State>
     /// Jobs others may steal, and pinned jobs (read without the lock).
     @usableFromInline let depth = Atomic<Int>(0)
     @usableFromInline let pinnedDepth = Atomic<Int>(0)
@@ -53,10 +62,13 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     var hasStealableJobs: Bool { depth.load(ordering: .sequentiallyConsistent) > 0 }
 
     /// Appends what fits under `capacity` (counting both kinds); returns how many did and whether that
-    /// woke the sleeping owner.
+    /// woke the sleeping owner. A retired queue takes nothing and says so (`retired`): the jobs go elsewhere.
     @inlinable
-    func push(_ inputs: some Collection<Input>, at stamp: Int64, capacity: Int, pinned: Bool = false) -> (taken: Int, wokeOwner: Bool) {
-        state.withLock { state -> (taken: Int, wokeOwner: Bool) in
+    func push(
+        _ inputs: some Collection<Input>, at stamp: Int64, capacity: Int, pinned: Bool = false
+    ) -> (taken: Int, wokeOwner: Bool, retired: Bool) {
+        state.withLock { state -> (taken: Int, wokeOwner: Bool, retired: Bool) in
+            if state.retired && !state.closed { return (0, false, true) }
             let room = state.closed ? 0 : max(capacity - state.jobs.count - state.pinned.count, 0)
             let taken = min(room, inputs.count)
             if pinned {
@@ -66,8 +78,8 @@ final class WorkerQueue<Input: Sendable>: Sendable {
                 for input in inputs.prefix(taken) { state.jobs.append(TypedEntry(input, at: stamp)) }
                 depth.store(state.jobs.count, ordering: .sequentiallyConsistent)
             }
-            guard taken > 0 else { return (0, false) }
-            return (taken, Self.resume(&state.sleeper))
+            guard taken > 0 else { return (0, false, false) }
+            return (taken, Self.resume(&state.sleeper), false)
         }
     }
 
@@ -75,10 +87,10 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     /// next take (which locks it too) is ordered after this resume by a lock ThreadSanitizer sees; the
     /// continuation's own handshake is in the uninstrumented runtime (see .ci/tsan-suppressions.txt).
     @inlinable
-    static func resume(_ sleeper: inout UnsafeContinuation<Bool, Never>?) -> Bool {
+    static func resume(_ sleeper: inout UnsafeContinuation<WorkerWake, Never>?, with wake: WorkerWake = .work) -> Bool {
         guard let continuation = sleeper else { return false }
         sleeper = nil
-        continuation.resume(returning: true)
+        continuation.resume(returning: wake)
         return true
     }
 
@@ -114,19 +126,69 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     }
 
     /// Sleeps until a job is pushed, a submitter wakes it to take from a busy queue, or the queue is
-    /// closed; `true` when jobs may wait here or, by `othersHaveWork`, elsewhere (also while draining, so
-    /// an idle worker helps with a busy one's queue); `false` once it is closed and nothing waits anywhere.
+    /// closed: `.work` when jobs may wait here or, by `othersHaveWork`, elsewhere (also while draining, so
+    /// an idle worker helps with a busy one's queue); `.finished` once it is closed and nothing waits
+    /// anywhere. With `idleTimeout`, `.idle` after sleeping that long (see ``watchIdle(_:executor:)``).
     @inlinable
-    func waitForWork(othersHaveWork: () -> Bool) async -> Bool {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
-            let answer = state.withLock { state -> Bool? in
-                if !state.isEmpty || othersHaveWork() { return true }
-                if state.closed { return false }
+    func waitForWork(
+        idleTimeout: Duration? = nil, executor: DedicatedThreadExecutor? = nil, othersHaveWork: () -> Bool
+    ) async -> WorkerWake {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<WorkerWake, Never>) in
+            let (answer, armTimer) = state.withLock { state -> (WorkerWake?, Bool) in
+                if !state.isEmpty || othersHaveWork() { return (.work, false) }
+                if state.closed { return (.finished, false) }
                 state.sleeper = continuation
-                return nil
+                guard idleTimeout != nil else { return (nil, false) }
+                state.sleptAt = .now
+                defer { state.idleTimerArmed = true }
+                return (nil, !state.idleTimerArmed)
             }
             if let answer { continuation.resume(returning: answer) }
+            if armTimer, let idleTimeout { watchIdle(idleTimeout, executor: executor) }
         }
+    }
+
+    /// The owner's idle timer: wakes it with `.idle` once it has slept `timeout` in one go. One per queue at
+    /// a time: it looks again when the owner slept again meanwhile, and ends when the owner is at work (the
+    /// owner's next sleep starts another).
+    @usableFromInline
+    func watchIdle(_ timeout: Duration, executor: DedicatedThreadExecutor?) {
+        Task(executorPreference: executor) { [self] in
+            var wait = timeout
+            while true {
+                do { try await SleepWheel.sleepOnCurrentPool(for: wait) } catch {}
+                let next = state.withLock { state -> Duration? in
+                    guard state.sleeper != nil else {
+                        state.idleTimerArmed = false
+                        return nil
+                    }
+                    let slept = ContinuousClock.Instant.now - state.sleptAt
+                    if slept < timeout { return timeout - slept }
+                    state.idleTimerArmed = false
+                    _ = Self.resume(&state.sleeper, with: .idle)
+                    return nil
+                }
+                guard let next else { return }
+                wait = next
+            }
+        }
+    }
+
+    /// Retires the queue if it is empty (its owner ends): pushes are refused from now on. `false` if a job
+    /// arrived meanwhile or a shutdown closed it.
+    @usableFromInline
+    func retireIfEmpty() -> Bool {
+        state.withLock { state in
+            guard state.isEmpty && !state.closed else { return false }
+            state.retired = true
+            return true
+        }
+    }
+
+    /// Takes pushes again (a new owner starts).
+    @usableFromInline
+    func reopen() {
+        state.withLock { $0.retired = false }
     }
 
     /// Refuses every later push and wakes the owner if it sleeps (a shutdown began).
@@ -151,6 +213,17 @@ final class WorkerQueue<Input: Sendable>: Sendable {
             return state.jobs.count + state.pinned.count
         }
     }
+}
+
+/// Why a sleeping worker of a ``TypedPool`` woke.
+@usableFromInline
+enum WorkerWake: Sendable {
+    /// Jobs may wait (here or elsewhere), or a submitter asked it to look.
+    case work
+    /// The queue is closed and nothing is left anywhere: the worker ends.
+    case finished
+    /// It slept its idle timeout in one go: a worker beyond the core may end.
+    case idle
 }
 
 /// How a worker's batch ended, job by job: the rules every batch loop (async, synchronous, and with
