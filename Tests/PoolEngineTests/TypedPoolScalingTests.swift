@@ -57,6 +57,20 @@ struct TypedPoolScalingTests {
         #expect(runs.total == 80)
     }
 
+    @Test("a shutdown cancels the idle timers: no thread of the pool waits out a long idle timeout")
+    func shutdownEndsIdleTimers() async throws {
+        let gate = Gate()
+        let pool = try TypedPool<Int>(configuration(core: 1, max: 3, idle: .seconds(600))) { _ in await gate.wait() }
+        for id in 0..<30 { pool.trySubmit(id) }
+        #expect(await eventually { gate.arrived == 3 })
+        gate.open()
+        // The two workers beyond the core run dry and sleep, each watched by a 10-minute timer.
+        #expect(await eventually { pool.counters.completed == 30 && pool.sleepers.load(ordering: .relaxed) == 3 })
+        let counters = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        #expect(counters.completed == 30 && counters.isBalanced)
+        #expect(await eventually(timeout: .seconds(30)) { pool.executor.liveThreads == 0 }, "\(pool.executor.liveThreads) threads left")
+    }
+
     @Test("keyed jobs stay on the core workers, one at a time per key and in order, while the pool grows and shrinks")
     func keysStayOnTheCore() async throws {
         let pool0 = try TypedPool<Int>(configuration(core: 2, max: 6), handler: { _ in })

@@ -32,6 +32,9 @@ final class WorkerQueue<Input: Sendable>: Sendable {
         /// When the sleeping owner began to sleep, and whether a timer watches for its idle timeout.
         @usableFromInline var sleptAt = ContinuousClock.Instant.now
         @usableFromInline var idleTimerArmed = false
+        /// The idle timer's task, cancelled by ``close()`` so that it does not keep a thread of the stopped
+        /// pool until it ends.
+        @usableFromInline var idleTimer: Task<Void, Never>?
 
         @usableFromInline init() {}
 
@@ -153,10 +156,16 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     /// owner's next sleep starts another).
     @usableFromInline
     func watchIdle(_ timeout: Duration, executor: DedicatedThreadExecutor?) {
-        Task(executorPreference: executor) { [self] in
+        let timer = Task(executorPreference: executor) { [self] in
             var wait = timeout
             while true {
-                do { try await SleepWheel.sleepOnCurrentPool(for: wait) } catch {}
+                do {
+                    try await SleepWheel.sleepOnCurrentPool(for: wait)
+                } catch {
+                    // Cancelled by close(): the owner was woken there and never sleeps again.
+                    state.withLock { $0.idleTimerArmed = false }
+                    return
+                }
                 let next = state.withLock { state -> Duration? in
                     guard state.sleeper != nil else {
                         state.idleTimerArmed = false
@@ -172,6 +181,12 @@ final class WorkerQueue<Input: Sendable>: Sendable {
                 wait = next
             }
         }
+        // A close() since the timer started found no timer to cancel: cancel it here.
+        let closed = state.withLock { state -> Bool in
+            if !state.closed { state.idleTimer = timer }
+            return state.closed
+        }
+        if closed { timer.cancel() }
     }
 
     /// Retires the queue if it is empty (its owner ends): pushes are refused from now on. `false` if a job
@@ -194,10 +209,13 @@ final class WorkerQueue<Input: Sendable>: Sendable {
     /// Refuses every later push and wakes the owner if it sleeps (a shutdown began).
     @inlinable
     func close() {
-        state.withLock { state in
+        let timer = state.withLock { state in
             state.closed = true
             _ = Self.resume(&state.sleeper)
+            defer { state.idleTimer = nil }
+            return state.idleTimer
         }
+        timer?.cancel()
     }
 
     /// Empties the queue; returns how many jobs it held.
