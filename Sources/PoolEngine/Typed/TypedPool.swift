@@ -209,7 +209,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
             // half (none sleep under full load, and then this costs one atomic read). With none asleep and
             // a backlog left, a pool that may grow starts a worker.
             if taken > 0 && (!wokeOwner || taken > batchSize) && !wakeASleeper(besides: queue)
-                && maxWorkers > coreWorkers && queue.stealableCount > batchSize
+                && active.load(ordering: .relaxed) < maxWorkers && queue.stealableCount > batchSize
             {
                 startWorker()
             }
@@ -281,8 +281,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
         while true {
             if own.take(into: &batch, max: batchSize) == 0 && steal(into: &batch, for: index) == 0 {
                 // Nothing anywhere: stop once the own queue is closed (a shutdown) and empty, else sleep
-                // until a job arrives.
-                // A worker beyond the core ends after sleeping its idle timeout in one go.
+                // until a job arrives; a worker beyond the core ends after sleeping its idle timeout in one go.
                 let beyondCore = index >= coreWorkers
                 sleepers.add(1, ordering: .sequentiallyConsistent)
                 let wake = await own.waitForWork(
