@@ -6,20 +6,26 @@ public struct IOComparison: Codable, Sendable {
     public var rows: [IOWorkload.Row]
     public var idle: [IOWorkload.IdleRow]
 
-    /// The waiting workload's runners, in the order they run (the names of their rows).
-    public static let runners = [
-        "asyncstream", "poolscope", "poolscope-wheel", "poolscope-simulated", "poolscope-simulated-1t", "arrivals-only", "go",
-    ]
+    /// The waiting workload's runners, in the order they run; the raw value is the name of the row.
+    public enum Runner: String, CaseIterable, Sendable {
+        case asyncStream = "asyncstream"
+        case poolScope = "poolscope"
+        case poolTimers = "poolscope-wheel"
+        case simulated = "poolscope-simulated"
+        case simulatedOneThread = "poolscope-simulated-1t"
+        case arrivalsOnly = "arrivals-only"
+        case go
+    }
 
     /// `seconds` of arrivals at `rate` per second to `workers` workers, and `idleSeconds` of idle workers;
     /// only the runners named in `only`, when it is not empty (idle workers are then skipped).
     public static func run(
-        workers: Int, rate: Double, seconds: Double, idleSeconds: Double, only: Set<String> = [],
+        workers: Int, rate: Double, seconds: Double, idleSeconds: Double, only: Set<Runner> = [],
         progress: (String) -> Void
     ) async -> IOComparison {
-        let runs = { (name: String) in only.isEmpty || only.contains(name) }
+        let runners = Runner.allCases.filter { only.isEmpty || only.contains($0) }
         var peer: GoPeer?
-        if runs("go") {
+        if runners.contains(.go) {
             switch GoPeer.build() {
             case .success(let built): peer = built
             case .failure(let why): progress("no Go peer in the waiting workload: \(why)")
@@ -27,23 +33,22 @@ public struct IOComparison: Codable, Sendable {
         }
         defer { if let peer { try? FileManager.default.removeItem(atPath: peer.binary) } }
         progress("waiting workload: \(workers) workers, \(Int(rate))/s for \(Int(seconds)) s, each runner in turn")
-        let plan: [(String, () async -> IOWorkload.Row?)] = [
-            ("asyncstream", { await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds) }),
-            ("poolscope", { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds) }),
-            ("poolscope-wheel", { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers) }),
-            ("poolscope-simulated", { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated) }),
-            (
-                "poolscope-simulated-1t",
-                { await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1) }
-            ),
-            ("arrivals-only", { await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds) }),
-            ("go", { peer?.io(workers: workers, rate: rate, seconds: seconds) }),
-        ]
         var rows: [IOWorkload.Row] = []
-        for (name, measure) in plan where runs(name) {
-            if let row = await measure() { rows.append(row) }
+        for runner in runners {
+            let row: IOWorkload.Row? =
+                switch runner {
+                case .asyncStream: await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds)
+                case .poolScope: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds)
+                case .poolTimers: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers)
+                case .simulated: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated)
+                case .simulatedOneThread:
+                    await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1)
+                case .arrivalsOnly: await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds)
+                case .go: peer?.io(workers: workers, rate: rate, seconds: seconds)
+                }
+            if let row { rows.append(row) }
         }
-        let bare = rows.first { $0.runner == "asyncstream" }?.cpuUsPerJob ?? 0
+        let bare = rows.first { $0.runner == Runner.asyncStream.rawValue }?.cpuUsPerJob ?? 0
         for index in rows.indices where bare > 0 { rows[index].ratioToBareSwift = (rows[index].cpuUsPerJob / bare * 100).rounded() / 100 }
         guard only.isEmpty else { return IOComparison(rows: rows, idle: []) }
         progress("idle workers: \(workers), \(Int(idleSeconds)) s each")

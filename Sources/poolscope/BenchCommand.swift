@@ -44,8 +44,9 @@ struct BenchCommand: AsyncParsableCommand {
     var ioRunner: [String] = []
 
     func validate() throws {
-        for name in ioRunner where !IOComparison.runners.contains(name) {
-            throw ValidationError("unknown waiting-workload runner '\(name)'; runners: \(IOComparison.runners.joined(separator: ", "))")
+        for name in ioRunner where IOComparison.Runner(rawValue: name) == nil {
+            let names = IOComparison.Runner.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("unknown waiting-workload runner '\(name)'; runners: \(names)")
         }
         for name in job where BenchJob(rawValue: name) == nil {
             throw ValidationError("unknown job '\(name)'; jobs: \(BenchJob.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -84,7 +85,8 @@ struct BenchCommand: AsyncParsableCommand {
         var io: IOComparison?
         if !skipIO {
             io = await IOComparison.run(
-                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10, only: Set(ioRunner)
+                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10,
+                only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:)))
             ) { printError("bench: \($0)") }
         }
         let targets = BenchTargets.evaluate(rows, io: io, allocations: allocations)

@@ -43,9 +43,10 @@ struct BenchTests {
 
     @Test("--io-runner: each runner named runs alone, under the name of its row, and idle workers are skipped")
     func waitingWorkloadRunnerFilter() async {
-        for name in IOComparison.runners where name != "go" {
+        for runner in IOComparison.Runner.allCases where runner != .go {
+            let name = runner.rawValue
             let comparison = await IOComparison.run(
-                workers: 5, rate: 100, seconds: 0.3, idleSeconds: 1, only: [name], progress: { _ in })
+                workers: 5, rate: 100, seconds: 0.3, idleSeconds: 1, only: [runner], progress: { _ in })
             #expect(comparison.rows.map(\.runner) == [name])
             #expect(comparison.rows.allSatisfy { $0.exactlyOnce }, "\(name)")
             #expect(comparison.idle.isEmpty)

@@ -123,10 +123,7 @@ struct PoolThreadTimerTests {
         let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
         defer { executor.stop() }
         let stopSpinning = Flag()
-        let spinner = Task(executorPreference: executor) {
-            let end = ContinuousClock.now + .seconds(60)
-            while !stopSpinning.isSet && ContinuousClock.now < end {}
-        }
+        let spinner = Task(executorPreference: executor) { spin(until: stopSpinning) }
         let slept = try await timedSleep(.milliseconds(20), on: executor)
         stopSpinning.set()
         await spinner.value
@@ -142,8 +139,7 @@ struct PoolThreadTimerTests {
         // A's sleep runs A's spin: B's sleep must still end on time.
         let a = Task(executorPreference: executor) {
             try await SleepWheel.shared.sleep(for: .milliseconds(5))
-            let end = ContinuousClock.now + .seconds(60)
-            while !bDone.isSet && ContinuousClock.now < end {}
+            spin(until: bDone)
         }
         let slept = try await timedSleep(.milliseconds(50), on: executor)
         bDone.set()

@@ -68,6 +68,12 @@ func eventually(
     return condition()
 }
 
+/// Keeps the thread busy until `flag` is set, or for at most `limit` (a job that holds its thread).
+func spin(until flag: Flag, atMost limit: Duration = .seconds(60)) {
+    let end = ContinuousClock.now + limit
+    while !flag.isSet && ContinuousClock.now < end {}
+}
+
 /// Keeps the thread busy for `duration` (a CPU-bound job).
 func spin(for duration: Duration) {
     let until = ContinuousClock.now + duration

@@ -278,15 +278,16 @@ public final class TypedPool<Input: Sendable>: Sendable {
         var batch: [TypedEntry<Input>] = []
         batch.reserveCapacity(batchSize)
         var random = SeededRandom(seed: 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1))
+        // A worker beyond the core ends after sleeping its idle timeout in one go.
+        let idleTimeout = index >= coreWorkers ? configuration.idleTimeout : nil
         while true {
             if own.take(into: &batch, max: batchSize) == 0 && steal(into: &batch, for: index) == 0 {
                 // Nothing anywhere: stop once the own queue is closed (a shutdown) and empty, else sleep
-                // until a job arrives; a worker beyond the core ends after sleeping its idle timeout in one go.
-                let beyondCore = index >= coreWorkers
+                // until a job arrives (or, beyond the core, its idle timeout).
                 sleepers.add(1, ordering: .sequentiallyConsistent)
-                let wake = await own.waitForWork(
-                    idleTimeout: beyondCore ? configuration.idleTimeout : nil, executor: beyondCore ? executor : nil
-                ) { self.queues.contains { $0 !== own && $0.hasStealableJobs } }
+                let wake = await own.waitForWork(idleTimeout: idleTimeout, executor: executor) {
+                    self.queues.contains { $0 !== own && $0.hasStealableJobs }
+                }
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 switch wake {
                 case .work: continue
