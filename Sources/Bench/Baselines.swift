@@ -31,6 +31,9 @@ public enum BenchPool: String, Sendable, CaseIterable {
     /// ``TypedPool`` with every job keyed (1,024 keys, as poolscope-keyed): each key's jobs pinned to one
     /// worker, in order; the typed counterpart of the keyed strategy.
     case poolscopeTypedKeyed = "poolscope-typed-keyed"
+    /// ``TypedPool`` with one shared FIFO queue (``TypedQueueStrategy/sharedFIFO``) instead of per-worker
+    /// queues: what strict start order costs on the typed path.
+    case poolscopeTypedFIFO = "poolscope-typed-fifo"
     case dispatch
     case operationQueue = "operationqueue"
     case taskGroup = "taskgroup"
@@ -198,14 +201,19 @@ enum Baselines {
     /// The typed pool: the job is its index, the handler the body (synchronous when given one); submitted
     /// 1,024 at a time.
     static func typedPool(
-        n: Int, workers: Int, keyed: Bool = false, body: @escaping AsyncJobBody, synchronousBody: (@Sendable (Int) -> Void)?
+        n: Int, workers: Int, keyed: Bool = false, strategy: TypedQueueStrategy = .perWorker, body: @escaping AsyncJobBody,
+        synchronousBody: (@Sendable (Int) -> Void)?
     ) async -> Bool {
-        let pool =
+        var configuration = TypedPoolConfiguration(workers: workers)
+        configuration.capacityPerWorker = n
+        configuration.strategy = strategy
+        let made =
             if let synchronousBody {
-                TypedPool<Int>(workers: workers, capacityPerWorker: n, synchronousHandler: { synchronousBody($0) })
+                try? TypedPool<Int>(configuration, synchronousHandler: { synchronousBody($0) })
             } else {
-                TypedPool<Int>(workers: workers, capacityPerWorker: n, handler: { await body($0) })
+                try? TypedPool<Int>(configuration, handler: { await body($0) })
             }
+        guard let pool = made else { return false }
         let keys = benchKeys
         var start = 0
         while start < n {

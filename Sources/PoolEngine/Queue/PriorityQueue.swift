@@ -8,19 +8,11 @@ import HeapModule
 /// Without aging the order is strict, and a steady stream of urgent jobs can starve the rest forever.
 public struct AgingPriorityQueue: QueueStrategy {
     private struct Entry: Comparable {
-        /// Effective arrival in nanoseconds: smaller runs first.
-        let rank: Int64
-        let priority: Int
-        let sequence: UInt64
+        let urgency: Urgency
         let job: QueuedJob
 
-        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.sequence == rhs.sequence }
-
-        static func < (lhs: Entry, rhs: Entry) -> Bool {
-            if lhs.rank != rhs.rank { return lhs.rank < rhs.rank }
-            if lhs.priority != rhs.priority { return lhs.priority > rhs.priority }
-            return lhs.sequence < rhs.sequence
-        }
+        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.urgency == rhs.urgency }
+        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.urgency < rhs.urgency }
     }
 
     private var heap = Heap<Entry>()
@@ -36,14 +28,9 @@ public struct AgingPriorityQueue: QueueStrategy {
 
     public mutating func enqueue(_ job: consuming QueuedJob) -> DispatchTarget {
         sequence += 1
-        let rank: Int64
-        if let agingInterval {
-            let headStart = Int64(job.job.priority).multipliedReportingOverflow(by: agingInterval.nanoseconds)
-            rank = headStart.overflow ? (job.job.priority > 0 ? .min : .max) : job.enqueuedAt.nanoseconds &- headStart.partialValue
-        } else {
-            rank = Int64(-job.job.priority)
-        }
-        heap.insert(Entry(rank: rank, priority: job.job.priority, sequence: sequence, job: job))
+        let urgency = Urgency(
+            priority: job.job.priority, enqueuedAt: job.enqueuedAt.nanoseconds, sequence: sequence, agingInterval: agingInterval)
+        heap.insert(Entry(urgency: urgency, job: job))
         return .anyWorker
     }
 
@@ -58,4 +45,35 @@ public struct AgingPriorityQueue: QueueStrategy {
     }
 
     public func depths() -> QueueDepths { QueueDepths(shared: heap.count) }
+}
+
+/// Where a job stands in a priority queue with aging: smaller runs first. Shared by ``AgingPriorityQueue``
+/// and the typed pool's priority queue, so both keep the same promise.
+@usableFromInline
+struct Urgency: Comparable, Sendable {
+    /// Effective arrival in nanoseconds: a job of priority `p` counts as if it arrived `p × agingInterval`
+    /// earlier (without aging, just `-p`).
+    @usableFromInline let rank: Int64
+    @usableFromInline let priority: Int
+    /// Arrival order, to break ties first-in first-out.
+    @usableFromInline let sequence: UInt64
+
+    @usableFromInline
+    init(priority: Int, enqueuedAt: Int64, sequence: UInt64, agingInterval: Duration?) {
+        if let agingInterval {
+            let headStart = Int64(priority).multipliedReportingOverflow(by: agingInterval.nanoseconds)
+            rank = headStart.overflow ? (priority > 0 ? .min : .max) : enqueuedAt &- headStart.partialValue
+        } else {
+            rank = Int64(-priority)
+        }
+        self.priority = priority
+        self.sequence = sequence
+    }
+
+    @usableFromInline
+    static func < (lhs: Urgency, rhs: Urgency) -> Bool {
+        if lhs.rank != rhs.rank { return lhs.rank < rhs.rank }
+        if lhs.priority != rhs.priority { return lhs.priority > rhs.priority }
+        return lhs.sequence < rhs.sequence
+    }
 }

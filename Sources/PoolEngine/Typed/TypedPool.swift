@@ -19,7 +19,8 @@ public import Synchronization
 /// ```
 ///
 /// Retries, a per-attempt timeout, latency histograms and dead letters are in ``TypedPoolConfiguration``
-/// (``init(_:handler:)``); with none of them on, jobs run in the plain loop.
+/// (``init(_:handler:)``); with none of them on, jobs run in the plain loop. So is the queue strategy: one
+/// queue all workers take from (FIFO, LIFO, or priority with aging) instead of per-worker queues.
 ///
 /// Every job ends in exactly one of completed, failed (its last attempt threw or timed out), rejected (full
 /// or shutting down) or cancelled (a shutdown's deadline), as in ``WorkerPool``. A worker's batch is its
@@ -49,6 +50,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// How the pool runs its jobs.
     public let configuration: TypedPoolConfiguration
     @usableFromInline let queues: [WorkerQueue<Input>]
+    /// The queue every worker takes from under a shared strategy (FIFO, LIFO, priority); nil per worker.
+    @usableFromInline let shared: TypedSharedQueue<Input>?
     @usableFromInline let body: Body
     @usableFromInline let capacityPerWorker: Int
     @usableFromInline let batchSize: Int
@@ -144,6 +147,11 @@ public final class TypedPool<Input: Sendable>: Sendable {
         recordsLatencies = configuration.recordsLatencies
         latencyShards = configuration.recordsLatencies ? (0..<maxWorkers).map { _ in Locked(LatencyHistograms()) } : []
         queues = (0..<maxWorkers).map { WorkerQueue<Input>(retired: $0 >= workers) }
+        // A shared queue holds what the per-worker queues would in all.
+        let (sharedCapacity, overflow) = capacityPerWorker.multipliedReportingOverflow(by: maxWorkers)
+        shared =
+            configuration.strategy == .perWorker
+            ? nil : TypedSharedQueue(configuration.strategy, capacity: overflow ? .max : sharedCapacity)
         placements = KeyPlacements(workers: workers)
         executor = DedicatedThreadExecutor(
             threadCount: min(maxWorkers, ProcessInfo.processInfo.activeProcessorCount), name: "poolscope-typed")
@@ -187,6 +195,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// were rejected and counted).
     @inlinable @discardableResult
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs) -> Int where Inputs.Element == Input {
+        if let shared { return submit(inputs, priority: 0, to: shared) }
         let total = inputs.count
         guard beginSubmitting(total) else { return 0 }
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
@@ -281,12 +290,12 @@ public final class TypedPool<Input: Sendable>: Sendable {
         // A worker beyond the core ends after sleeping its idle timeout in one go.
         let idleTimeout = index >= coreWorkers ? configuration.idleTimeout : nil
         while true {
-            if own.take(into: &batch, max: batchSize) == 0 && steal(into: &batch, for: index) == 0 {
+            if take(into: &batch, for: index) == 0 {
                 // Nothing anywhere: stop once the own queue is closed (a shutdown) and empty, else sleep
                 // until a job arrives (or, beyond the core, its idle timeout).
                 sleepers.add(1, ordering: .sequentiallyConsistent)
                 let wake = await own.waitForWork(idleTimeout: idleTimeout, executor: executor) {
-                    self.queues.contains { $0 !== own && $0.hasStealableJobs }
+                    self.shared?.hasJobs ?? self.queues.contains { $0 !== own && $0.hasStealableJobs }
                 }
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 switch wake {
@@ -295,8 +304,9 @@ public final class TypedPool<Input: Sendable>: Sendable {
                 case .idle: if retire(index) { return } else { continue }
                 }
             }
-            // More than this batch waits here: a sleeping worker comes to share it (and so on, one by one).
-            if own.stealableCount > 0 { wakeASleeper(besides: own) }
+            // More than this batch waits here (or in the shared queue): a sleeping worker comes to share it
+            // (and so on, one by one).
+            if shared?.hasJobs ?? (own.stealableCount > 0) { wakeASleeper(besides: own) }
             let tally = featured ? await runFeatured(batch, worker: index, random: &random) : await run(batch)
             batch.removeAll(keepingCapacity: true)
             if tally.done > 0 { completed.add(tally.done, ordering: .releasing) }
@@ -349,7 +359,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// Wakes one sleeping worker other than `queue`'s owner, if any sleeps, to take from the busy queues;
     /// whether one was.
     @inlinable @discardableResult
-    func wakeASleeper(besides queue: WorkerQueue<Input>) -> Bool {
+    func wakeASleeper(besides queue: WorkerQueue<Input>?) -> Bool {
         guard sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return false }
         for other in queues where other !== queue && other.wakeIfAsleep() { return true }
         return false
@@ -386,6 +396,19 @@ public final class TypedPool<Input: Sendable>: Sendable {
         }
     }
 
+    /// Worker `index`'s next batch: from its own queue, else half of the fullest other one's; under a shared
+    /// strategy its keyed jobs first, then its share of the shared queue.
+    @inlinable
+    func take(into batch: inout [TypedEntry<Input>], for index: Int) -> Int {
+        let own = queues[index].take(into: &batch, max: batchSize)
+        guard let shared else { return own > 0 ? own : steal(into: &batch, for: index) }
+        guard own < batchSize else { return own }
+        // A fair share, so that a few jobs spread over the idle workers instead of one taking them all.
+        let workers = active.load(ordering: .relaxed)
+        let share = min(batchSize - own, max((shared.count + workers - 1) / workers, 1))
+        return own + shared.take(into: &batch, max: share)
+    }
+
     /// Takes up to half of the fullest other queue's jobs that are not pinned to their worker.
     @inlinable
     func steal(into batch: inout [TypedEntry<Input>], for index: Int) -> Int {
@@ -413,6 +436,9 @@ public final class TypedPool<Input: Sendable>: Sendable {
             return counters
         }
         phase.store(1, ordering: .sequentiallyConsistent)
+        // The shared queue first: a worker finishes only once its own queue is closed, by then no push to
+        // the shared one can still land.
+        shared?.close()
         for queue in queues { queue.close() }
         switch mode {
         case .graceful(let deadline):
@@ -430,7 +456,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
         executor.stop()
         // The queues were closed before the workers could stop, and workers stop only with nothing left
         // to take: this finds nothing, but the balance must not depend on that reasoning.
-        let left = queues.reduce(0) { $0 + $1.removeAll() }
+        let left = queues.reduce(shared?.removeAll() ?? 0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
         await waitForSubmitters()
         return counters
@@ -446,7 +472,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @inlinable
     func cancelRemaining() {
         phase.store(2, ordering: .sequentiallyConsistent)
-        let left = queues.reduce(0) { $0 + $1.removeAll() }
+        let left = queues.reduce(shared?.removeAll() ?? 0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
         for task in tasks.withLock({ $0 }) { task?.cancel() }
         for queue in queues { queue.close() }

@@ -9,10 +9,16 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
     public var maxWorkers: Int?
     /// How long a worker beyond the core waits for a job before it ends.
     public var idleTimeout: Duration = .seconds(1)
-    /// The most jobs one worker's queue holds; further offers to it are rejected.
+    /// How jobs without a key wait: per-worker queues with stealing (the default and the fastest), or one
+    /// queue all workers take from, first-in first-out, last-in first-out or by priority with aging.
+    public var strategy: TypedQueueStrategy = .perWorker
+    /// The most jobs one worker's queue holds; further offers to it are rejected. A shared queue (see
+    /// ``strategy``) holds `capacityPerWorker × (maxWorkers ?? workers)`.
     public var capacityPerWorker: Int = 65_536
     /// Jobs a worker takes from its queue at once (one trip through the queue's lock). A job that blocks
-    /// holds the rest of its batch, so jobs that may block for long want `1`.
+    /// holds the rest of its batch, so jobs that may block for long want `1`. From a shared queue a worker
+    /// takes at most its fair share of what waits; a job offered meanwhile, however urgent, waits for the
+    /// batches taken before it, so strict priority order wants `1` too.
     public var batchSize: Int = 64
     /// Attempts per job and the backoff between them. A retry runs on the same worker after its backoff
     /// (the worker waits it out), so keep backoffs short here; the closure pool re-queues instead.
@@ -45,6 +51,9 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
             throw fail("maxWorkers", "must be at least workers (\(workers)), got \(maxWorkers)")
         }
         if idleTimeout <= .zero { throw fail("idleTimeout", "must be more than zero, got \(idleTimeout)") }
+        if case .priority(let aging?) = strategy, aging <= .zero {
+            throw fail("strategy", "priority aging must be more than zero, got \(aging)")
+        }
         if capacityPerWorker < 1 { throw fail("capacityPerWorker", "must be 1 or more, got \(capacityPerWorker)") }
         if batchSize < 1 { throw fail("batchSize", "must be 1 or more, got \(batchSize)") }
         if deadLetterCapacity < 0 { throw fail("deadLetterCapacity", "must be 0 or more, got \(deadLetterCapacity)") }
