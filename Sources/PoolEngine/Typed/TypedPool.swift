@@ -107,6 +107,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     }
 
     /// A pool as `configuration` says (retries, timeout, latencies), or an error naming the field at fault.
+    /// Inlinable, as are all initialisers that start workers (see ``init(_:body:)``).
+    @inlinable
     public convenience init(_ configuration: TypedPoolConfiguration, handler: @escaping Handler) throws(ConfigurationError) {
         try configuration.validate(synchronousHandler: false)
         self.init(configuration, body: .asynchronous(handler))
@@ -114,6 +116,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
 
     /// A pool with a synchronous handler as `configuration` says; a timeout is refused (a synchronous call
     /// cannot be interrupted).
+    @inlinable
     public convenience init(
         _ configuration: TypedPoolConfiguration, synchronousHandler handler: @escaping SynchronousHandler
     ) throws(ConfigurationError) {

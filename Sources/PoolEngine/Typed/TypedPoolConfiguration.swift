@@ -42,6 +42,7 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
     @usableFromInline
     var needsFeatures: Bool { retry.maxAttempts > 1 || timeout != nil || recordsLatencies }
 
+    @usableFromInline
     func validate(synchronousHandler: Bool) throws(ConfigurationError) {
         func fail(_ field: String, _ message: String) -> ConfigurationError {
             ConfigurationError(field: field, message: message)
