@@ -34,6 +34,10 @@ public enum BenchPool: String, Sendable, CaseIterable {
     /// ``TypedPool`` with one shared FIFO queue (``TypedQueueStrategy/sharedFIFO``) instead of per-worker
     /// queues: what strict start order costs on the typed path.
     case poolscopeTypedFIFO = "poolscope-typed-fifo"
+    /// ``TypedPool`` recording each job's queue wait, service and end-to-end time in histograms
+    /// (``TypedPoolConfiguration/recordsLatencies``), as the closure pool's rows do with metrics on; the
+    /// other typed rows keep exact counts only, the typed pool's default.
+    case poolscopeTypedLatencies = "poolscope-typed-latencies"
     case dispatch
     case operationQueue = "operationqueue"
     case taskGroup = "taskgroup"
@@ -201,12 +205,13 @@ enum Baselines {
     /// The typed pool: the job is its index, the handler the body (synchronous when given one); submitted
     /// 1,024 at a time.
     static func typedPool(
-        n: Int, workers: Int, keyed: Bool = false, strategy: TypedQueueStrategy = .perWorker, body: @escaping AsyncJobBody,
-        synchronousBody: (@Sendable (Int) -> Void)?
+        n: Int, workers: Int, keyed: Bool = false, strategy: TypedQueueStrategy = .perWorker, latencies: Bool = false,
+        body: @escaping AsyncJobBody, synchronousBody: (@Sendable (Int) -> Void)?
     ) async -> Bool {
         var configuration = TypedPoolConfiguration(workers: workers)
         configuration.capacityPerWorker = n
         configuration.strategy = strategy
+        configuration.recordsLatencies = latencies
         let made =
             if let synchronousBody {
                 try? TypedPool<Int>(configuration, synchronousHandler: { synchronousBody($0) })

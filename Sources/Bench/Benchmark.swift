@@ -129,13 +129,13 @@ public enum Benchmark {
             await Baselines.taskGroup(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         case .asyncStream:
             await Baselines.asyncStream(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
-        case .poolscopeTyped, .poolscopeTypedAsync, .poolscopeTypedKeyed, .poolscopeTypedFIFO:
+        case .poolscopeTyped, .poolscopeTypedAsync, .poolscopeTypedKeyed, .poolscopeTypedFIFO, .poolscopeTypedLatencies:
             let synchronous =
                 key.pool != .poolscopeTypedAsync && key.job != .sleep1ms
                 ? Baselines.syncBody(key.job, spinner: spinner, ledger: ledger) : nil
             completed = await Baselines.typedPool(
                 n: n, workers: key.workers, keyed: key.pool == .poolscopeTypedKeyed,
-                strategy: key.pool == .poolscopeTypedFIFO ? .sharedFIFO : .perWorker,
+                strategy: key.pool == .poolscopeTypedFIFO ? .sharedFIFO : .perWorker, latencies: key.pool == .poolscopeTypedLatencies,
                 body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger),
                 synchronousBody: synchronous)
         case .poolscopeFIFO, .poolscopeFIFOStrict, .poolscopeStealing, .poolscopeKeyed:
