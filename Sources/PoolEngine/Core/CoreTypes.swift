@@ -2,6 +2,7 @@ import DequeModule
 import Synchronization
 
 /// How one attempt of a job ended.
+@usableFromInline
 enum AttemptResult: Sendable {
     case success
     case failure(error: String, timedOut: Bool)
@@ -21,6 +22,7 @@ enum AttemptResult: Sendable {
     /// end decides, and the other is cancelled (cancellation is cooperative: the group still waits for a
     /// job that ignores it). The timer prefers the shared pool, so it fires even while every worker thread
     /// is busy. Both pools' timeouts (``WorkerPool``, ``TypedPool``) go through here.
+    @usableFromInline
     nonisolated(nonsending) static func racing(
         _ work: @escaping Job.Work, timeout: Duration, sleep: @escaping @Sendable (Duration) async throws -> Void
     ) async -> AttemptResult {

@@ -22,6 +22,7 @@ public struct LatencyHistograms: Sendable, Codable {
         Histogram(lowestDiscernibleValue: 1, highestTrackableValue: highestTrackable, numberOfSignificantValueDigits: .two)
     }
 
+    @usableFromInline
     mutating func record(queueWait: Int64, service: Int64, endToEnd: Int64?) {
         _ = self.queueWait.record(Self.clamp(queueWait))
         _ = self.service.record(Self.clamp(service))

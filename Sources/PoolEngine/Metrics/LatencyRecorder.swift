@@ -32,8 +32,16 @@ final class LatencyRecorder: Sendable {
 }
 
 /// One finished attempt's latencies, in nanoseconds (end to end only for a job's last attempt).
+@usableFromInline
 struct LatencySample {
-    let queueWait: Int64
-    let service: Int64
-    let endToEnd: Int64?
+    @usableFromInline let queueWait: Int64
+    @usableFromInline let service: Int64
+    @usableFromInline let endToEnd: Int64?
+
+    @usableFromInline
+    init(queueWait: Int64, service: Int64, endToEnd: Int64?) {
+        self.queueWait = queueWait
+        self.service = service
+        self.endToEnd = endToEnd
+    }
 }

@@ -1,4 +1,5 @@
 public import DequeModule
+public import Synchronization
 
 /// The most recent dead letters of a ``TypedPool``, and how many there were in all.
 @usableFromInline
@@ -32,20 +33,26 @@ extension TypedPool {
 
     /// Runs a batch with retries, the timeout and latency recording as configured. A retry runs right after
     /// its backoff, on this worker; a job cancelled by a shutdown (while running or in its backoff) counts as
-    /// cancelled, not failed.
-    @usableFromInline
-    func runFeatured(_ batch: [TypedEntry<Input>], worker: Int, random: inout SeededRandom) async -> BatchTally {
+    /// cancelled, not failed. Inlinable like the plain loop, so that it runs specialised for `Input`: generic,
+    /// it cost 326 against 114 ns per no-op job with latencies recorded.
+    @inlinable
+    nonisolated(nonsending) func runFeatured(_ batch: [TypedEntry<Input>], worker: Int, random: inout SeededRandom) async -> BatchTally {
         var tally = BatchTally()
         var samples: [LatencySample] = []
+        if recordsLatencies { samples.reserveCapacity(batch.count) }
         let maxAttempts = configuration.retry.maxAttempts
+        // The previous attempt's end, when this one follows it directly: one clock reading per attempt
+        // instead of two (the loop's own bookkeeping between them counts as the next one's service).
+        var lastReading: Int64?
         for entry in batch {
             guard tally.mayStart(phase) else { continue }
             var attempt = 1
             var readyAt = entry.enqueuedAt
             while true {
-                let started = recordsLatencies ? Self.monotonicStamp() : 0
+                let started = recordsLatencies ? lastReading ?? Self.monotonicStamp() : 0
                 let (error, timedOutNow) = await attemptOnce(entry.input)
                 let ended = recordsLatencies ? Self.monotonicStamp() : 0
+                lastReading = recordsLatencies ? ended : nil
                 if timedOutNow { tally.timedOut += 1 }
                 let cancelling = error != nil && phase.load(ordering: .acquiring) == 2
                 let last = error == nil || cancelling || attempt >= maxAttempts
@@ -77,6 +84,7 @@ extension TypedPool {
                     break
                 }
                 readyAt = recordsLatencies ? Self.monotonicStamp() : 0
+                lastReading = recordsLatencies ? readyAt : nil
             }
         }
         if !samples.isEmpty {
@@ -89,22 +97,32 @@ extension TypedPool {
         return tally
     }
 
-    /// One attempt: the error in words if it threw or ran out of time, and whether it ran out of time.
-    func attemptOnce(_ input: Input) async -> (error: String?, timedOut: Bool) {
-        let result: AttemptResult
+    /// One attempt: the error in words if it threw or ran out of time, and whether it ran out of time. The
+    /// handler is called directly (no closure around it) unless a timeout races it.
+    @inlinable
+    nonisolated(nonsending) func attemptOnce(_ input: Input) async -> (error: String?, timedOut: Bool) {
         switch body {
         case .synchronous(let handler):
-            result = await AttemptResult.of { try handler(input) }
+            do {
+                try handler(input)
+                return (nil, false)
+            } catch {
+                return (String(describing: error), false)
+            }
         case .asynchronous(let handler):
             if let timeout = configuration.timeout {
-                result = await AttemptResult.racing({ try await handler(input) }, timeout: timeout) { try await Task.sleep(for: $0) }
-            } else {
-                result = await AttemptResult.of { try await handler(input) }
+                let result = await AttemptResult.racing({ try await handler(input) }, timeout: timeout) { try await Task.sleep(for: $0) }
+                switch result {
+                case .success: return (nil, false)
+                case .failure(let error, let timedOut): return (error, timedOut)
+                }
             }
-        }
-        switch result {
-        case .success: return (nil, false)
-        case .failure(let error, let timedOut): return (error, timedOut)
+            do {
+                try await handler(input)
+                return (nil, false)
+            } catch {
+                return (String(describing: error), false)
+            }
         }
     }
 
@@ -114,6 +132,7 @@ extension TypedPool {
         deadLetter(TypedDeadLetter(input: input, attempts: 1, lastError: String(describing: error), timedOut: false))
     }
 
+    @usableFromInline
     func deadLetter(_ letter: TypedDeadLetter<Input>) {
         let capacity = configuration.deadLetterCapacity
         deadLetterLog.withLock { log in

@@ -79,4 +79,12 @@ public struct TypedDeadLetter<Input: Sendable>: Sendable {
     public let lastError: String
     /// Whether the last attempt ran out of time.
     public let timedOut: Bool
+
+    @usableFromInline
+    init(input: Input, attempts: Int, lastError: String, timedOut: Bool) {
+        self.input = input
+        self.attempts = attempts
+        self.lastError = lastError
+        self.timedOut = timedOut
+    }
 }
