@@ -71,11 +71,14 @@ struct TypedPoolFeatureTests {
         #expect(counters.completed == 31 && counters.isBalanced, "\(counters)")
     }
 
-    @Test("a failed attempt is retried after its backoff; the last failure is dead-lettered with its input")
-    func retriesAndDeadLetters() async throws {
+    @Test(
+        "a failed attempt is retried after its backoff; the last failure is dead-lettered with its input",
+        arguments: [TypedQueueStrategy.perWorker, .priority(aging: .milliseconds(1))])
+    func retriesAndDeadLetters(_ strategy: TypedQueueStrategy) async throws {
         for maxAttempts in [3, 2] {
             let attempts = Locked([Int: Int]())
             var configuration = TypedPoolConfiguration(workers: 2)
+            configuration.strategy = strategy
             configuration.retry = RetryPolicy(maxAttempts: maxAttempts, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5))
             configuration.batchSize = 4
             let pool = try TypedPool<Int>(configuration) { (value: Int) async throws in
@@ -148,9 +151,12 @@ struct TypedPoolFeatureTests {
         #expect(throws: ConfigurationError.self) { try TypedPool<Int>(configuration, handler: { _ in }) }
     }
 
-    @Test("latencies: one service sample per attempt, one end-to-end per job; none unless asked for")
-    func latencies() async throws {
+    @Test(
+        "latencies: one service sample per attempt, one end-to-end per job; none unless asked for",
+        arguments: [TypedQueueStrategy.perWorker, .lifo])
+    func latencies(_ strategy: TypedQueueStrategy) async throws {
         var configuration = TypedPoolConfiguration(workers: 2)
+        configuration.strategy = strategy
         configuration.recordsLatencies = true
         configuration.retry = RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1))
         let failedOnce = Locked(Set<Int>())

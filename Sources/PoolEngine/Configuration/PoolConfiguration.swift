@@ -121,8 +121,9 @@ public struct PoolConfiguration: Sendable {
         if case .custom(let strategy) = queueStrategy, !strategy.canMakeQueues {
             throw fail("queueStrategy", "custom strategy '\(strategy.name)' was read back from a document and has no queue to make")
         }
-        if case .priority(let aging?) = queueStrategy, aging <= .zero {
-            throw fail("queueStrategy", "priority aging must be positive, or none, got \(aging)")
+        // Under 1 ns it would round to none at all (strict order, not aging).
+        if case .priority(let aging?) = queueStrategy, aging < .nanoseconds(1) {
+            throw fail("queueStrategy", "priority aging must be at least 1 ns, or none, got \(aging)")
         }
     }
 

@@ -60,11 +60,13 @@ struct Urgency: Comparable, Sendable {
 
     @usableFromInline
     init(priority: Int, enqueuedAt: Int64, sequence: UInt64, agingInterval: Duration?) {
+        // Saturating: a head start past Int64's range ranks first (or last), never wrapped round.
         if let agingInterval {
             let headStart = Int64(priority).multipliedReportingOverflow(by: agingInterval.nanoseconds)
-            rank = headStart.overflow ? (priority > 0 ? .min : .max) : enqueuedAt &- headStart.partialValue
+            let ranked = enqueuedAt.subtractingReportingOverflow(headStart.partialValue)
+            rank = headStart.overflow || ranked.overflow ? (priority > 0 ? .min : .max) : ranked.partialValue
         } else {
-            rank = Int64(-priority)
+            rank = priority == .min ? .max : -Int64(priority)
         }
         self.priority = priority
         self.sequence = sequence

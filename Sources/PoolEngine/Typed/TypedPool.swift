@@ -386,11 +386,16 @@ public final class TypedPool<Input: Sendable>: Sendable {
         }
     }
 
-    /// Ends worker `index` (beyond the core) if it is the newest running and its queue is empty, so the
-    /// running ones stay `0..<active`; whether it ended. The others wait another idle timeout.
+    /// Ends worker `index` (beyond the core) if it is the newest running, its queue is empty and no job
+    /// waits that it could take, so the running ones stay `0..<active`; whether it ended. The others wait
+    /// another idle timeout.
     @usableFromInline
     func retire(_ index: Int) -> Bool {
-        tasks.withLock { _ in
+        // A submitter that pushed as the idle timer woke this worker found no sleeper to wake and (at
+        // maxWorkers) started none: the worker sees the jobs here (its sleepers count went down before this
+        // read), stays, and takes them.
+        guard !(shared?.hasJobs ?? queues.contains { $0.hasStealableJobs }) else { return false }
+        return tasks.withLock { _ in
             guard index >= coreWorkers, index == active.load(ordering: .relaxed) - 1, queues[index].retireIfEmpty() else {
                 return false
             }

@@ -29,7 +29,7 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
     /// timed out).
     public var timeout: Duration?
     /// Whether to record each attempt's queue wait, service time and each job's end-to-end time in
-    /// histograms (two clock readings per job; see ``TypedPool/latencies``).
+    /// histograms (one clock reading per attempt, one more per batch; see ``TypedPool/latencies``).
     public var recordsLatencies = false
     /// How many of the most recent dead letters (jobs whose last attempt failed) to keep, input included.
     public var deadLetterCapacity = 1_000
@@ -52,8 +52,8 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
             throw fail("maxWorkers", "must be at least workers (\(workers)), got \(maxWorkers)")
         }
         if idleTimeout <= .zero { throw fail("idleTimeout", "must be more than zero, got \(idleTimeout)") }
-        if case .priority(let aging?) = strategy, aging <= .zero {
-            throw fail("strategy", "priority aging must be more than zero, got \(aging)")
+        if case .priority(let aging?) = strategy, aging < .nanoseconds(1) {
+            throw fail("strategy", "priority aging must be at least 1 ns, got \(aging)")
         }
         if capacityPerWorker < 1 { throw fail("capacityPerWorker", "must be 1 or more, got \(capacityPerWorker)") }
         if batchSize < 1 { throw fail("batchSize", "must be 1 or more, got \(batchSize)") }
