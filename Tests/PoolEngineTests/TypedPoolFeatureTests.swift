@@ -46,6 +46,28 @@ struct TypedPoolFeatureTests {
         #expect(counters.completed == offered && counters.isBalanced, "\(counters)")
     }
 
+    @Test("a keyed batch is laid out by worker, in order within each; a full queue rejects only the end of its worker's share")
+    func keyedLayOutAndCapacity() async throws {
+        let (byWorker, shares) = TypedPool<Int>.layOut(0..<10, count: 10, workers: 3) { $0 % 3 }
+        #expect(shares == [4, 3, 3] && byWorker == [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])
+        let gate = Gate()
+        let ran = Locked<[Int]>([])
+        let pool = TypedPool<Int>(workers: 2, capacityPerWorker: 3, batchSize: 1) { id in
+            await gate.wait()
+            ran.withLock { $0.append(id) }
+        }
+        let keys = (0..<64).map { "k\($0)" }
+        let first = try #require(keys.first { pool.worker(forKey: $0) == 0 })
+        let second = try #require(keys.first { pool.worker(forKey: $0) == 1 })
+        // Even jobs to worker 0, odd ones to worker 1: each share is pushed under one lock, 3 fit.
+        #expect(pool.trySubmit(contentsOf: 0..<20, keyedBy: { $0 % 2 == 0 ? first : second }) == 6)
+        gate.open()
+        let counters = await pool.shutdown(.graceful(deadline: .seconds(30)))
+        #expect(counters.completed == 6 && counters.rejected == 14 && counters.isBalanced, "\(counters)")
+        let order = ran.withLock { $0 }
+        #expect(order.filter { $0 % 2 == 0 } == [0, 2, 4] && order.filter { $0 % 2 == 1 } == [1, 3, 5])
+    }
+
     @Test("a keyed job waits for its own worker: an idle worker does not take it")
     func keyedJobsAreNotStolen() async {
         let gate = Gate()

@@ -247,19 +247,51 @@ public final class TypedPool<Input: Sendable>: Sendable {
         guard beginSubmitting(total) else { return 0 }
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
         let stamp = recordsLatencies ? Self.monotonicStamp() : 0
-        var groups = [[Input]](repeating: [], count: coreWorkers)
-        if coreWorkers == 1 {
-            groups[0].append(contentsOf: inputs)
-        } else {
-            for index in groups.indices { groups[index].reserveCapacity(total / coreWorkers * 2 + 8) }
-            for input in inputs { groups[worker(forKey: key(input))].append(input) }
-        }
         var accepted = 0
-        for (index, group) in groups.enumerated() where !group.isEmpty {
-            accepted += queues[index].push(group, at: stamp, capacity: capacityPerWorker, pinned: true).taken
+        if coreWorkers == 1 {
+            accepted = queues[0].push(inputs, at: stamp, capacity: capacityPerWorker, pinned: true).taken
+        } else {
+            let (byWorker, shares) = Self.layOut(inputs, count: total, workers: coreWorkers) { worker(forKey: key($0)) }
+            var start = 0
+            for (index, share) in shares.enumerated() where share > 0 {
+                accepted += queues[index].push(byWorker[start..<start + share], at: stamp, capacity: capacityPerWorker, pinned: true).taken
+                start += share
+            }
         }
         if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
         return accepted
+    }
+
+    /// `inputs` grouped by the worker `place` gives each, in order within a group (a counting sort: one
+    /// array for all, no array per worker and no check of one per job), and each worker's share.
+    @inlinable
+    static func layOut<Inputs: Collection>(
+        _ inputs: Inputs, count: Int, workers: Int, place: (Input) -> Int
+    ) -> (byWorker: [Input], shares: [Int]) where Inputs.Element == Input {
+        var shares = [Int](repeating: 0, count: workers)
+        let owners = [Int32](unsafeUninitializedCapacity: count) { owners, initialized in
+            shares.withUnsafeMutableBufferPointer { shares in
+                for input in inputs where initialized < count {
+                    let owner = place(input)
+                    owners[initialized] = Int32(truncatingIfNeeded: owner)
+                    shares[owner] += 1
+                    initialized += 1
+                }
+            }
+        }
+        var next = [Int](repeating: 0, count: workers)
+        for index in 1..<max(workers, 1) { next[index] = next[index - 1] + shares[index - 1] }
+        let byWorker = [Input](unsafeUninitializedCapacity: owners.count) { buffer, initialized in
+            next.withUnsafeMutableBufferPointer { next in
+                for (input, owner) in zip(inputs, owners) {
+                    let slot = next[Int(owner)]
+                    (buffer.baseAddress.unsafelyUnwrapped + slot).initialize(to: input)
+                    next[Int(owner)] = slot + 1
+                }
+            }
+            initialized = owners.count
+        }
+        return (byWorker, shares)
     }
 
     /// The worker (0-based) whose queue takes jobs with `key`: always a core worker, so a key's place does
