@@ -7,6 +7,15 @@ enum AttemptResult: Sendable {
     case success
     case failure(error: String, timedOut: Bool)
 
+    /// The error in words (nil on success), and whether the attempt ran out of time.
+    @inlinable
+    var errorAndTimeout: (error: String?, timedOut: Bool) {
+        switch self {
+        case .success: (nil, false)
+        case .failure(let error, let timedOut): (error, timedOut)
+        }
+    }
+
     /// Runs `work` once: success, or its error in words. `nonisolated(nonsending)`: it runs on the caller's
     /// executor (a worker's thread), with no hop.
     nonisolated(nonsending) static func of(_ work: Job.Work) async -> AttemptResult {

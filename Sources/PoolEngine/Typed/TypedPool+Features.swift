@@ -98,31 +98,25 @@ extension TypedPool {
     }
 
     /// One attempt: the error in words if it threw or ran out of time, and whether it ran out of time. The
-    /// handler is called directly (no closure around it) unless a timeout races it.
+    /// handler is called directly, not through ``AttemptResult/of(_:)``: its async closure cost 65 ns per
+    /// no-op job with latencies on (177 against 112), even inlined. Only a timeout races it in a closure.
     @inlinable
     nonisolated(nonsending) func attemptOnce(_ input: Input) async -> (error: String?, timedOut: Bool) {
-        switch body {
-        case .synchronous(let handler):
-            do {
+        do {
+            switch body {
+            case .synchronous(let handler):
                 try handler(input)
-                return (nil, false)
-            } catch {
-                return (String(describing: error), false)
-            }
-        case .asynchronous(let handler):
-            if let timeout = configuration.timeout {
-                let result = await AttemptResult.racing({ try await handler(input) }, timeout: timeout) { try await Task.sleep(for: $0) }
-                switch result {
-                case .success: return (nil, false)
-                case .failure(let error, let timedOut): return (error, timedOut)
+            case .asynchronous(let handler):
+                if let timeout = configuration.timeout {
+                    return await AttemptResult.racing({ try await handler(input) }, timeout: timeout) {
+                        try await Task.sleep(for: $0)
+                    }.errorAndTimeout
                 }
-            }
-            do {
                 try await handler(input)
-                return (nil, false)
-            } catch {
-                return (String(describing: error), false)
             }
+            return (nil, false)
+        } catch {
+            return (String(describing: error), false)
         }
     }
 

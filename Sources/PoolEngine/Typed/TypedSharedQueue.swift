@@ -24,7 +24,7 @@ public enum TypedQueueStrategy: Sendable, Equatable, CustomStringConvertible {
         case .perWorker: "per-worker + stealing"
         case .sharedFIFO: "fifo"
         case .lifo: "lifo"
-        case .priority(let aging?): "priority (aging \(aging))"
+        case .priority(let aging?): "priority (aging \(formatted(aging)))"
         case .priority(nil): "priority"
         }
     }
