@@ -89,11 +89,9 @@ struct FlowControlTests {
         expectBalanced(report.counters)
     }
 
-    @Test("the rate limit caps the start rate within 5% over three seconds, comes near it, and can be changed while running")
+    @Test("the rate limit caps the start rate within 5% over three seconds of real time, and can be changed while running")
     func rateLimit() async throws {
         var configuration = makeConfiguration(min: 4, max: 4, capacity: nil)
-        // A burst of 20 (100 ms of tokens) so that a late wake-up on a loaded machine loses no tokens; the
-        // bucket is empty throughout the measured window, so the burst does not inflate the rate.
         configuration.rateLimit = RateLimit(perSecond: 200, burst: 20)
         let pool = try WorkerPool(configuration: configuration)
         let log = RunLog()
@@ -104,20 +102,70 @@ struct FlowControlTests {
         let start = clock.now
         try await Task.sleep(for: .seconds(3))
         let rate = Double(log.total - startCount) / (clock.now - start).seconds
-        // The limit is never exceeded by more than 5%. Reaching it is the machine's part: under ThreadSanitizer
-        // (CI sets POOLSCOPE_UNDER_TSAN; everything ~10x slower, other suites in parallel on 2 cores) the
-        // limiter's wake-ups were seen starved for the whole 3 s window (0 jobs/s in one CI run, then the
-        // 3,000 jobs all ran), so there only the upper bound is a fact about the pool; the uninstrumented run
-        // checks the 5% both ways.
+        // Only the cap is a fact about the pool in real time. How near the pool comes to the limit is the
+        // machine's part: on a loaded 2-core CI machine the limiter's wake-ups were seen starved (96/s in one
+        // run without a sanitizer, 0/s in one under ThreadSanitizer), so reaching the limit is proved on a
+        // manual clock by the next test instead.
         #expect(rate <= 200 * 1.05, "measured \(rate) jobs/s against a limit of 200/s")
-        // Without it, the pool must come near the limit; not within 5%, since a loaded machine delays the
-        // limiter's wake-ups past the burst's 100 ms (188/s was seen with the whole suite running).
-        if !underSanitizer {
-            #expect(rate >= 200 * 0.8, "measured \(rate) jobs/s against a limit of 200/s")
-        }
         try pool.updateRateLimit(nil)
         let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
         #expect(report.counters.completed == 3_000)
+        expectBalanced(report.counters)
+    }
+
+    @Test("on a manual clock the rate limit starts exactly its burst, then exactly its rate, and no more")
+    func rateLimitReachesItsRate() async throws {
+        let clock = ManualClock()
+        var configuration = makeConfiguration(min: 4, max: 4, capacity: nil)
+        configuration.rateLimit = RateLimit(perSecond: 200, burst: 20)
+        let pool = try WorkerPool(configuration: configuration, clock: clock)
+        let log = RunLog()
+        for index in 0..<1_000 { pool.trySubmit { log.ran(index) } }
+        // The burst starts at once; then nothing more until the clock moves.
+        #expect(await eventually { log.total == 20 })
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(log.total == 20, "no token was earned, so no further job may start")
+        // Three seconds in steps of 10 ms, each earning two tokens (one per 5 ms at 200/s). After each step
+        // the pool must use both: the throttled worker wakes, takes one and wakes another for the next.
+        for step in 1...300 {
+            clock.advance(by: .milliseconds(10))
+            let expected = 20 + 2 * step
+            // One token may fall a rounding short (tokens accrue as a Double) and arrive with the next step.
+            let reached = await eventually { log.total >= expected - 1 }
+            #expect(reached, "after \(step) steps of 10 ms: \(log.total) started, \(expected) expected")
+            if !reached { break }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect((619...620).contains(log.total), "started \(log.total) in 3 s of a limit of 200/s with a burst of 20")
+        // Lifting the limit ends the throttled worker's sleep (the clock stays still from here), and so
+        // does the shutdown's release of the workers.
+        try pool.updateRateLimit(nil)
+        let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        #expect(report.counters.completed == 1_000)
+        expectBalanced(report.counters)
+    }
+
+    @Test("a new rate limit ends a sleep until the old limit's next token", arguments: [nil, RateLimit(perSecond: 1_000, burst: 5)])
+    func newLimitEndsTheThrottledSleep(newLimit: RateLimit?) async throws {
+        let clock = ManualClock()
+        var configuration = makeConfiguration(min: 1, max: 1, capacity: nil)
+        // One token per 100 s: after the first job the only worker sleeps until t = 100 s.
+        configuration.rateLimit = RateLimit(perSecond: 0.01, burst: 1)
+        let pool = try WorkerPool(configuration: configuration, clock: clock)
+        let log = RunLog()
+        for index in 0..<3 { pool.trySubmit { log.ran(index) } }
+        #expect(await eventually { log.total == 1 })
+        try pool.updateRateLimit(newLimit)
+        if newLimit != nil {
+            // The new limit's tokens come every millisecond; the sleep until t = 100 s must not be waited out.
+            for _ in 0..<4 {
+                #expect(await eventually { clock.sleeperCount >= 1 || log.total == 3 })
+                clock.advance(by: .milliseconds(1))
+            }
+        }
+        #expect(await eventually { log.total == 3 }, "\(log.total) of 3 started; the clock is at \(clock.now())")
+        let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        #expect(report.counters.completed == 3)
         expectBalanced(report.counters)
     }
 

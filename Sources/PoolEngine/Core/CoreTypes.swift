@@ -70,6 +70,17 @@ enum WorkerStep {
     case exit
 }
 
+/// The throttled worker's sleep until the rate limiter's next token, as the core knows it.
+///
+/// The sleep is the worker's to start (outside the lock), so it is told to the core in two steps; an early
+/// end asked for between them is kept and applied when the sleep arrives.
+enum ThrottleSleep {
+    case none
+    /// The core told a worker to sleep; its sleep is not registered yet. `interrupted`: end it at once.
+    case starting(interrupted: Bool)
+    case sleeping(Task<Void, Never>)
+}
+
 /// What a worker found when it looked for a job.
 enum TakeResult {
     case job(QueuedJob)

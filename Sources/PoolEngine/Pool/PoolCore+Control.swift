@@ -109,7 +109,34 @@ extension PoolCore {
         } else {
             effects.events.append(.settingsChanged("rate limit off"))
         }
+        // A sleep until the old limit's next token could outlast the new limit's (hours at 0.001/s).
+        interruptThrottleSleep(effects: &effects)
         wakeParkedWorkersWithWork(effects: &effects)
+    }
+
+    /// Whether the worker that found no token should sleep until the next one (the first does; the others
+    /// park, and the sleeper wakes one when it takes its job).
+    mutating func beginThrottleSleep() -> Bool {
+        guard flow.beginThrottleSleep() else { return false }
+        throttleSleep = .starting(interrupted: false)
+        return true
+    }
+
+    /// The throttled worker's sleep has begun; returns whether it must end at once (the limit changed or the
+    /// workers were released since the core told it to sleep).
+    mutating func throttleSleepRegistered(_ task: Task<Void, Never>) -> Bool {
+        guard case .starting(let interrupted) = throttleSleep else { return true }
+        throttleSleep = .sleeping(task)
+        return interrupted
+    }
+
+    /// Ends the throttled worker's sleep now; it then looks for a job under the current limit.
+    mutating func interruptThrottleSleep(effects: inout Effects) {
+        switch throttleSleep {
+        case .none: break
+        case .starting: throttleSleep = .starting(interrupted: true)
+        case .sleeping(let task): effects.cancelTasks.append(task)
+        }
     }
 
     mutating func setFaults(_ faults: FaultInjection, effects: inout Effects) {
@@ -206,6 +233,7 @@ extension PoolCore {
     /// Tells every worker to stop once its hands are empty.
     mutating func releaseWorkers(effects: inout Effects) {
         lifecycle.releaseWorkers()
+        interruptThrottleSleep(effects: &effects)
         for continuation in workers.unparkAll() { effects.resumeWorkers.append((continuation, .exit)) }
     }
 

@@ -24,6 +24,8 @@ struct PoolCore: Sendable {
     private let takeAheadRule: TakeAheadRule
     var ledger: OutcomeLedger
     var flow: FlowControl
+    /// The throttled worker's sleep, so that a new rate limit or the workers' release can end it early.
+    var throttleSleep = ThrottleSleep.none
     /// Jobs taken by workers and not yet finished: running, or taken ahead (``takenAhead``).
     var inFlight = 0
     /// Jobs in workers' run buffers (see ``PoolConfiguration/takeAhead``); a job the owner has popped
@@ -193,7 +195,7 @@ struct PoolCore: Sendable {
         switch takeJob(for: id, now: effects.now, effects: &effects) {
         case .job(let job):
             step = .run(job)
-        case .throttled(let until) where flow.beginThrottleSleep():
+        case .throttled(let until) where beginThrottleSleep():
             step = .sleep(until: until)
         case .throttled, .nothing:
             workers.park(id, continuation)
@@ -357,13 +359,14 @@ extension PoolCore {
         let taken = takeJob(for: id, now: now, effects: &effects)
         if case .job(let job) = taken { return .run(job) }
         workers.markIdle(id, now: now)
-        if case .throttled(let until) = taken, flow.beginThrottleSleep() { return .sleep(until: until) }
+        if case .throttled(let until) = taken, beginThrottleSleep() { return .sleep(until: until) }
         return .park
     }
 
     /// A worker's wait for a rate-limit token is over.
     mutating func throttleSleepEnded(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
         flow.throttleSleepEnded()
+        throttleSleep = .none
         return nextStep(for: id, now: now, effects: &effects)
     }
 

@@ -32,7 +32,16 @@ extension WorkerPool {
                     if let immediate { continuation.resume(returning: immediate) }
                 }
             case .sleep(let until):
-                try? await clock.sleep(until: until)
+                // A task of its own, so that a new rate limit or the workers' release can end it (see
+                // PoolCore.interruptThrottleSleep); the worker's own cancellation ends it too.
+                let clock = self.clock
+                let sleep = Task(executorPreference: taskExecutor) { _ = try? await clock.sleep(until: until) }
+                if core.withLock({ $0.throttleSleepRegistered(sleep) }) { sleep.cancel() }
+                await withTaskCancellationHandler {
+                    await sleep.value
+                } onCancel: {
+                    sleep.cancel()
+                }
                 var effects = Effects(now: clock.now())
                 step = core.withLock { $0.throttleSleepEnded(id, now: effects.now, effects: &effects) }
                 perform(effects)

@@ -198,7 +198,8 @@ public final class WorkerPool: Sendable {
         perform(effects)
     }
 
-    /// Sets or removes the rate limit while the pool runs.
+    /// Sets or removes the rate limit while the pool runs. It applies at once: the tokens already earned are
+    /// kept (up to the new burst), and a worker waiting for the old limit's next token looks again.
     public func updateRateLimit(_ limit: RateLimit?) throws(ConfigurationError) {
         try limit?.validate()
         var effects = Effects(now: clock.now())
