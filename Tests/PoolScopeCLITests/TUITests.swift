@@ -195,7 +195,7 @@ struct TUITests {
         #expect(await tmux.wait { $0.contains("EXITED 0") } != nil)
     }
 
-    @Test("q during a graceful drain quits within a second; SIGTERM ends the dashboard with exit 143")
+    @Test("q during a graceful drain of minutes quits at once; SIGTERM ends the dashboard with exit 143")
     func quitDuringDrain() async throws {
         try #require(tmuxAvailable, "tmux is needed (.ci/run installs it)")
         let tmux = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml")
@@ -207,7 +207,9 @@ struct TUITests {
         try tmux.press("q")
         let exited = await tmux.wait(upTo: .seconds(20)) { $0.contains("EXITED 0") }
         #expect(exited != nil, "q during the drain did not exit:\n\(tmux.screen)")
-        #expect(ContinuousClock.now - pressed < .seconds(3), "q took \(ContinuousClock.now - pressed) (a second, plus polling)")
+        // About a second plus tmux's polling on an idle machine; the bound is generous for a loaded 2-core CI
+        // machine and still far below the drain's minutes (30 s jobs).
+        #expect(ContinuousClock.now - pressed < .seconds(10), "q took \(ContinuousClock.now - pressed)")
 
         let second = try TmuxSession("\(binary) watch Tests/PoolScopeCLITests/Fixtures/slow-drain.yaml")
         try #require(await second.wait { $0.contains("Workers (") } != nil)
