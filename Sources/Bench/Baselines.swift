@@ -45,6 +45,10 @@ public enum BenchPool: String, Sendable, CaseIterable {
     case asyncStream = "asyncstream"
     /// Go's channel pool (`bench/go`), when `go` is installed; noop and 1us jobs.
     case go
+    /// No pool: the job bodies split evenly over `workers` threads up front, each running its share in a
+    /// loop. The floor every row sits on, on this machine at this moment (a busy or shared host makes 1 µs of
+    /// calibrated spin take longer on two threads at once than on one, which no pool can win back).
+    case noPool = "no-pool"
 
     var isPoolScope: Bool { rawValue.hasPrefix("poolscope") }
 }
@@ -185,6 +189,20 @@ enum Baselines {
         }
         for index in 0..<n { queue.put(index) }
         queue.close()
+        for _ in 0..<workers { done.wait() }
+    }
+
+    /// Each of `workers` threads runs its contiguous share of the `n` bodies: no queue, no hand-over.
+    static func noPool(n: Int, workers: Int, body: @escaping @Sendable (Int) -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        for worker in 0..<workers {
+            let share = n / workers * worker + min(worker, n % workers)..<n / workers * (worker + 1) + min(worker + 1, n % workers)
+            let thread = Thread {
+                for index in share { body(index) }
+                done.signal()
+            }
+            thread.start()
+        }
         for _ in 0..<workers { done.wait() }
     }
 

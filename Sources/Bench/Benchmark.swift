@@ -125,6 +125,7 @@ public enum Benchmark {
         case .operationQueue:
             Baselines.operationQueue(n: n, workers: key.workers, body: Baselines.syncBody(key.job, spinner: spinner, ledger: ledger))
         case .threads: Baselines.threads(n: n, workers: key.workers, body: Baselines.syncBody(key.job, spinner: spinner, ledger: ledger))
+        case .noPool: Baselines.noPool(n: n, workers: key.workers, body: Baselines.syncBody(key.job, spinner: spinner, ledger: ledger))
         case .taskGroup:
             await Baselines.taskGroup(n: n, workers: key.workers, body: Baselines.asyncBody(key.job, spinner: spinner, ledger: ledger))
         case .asyncStream:

@@ -43,6 +43,10 @@ public enum BenchTargets {
                 "typed_1us_vs_ideal", "typed pool / the ideal 500 ns per job (1 µs jobs on 2 workers)",
                 ratio(ns(.poolscopeTyped, .spin1us), 500), atMost: 1.2),
             target(
+                "typed_1us_vs_no_pool",
+                "typed pool / no pool (the 1 µs bodies split over 2 threads up front): the ideal as this machine runs it now",
+                ratio(ns(.poolscopeTyped, .spin1us), ns(.noPool, .spin1us)), atMost: 1.2),
+            target(
                 "typed_noop_allocations", "heap allocations per no-op job on the typed pool",
                 allocations[BenchPool.poolscopeTyped.rawValue], atMost: 0.01),
             target(
