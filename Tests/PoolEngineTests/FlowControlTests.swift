@@ -158,13 +158,40 @@ struct FlowControlTests {
         try pool.updateRateLimit(newLimit)
         if newLimit != nil {
             // The new limit's tokens come every millisecond; the sleep until t = 100 s must not be waited out.
-            for _ in 0..<4 {
-                #expect(await eventually { clock.sleeperCount >= 1 || log.total == 3 })
+            for _ in 0..<4 where log.total < 3 {
                 clock.advance(by: .milliseconds(1))
+                _ = await eventually(timeout: .milliseconds(500)) { log.total == 3 }
             }
         }
         #expect(await eventually { log.total == 3 }, "\(log.total) of 3 started; the clock is at \(clock.now())")
         let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        #expect(report.counters.completed == 3)
+        expectBalanced(report.counters)
+    }
+
+    @Test("a worker crashed while it sleeps until the next token hands the wait on: the jobs still start")
+    func crashedThrottledSleeper() async throws {
+        let clock = ManualClock()
+        var configuration = makeConfiguration(min: 1, max: 1, capacity: nil)
+        configuration.rateLimit = RateLimit(perSecond: 1, burst: 1)
+        let pool = try WorkerPool(configuration: configuration, clock: clock)
+        let log = RunLog()
+        for index in 0..<3 { pool.trySubmit { log.ran(index) } }
+        // Job 0 spends the only token; the worker is then idle, asleep until t = 1 s.
+        #expect(
+            await eventually { log.total == 1 && pool.snapshot().workers.allSatisfy { if case .idle = $0.state { true } else { false } } })
+        let sleeper = try #require(pool.snapshot().workers.first?.id)
+        #expect(pool.crashWorker(sleeper) == sleeper)
+        // The replacement finds no token and parks, as the sleeper is still asleep.
+        #expect(
+            await eventually {
+                pool.snapshot().workers.contains { if case .idle = $0.state { $0.id != sleeper } else { false } }
+            })
+        for expected in 2...3 {
+            clock.advance(by: .seconds(1))
+            #expect(await eventually { log.total == expected }, "\(log.total) started at \(clock.now())")
+        }
+        let report = await pool.shutdown(.immediate)
         #expect(report.counters.completed == 3)
         expectBalanced(report.counters)
     }

@@ -367,7 +367,11 @@ extension PoolCore {
     mutating func throttleSleepEnded(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
         flow.throttleSleepEnded()
         throttleSleep = .none
-        return nextStep(for: id, now: now, effects: &effects)
+        let step = nextStep(for: id, now: now, effects: &effects)
+        // A sleeper that leaves (retired by a scale-down, crashed) hands the wait for the next token on: the
+        // others parked because it slept, and nothing else would wake them while jobs wait.
+        if case .exit = step, queue.count > 0 { wakeWorker(for: .anyWorker, effects: &effects) }
+        return step
     }
 
     /// An attempt that the caller ran itself (``OverflowPolicy/runInCaller``) ended.
