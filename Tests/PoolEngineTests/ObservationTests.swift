@@ -39,6 +39,39 @@ struct ObservationTests {
         #expect(total("failed") == 0)
     }
 
+    @Test("a typed pool's counts and gauges reach swift-metrics while it runs and at shutdown, labelled as a closure pool's")
+    func typedPoolMetrics() async throws {
+        let metrics = SharedTestMetrics.metrics
+        var configuration = TypedPoolConfiguration(workers: 1)
+        configuration.capacityPerWorker = 5
+        configuration.metricsName = "typed-metrics-test"
+        configuration.metricsInterval = .milliseconds(10)
+        let gate = Gate()
+        let pool = try TypedPool<Int>(configuration) { input in
+            if input == 0 { await gate.wait() }
+            if input == 5 { throw TestFailure() }
+        }
+        let dimensions = [("pool", "typed-metrics-test")]
+        func total(_ outcome: String) -> Int64 {
+            metrics.counterTotal(label: "poolscope_jobs_total", dimensions: dimensions + [("outcome", outcome)])
+        }
+        func gauge(_ label: String) -> Double? { try? metrics.expectGauge(label, dimensions).lastValue }
+        pool.trySubmit(0)
+        #expect(await eventually { gate.arrived == 1 })
+        #expect(pool.trySubmit(contentsOf: 1...7) == 5, "the only worker's queue holds 5")
+        // Published by the pool's reporter while job 0 holds the only worker: 5 wait, 1 runs.
+        let published = await eventually {
+            total("submitted") == 8 && total("rejected") == 2 && gauge("poolscope_queue_depth") == 5
+                && gauge("poolscope_jobs_in_flight") == 1 && gauge("poolscope_workers") == 1
+        }
+        #expect(published, "submitted \(total("submitted")), queue \(String(describing: gauge("poolscope_queue_depth")))")
+        gate.open()
+        let report = await pool.shutdown(.graceful(deadline: .seconds(30)))
+        #expect(report.completed == 5 && report.failed == 1 && report.rejected == 2)
+        #expect(total("submitted") == 8 && total("completed") == 5 && total("failed") == 1 && total("rejected") == 2)
+        #expect(gauge("poolscope_workers") == 0 && gauge("poolscope_queue_depth") == 0 && gauge("poolscope_jobs_in_flight") == 0)
+    }
+
     @Test("latency histograms count every attempt and order their percentiles")
     func latencies() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration(min: 2, max: 2))

@@ -171,6 +171,17 @@ struct TypedPoolFeatureTests {
         configuration = TypedPoolConfiguration(workers: 1)
         configuration.retry.maxAttempts = 0
         #expect(throws: ConfigurationError.self) { try TypedPool<Int>(configuration, handler: { _ in }) }
+        for (name, interval) in [("", Duration.seconds(1)), ("named", .zero)] {
+            configuration = TypedPoolConfiguration(workers: 1)
+            configuration.metricsName = name
+            configuration.metricsInterval = interval
+            do {
+                _ = try TypedPool<Int>(configuration, handler: { _ in })
+                Issue.record("metricsName '\(name)' with an interval of \(interval) was accepted")
+            } catch {
+                #expect(error.field == (name.isEmpty ? "metricsName" : "metricsInterval"), "\(error)")
+            }
+        }
     }
 
     @Test(

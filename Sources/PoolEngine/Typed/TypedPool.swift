@@ -18,7 +18,7 @@ public import Synchronization
 /// let report = await pool.shutdown(.graceful(deadline: .seconds(30)))
 /// ```
 ///
-/// Retries, a per-attempt timeout, latency histograms and dead letters are in ``TypedPoolConfiguration``
+/// Retries, a per-attempt timeout, latency histograms, dead letters and swift-metrics are in ``TypedPoolConfiguration``
 /// (``init(_:handler:)``); with none of them on, jobs run in the plain loop. So is the queue strategy: one
 /// queue all workers take from (FIFO, LIFO, or priority with aging) instead of per-worker queues.
 ///
@@ -68,6 +68,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// Workers running: queues `0..<active` have an owner (the core ones always).
     @usableFromInline let active: Atomic<Int>
     @usableFromInline let deadLetterLog = Locked(DeadLetterLog<Input>())
+    /// The swift-metrics reporter, when ``TypedPoolConfiguration/metricsName`` is set.
+    @usableFromInline let metricsPublication = Locked<TypedPoolMetricsPublication?>(nil)
     /// One per worker when latencies are recorded, else none.
     @usableFromInline let latencyShards: [Locked<LatencyHistograms>]
     @usableFromInline let placements: KeyPlacements
@@ -163,6 +165,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
             Task(executorPreference: executor) { [self] in await runWorker(index) }
         }
         tasks.withLock { $0.replaceSubrange(0..<workers, with: started) }
+        startPublishingMetrics()
     }
 
     /// The counts so far; balanced once the pool has shut down.
@@ -404,6 +407,7 @@ public final class TypedPool<Input: Sendable>: Sendable {
             if case .immediate = mode { cancelRemaining() }
             await waitForWorkers()
             await waitForSubmitters()
+            finishPublishingMetrics(counters)
             return counters
         }
         phase.store(1, ordering: .sequentiallyConsistent)
@@ -430,7 +434,9 @@ public final class TypedPool<Input: Sendable>: Sendable {
         let left = queues.reduce(shared?.removeAll() ?? 0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
         await waitForSubmitters()
-        return counters
+        let final = counters
+        finishPublishingMetrics(final)
+        return final
     }
 
     /// Waits for calls of `trySubmit` that began before the shutdown (they find the queues closed and

@@ -33,6 +33,14 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
     public var recordsLatencies = false
     /// How many of the most recent dead letters (jobs whose last attempt failed) to keep, input included.
     public var deadLetterCapacity = 1_000
+    /// When set, the pool's counts and gauges go to swift-metrics with this as their `pool` dimension, as
+    /// ``WorkerPool`` publishes its own: `poolscope_jobs_total` by outcome, `poolscope_workers`,
+    /// `poolscope_queue_depth` and `poolscope_jobs_in_flight`. They are published every
+    /// ``metricsInterval`` from a task of the pool's, and once more at shutdown with the final counts, so
+    /// the workers pay nothing per job. Latencies stay in ``TypedPool/latencies``.
+    public var metricsName: String?
+    /// How often the counts and gauges are published when ``metricsName`` is set.
+    public var metricsInterval: Duration = .seconds(1)
 
     public init(workers: Int) {
         self.workers = workers
@@ -58,6 +66,8 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
         if capacityPerWorker < 1 { throw fail("capacityPerWorker", "must be 1 or more, got \(capacityPerWorker)") }
         if batchSize < 1 { throw fail("batchSize", "must be 1 or more, got \(batchSize)") }
         if deadLetterCapacity < 0 { throw fail("deadLetterCapacity", "must be 0 or more, got \(deadLetterCapacity)") }
+        if let metricsName, metricsName.isEmpty { throw fail("metricsName", "must not be empty (nil publishes nothing)") }
+        if metricsInterval <= .zero { throw fail("metricsInterval", "must be more than zero, got \(metricsInterval)") }
         try retry.validate()
         if let timeout {
             if timeout <= .zero { throw fail("timeout", "must be more than zero, got \(timeout)") }
