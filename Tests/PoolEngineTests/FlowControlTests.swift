@@ -62,6 +62,17 @@ struct CircuitBreakerTests {
 
 @Suite("Flow control and faults in the live pool", .timeLimit(.minutes(3)))
 struct FlowControlTests {
+    /// A fixed pool of `workers` under `limit` on a manual clock, offered `jobs` jobs that log their index.
+    private func limitedPool(workers: Int, _ limit: RateLimit, jobs: Int) throws -> (WorkerPool, ManualClock, RunLog) {
+        let clock = ManualClock()
+        var configuration = makeConfiguration(min: workers, max: workers, capacity: nil)
+        configuration.rateLimit = limit
+        let pool = try WorkerPool(configuration: configuration, clock: clock)
+        let log = RunLog()
+        for index in 0..<jobs { pool.trySubmit { log.ran(index) } }
+        return (pool, clock, log)
+    }
+
     @Test("an open breaker rejects with circuitOpen, reports its transitions, and recovers")
     func breakerInPool() async throws {
         let clock = ManualClock()
@@ -115,12 +126,7 @@ struct FlowControlTests {
 
     @Test("on a manual clock the rate limit starts exactly its burst, then exactly its rate, and no more")
     func rateLimitReachesItsRate() async throws {
-        let clock = ManualClock()
-        var configuration = makeConfiguration(min: 4, max: 4, capacity: nil)
-        configuration.rateLimit = RateLimit(perSecond: 200, burst: 20)
-        let pool = try WorkerPool(configuration: configuration, clock: clock)
-        let log = RunLog()
-        for index in 0..<1_000 { pool.trySubmit { log.ran(index) } }
+        let (pool, clock, log) = try limitedPool(workers: 4, RateLimit(perSecond: 200, burst: 20), jobs: 1_000)
         // The burst starts at once; then nothing more until the clock moves.
         #expect(await eventually { log.total == 20 })
         try await Task.sleep(for: .milliseconds(50))
@@ -147,13 +153,8 @@ struct FlowControlTests {
 
     @Test("a new rate limit ends a sleep until the old limit's next token", arguments: [nil, RateLimit(perSecond: 1_000, burst: 5)])
     func newLimitEndsTheThrottledSleep(newLimit: RateLimit?) async throws {
-        let clock = ManualClock()
-        var configuration = makeConfiguration(min: 1, max: 1, capacity: nil)
         // One token per 100 s: after the first job the only worker sleeps until t = 100 s.
-        configuration.rateLimit = RateLimit(perSecond: 0.01, burst: 1)
-        let pool = try WorkerPool(configuration: configuration, clock: clock)
-        let log = RunLog()
-        for index in 0..<3 { pool.trySubmit { log.ran(index) } }
+        let (pool, clock, log) = try limitedPool(workers: 1, RateLimit(perSecond: 0.01, burst: 1), jobs: 3)
         #expect(await eventually { log.total == 1 })
         try pool.updateRateLimit(newLimit)
         if newLimit != nil {
@@ -171,12 +172,7 @@ struct FlowControlTests {
 
     @Test("a worker crashed while it sleeps until the next token hands the wait on: the jobs still start")
     func crashedThrottledSleeper() async throws {
-        let clock = ManualClock()
-        var configuration = makeConfiguration(min: 1, max: 1, capacity: nil)
-        configuration.rateLimit = RateLimit(perSecond: 1, burst: 1)
-        let pool = try WorkerPool(configuration: configuration, clock: clock)
-        let log = RunLog()
-        for index in 0..<3 { pool.trySubmit { log.ran(index) } }
+        let (pool, clock, log) = try limitedPool(workers: 1, RateLimit(perSecond: 1, burst: 1), jobs: 3)
         // Job 0 spends the only token; the worker is then idle, asleep until t = 1 s.
         #expect(
             await eventually { log.total == 1 && pool.snapshot().workers.allSatisfy { if case .idle = $0.state { true } else { false } } })
