@@ -171,7 +171,7 @@ struct TypedPoolFeatureTests {
         configuration = TypedPoolConfiguration(workers: 1)
         configuration.retry.maxAttempts = 0
         #expect(throws: ConfigurationError.self) { try TypedPool<Int>(configuration, handler: { _ in }) }
-        for (name, interval) in [("", Duration.seconds(1)), ("named", .zero)] {
+        for (name, interval) in [("", Duration.seconds(1)), ("named", .zero), ("named", .microseconds(999))] {
             configuration = TypedPoolConfiguration(workers: 1)
             configuration.metricsName = name
             configuration.metricsInterval = interval

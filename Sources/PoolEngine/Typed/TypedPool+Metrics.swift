@@ -16,17 +16,21 @@ extension TypedPool {
         guard let name = configuration.metricsName else { return }
         let publisher = MetricsPublisher(poolName: name)
         let interval = configuration.metricsInterval
-        // Weak: a pool dropped without a shutdown must not be kept alive by its own reporter.
+        // Weak, and it ends with the pool: a reporter must neither keep its pool alive nor tick on after it.
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                self?.publishMetrics()
+                guard let self else { return }
+                self.publishMetrics()
             }
         }
         metricsPublication.withLock { $0 = TypedPoolMetricsPublication(publisher: publisher, task: task) }
     }
 
-    /// Reports the counts' growth since the last report, and the gauges now.
+    /// Reports the counts' growth since the last report, and the gauges now. In flight here means taken by a
+    /// worker and not yet ended: running, waiting in the worker's batch, or between a retry's attempts (the
+    /// closure pool counts running jobs only, as it takes few ahead). The counts and the queue are read one
+    /// after the other, not at one instant, so a gauge may be off by the jobs that moved in between.
     func publishMetrics() {
         let counters = self.counters
         let queued = queues.reduce(shared?.count ?? 0) { $0 + $1.count }

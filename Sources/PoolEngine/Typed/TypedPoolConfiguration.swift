@@ -37,9 +37,10 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
     /// ``WorkerPool`` publishes its own: `poolscope_jobs_total` by outcome, `poolscope_workers`,
     /// `poolscope_queue_depth` and `poolscope_jobs_in_flight`. They are published every
     /// ``metricsInterval`` from a task of the pool's, and once more at shutdown with the final counts, so
-    /// the workers pay nothing per job. Latencies stay in ``TypedPool/latencies``.
+    /// the workers pay nothing per job. In flight counts the jobs workers have taken and not ended, their
+    /// batches included. Latencies stay in ``TypedPool/latencies``. Pools that share a name share their series.
     public var metricsName: String?
-    /// How often the counts and gauges are published when ``metricsName`` is set.
+    /// How often the counts and gauges are published when ``metricsName`` is set; at least 1 ms.
     public var metricsInterval: Duration = .seconds(1)
 
     public init(workers: Int) {
@@ -67,7 +68,7 @@ public struct TypedPoolConfiguration: Sendable, Equatable {
         if batchSize < 1 { throw fail("batchSize", "must be 1 or more, got \(batchSize)") }
         if deadLetterCapacity < 0 { throw fail("deadLetterCapacity", "must be 0 or more, got \(deadLetterCapacity)") }
         if let metricsName, metricsName.isEmpty { throw fail("metricsName", "must not be empty (nil publishes nothing)") }
-        if metricsInterval <= .zero { throw fail("metricsInterval", "must be more than zero, got \(metricsInterval)") }
+        if metricsInterval < .milliseconds(1) { throw fail("metricsInterval", "must be at least 1 ms, got \(metricsInterval)") }
         try retry.validate()
         if let timeout {
             if timeout <= .zero { throw fail("timeout", "must be more than zero, got \(timeout)") }
