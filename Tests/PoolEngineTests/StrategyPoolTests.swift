@@ -17,12 +17,14 @@ struct StrategyPoolTests {
         #expect(await eventually { gate.arrived == 1 })
         let log = RunLog()
         for index in 0..<399 { pool.trySubmit { log.ran(index) } }
-        // Wait until the unblocked workers have nothing left of their own (and, with stealing, nothing to steal).
+        // Wait until the unblocked workers have nothing left of their own; with stealing, until they have run
+        // everything (the blocked worker's queue included), so a loaded machine cannot cut the test short.
         let blockedID = try #require(pool.snapshot().workers.first { if case .busy = $0.state { true } else { false } }?.id)
         #expect(
             await eventually {
-                let depths = pool.snapshot(includingLatencies: false).queue.perWorker
-                return depths.filter { $0.key != blockedID }.values.allSatisfy { $0 == 0 }
+                let queue = pool.snapshot(includingLatencies: false).queue
+                if stealing { return queue.total == 0 && log.total == 399 }
+                return queue.perWorker.filter { $0.key != blockedID }.values.allSatisfy { $0 == 0 }
             })
         try await Task.sleep(for: .milliseconds(50))
         let snapshot = pool.snapshot()

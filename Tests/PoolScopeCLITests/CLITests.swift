@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// The repository's root, found from this file's path.
@@ -11,21 +12,42 @@ struct CommandResult {
     var error: String
 }
 
-/// Starts poolscope, sends `signal` after `delay`, and returns its exit status and standard output.
-func runPoolscope(_ arguments: [String], signal: Int32, after delay: Duration) async throws -> (status: Int32, output: Data) {
+/// Starts poolscope, sends `signal` after `delay`, and returns its exit status and standard output. With
+/// `marker`, the delay counts from when standard error first shows it (a local run's first progress line is
+/// printed once its signal handlers are in place), so that a slow start on a loaded machine does not get
+/// the signal before it can handle it; at most 60 s are waited for the marker.
+func runPoolscope(
+    _ arguments: [String], signal: Int32, after delay: Duration, once marker: String? = nil
+) async throws -> (status: Int32, output: Data) {
     let process = Process()
     process.executableURL = poolscopeBinary
     process.arguments = arguments
     process.currentDirectoryURL = repositoryRoot
     let output = Pipe()
+    let errors = Pipe()
+    let errorText = Mutex("")
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    process.standardError = marker == nil ? FileHandle.nullDevice : errors
     process.standardInput = FileHandle.nullDevice
+    if marker != nil {
+        // Drained as it comes, so the child never blocks on a full pipe.
+        errors.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { errorText.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+        }
+    }
     try process.run()
+    if let marker {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !errorText.withLock({ $0.contains(marker) }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
     try await Task.sleep(for: delay)
     kill(process.processIdentifier, signal)
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    errors.fileHandleForReading.readabilityHandler = nil
     return (process.terminationStatus, data)
 }
 
@@ -272,7 +294,8 @@ struct CLITests {
         "SIGINT or SIGTERM on a headless run prints the partial summary (interrupted: true) and exits 130 or 143",
         arguments: [SIGINT, SIGTERM])
     func interruptedRun(signal: Int32) async throws {
-        let (status, data) = try await runPoolscope(["run", "burst", "--json", "--duration", "30s"], signal: signal, after: .seconds(2))
+        let (status, data) = try await runPoolscope(
+            ["run", "burst", "--json", "--duration", "30s"], signal: signal, after: .seconds(1), once: "progress 0%")
         #expect(status == 128 + signal)
         let object = try #require(
             try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")

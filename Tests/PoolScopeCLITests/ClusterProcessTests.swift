@@ -18,7 +18,7 @@ final class NodeProcess {
         process.executableURL = poolscopeBinary
         process.arguments =
             [
-                "node", "--database", url, "--schema", schema, "--name", name, "--heartbeat", "200ms", "--rescue-horizon", "2s",
+                "node", "--database", url, "--schema", schema, "--name", name, "--heartbeat", "200ms", "--rescue-horizon", "10s",
             ] + extra
         process.standardOutput = handle
         process.standardError = handle

@@ -109,7 +109,7 @@ extension CLITests {
         """.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let started = ContinuousClock.now
-        let (status, data) = try await runPoolscope(["run", file.path, "--json"], signal: SIGTERM, after: .seconds(3))
+        let (status, data) = try await runPoolscope(["run", file.path, "--json"], signal: SIGTERM, after: .seconds(3), once: "progress 0%")
         #expect(status == 143)
         #expect(ContinuousClock.now - started < .seconds(30), "ended soon after the signal, not after the 24h deadline")
         let summary = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
