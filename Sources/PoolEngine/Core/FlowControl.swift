@@ -4,8 +4,8 @@
 struct FlowControl: Sendable {
     private(set) var breaker: CircuitBreaker?
     private(set) var bucket: TokenBucket?
-    /// Workers asleep until the rate limiter's next token: at most one is needed.
-    private(set) var throttleSleepers = 0
+    /// The one worker asleep until the rate limiter's next token, if any: one is enough.
+    private(set) var throttleSleep = ThrottleSleep.none
 
     init(rateLimit: RateLimit?, breaker policy: CircuitBreakerPolicy?, now: PoolInstant) {
         breaker = policy.map { CircuitBreaker(policy: $0) }
@@ -52,12 +52,37 @@ struct FlowControl: Sendable {
     /// Whether a worker that found no token should sleep until it (true for the first; the others park, and
     /// the sleeper wakes one when it takes its job).
     mutating func beginThrottleSleep() -> Bool {
-        guard throttleSleepers == 0 else { return false }
-        throttleSleepers += 1
+        guard case .none = throttleSleep else { return false }
+        throttleSleep = .starting(interrupted: false)
         return true
     }
 
-    mutating func throttleSleepEnded() { throttleSleepers = max(throttleSleepers - 1, 0) }
+    mutating func throttleSleepEnded() { throttleSleep = .none }
+
+    /// Whether a worker sleeps (or is about to) until the next token.
+    var hasThrottleSleeper: Bool {
+        if case .none = throttleSleep { false } else { true }
+    }
+
+    /// The throttled worker's sleep has begun; returns whether it must end at once (the limit changed or the
+    /// workers were released since the worker was told to sleep).
+    mutating func throttleSleepRegistered(_ task: Task<Void, Never>) -> Bool {
+        guard case .starting(let interrupted) = throttleSleep else { return true }
+        throttleSleep = .sleeping(task)
+        return interrupted
+    }
+
+    /// Ends the throttled worker's sleep now: returns its task to cancel, or remembers the request when the
+    /// sleep is not registered yet.
+    mutating func interruptThrottleSleep() -> Task<Void, Never>? {
+        switch throttleSleep {
+        case .none: return nil
+        case .starting:
+            throttleSleep = .starting(interrupted: true)
+            return nil
+        case .sleeping(let task): return task
+        }
+    }
 
     /// Sets, changes (keeping the tokens earned) or removes the rate limit.
     mutating func setRateLimit(_ limit: RateLimit?, now: PoolInstant) {

@@ -114,29 +114,10 @@ extension PoolCore {
         wakeParkedWorkersWithWork(effects: &effects)
     }
 
-    /// Whether the worker that found no token should sleep until the next one (the first does; the others
-    /// park, and the sleeper wakes one when it takes its job).
-    mutating func beginThrottleSleep() -> Bool {
-        guard flow.beginThrottleSleep() else { return false }
-        throttleSleep = .starting(interrupted: false)
-        return true
-    }
-
-    /// The throttled worker's sleep has begun; returns whether it must end at once (the limit changed or the
-    /// workers were released since the core told it to sleep).
-    mutating func throttleSleepRegistered(_ task: Task<Void, Never>) -> Bool {
-        guard case .starting(let interrupted) = throttleSleep else { return true }
-        throttleSleep = .sleeping(task)
-        return interrupted
-    }
-
-    /// Ends the throttled worker's sleep now; it then looks for a job under the current limit.
+    /// Ends the throttled worker's sleep now (see ``FlowControl/interruptThrottleSleep()``); it then looks
+    /// for a job under the current limit.
     mutating func interruptThrottleSleep(effects: inout Effects) {
-        switch throttleSleep {
-        case .none: break
-        case .starting: throttleSleep = .starting(interrupted: true)
-        case .sleeping(let task): effects.cancelTasks.append(task)
-        }
+        if let task = flow.interruptThrottleSleep() { effects.cancelTasks.append(task) }
     }
 
     mutating func setFaults(_ faults: FaultInjection, effects: inout Effects) {

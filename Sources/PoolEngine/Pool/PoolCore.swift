@@ -24,8 +24,6 @@ struct PoolCore: Sendable {
     private let takeAheadRule: TakeAheadRule
     var ledger: OutcomeLedger
     var flow: FlowControl
-    /// The throttled worker's sleep, so that a new rate limit or the workers' release can end it early.
-    var throttleSleep = ThrottleSleep.none
     /// Jobs taken by workers and not yet finished: running, or taken ahead (``takenAhead``).
     var inFlight = 0
     /// Jobs in workers' run buffers (see ``PoolConfiguration/takeAhead``); a job the owner has popped
@@ -195,7 +193,7 @@ struct PoolCore: Sendable {
         switch takeJob(for: id, now: effects.now, effects: &effects) {
         case .job(let job):
             step = .run(job)
-        case .throttled(let until) where beginThrottleSleep():
+        case .throttled(let until) where flow.beginThrottleSleep():
             step = .sleep(until: until)
         case .throttled, .nothing:
             workers.park(id, continuation)
@@ -231,7 +229,7 @@ struct PoolCore: Sendable {
         inFlight += 1
         workers.markBusy(id, with: job.id, now: now)
         admitBlockedSubmitters(now: now, effects: &effects)
-        if flow.bucket != nil && flow.throttleSleepers == 0 && queue.count > 0 { wakeWorker(for: .anyWorker, effects: &effects) }
+        if flow.bucket != nil && !flow.hasThrottleSleeper && queue.count > 0 { wakeWorker(for: .anyWorker, effects: &effects) }
         return .job(job)
     }
 
@@ -359,14 +357,13 @@ extension PoolCore {
         let taken = takeJob(for: id, now: now, effects: &effects)
         if case .job(let job) = taken { return .run(job) }
         workers.markIdle(id, now: now)
-        if case .throttled(let until) = taken, beginThrottleSleep() { return .sleep(until: until) }
+        if case .throttled(let until) = taken, flow.beginThrottleSleep() { return .sleep(until: until) }
         return .park
     }
 
     /// A worker's wait for a rate-limit token is over.
     mutating func throttleSleepEnded(_ id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
         flow.throttleSleepEnded()
-        throttleSleep = .none
         let step = nextStep(for: id, now: now, effects: &effects)
         // A sleeper that leaves (retired by a scale-down, crashed) hands the wait for the next token on: the
         // others parked because it slept, and nothing else would wake them while jobs wait.

@@ -33,10 +33,10 @@ extension WorkerPool {
                 }
             case .sleep(let until):
                 // A task of its own, so that a new rate limit or the workers' release can end it (see
-                // PoolCore.interruptThrottleSleep); the worker's own cancellation ends it too.
+                // FlowControl.interruptThrottleSleep); the worker's own cancellation ends it too.
                 let clock = self.clock
                 let sleep = Task(executorPreference: taskExecutor) { _ = try? await clock.sleep(until: until) }
-                if core.withLock({ $0.throttleSleepRegistered(sleep) }) { sleep.cancel() }
+                if core.withLock({ $0.flow.throttleSleepRegistered(sleep) }) { sleep.cancel() }
                 await withTaskCancellationHandler {
                     await sleep.value
                 } onCancel: {
