@@ -140,14 +140,22 @@ struct ClusterTests {
     func gracefulStopHandsBack() async throws {
         let database = try await TestDatabase.fresh()
         defer { Task { await TestDatabase.drop(database) } }
+        // The two running jobs hold their workers until the hand-back is in the database, so the claimed jobs
+        // behind them cannot start first (CI once saw a stop slow enough for them to start: nothing to hand back).
+        let released = Mutex(false)
         var handlers = ClusterJobHandlers()
-        handlers.register(greet) { _, _ in try await Task.sleep(for: .milliseconds(200)) }
+        handlers.register(greet) { _, _ in
+            while !released.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        }
         try await ClusterProducer(database: database).enqueue(batch: (0..<50).map { try NewClusterJob(greet, Greeting(name: "\($0)")) })
         let node = try ClusterNode(
             database: database, configuration: testNodeConfiguration("h", workers: 2), handlers: handlers, logger: testLogger)
         try await node.start()
         #expect(await eventually { node.status.running == 2 && node.status.claimed > 2 })
-        let report = await node.stop()
+        let stopping = Task { await node.stop(deadline: .seconds(60)) }
+        #expect(try await eventually(timeout: .seconds(30)) { try await database.status().jobs.available >= 48 })
+        released.withLock { $0 = true }
+        let report = await stopping.value
         #expect(report.handedBack > 0 && report.interrupted == 0)
         let status = try await database.status()
         #expect(status.jobs.running == 0 && status.jobs.isBalanced)
@@ -181,11 +189,19 @@ struct ClusterTests {
         for node in nodes { await node.stop() }
         let entries = log.withLock { $0 }
         #expect(entries.count == 30)
+        // At-least-once: a node declared dead (its heartbeat starved past the horizon) has its jobs rescued and
+        // run again, possibly beside its own late attempt. Such repeats are allowed only as many as the database
+        // counted rescues; every other attempt is one at a time, first attempts in enqueue order.
+        let rescued = try await database.status().runs.rescued
+        var repeats = 0
         for (key, runs) in entries {
-            #expect(runs.map(\.0) == Array(0..<20), "order of \(key)")
-            for (earlier, later) in zip(runs, runs.dropFirst()) {
+            let firsts = runs.enumerated().filter { $0.offset == 0 || runs[$0.offset - 1].0 != $0.element.0 }.map(\.element)
+            repeats += runs.count - firsts.count
+            #expect(firsts.map(\.0) == Array(0..<20), "order of \(key)")
+            for (earlier, later) in zip(firsts, firsts.dropFirst()) {
                 #expect(earlier.2 <= later.1 + 0.0005, "attempts of \(key) overlap")
             }
         }
+        #expect(repeats <= rescued, "\(repeats) attempts ran again, \(rescued) rescues recorded")
     }
 }
