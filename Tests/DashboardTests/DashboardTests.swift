@@ -378,7 +378,8 @@ struct DashboardUpdateTests {
         for case .session(let action) in commands { session.send(action) }
         let driver = Task { await session.drive() }
         var threshold = 0
-        for _ in 0..<200 where threshold != 10 {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while threshold != 10 && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
             threshold = session.pool.snapshot(includingLatencies: false).settings.scaleUpThreshold
         }

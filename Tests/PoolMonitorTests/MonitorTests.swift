@@ -137,9 +137,7 @@ struct MonitorTests {
     func metrics() async throws {
         let served = try await Served()
         for _ in 0..<30 { served.pool.trySubmit {} }
-        for _ in 0..<200 where served.pool.snapshot(includingLatencies: false).counters.completed < 30 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitWhile { served.pool.snapshot(includingLatencies: false).counters.completed < 30 }
         let (status, text) = try await served.request("/metrics")
         #expect(status == 200)
         let samples = try PrometheusText.parse(text)
@@ -153,9 +151,7 @@ struct MonitorTests {
         #expect(buckets.count == MonitorMetrics.latencyBuckets.count && buckets == buckets.sorted(), "cumulative buckets")
         // A second scrape advances the counters by what happened in between, no more.
         for _ in 0..<5 { served.pool.trySubmit {} }
-        for _ in 0..<200 where served.pool.snapshot(includingLatencies: false).counters.completed < 35 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitWhile { served.pool.snapshot(includingLatencies: false).counters.completed < 35 }
         let again = try PrometheusText.parse(try await served.request("/metrics").1)
         #expect(again[#"poolscope_jobs_total{pool="images",outcome="completed"}"#] == 35)
         await served.stop()
@@ -216,13 +212,9 @@ struct MonitorTests {
         let served = try await Served(min: 1, max: 8, threshold: 2)
         let gate = Gate()
         for _ in 0..<40 { served.pool.trySubmit { await gate.wait() } }
-        for _ in 0..<500 where served.pool.snapshot(includingLatencies: false).workers.count < 8 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitWhile { served.pool.snapshot(includingLatencies: false).workers.count < 8 }
         gate.open()
-        for _ in 0..<500 where served.pool.snapshot(includingLatencies: false).counters.completed < 40 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitWhile { served.pool.snapshot(includingLatencies: false).counters.completed < 40 }
         let original = served.pool.snapshot()
         let text = try await served.request("/v1/pools/images/snapshot").1
         let rebuilt = PoolSnapshot(try MonitorJSON.decoder().decode(SnapshotDocument.self, from: Data(text.utf8)))
@@ -302,4 +294,11 @@ enum PrometheusText {
         }
         return samples
     }
+}
+
+/// Polls every 10 ms while `condition` holds, for at most 20 s of real time (a loaded 2-core machine can
+/// take seconds for what takes milliseconds alone); the test's own expectations then judge the outcome.
+func waitWhile(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(20)
+    while condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
 }

@@ -13,8 +13,7 @@ extension TypedPool {
     /// accepted (the rest were rejected and counted).
     @inlinable @discardableResult
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs, priority: Int) -> Int where Inputs.Element == Input {
-        guard let shared else { return trySubmit(contentsOf: inputs) }
-        return submit(inputs, priority: priority, to: shared)
+        offer(inputs, priority: priority, waiting: false).taken
     }
 
     /// Jobs waiting in the queue every worker takes from (0 under ``TypedQueueStrategy/perWorker``); keyed
@@ -22,14 +21,12 @@ extension TypedPool {
     @inlinable
     public var sharedQueueDepth: Int { shared?.count ?? 0 }
 
-    /// Offers jobs to the shared queue, then wakes a sleeping worker (who wakes the next if more wait), or,
-    /// with none asleep and more than a batch waiting, starts a worker if the pool may grow.
+    /// Pushes jobs to the shared queue (what fits, in order), then wakes a sleeping worker (who wakes the
+    /// next if more wait), or, with none asleep and more than a batch waiting, starts a worker if the pool
+    /// may grow; returns how many were taken.
     @inlinable
-    func submit<Inputs: Collection>(_ inputs: Inputs, priority: Int, to shared: TypedSharedQueue<Input>) -> Int
+    func push<Inputs: Collection>(_ inputs: Inputs, priority: Int, to shared: TypedSharedQueue<Input>) -> Int
     where Inputs.Element == Input {
-        let total = inputs.count
-        guard beginSubmitting(total) else { return 0 }
-        defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
         let stamp = recordsLatencies || shared.needsStamps ? Self.monotonicStamp() : 0
         let accepted = shared.push(inputs, priority: priority, at: stamp)
         if accepted > 0 && !wakeASleeper(besides: nil) && active.load(ordering: .relaxed) < maxWorkers
@@ -37,7 +34,6 @@ extension TypedPool {
         {
             startWorker()
         }
-        if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
         return accepted
     }
 }

@@ -83,6 +83,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// Calls of `trySubmit` between their first count and their last: a shutdown waits for them, so its
     /// report counts every offer it includes to its end.
     @usableFromInline let submitting = Atomic<Int>(0)
+    /// Submitters waiting for room (``submit(_:)``), and the workers' word that some was made.
+    @usableFromInline let room = RoomSignal()
     @usableFromInline let submitted = Atomic<Int>(0)
     @usableFromInline let rejected = Atomic<Int>(0)
     @usableFromInline let completed = Atomic<Int>(0)
@@ -201,10 +203,35 @@ public final class TypedPool<Input: Sendable>: Sendable {
     /// were rejected and counted).
     @inlinable @discardableResult
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs) -> Int where Inputs.Element == Input {
-        if let shared { return submit(inputs, priority: 0, to: shared) }
+        offer(inputs, priority: 0, waiting: false).taken
+    }
+
+    /// One offer of `inputs`: pushed to the shared queue, or a batch per worker queue in turn. Without
+    /// `waiting`, what does not fit is rejected and counted. With `waiting` (``submit(contentsOf:priority:)``)
+    /// the jobs taken are a prefix of `inputs`, and the rest is not counted: it is offered again once there is
+    /// room. `closed`: the pool is shutting down, and all of `inputs` was counted as rejected.
+    @inlinable
+    func offer<Inputs: Collection>(_ inputs: Inputs, priority: Int, waiting: Bool) -> (taken: Int, closed: Bool)
+    where Inputs.Element == Input {
         let total = inputs.count
-        guard beginSubmitting(total) else { return 0 }
+        guard total > 0 else { return (0, false) }
+        guard beginSubmitting(total, counting: !waiting) else { return (0, true) }
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
+        let accepted = shared.map { push(inputs, priority: priority, to: $0) } ?? push(inputs, prefixOnly: waiting)
+        if waiting {
+            // Counted once taken, inside the announcement, so a shutdown's report includes it; a worker may
+            // end the job a moment before this count (a reader of `counters` then sees it ended first).
+            submitted.add(accepted, ordering: .relaxed)
+        } else if accepted < total {
+            rejected.add(total - accepted, ordering: .relaxed)
+        }
+        return (accepted, false)
+    }
+
+    /// Pushes `inputs` a batch per worker queue in turn; returns how many were taken. With `prefixOnly` it
+    /// stops at the first batch not taken whole, so what was taken is a prefix.
+    @inlinable
+    func push<Inputs: Collection>(_ inputs: Inputs, prefixOnly: Bool) -> Int where Inputs.Element == Input {
         let stamp = recordsLatencies ? Self.monotonicStamp() : 0
         var accepted = 0
         var start = inputs.startIndex
@@ -219,7 +246,6 @@ public final class TypedPool<Input: Sendable>: Sendable {
                 (taken, wokeOwner, retired) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
             }
             accepted += taken
-            start = end
             // Its owner is busy, or has more than a batch to do: a sleeping worker, if any, comes to take
             // half (none sleep under full load, and then this costs one atomic read). With none asleep and
             // a backlog left, a pool that may grow starts a worker.
@@ -228,21 +254,25 @@ public final class TypedPool<Input: Sendable>: Sendable {
             {
                 startWorker()
             }
+            if prefixOnly && taken < inputs.distance(from: start, to: end) { break }
+            start = end
         }
-        if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
         return accepted
     }
 
     /// Counts an offer of `total` jobs and announces the call to a shutdown; `false` (all counted as
     /// rejected) once the pool is shutting down. After `true` the caller must end the announcement.
+    /// `counting: false` leaves the count of submitted jobs to the caller while the pool runs (a waiting
+    /// submission counts what was taken); once it is shutting down, the offer is counted all the same.
     @inlinable
-    func beginSubmitting(_ total: Int) -> Bool {
+    func beginSubmitting(_ total: Int, counting: Bool = true) -> Bool {
         guard total > 0 else { return false }
         // Announced before the phase is read (both in one total order with the shutdown's store and read),
         // so a shutdown either sees this call and waits for it, or this call sees the shutdown.
         submitting.add(1, ordering: .sequentiallyConsistent)
-        submitted.add(total, ordering: .relaxed)
+        if counting { submitted.add(total, ordering: .relaxed) }
         guard phase.load(ordering: .sequentiallyConsistent) == 0 else {
+            if !counting { submitted.add(total, ordering: .relaxed) }
             rejected.add(total, ordering: .relaxed)
             submitting.subtract(1, ordering: .sequentiallyConsistent)
             return false
@@ -259,7 +289,10 @@ public final class TypedPool<Input: Sendable>: Sendable {
         // A worker beyond the core ends after sleeping its idle timeout in one go.
         let idleTimeout = index >= coreWorkers ? configuration.idleTimeout : nil
         while true {
-            if take(into: &batch, for: index) == 0 {
+            let taken = take(into: &batch, for: index)
+            // Room was made: submitters waiting for it, if any, offer again (one atomic read per batch).
+            if taken > 0 { room.signalIfWaited() }
+            if taken == 0 {
                 // Nothing anywhere: stop once the own queue is closed (a shutdown) and empty, else sleep
                 // until a job arrives (or, beyond the core, its idle timeout).
                 sleepers.add(1, ordering: .sequentiallyConsistent)
@@ -415,6 +448,8 @@ public final class TypedPool<Input: Sendable>: Sendable {
         // the shared one can still land.
         shared?.close()
         for queue in queues { queue.close() }
+        // Submitters waiting for room offer again, find the pool shutting down, and count their jobs rejected.
+        room.signal()
         switch mode {
         case .graceful(let deadline):
             // At the deadline what is left is cancelled; the workers then stop, and the wait below ends.
@@ -439,11 +474,13 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return final
     }
 
-    /// Waits for calls of `trySubmit` that began before the shutdown (they find the queues closed and
-    /// count their jobs as rejected).
+    /// Waits for calls of `trySubmit` that began before the shutdown, and for `submit`s waiting for room
+    /// (they find the queues closed and count their jobs as rejected).
     @inlinable
     func waitForSubmitters() async {
-        while submitting.load(ordering: .sequentiallyConsistent) > 0 { await Task.yield() }
+        while submitting.load(ordering: .sequentiallyConsistent) > 0 || room.waiters.load(ordering: .sequentiallyConsistent) > 0 {
+            await Task.yield()
+        }
     }
 
     @inlinable

@@ -1,0 +1,128 @@
+public import Synchronization
+
+extension TypedPool {
+    /// Offers one job and, while the pool is full, waits for room: backpressure, as ants' `Invoke` holds
+    /// the caller of a full pool. `false` only if the job was rejected (counted so): the pool began
+    /// shutting down, or the caller's task was cancelled while it waited. ``trySubmit(_:)`` never waits.
+    @inlinable @discardableResult
+    public func submit(_ input: Input) async -> Bool {
+        await submit(contentsOf: CollectionOfOne(input)) == 1
+    }
+
+    /// ``submit(_:)`` with a priority (see ``trySubmit(_:priority:)``).
+    @inlinable @discardableResult
+    public func submit(_ input: Input, priority: Int) async -> Bool {
+        await submit(contentsOf: CollectionOfOne(input), priority: priority) == 1
+    }
+
+    /// Offers jobs in order, waiting for room whenever the pool is full; returns how many were accepted:
+    /// all of them, or a prefix if the pool began shutting down or the caller's task was cancelled while it
+    /// waited (the rest counted as rejected). A job is counted as submitted when a queue takes it.
+    @inlinable @discardableResult
+    public func submit<Inputs: Collection>(contentsOf inputs: Inputs, priority: Int = 0) async -> Int
+    where Inputs.Element == Input {
+        await submitWaiting(inputs.count) { offset in
+            self.offer(inputs.dropFirst(offset), priority: priority, waiting: true)
+        }
+    }
+
+    /// ``submit(_:)`` with a key (see ``trySubmit(_:key:)``): waits while the key's worker's queue is full.
+    @inlinable @discardableResult
+    public func submit(_ input: Input, key: String) async -> Bool {
+        let worker = coreWorkers == 1 ? 0 : worker(forKey: key)
+        return await submitWaiting(1) { _ in
+            guard self.beginSubmitting(1, counting: false) else { return (0, true) }
+            defer { self.submitting.subtract(1, ordering: .sequentiallyConsistent) }
+            let stamp = self.recordsLatencies ? Self.monotonicStamp() : 0
+            let taken = self.queues[worker].push(
+                CollectionOfOne(input), at: stamp, capacity: self.capacityPerWorker, pinned: true
+            ).taken
+            self.submitted.add(taken, ordering: .relaxed)
+            return (taken, false)
+        } == 1
+    }
+
+    /// Offers the jobs from offset `accepted` on with `offer` until all are taken, the pool shuts down, or
+    /// the task is cancelled; waits for room between offers that take nothing.
+    @inlinable
+    func submitWaiting(_ total: Int, offer: (_ from: Int) -> (taken: Int, closed: Bool)) async -> Int {
+        guard total > 0 else { return 0 }
+        // Announced before any offer, so that a worker making room after an offer failed sees this wait.
+        room.waiters.add(1, ordering: .sequentiallyConsistent)
+        defer { room.waiters.subtract(1, ordering: .sequentiallyConsistent) }
+        var accepted = 0
+        var refusals = 0
+        while true {
+            let ticket = room.generation.load(ordering: .sequentiallyConsistent)
+            let (taken, closed) = offer(accepted)
+            accepted += taken
+            if closed || accepted == total { return accepted }
+            if taken > 0 {
+                refusals = 0
+                continue
+            }
+            // Each offer goes to the next worker's queue: wait once as many have refused as there are queues.
+            refusals += 1
+            if refusals < (shared == nil ? active.load(ordering: .relaxed) : 1) { continue }
+            refusals = 0
+            if Task.isCancelled {
+                submitted.add(total - accepted, ordering: .relaxed)
+                rejected.add(total - accepted, ordering: .relaxed)
+                return accepted
+            }
+            await withTaskCancellationHandler {
+                await room.wait(after: ticket)
+            } onCancel: {
+                room.signal()
+            }
+        }
+    }
+}
+
+/// Submitters waiting for room in a full ``TypedPool``, and the workers' word that some was made. The
+/// workers' cost is one atomic read per batch while no one waits.
+///
+/// No wait is missed: a submitter announces itself (``waiters``) and reads ``generation`` before its offer;
+/// a worker reads ``waiters`` after its take. A take that made room after the offer failed is ordered after
+/// it by the queue's lock, so that worker sees the submitter and moves the generation, and the submitter's
+/// wait then ends at once or is resumed.
+@usableFromInline
+final class RoomSignal: Sendable {
+    /// Submitters between their announcement and their last offer.
+    @usableFromInline let waiters = Atomic<Int>(0)
+    /// Moves each time room is announced (under ``parked``'s lock).
+    @usableFromInline let generation = Atomic<UInt64>(0)
+    @usableFromInline let parked = Locked<[CheckedContinuation<Void, Never>]>([])
+
+    @usableFromInline init() {}
+
+    /// Tells the waiting submitters, if any, that room was made.
+    @inlinable
+    func signalIfWaited() {
+        if waiters.load(ordering: .sequentiallyConsistent) > 0 { signal() }
+    }
+
+    /// Moves the generation and resumes every parked submitter (each offers again).
+    @usableFromInline
+    func signal() {
+        let resumed = parked.withLock { parked -> [CheckedContinuation<Void, Never>] in
+            generation.add(1, ordering: .sequentiallyConsistent)
+            defer { parked.removeAll() }
+            return parked
+        }
+        for continuation in resumed { continuation.resume() }
+    }
+
+    /// Suspends until the generation moves past `ticket` (returns at once if it already has).
+    @usableFromInline
+    func wait(after ticket: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let moved = parked.withLock { parked -> Bool in
+                guard generation.load(ordering: .sequentiallyConsistent) == ticket else { return true }
+                parked.append(continuation)
+                return false
+            }
+            if moved { continuation.resume() }
+        }
+    }
+}
