@@ -14,7 +14,8 @@ public import Synchronization
 ///
 /// ```swift
 /// let pool = TypedPool<Int>(workers: 4) { id in try await process(id) }
-/// pool.trySubmit(contentsOf: ids)
+/// pool.trySubmit(contentsOf: ids)     // what does not fit is rejected at once
+/// await pool.submit(next)             // waits while the queues are full (backpressure)
 /// let report = await pool.shutdown(.graceful(deadline: .seconds(30)))
 /// ```
 ///
