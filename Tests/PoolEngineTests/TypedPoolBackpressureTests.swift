@@ -74,7 +74,8 @@ struct TypedPoolBackpressureTests {
         #expect(await eventually { gate.arrived == 1 })
         #expect(pool.trySubmit(1))
         let submitter = Task { await pool.submit(2) }
-        #expect(await eventually { pool.room.waiters.load(ordering: .relaxed) == 1 })
+        // Parked, so that the cancellation handler must end the wait (not the check before it).
+        #expect(await eventually { pool.room.parked.withLock { $0.count } == 1 })
         submitter.cancel()
         #expect(await submitter.value == false)
         gate.open()
@@ -109,6 +110,36 @@ struct TypedPoolBackpressureTests {
         #expect(order.withLock { $0 } == Array(0...8))
     }
 
+    @Test("with one worker held for good, a waiting submit takes the room the other worker makes")
+    func roomInAnotherQueue() async {
+        let held = Gate()
+        let busy = Gate()
+        let pool = TypedPool<Int>(workers: 2, capacityPerWorker: 1, batchSize: 1) { value in
+            if value == 0 { await held.wait() }
+            if value == 1 { await busy.wait() }
+        }
+        let keys = (0..<64).map { "k\($0)" }
+        guard let heldKey = keys.first(where: { pool.worker(forKey: $0) == 0 }),
+            let busyKey = keys.first(where: { pool.worker(forKey: $0) == 1 })
+        else {
+            Issue.record("no keys for both workers among 64")
+            return
+        }
+        // Each worker runs a held job, and its queue's one place is taken by a job of the same key.
+        #expect(pool.trySubmit(0, key: heldKey) && pool.trySubmit(1, key: busyKey))
+        #expect(await eventually { held.arrived == 1 && busy.arrived == 1 })
+        #expect(pool.trySubmit(10, key: heldKey) && pool.trySubmit(11, key: busyKey))
+        let submitter = Task { await pool.submit(contentsOf: 20..<23) }
+        #expect(await eventually { pool.room.parked.withLock { $0.count } == 1 })
+        busy.open()
+        // Worker 1 takes 11, then the waiting jobs one by one, while worker 0 stays held.
+        #expect(await submitter.value == 3)
+        #expect(held.arrived == 1 && pool.counters.rejected == 0, "\(pool.counters)")
+        held.open()
+        let counters = await pool.shutdown(.graceful(deadline: .seconds(60)))
+        #expect(counters.submitted == 7 && counters.completed == 7 && counters.isBalanced, "\(counters)")
+    }
+
     @Test("stress: submitters waiting on a tiny pool never miss their room; with a shutdown midway every job counts once")
     func stress() async {
         for shutdownMidway in [false, true] {
@@ -129,7 +160,8 @@ struct TypedPoolBackpressureTests {
                                 accepted += await pool.submit(contentsOf: 0..<10)
                             }
                             if shutdownMidway && submitter == 0 && round == perSubmitter / 20 {
-                                _ = await pool.shutdown(.graceful(deadline: .seconds(60)))
+                                let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
+                                #expect(report.isBalanced, "the report taken while submitters still offer: \(report)")
                             }
                         }
                         return accepted

@@ -4,6 +4,9 @@ extension TypedPool {
     /// Offers one job and, while the pool is full, waits for room: backpressure, as ants' `Invoke` holds
     /// the caller of a full pool. `false` only if the job was rejected (counted so): the pool began
     /// shutting down, or the caller's task was cancelled while it waited. ``trySubmit(_:)`` never waits.
+    ///
+    /// A job that submits to its own pool this way can wait forever: if every worker does so on a full
+    /// pool, none is left to make room. Jobs should use ``trySubmit(_:)`` on their own pool.
     @inlinable @discardableResult
     public func submit(_ input: Input) async -> Bool {
         await submit(contentsOf: CollectionOfOne(input)) == 1
@@ -43,28 +46,27 @@ extension TypedPool {
     }
 
     /// Offers the jobs from offset `accepted` on with `offer` until all are taken, the pool shuts down, or
-    /// the task is cancelled; waits for room between offers that take nothing.
+    /// the task is cancelled; waits for room after an offer that took nothing. `offer` tries every queue the
+    /// jobs may go to, so taking nothing means all of them were full.
     @inlinable
     func submitWaiting(_ total: Int, offer: (_ from: Int) -> (taken: Int, closed: Bool)) async -> Int {
         guard total > 0 else { return 0 }
-        // Announced before any offer, so that a worker making room after an offer failed sees this wait.
-        room.waiters.add(1, ordering: .sequentiallyConsistent)
-        defer { room.waiters.subtract(1, ordering: .sequentiallyConsistent) }
         var accepted = 0
-        var refusals = 0
+        // Announced only once an offer found no room (the workers then check for room makers per batch),
+        // and offered again before any wait: a worker that makes room after that offer failed sees this one.
+        var announced = false
+        defer { if announced { room.waiters.subtract(1, ordering: .sequentiallyConsistent) } }
         while true {
             let ticket = room.generation.load(ordering: .sequentiallyConsistent)
             let (taken, closed) = offer(accepted)
             accepted += taken
             if closed || accepted == total { return accepted }
-            if taken > 0 {
-                refusals = 0
+            if taken > 0 { continue }
+            if !announced {
+                announced = true
+                room.waiters.add(1, ordering: .sequentiallyConsistent)
                 continue
             }
-            // Each offer goes to the next worker's queue: wait once as many have refused as there are queues.
-            refusals += 1
-            if refusals < (shared == nil ? active.load(ordering: .relaxed) : 1) { continue }
-            refusals = 0
             if Task.isCancelled {
                 submitted.add(total - accepted, ordering: .relaxed)
                 rejected.add(total - accepted, ordering: .relaxed)
@@ -82,10 +84,11 @@ extension TypedPool {
 /// Submitters waiting for room in a full ``TypedPool``, and the workers' word that some was made. The
 /// workers' cost is one atomic read per batch while no one waits.
 ///
-/// No wait is missed: a submitter announces itself (``waiters``) and reads ``generation`` before its offer;
-/// a worker reads ``waiters`` after its take. A take that made room after the offer failed is ordered after
-/// it by the queue's lock, so that worker sees the submitter and moves the generation, and the submitter's
-/// wait then ends at once or is resumed.
+/// No wait is missed: a submitter announces itself (``waiters``), then reads ``generation`` before the
+/// offer it waits after, an offer that found every queue it may use full; a worker reads ``waiters`` after
+/// its take. A take that made room after that offer's refusal is ordered after it by the queue's lock, so
+/// the worker sees the submitter and moves the generation, and the submitter's wait then ends at once or is
+/// resumed.
 @usableFromInline
 final class RoomSignal: Sendable {
     /// Submitters between their announcement and their last offer.

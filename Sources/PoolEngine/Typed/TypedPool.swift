@@ -220,8 +220,9 @@ public final class TypedPool<Input: Sendable>: Sendable {
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
         let accepted = shared.map { push(inputs, priority: priority, to: $0) } ?? push(inputs, prefixOnly: waiting)
         if waiting {
-            // Counted once taken, inside the announcement, so a shutdown's report includes it; a worker may
-            // end the job a moment before this count (a reader of `counters` then sees it ended first).
+            // Counted once taken, inside the announcement, so a shutdown's report includes it. A worker may
+            // end the job a moment before this count: a reader of `counters` then sees it ended before it was
+            // submitted (the metrics' in-flight gauge clamps that at 0).
             submitted.add(accepted, ordering: .relaxed)
         } else if accepted < total {
             rejected.add(total - accepted, ordering: .relaxed)
@@ -229,8 +230,10 @@ public final class TypedPool<Input: Sendable>: Sendable {
         return (accepted, false)
     }
 
-    /// Pushes `inputs` a batch per worker queue in turn; returns how many were taken. With `prefixOnly` it
-    /// stops at the first batch not taken whole, so what was taken is a prefix.
+    /// Pushes `inputs` a batch per worker queue in turn; returns how many were taken. With `prefixOnly`
+    /// (a waiting submission) what a queue refuses of a batch is offered to the other running queues in
+    /// turn, and the push stops at the first batch none of them took whole: what was taken is a prefix, and
+    /// less than all means every running queue was found full.
     @inlinable
     func push<Inputs: Collection>(_ inputs: Inputs, prefixOnly: Bool) -> Int where Inputs.Element == Input {
         let stamp = recordsLatencies ? Self.monotonicStamp() : 0
@@ -239,26 +242,42 @@ public final class TypedPool<Input: Sendable>: Sendable {
         while start != inputs.endIndex {
             let end = inputs.index(start, offsetBy: batchSize * 4, limitedBy: inputs.endIndex) ?? inputs.endIndex
             let turn = nextQueue.add(1, ordering: .relaxed).oldValue
-            var queue = queues[turn % active.load(ordering: .relaxed)]
-            var (taken, wokeOwner, retired) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
-            if retired {
-                // Its worker ended after this turn was chosen: a core worker's queue, never retired, takes it.
-                queue = queues[turn % coreWorkers]
-                (taken, wokeOwner, retired) = queue.push(inputs[start..<end], at: stamp, capacity: capacityPerWorker)
+            var taken = push(inputs[start..<end], turn: turn, stamp: stamp)
+            if prefixOnly {
+                let size = inputs.distance(from: start, to: end)
+                let running = active.load(ordering: .relaxed)
+                for step in 1..<max(running, 1) where taken < size {
+                    taken += push(inputs[inputs.index(start, offsetBy: taken)..<end], turn: turn + step, stamp: stamp)
+                }
+                accepted += taken
+                if taken < size { break }
+            } else {
+                accepted += taken
             }
-            accepted += taken
-            // Its owner is busy, or has more than a batch to do: a sleeping worker, if any, comes to take
-            // half (none sleep under full load, and then this costs one atomic read). With none asleep and
-            // a backlog left, a pool that may grow starts a worker.
-            if taken > 0 && (!wokeOwner || taken > batchSize) && !wakeASleeper(besides: queue)
-                && active.load(ordering: .relaxed) < maxWorkers && queue.stealableCount > batchSize
-            {
-                startWorker()
-            }
-            if prefixOnly && taken < inputs.distance(from: start, to: end) { break }
             start = end
         }
         return accepted
+    }
+
+    /// Pushes one batch to the queue of running worker `turn` (modulo those running); returns how many it
+    /// took. Its owner is busy, or has more than a batch to do: a sleeping worker, if any, comes to take half
+    /// (none sleep under full load, and then this costs one atomic read). With none asleep and a backlog left,
+    /// a pool that may grow starts a worker.
+    @inlinable
+    func push(_ batch: some Collection<Input>, turn: Int, stamp: Int64) -> Int {
+        var queue = queues[turn % active.load(ordering: .relaxed)]
+        var (taken, wokeOwner, retired) = queue.push(batch, at: stamp, capacity: capacityPerWorker)
+        if retired {
+            // Its worker ended after this turn was chosen: a core worker's queue, never retired, takes it.
+            queue = queues[turn % coreWorkers]
+            (taken, wokeOwner, retired) = queue.push(batch, at: stamp, capacity: capacityPerWorker)
+        }
+        if taken > 0 && (!wokeOwner || taken > batchSize) && !wakeASleeper(besides: queue)
+            && active.load(ordering: .relaxed) < maxWorkers && queue.stealableCount > batchSize
+        {
+            startWorker()
+        }
+        return taken
     }
 
     /// Counts an offer of `total` jobs and announces the call to a shutdown; `false` (all counted as
@@ -470,9 +489,18 @@ public final class TypedPool<Input: Sendable>: Sendable {
         let left = queues.reduce(shared?.removeAll() ?? 0) { $0 + $1.removeAll() }
         if left > 0 { cancelled.add(left, ordering: .releasing) }
         await waitForSubmitters()
-        let final = counters
+        let final = settledCounters()
         finishPublishingMetrics(final)
         return final
+    }
+
+    /// The counts, read again while a late offer (after the shutdown, counted submitted and rejected in
+    /// two steps) is caught between them: nothing else changes any more, so a balanced read is the report.
+    @inlinable
+    func settledCounters() -> JobCounters {
+        var counts = counters
+        for _ in 0..<1_000 where !counts.isBalanced { counts = counters }
+        return counts
     }
 
     /// Waits for calls of `trySubmit` that began before the shutdown, and for `submit`s waiting for room
