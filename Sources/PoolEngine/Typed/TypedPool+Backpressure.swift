@@ -32,16 +32,8 @@ extension TypedPool {
     /// ``submit(_:)`` with a key (see ``trySubmit(_:key:)``): waits while the key's worker's queue is full.
     @inlinable @discardableResult
     public func submit(_ input: Input, key: String) async -> Bool {
-        let worker = coreWorkers == 1 ? 0 : worker(forKey: key)
-        return await submitWaiting(1) { _ in
-            guard self.beginSubmitting(1, counting: false) else { return (0, true) }
-            defer { self.submitting.subtract(1, ordering: .sequentiallyConsistent) }
-            let stamp = self.recordsLatencies ? Self.monotonicStamp() : 0
-            let taken = self.queues[worker].push(
-                CollectionOfOne(input), at: stamp, capacity: self.capacityPerWorker, pinned: true
-            ).taken
-            self.submitted.add(taken, ordering: .relaxed)
-            return (taken, false)
+        await submitWaiting(1) { _ in
+            self.offer(1, waiting: true) { self.push(CollectionOfOne(input), keyedBy: { _ in key }) }
         } == 1
     }
 

@@ -1,5 +1,3 @@
-public import Synchronization
-
 extension TypedPool {
     /// Offers one job with a key: it runs on the worker `key` hashes to, after that key's earlier jobs and
     /// never beside them. `false` if it was rejected.
@@ -14,22 +12,22 @@ extension TypedPool {
     @inlinable @discardableResult
     public func trySubmit<Inputs: Collection>(contentsOf inputs: Inputs, keyedBy key: (Input) -> String) -> Int
     where Inputs.Element == Input {
-        let total = inputs.count
-        guard beginSubmitting(total) else { return 0 }
-        defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
+        offer(inputs.count, waiting: false) { push(inputs, keyedBy: key) }.taken
+    }
+
+    /// Pushes each job to its key's worker's queue (pinned), a worker's share under one lock; returns how
+    /// many were taken.
+    @inlinable
+    func push<Inputs: Collection>(_ inputs: Inputs, keyedBy key: (Input) -> String) -> Int where Inputs.Element == Input {
         let stamp = recordsLatencies ? Self.monotonicStamp() : 0
+        if coreWorkers == 1 { return queues[0].push(inputs, at: stamp, capacity: capacityPerWorker, pinned: true).taken }
         var accepted = 0
-        if coreWorkers == 1 {
-            accepted = queues[0].push(inputs, at: stamp, capacity: capacityPerWorker, pinned: true).taken
-        } else {
-            let (byWorker, shares) = Self.layOut(inputs, count: total, workers: coreWorkers) { worker(forKey: key($0)) }
-            var start = 0
-            for (index, share) in shares.enumerated() where share > 0 {
-                accepted += queues[index].push(byWorker[start..<start + share], at: stamp, capacity: capacityPerWorker, pinned: true).taken
-                start += share
-            }
+        let (byWorker, shares) = Self.layOut(inputs, count: inputs.count, workers: coreWorkers) { worker(forKey: key($0)) }
+        var start = 0
+        for (index, share) in shares.enumerated() where share > 0 {
+            accepted += queues[index].push(byWorker[start..<start + share], at: stamp, capacity: capacityPerWorker, pinned: true).taken
+            start += share
         }
-        if accepted < total { rejected.add(total - accepted, ordering: .relaxed) }
         return accepted
     }
 

@@ -214,11 +214,19 @@ public final class TypedPool<Input: Sendable>: Sendable {
     @inlinable
     func offer<Inputs: Collection>(_ inputs: Inputs, priority: Int, waiting: Bool) -> (taken: Int, closed: Bool)
     where Inputs.Element == Input {
-        let total = inputs.count
+        offer(inputs.count, waiting: waiting) {
+            shared.map { push(inputs, priority: priority, to: $0) } ?? push(inputs, prefixOnly: waiting)
+        }
+    }
+
+    /// One offer of `total` jobs that `push` places (returning how many were taken), counted as
+    /// ``offer(_:priority:waiting:)`` says, inside the announcement a shutdown waits for.
+    @inlinable
+    func offer(_ total: Int, waiting: Bool, push: () -> Int) -> (taken: Int, closed: Bool) {
         guard total > 0 else { return (0, false) }
         guard beginSubmitting(total, counting: !waiting) else { return (0, true) }
         defer { submitting.subtract(1, ordering: .sequentiallyConsistent) }
-        let accepted = shared.map { push(inputs, priority: priority, to: $0) } ?? push(inputs, prefixOnly: waiting)
+        let accepted = push()
         if waiting {
             // Counted once taken, inside the announcement, so a shutdown's report includes it. A worker may
             // end the job a moment before this count: a reader of `counters` then sees it ended before it was
