@@ -43,6 +43,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("io-runner"), help: "Only these runners of the waiting workload (repeatable), e.g. poolscope-simulated, go.")
     var ioRunner: [String] = []
 
+    @Option(name: .customLong("io-rate"), help: "Arrivals per second in the waiting workload (the targets are set for the default).")
+    var ioRate: Double = 1_800
+
+    @Option(
+        name: .customLong("io-workers"),
+        help: "Workers in the waiting workload and idle workers measured (the targets are set for the default).")
+    var ioWorkers: Int = 200
+
     func validate() throws {
         for name in ioRunner where IOComparison.Runner(rawValue: name) == nil {
             let names = IOComparison.Runner.allCases.map(\.rawValue).joined(separator: ", ")
@@ -55,6 +63,8 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("unknown pool '\(name)'; pools: \(BenchPool.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if workers.contains(where: { $0 < 1 || $0 > 4_096 }) { throw ValidationError("--workers must lie within 1...4096") }
+        if !(1...1_000_000).contains(ioRate) { throw ValidationError("--io-rate must lie within 1...1000000 arrivals per second") }
+        if !(1...100_000).contains(ioWorkers) { throw ValidationError("--io-workers must lie within 1...100000") }
     }
 
     func run() async throws {
@@ -85,7 +95,7 @@ struct BenchCommand: AsyncParsableCommand {
         var io: IOComparison?
         if !skipIO {
             io = await IOComparison.run(
-                workers: 200, rate: 1_800, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10,
+                workers: ioWorkers, rate: ioRate, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10,
                 only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:)))
             ) { printError("bench: \($0)") }
         }

@@ -35,7 +35,7 @@ public final class SleepWheel: Sendable {
     init() {}
 
     /// Sleeps for `duration` (at least), or until the task is cancelled (`CancellationError`).
-    public func sleep(for duration: Duration) async throws {
+    nonisolated(nonsending) public func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()
         guard duration > .zero else { return }
         if let executor = DedicatedThreadExecutor.current {
@@ -48,7 +48,7 @@ public final class SleepWheel: Sendable {
     /// Sleeps for `duration` in the timers of the pool whose thread runs the caller (a job on a pool's
     /// ``WorkerExecutor/dedicatedThreads(_:)``); anywhere else, a `Task.sleep`. For simulated waits that
     /// must cost little inside a pool and must not depend on one more thread outside it.
-    public static func sleepOnCurrentPool(for duration: Duration) async throws {
+    nonisolated(nonsending) public static func sleepOnCurrentPool(for duration: Duration) async throws {
         try Task.checkCancellation()
         guard duration > .zero else { return }
         if let executor = DedicatedThreadExecutor.current {
@@ -73,7 +73,7 @@ public final class SleepWheel: Sendable {
     }
 
     /// Sleeps on this wheel's own thread until the monotonic clock reads `deadline` nanoseconds.
-    func sleep(untilUptime deadline: UInt64) async throws {
+    nonisolated(nonsending) func sleep(untilUptime deadline: UInt64) async throws {
         try await Sleeper.wait { sleeper in
             let (earliest, startThread) = state.withLock { state -> (Bool, Bool) in
                 let earliest = state.timers.insert(deadline: deadline, sleeper: sleeper)

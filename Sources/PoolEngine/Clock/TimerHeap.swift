@@ -32,7 +32,7 @@ final class Sleeper: Sendable {
     /// Suspends the current task until ``end()`` or cancellation. `register` is called once the
     /// continuation is stored (never for a task cancelled before it could wait); `cancelled` is called
     /// under no lock of the sleeper's when cancellation ends a registered sleep, before it is resumed.
-    static func wait(register: (Sleeper) -> Void, cancelled: @Sendable (Sleeper) -> Void) async throws {
+    nonisolated(nonsending) static func wait(register: (Sleeper) -> Void, cancelled: @Sendable (Sleeper) -> Void) async throws {
         let sleeper = Sleeper()
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in

@@ -116,7 +116,7 @@ struct Effects {
     /// ``RunBuffer/currentJobStart``): a clock, not a reading, so the core reads it under the pool's lock
     /// (a reading taken before a long wait for the lock would make a fresh buffer look stalled).
     let machineNanoseconds: @Sendable () -> Int64
-    var resumeWorkers: [(UnsafeContinuation<WorkerStep, Never>, WorkerStep)] = []
+    var resumeWorkers = WorkerResumptions()
     var resumeSubmitters: [(CheckedContinuation<Admission, Never>, Admission)] = []
     var outcomes: [(OutcomeBox, JobOutcome)] = []
     var events: [PoolEvent.Kind] = []
@@ -128,5 +128,27 @@ struct Effects {
     init(now: PoolInstant, machineNanoseconds: @escaping @Sendable () -> Int64 = WorkerRun.monotonicNanoseconds) {
         self.now = now
         self.machineNanoseconds = machineNanoseconds
+    }
+}
+
+/// The workers an event resumes, the first kept in line: most events resume at most one, once per job
+/// on a pool whose workers wait for work, and an array would allocate for it.
+struct WorkerResumptions {
+    typealias Resumption = (UnsafeContinuation<WorkerStep, Never>, WorkerStep)
+    private var first: Resumption?
+    private var rest: [Resumption] = []
+
+    var isEmpty: Bool { first == nil }
+    var count: Int { first == nil ? 0 : 1 + rest.count }
+
+    mutating func append(_ resumption: Resumption) {
+        if first == nil { first = resumption } else { rest.append(resumption) }
+    }
+
+    /// Each resumption, in the order appended.
+    func forEach(_ body: (Resumption) -> Void) {
+        guard let first else { return }
+        body(first)
+        rest.forEach(body)
     }
 }

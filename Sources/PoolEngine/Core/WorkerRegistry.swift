@@ -46,6 +46,28 @@ struct WorkerRegistry<Parked, Handle> {
     subscript(id: WorkerID) -> WorkerRecord<Parked, Handle>? { records[id] }
     var isEmpty: Bool { records.isEmpty }
 
+    /// Whether `id` is a worker that was not told to leave (asked per job: reads one field in place).
+    func isActive(_ id: WorkerID) -> Bool {
+        guard let index = records.index(forKey: id) else { return false }
+        return !records.values[index].retiring
+    }
+
+    /// Whether `id` crashed (asked per run: reads one field in place).
+    func hasCrashed(_ id: WorkerID) -> Bool {
+        guard let index = records.index(forKey: id) else { return false }
+        return records.values[index].crashed
+    }
+
+    /// Changes `id`'s record in place with one lookup (`nil`: no such worker). The per-job paths go
+    /// through here: a record copied out and written back per field would hash the id and copy its
+    /// handles each time.
+    private mutating func update<Result>(
+        _ id: WorkerID, _ change: (inout WorkerRecord<Parked, Handle>) -> Result
+    ) -> Result? {
+        guard let index = records.index(forKey: id) else { return nil }
+        return change(&records.values[index])
+    }
+
     /// A new worker, numbered after every earlier one (numbers are never reused).
     mutating func add(now: PoolInstant) -> WorkerID {
         lastID += 1
@@ -77,16 +99,18 @@ struct WorkerRegistry<Parked, Handle> {
     // MARK: Waiting for work
 
     mutating func park(_ id: WorkerID, _ parked: Parked) {
-        guard records[id] != nil else { return }
-        records[id]?.parked = parked
+        guard update(id, { $0.parked = parked }) != nil else { return }
         parkedOrder.append(id)
     }
 
     /// Takes `id` out of the parked workers, returning what resumes it.
     @discardableResult
     mutating func unpark(_ id: WorkerID) -> Parked? {
-        let parked = records[id]?.parked
-        records[id]?.parked = nil
+        let parked =
+            update(id) { record in
+                defer { record.parked = nil }
+                return record.parked
+            } ?? nil
         if parkedOrder.last == id {
             parkedOrder.removeLast()
         } else if let index = parkedOrder.lastIndex(of: id) {
@@ -98,7 +122,10 @@ struct WorkerRegistry<Parked, Handle> {
     /// The worker to wake first: the one parked last.
     var lastParked: WorkerID? { parkedOrder.last }
     /// Whether `id` is parked: under load none is, and then this looks nothing up (it is asked per job).
-    func isParked(_ id: WorkerID) -> Bool { !parkedOrder.isEmpty && records[id]?.parked != nil }
+    func isParked(_ id: WorkerID) -> Bool {
+        guard !parkedOrder.isEmpty, let index = records.index(forKey: id) else { return false }
+        return records.values[index].parked != nil
+    }
 
     /// Unparks every parked worker, returning what resumes each.
     mutating func unparkAll() -> [Parked] {
@@ -113,27 +140,29 @@ struct WorkerRegistry<Parked, Handle> {
     // MARK: Work
 
     mutating func markBusy(_ id: WorkerID, with job: JobID, now: PoolInstant) {
-        guard let retiring = records[id]?.retiring else { return }
-        records[id]?.state = retiring ? .draining(job: job, since: now) : .busy(job: job, since: now)
+        update(id) { $0.state = $0.retiring ? .draining(job: job, since: now) : .busy(job: job, since: now) }
     }
 
     mutating func markIdle(_ id: WorkerID, now: PoolInstant) {
-        if case .idle? = records[id]?.state { return }
-        if records[id] != nil { records[id]?.state = .idle(since: now) }
+        update(id) { record in
+            if case .idle = record.state { return }
+            record.state = .idle(since: now)
+        }
     }
 
     /// A run of jobs ended: adds its time to the worker's busy time and returns it (nil if it was not busy).
     mutating func endRun(of id: WorkerID, completed: Int, failed: Int, now: PoolInstant) -> Duration? {
-        guard let record = records[id] else { return nil }
-        records[id]?.completed += completed
-        records[id]?.failed += failed
-        switch record.state {
-        case .busy(_, let since), .draining(_, let since):
-            records[id]?.busyNanoseconds += (now - since).nanoseconds
-            return now - since
-        default:
-            return nil
-        }
+        update(id) { record -> Duration? in
+            record.completed += completed
+            record.failed += failed
+            switch record.state {
+            case .busy(_, let since), .draining(_, let since):
+                record.busyNanoseconds += (now - since).nanoseconds
+                return now - since
+            default:
+                return nil
+            }
+        } ?? nil
     }
 
     mutating func attach(_ task: Handle, to id: WorkerID) {

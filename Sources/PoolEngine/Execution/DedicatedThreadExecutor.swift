@@ -116,7 +116,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
     }
 
     /// Sleeps in this executor's timers for `duration`, with the slack ``TimerHeap/slack(forSleepOf:)`` gives it.
-    func sleep(for duration: Duration) async throws {
+    nonisolated(nonsending) func sleep(for duration: Duration) async throws {
         try await sleep(
             untilUptime: SleepWheel.uptimeDeadline(after: duration),
             slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)))
@@ -124,7 +124,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
 
     /// Sleeps in this executor's timers until the monotonic clock reads `deadline` nanoseconds (or up to
     /// `slack` later, when that lets one wake-up serve more sleeps).
-    func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
+    nonisolated(nonsending) func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
         try await Sleeper.wait { [self] sleeper in
             let ownThread = Self.currentContext?.executor === self
             let wake = state.withLock { state -> Int? in

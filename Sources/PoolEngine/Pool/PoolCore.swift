@@ -353,7 +353,7 @@ extension PoolCore {
     }
 
     private mutating func nextStep(for id: WorkerID, now: PoolInstant, effects: inout Effects) -> WorkerStep {
-        guard let record = workers[id], !record.retiring, !lifecycle.workersReleased else { return .exit }
+        guard workers.isActive(id), !lifecycle.workersReleased else { return .exit }
         let taken = takeJob(for: id, now: now, effects: &effects)
         if case .job(let job) = taken { return .run(job) }
         workers.markIdle(id, now: now)
@@ -395,7 +395,7 @@ extension PoolCore {
     ) -> WorkerStep {
         tookAhead = 0
         takenAhead -= jobs.count - 1
-        let crashed = workers[worker]?.crashed == true
+        let crashed = workers.hasCrashed(worker)
         var failed = 0
         for (index, result) in results.enumerated() {
             // A crash fails the attempt it interrupted: the last one.

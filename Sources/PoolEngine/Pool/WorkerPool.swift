@@ -262,7 +262,7 @@ public final class WorkerPool: Sendable {
 
     /// Carries out what the state machine asked for, outside its lock.
     func perform(_ effects: Effects) {
-        for (continuation, step) in effects.resumeWorkers { continuation.resume(returning: step) }
+        effects.resumeWorkers.forEach { continuation, step in continuation.resume(returning: step) }
         // Events before outcomes: a caller that learns its job's outcome also sees what led to it.
         if !effects.events.isEmpty { publish(effects.events, at: effects.now) }
         for (continuation, admission) in effects.resumeSubmitters { continuation.resume(returning: admission) }
