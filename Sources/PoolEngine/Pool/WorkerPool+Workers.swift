@@ -90,7 +90,8 @@ extension WorkerPool {
             }
             // (A crash or shutdown empties the buffer, which ends the run at the next pop.)
             if mark - runStart >= WorkerRun.handBackAfter {
-                stoppedEarly = true
+                // What it took ahead goes back; with nothing taken ahead there is nothing to look for.
+                stoppedEarly = run.aheadLeft > 0
                 break
             }
             guard run.aheadLeft > 0, let next = run.buffer?.jobs.withLock({ $0.popFirst() }) else {
