@@ -154,9 +154,24 @@ struct WorkerRegistryTests {
             return
         }
         #expect(registry[id]?.crashed == true && registry.active == 0)
+        #expect(registry.hasCrashed(id) && !registry.isActive(id), "read in place as the core asks per run")
         let exited = registry.add(now: at(0))
         _ = registry.exited(exited, now: at(1))
         #expect(registry.active == 0, "an active worker that exits leaves the count")
+    }
+
+    @Test("a worker that is not there: every change is a no-op, and it is neither active, crashed nor parked")
+    func unknownWorker() {
+        var registry = WorkerRegistry<String, Int>()
+        let known = registry.add(now: at(0))
+        let unknown = WorkerID(42)
+        registry.park(unknown, "ghost")
+        registry.markBusy(unknown, with: JobID(1), now: at(1))
+        registry.markIdle(unknown, now: at(2))
+        #expect(registry.endRun(of: unknown, completed: 1, failed: 0, now: at(3)) == nil)
+        #expect(registry.unpark(unknown) == nil && registry.parkedOrder.isEmpty)
+        #expect(!registry.isActive(unknown) && !registry.hasCrashed(unknown) && !registry.isParked(unknown))
+        #expect(registry.isActive(known) && registry[unknown] == nil && registry.active == 1)
     }
 
     @Test("the last 32 stopped workers are kept, newest last")
@@ -281,5 +296,23 @@ struct FlowControlMachineTests {
         #expect(flow.dispatch(now: at(1_003)) == .held, "one trial at a time")
         #expect(flow.attemptEnded(success: true, now: at(1_010))?.to == .closed)
         #expect(flow.admits(now: at(1_010)).0)
+    }
+}
+
+@Suite("Core: a list with its first element in line")
+struct InlineFirstListTests {
+    @Test("elements come back in the order appended, the first kept in line and the rest after it")
+    func order() {
+        var list = InlineFirstList<Int>()
+        #expect(list.isEmpty && list.count == 0)
+        var seen: [Int] = []
+        list.forEach { seen.append($0) }
+        #expect(seen.isEmpty)
+        list.append(1)
+        #expect(!list.isEmpty && list.count == 1)
+        list.append(2)
+        list.append(3)
+        list.forEach { seen.append($0) }
+        #expect(seen == [1, 2, 3] && list.count == 3)
     }
 }

@@ -116,7 +116,7 @@ struct Effects {
     /// ``RunBuffer/currentJobStart``): a clock, not a reading, so the core reads it under the pool's lock
     /// (a reading taken before a long wait for the lock would make a fresh buffer look stalled).
     let machineNanoseconds: @Sendable () -> Int64
-    var resumeWorkers = WorkerResumptions()
+    var resumeWorkers = InlineFirstList<(UnsafeContinuation<WorkerStep, Never>, WorkerStep)>()
     var resumeSubmitters: [(CheckedContinuation<Admission, Never>, Admission)] = []
     var outcomes: [(OutcomeBox, JobOutcome)] = []
     var events: [PoolEvent.Kind] = []
@@ -131,22 +131,22 @@ struct Effects {
     }
 }
 
-/// The workers an event resumes, the first kept in line: most events resume at most one, once per job
-/// on a pool whose workers wait for work, and an array would allocate for it.
-struct WorkerResumptions {
-    typealias Resumption = (UnsafeContinuation<WorkerStep, Never>, WorkerStep)
-    private var first: Resumption?
-    private var rest: [Resumption] = []
+/// A list whose first element is kept in line: the core's effects have one for the workers an event
+/// resumes, which is at most one for most events and happens once per job on a pool whose workers wait for
+/// work. An array would allocate for that one.
+struct InlineFirstList<Element> {
+    private var first: Element?
+    private var rest: [Element] = []
 
     var isEmpty: Bool { first == nil }
     var count: Int { first == nil ? 0 : 1 + rest.count }
 
-    mutating func append(_ resumption: Resumption) {
-        if first == nil { first = resumption } else { rest.append(resumption) }
+    mutating func append(_ element: Element) {
+        if first == nil { first = element } else { rest.append(element) }
     }
 
-    /// Each resumption, in the order appended.
-    func forEach(_ body: (Resumption) -> Void) {
+    /// Each element, in the order appended.
+    func forEach(_ body: (Element) -> Void) {
         guard let first else { return }
         body(first)
         rest.forEach(body)
