@@ -82,8 +82,9 @@ public enum IOWorkload {
         /// Each job sleeps as the scenarios' simulated jobs do, in the pool's own timers
         /// (``SleepWheel/sleepOnCurrentPool(for:)``); arrivals as for every other runner.
         case poolTimers = "poolscope-wheel"
-        /// A simulated scenario whole: the arrival loop runs on the pool's threads too, and its waits
-        /// between arrivals are simulated sleeps in the pool's timers like the jobs'.
+        /// A simulated scenario whole: jobs that wait as the scenarios' simulated jobs do
+        /// (``Job/waiting(for:key:priority:timeout:start:then:)``, a wait the pool owns), and the arrival loop on
+        /// the pool's threads too, its waits between arrivals simulated sleeps in the pool's timers.
         case simulated = "poolscope-simulated"
     }
 
@@ -107,9 +108,20 @@ public enum IOWorkload {
         }
         let done = SharedCount()
         let submit = { (sleep: Duration) -> Void in
-            pool.trySubmit {
-                if mode == .taskSleep { try? await Task.sleep(for: sleep) } else { try? await SleepWheel.sleepOnCurrentPool(for: sleep) }
-                done.add()
+            switch mode {
+            case .taskSleep:
+                pool.trySubmit {
+                    try? await Task.sleep(for: sleep)
+                    done.add()
+                }
+            case .poolTimers:
+                pool.trySubmit {
+                    try? await SleepWheel.sleepOnCurrentPool(for: sleep)
+                    done.add()
+                }
+            case .simulated:
+                // As the scenarios' simulated jobs: a wait the pool owns.
+                pool.trySubmit(Job.waiting(for: sleep) { done.add() })
             }
         }
         if mode == .simulated {

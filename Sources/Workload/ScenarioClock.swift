@@ -75,6 +75,16 @@ public final class ScenarioClock: PoolClock {
         state.withLock { state in state.paused ? nil : duration / state.speed }
     }
 
+    /// How long in wall time until scenario time reaches `deadline` at the current speed, at most
+    /// ``recheck`` (the speed may change meanwhile); ``recheck`` while paused, `.zero` once it is reached. The
+    /// pool keeps the waits of its jobs in timers set by it (``Job/waiting(for:key:priority:timeout:start:then:)``),
+    /// looking again when one fires early.
+    public func wallDelay(until deadline: PoolInstant) -> Duration? {
+        let remaining = deadline - now()
+        guard remaining > .zero else { return .zero }
+        return min(wallTime(for: remaining) ?? Self.recheck, Self.recheck)
+    }
+
     /// Sleeps until scenario time reaches `deadline`, following changes of speed and pauses as they come
     /// (looking again at least every ``recheck``). In a job on a pool's own threads the waits are that
     /// pool's timers (``SleepWheel/sleepOnCurrentPool(for:)``), elsewhere `Task.sleep`.

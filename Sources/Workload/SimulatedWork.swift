@@ -3,7 +3,9 @@ public import PoolEngine
 /// Turns a ``JobSpec`` into real work for the pool: sleeping, spinning, or both.
 public enum SimulatedWork {
     /// The closure a simulated job runs. Sleeps are on `clock` (a scenario's clock: slow motion stretches
-    /// them, a pause holds them); CPU work spins for the service time at the clock's speed when the job
+    /// them, a pause holds them), which must be the pool's clock; a job that only sleeps is a wait the pool
+    /// owns (``Job/waiting(for:key:priority:timeout:start:then:)``), on the pool's clock, so it costs the pool a
+    /// timer and no task switch. CPU work spins for the service time at the clock's speed when the job
     /// starts. `failureRate`, when given, is read as each attempt ends (the rate in force then); otherwise
     /// the rate when the job was made applies. `onSuccess` is called when an attempt succeeds, with nothing else. `onStart` is called when
     /// the first attempt starts.
@@ -18,6 +20,20 @@ public enum SimulatedWork {
         }
         @Sendable func wall(_ duration: Duration) -> Duration { clock.map { duration / max($0.speed, 0.001) } ?? duration }
         let attempts = AttemptCounter()
+        if case .sleep = kind {
+            return Job.waiting(
+                for: service, key: spec.key, priority: spec.priority,
+                start: {
+                    if attempts.next() == 1 { onStart?() }
+                },
+                then: {
+                    let attempt = attempts.current
+                    if spec.fails(attempt: attempt, rate: failureRate?() ?? spec.failureRate) {
+                        throw SimulatedFailure(index: spec.index, attempt: attempt)
+                    }
+                    onSuccess?()
+                })
+        }
         return Job(key: spec.key, priority: spec.priority) {
             let attempt = attempts.next()
             if attempt == 1 { onStart?() }
@@ -66,4 +82,7 @@ final class AttemptCounter: Sendable {
             return value
         }
     }
+
+    /// The attempt begun last.
+    var current: Int { count.withLock { $0 } }
 }

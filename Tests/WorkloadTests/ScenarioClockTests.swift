@@ -1,7 +1,8 @@
-import PoolEngine
+import Logging
 import Synchronization
 import Testing
 
+@testable import PoolEngine
 @testable import Workload
 
 /// A wall clock the test moves by hand.
@@ -112,6 +113,36 @@ struct ScenarioClockTests {
         #expect(try await waitFor { session.pool.snapshot(includingLatencies: false).counters.completed == 1 })
         session.send(.shutdown(.graceful(deadline: .seconds(30))))
         let report = await session.shutdown(await driver.value)
+        #expect(report.counters.completed == 1 && report.counters.isBalanced)
+    }
+
+    @Test("a wait the pool owns (Job.waiting) follows the scenario clock: a pause holds it, resuming at 20x ends it")
+    func ownedWaitFollowsTheClock() async throws {
+        let clock = ScenarioClock(speed: 20)
+        var configuration = PoolConfiguration()
+        (configuration.minWorkers, configuration.maxWorkers) = (1, 1)
+        configuration.logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let pool = try WorkerPool(configuration: configuration, clock: clock)
+        func waitFor(_ condition: () -> Bool) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if condition() { return true }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return condition()
+        }
+        // Handed to a parked worker, the wait is the pool's own (a starting worker runs it in its task).
+        #expect(try await waitFor { pool.core.withLock { $0.workers.parkedOrder.count } == 1 })
+        clock.setPaused(true)
+        let finished = Locked(false)
+        #expect(pool.trySubmit(Job.waiting(for: .seconds(20)) { finished.withLock { $0 = true } }).isAccepted)
+        // 20 s of scenario time at 20x is 1 s of wall time: 1.5 s later it would be over, were it not paused.
+        try await Task.sleep(for: .milliseconds(1_500))
+        #expect(!finished.withLock { $0 }, "a paused wait does not end")
+        clock.setPaused(false)
+        #expect(try await waitFor { finished.withLock { $0 } })
+        #expect(pool.core.withLock { $0.ownedWaitsTotal } == 1, "the wait was not the pool's own: this tested a sleep")
+        let report = await pool.shutdown(.graceful(deadline: .seconds(30)))
         #expect(report.counters.completed == 1 && report.counters.isBalanced)
     }
 

@@ -39,6 +39,16 @@ public protocol PoolClock: Sendable {
     func now() -> PoolInstant
     /// Suspends until `deadline`, or throws `CancellationError` if the task is cancelled first.
     func sleep(until deadline: PoolInstant) async throws
+    /// How long, in real time, until this clock reads `deadline` as things stand (`.zero` once it does), or
+    /// at most how long to wait before asking again (a clock that can change pace or stop); `nil` when the
+    /// clock cannot say (a ``ManualClock``). Lets the pool keep the waits of
+    /// ``Job/waiting(for:key:priority:timeout:start:then:)`` in its own timers.
+    func wallDelay(until deadline: PoolInstant) -> Duration?
+}
+
+extension PoolClock {
+    /// By default a clock cannot say: the pool's waits on it run as sleeps on the clock.
+    public func wallDelay(until deadline: PoolInstant) -> Duration? { nil }
 }
 
 extension PoolClock {
@@ -62,4 +72,6 @@ public struct SystemPoolClock: PoolClock {
         let remaining = deadline - now()
         if remaining > .zero { try await Task.sleep(for: remaining) }
     }
+
+    public func wallDelay(until deadline: PoolInstant) -> Duration? { max(deadline - now(), .zero) }
 }

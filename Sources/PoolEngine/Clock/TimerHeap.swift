@@ -1,15 +1,25 @@
 import HeapModule
 
 /// One sleep's state, shared by the sleeping task, its cancellation handler and whichever thread ends it.
+/// A sleep may also call a function instead of resuming a task (``init(onEnd:)``).
 final class Sleeper: Sendable {
     enum Phase {
         case pending
         case waiting(UnsafeContinuation<Void, any Error>)
+        /// Waiting, with what to call when it ends (`false`) or is cancelled (`true`).
+        case callback(@Sendable (_ cancelled: Bool) -> Void)
         case cancelled
         case done
     }
 
-    let phase = Locked(Phase.pending)
+    let phase: Locked<Phase>
+
+    /// A sleep for a task to wait on (``wait(register:cancelled:)``).
+    init() { phase = Locked(.pending) }
+
+    /// A sleep that calls `onEnd(false)` when it ends, or `onEnd(true)` if ``cancel()`` comes first; no task
+    /// waits on it.
+    init(onEnd: @escaping @Sendable (_ cancelled: Bool) -> Void) { phase = Locked(.callback(onEnd)) }
 
     var isCancelled: Bool {
         phase.withLock { phase in
@@ -20,13 +30,40 @@ final class Sleeper: Sendable {
 
     /// Ends the sleep if it is still waiting; `false` when it was cancelled first (or never waited).
     func end() -> Bool {
-        let continuation = phase.withLock { phase -> UnsafeContinuation<Void, any Error>? in
-            guard case .waiting(let continuation) = phase else { return nil }
-            phase = .done
-            return continuation
+        enum Ending {
+            case resume(UnsafeContinuation<Void, any Error>)
+            case call(@Sendable (Bool) -> Void)
         }
-        continuation?.resume()
-        return continuation != nil
+        let ending = phase.withLock { phase -> Ending? in
+            switch phase {
+            case .waiting(let continuation):
+                phase = .done
+                return .resume(continuation)
+            case .callback(let onEnd):
+                phase = .done
+                return .call(onEnd)
+            case .pending, .cancelled, .done:
+                return nil
+            }
+        }
+        switch ending {
+        case .resume(let continuation)?: continuation.resume()
+        case .call(let onEnd)?: onEnd(false)
+        case nil: return false
+        }
+        return true
+    }
+
+    /// Cancels a sleep made with ``init(onEnd:)`` that has not ended, calling its `onEnd(true)`; `false` if
+    /// it had ended (or is a task's sleep, which its task's cancellation ends).
+    func cancel() -> Bool {
+        let onEnd = phase.withLock { phase -> (@Sendable (Bool) -> Void)? in
+            guard case .callback(let onEnd) = phase else { return nil }
+            phase = .cancelled
+            return onEnd
+        }
+        onEnd?(true)
+        return onEnd != nil
     }
 
     /// Suspends the current task until ``end()`` or cancellation. `register` is called once the
@@ -56,7 +93,7 @@ final class Sleeper: Sendable {
                 case .waiting(let continuation):
                     phase = .cancelled
                     return continuation
-                case .cancelled, .done:
+                case .callback, .cancelled, .done:
                     return nil
                 }
             }

@@ -116,13 +116,17 @@ struct Effects {
     /// ``RunBuffer/currentJobStart``): a clock, not a reading, so the core reads it under the pool's lock
     /// (a reading taken before a long wait for the lock would make a fresh buffer look stalled).
     let machineNanoseconds: @Sendable () -> Int64
-    var resumeWorkers = InlineFirstList<(UnsafeContinuation<WorkerStep, Never>, WorkerStep)>()
+    /// Parked workers to resume with a step (the worker is named when the step may be a job: a wait the
+    /// pool owns starts without resuming it).
+    var resumeWorkers = InlineFirstList<(worker: WorkerID?, continuation: UnsafeContinuation<WorkerStep, Never>, step: WorkerStep)>()
     var resumeSubmitters: [(CheckedContinuation<Admission, Never>, Admission)] = []
     var outcomes: [(OutcomeBox, JobOutcome)] = []
     var events: [PoolEvent.Kind] = []
     var startWorkers: [WorkerID] = []
     var scheduleRetries: [(JobID, Duration)] = []
     var cancelTasks: [Task<Void, Never>] = []
+    /// Waits the pool owns to end now as cancelled (a shutdown's deadline, a crash).
+    var cancelWaits: [OwnedWait] = []
     var signals: [CheckedContinuation<Void, Never>] = []
 
     init(now: PoolInstant, machineNanoseconds: @escaping @Sendable () -> Int64 = WorkerRun.monotonicNanoseconds) {

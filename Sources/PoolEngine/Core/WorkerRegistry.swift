@@ -46,17 +46,12 @@ struct WorkerRegistry<Parked, Handle> {
     subscript(id: WorkerID) -> WorkerRecord<Parked, Handle>? { records[id] }
     var isEmpty: Bool { records.isEmpty }
 
-    /// Whether `id` is a worker that was not told to leave (asked per job: reads one field in place).
-    func isActive(_ id: WorkerID) -> Bool {
-        guard let index = records.index(forKey: id) else { return false }
-        return !records.values[index].retiring
-    }
+    /// Whether `id` is a worker that was not told to leave. Asked per job, so it reads the field in place
+    /// (hence `mutating`: reading a record through the dictionary's getter copies it, handles and all).
+    mutating func isActive(_ id: WorkerID) -> Bool { update(id) { !$0.retiring } ?? false }
 
-    /// Whether `id` crashed (asked per run: reads one field in place).
-    func hasCrashed(_ id: WorkerID) -> Bool {
-        guard let index = records.index(forKey: id) else { return false }
-        return records.values[index].crashed
-    }
+    /// Whether `id` crashed (asked per run; in place, as ``isActive(_:)``).
+    mutating func hasCrashed(_ id: WorkerID) -> Bool { update(id) { $0.crashed } ?? false }
 
     /// Changes `id`'s record in place with one lookup (`nil`: no such worker). The per-job paths go
     /// through here: a record copied out and written back per field would hash the id and copy its
@@ -122,9 +117,9 @@ struct WorkerRegistry<Parked, Handle> {
     /// The worker to wake first: the one parked last.
     var lastParked: WorkerID? { parkedOrder.last }
     /// Whether `id` is parked: under load none is, and then this looks nothing up (it is asked per job).
-    func isParked(_ id: WorkerID) -> Bool {
-        guard !parkedOrder.isEmpty, let index = records.index(forKey: id) else { return false }
-        return records.values[index].parked != nil
+    mutating func isParked(_ id: WorkerID) -> Bool {
+        guard !parkedOrder.isEmpty else { return false }
+        return update(id) { $0.parked != nil } ?? false
     }
 
     /// Unparks every parked worker, returning what resumes each.

@@ -126,19 +126,36 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// `slack` later, when that lets one wake-up serve more sleeps).
     nonisolated(nonsending) func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
         try await Sleeper.wait { [self] sleeper in
-            let ownThread = Self.currentContext?.executor === self
-            let wake = state.withLock { state -> Int? in
-                state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
-                guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
-                // On its own thread, with nothing else queued, the sleep is seen as the thread goes back to
-                // its loop; otherwise the keeper (or an idle thread, to become one) must look again.
-                if ownThread && state.jobs.isEmpty { return nil }
-                return Self.takeParkedThread(&state)
-            }
-            if let wake { parkers[wake].signal() }
+            insert(sleeper, deadline: deadline, slack: slack)
         } cancelled: { [self] _ in
-            state.withLock { $0.timers.noteCancelled() }
+            noteTimerCancelled()
         }
+    }
+
+    /// Ends `sleeper` (made with ``Sleeper/init(onEnd:)``) after `duration`, with the usual slack, on one of
+    /// these threads; whoever cancels it calls ``noteTimerCancelled()``.
+    func schedule(_ sleeper: Sleeper, after duration: Duration) {
+        insert(
+            sleeper, deadline: SleepWheel.uptimeDeadline(after: duration),
+            slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)))
+    }
+
+    /// Notes that a sleep in these timers was cancelled (its entry stays until due or swept).
+    func noteTimerCancelled() {
+        state.withLock { $0.timers.noteCancelled() }
+    }
+
+    private func insert(_ sleeper: Sleeper, deadline: UInt64, slack: UInt64) {
+        let ownThread = Self.currentContext?.executor === self
+        let wake = state.withLock { state -> Int? in
+            state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
+            guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
+            // On its own thread, with nothing else queued, the sleep is seen as the thread goes back to its
+            // loop; otherwise the keeper (or an idle thread, to become one) must look again.
+            if ownThread && state.jobs.isEmpty { return nil }
+            return Self.takeParkedThread(&state)
+        }
+        if let wake { parkers[wake].signal() }
     }
 
     /// Sleeps waiting in this executor's timers (cancelled ones included until swept).

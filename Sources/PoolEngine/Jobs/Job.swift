@@ -15,14 +15,16 @@ public struct Job: Sendable {
     /// Higher runs sooner under a priority strategy; other strategies ignore it.
     public var priority: Int {
         get { extras?.priority ?? 0 }
-        set { extras = Extras.make(priority: newValue, timeout: timeout) }
+        set { extras = Extras.make(priority: newValue, timeout: timeout, wait: pooledWait) }
     }
     /// The longest one attempt may run before it is cancelled and counted as timed out; `nil` uses the
     /// pool's ``PoolConfiguration/defaultTimeout``.
     public var timeout: Duration? {
         get { extras?.timeout }
-        set { extras = Extras.make(priority: priority, timeout: newValue) }
+        set { extras = Extras.make(priority: priority, timeout: newValue, wait: pooledWait) }
     }
+    /// Set for a job made by ``waiting(for:key:priority:timeout:start:then:)``: its wait, which the pool owns.
+    var pooledWait: PooledWait? { extras?.wait }
     /// The work itself.
     public var work: Work
     /// Priority and timeout, kept out of line and absent when both are defaults: a plain job is then five
@@ -37,20 +39,62 @@ public struct Job: Sendable {
     ) {
         self.work = work
         self.key = key
-        self.extras = Extras.make(priority: priority, timeout: timeout)
+        self.extras = Extras.make(priority: priority, timeout: timeout, wait: nil)
+    }
+
+    /// A job that waits `duration` on the pool's clock and then calls `then` (its error fails the attempt),
+    /// as a simulated job or a stand-in for I/O does; `start` is called as each attempt begins.
+    ///
+    /// The pool owns the wait. On its own threads (``WorkerExecutor/dedicatedThreads(_:)``, the default)
+    /// with a clock that can tell how long a wait lasts in real time (``PoolClock/wallDelay(until:)``), a
+    /// worker handed such a job while waiting for work keeps waiting: a timer in the pool's threads ends the
+    /// job and hands the worker its next one, and no task is resumed for the job at all. Anywhere else it runs
+    /// as a closure that sleeps on the pool's clock. Either way it is counted, retried, timed out (the timeout
+    /// ends the wait early), cancelled by a shutdown and measured like any other job. `start` and `then` run
+    /// under no lock of the pool's, on whichever thread begins or ends the wait: keep them short.
+    public static func waiting(
+        for duration: Duration, key: String? = nil, priority: Int = 0, timeout: Duration? = nil,
+        start: (@Sendable () -> Void)? = nil, then finish: @escaping @Sendable () throws -> Void
+    ) -> Job {
+        let wait = PooledWait(duration: duration, start: start, finish: finish)
+        var job = Job(key: key, priority: priority, timeout: timeout) {
+            start?()
+            try await SleepWheel.sleepOnCurrentPool(for: duration)
+            try finish()
+        }
+        job.extras = Extras.make(priority: priority, timeout: timeout, wait: wait)
+        return job
     }
 
     private final class Extras: Sendable {
         let priority: Int
         let timeout: Duration?
+        let wait: PooledWait?
 
-        private init(priority: Int, timeout: Duration?) {
+        private init(priority: Int, timeout: Duration?, wait: PooledWait?) {
             self.priority = priority
             self.timeout = timeout
+            self.wait = wait
         }
 
-        static func make(priority: Int, timeout: Duration?) -> Extras? {
-            priority == 0 && timeout == nil ? nil : Extras(priority: priority, timeout: timeout)
+        static func make(priority: Int, timeout: Duration?, wait: PooledWait?) -> Extras? {
+            priority == 0 && timeout == nil && wait == nil ? nil : Extras(priority: priority, timeout: timeout, wait: wait)
+        }
+    }
+}
+
+/// What a job made by ``Job/waiting(for:key:priority:timeout:start:then:)`` does: wait, then finish.
+struct PooledWait: Sendable {
+    let duration: Duration
+    let start: (@Sendable () -> Void)?
+    let finish: @Sendable () throws -> Void
+
+    /// The same job as a closure that sleeps on `clock`: how a worker runs it in its task.
+    func work(on clock: any PoolClock) -> Job.Work {
+        { [self] in
+            start?()
+            try await clock.sleep(for: duration)
+            try finish()
         }
     }
 }

@@ -40,7 +40,7 @@ extension PoolCore {
             let from = activeWorkers
             let retire = queue.workersToRetire(count: suggested.count, from: workers.activeIDs) ?? suggested
             for id in retire {
-                if case .wake(let continuation) = workers.retire(id) { effects.resumeWorkers.append((continuation, .exit)) }
+                if case .wake(let continuation) = workers.retire(id) { effects.resumeWorkers.append((id, continuation, .exit)) }
             }
             effects.events.append(.scaledDown(from: from, to: target, reason: reason))
         }
@@ -138,10 +138,11 @@ extension PoolCore {
         reclaimBuffer(of: victim, effects: &effects)  // what it took ahead goes back; its run ends
         var runningJob: JobID?
         switch workers.crash(victim) {
-        case .wake(let continuation): effects.resumeWorkers.append((continuation, .exit))
+        case .wake(let continuation): effects.resumeWorkers.append((victim, continuation, .exit))
         case .running(let job, let task):
             runningJob = job
             task.map { effects.cancelTasks.append($0) }
+            ownedWaits[victim].map { effects.cancelWaits.append($0) }
         case .nothing: break
         }
         let replacement = addWorker(now: now)
@@ -206,6 +207,7 @@ extension PoolCore {
         ledger.cancelledBeforeStarting(cancelled.count)
         for job in cancelled { job.outcome.map { effects.outcomes.append(($0, .cancelled)) } }
         effects.cancelTasks.append(contentsOf: workers.tasks)
+        effects.cancelWaits.append(contentsOf: ownedWaits.values)
         effects.cancelTasks.append(contentsOf: callerTasks.values)
         callerTasks.removeAll()
         if let drainWaiter { effects.signals.append(drainWaiter) }
@@ -215,7 +217,7 @@ extension PoolCore {
     mutating func releaseWorkers(effects: inout Effects) {
         lifecycle.releaseWorkers()
         interruptThrottleSleep(effects: &effects)
-        for continuation in workers.unparkAll() { effects.resumeWorkers.append((continuation, .exit)) }
+        for continuation in workers.unparkAll() { effects.resumeWorkers.append((nil, continuation, .exit)) }
     }
 
     /// Registers the wait for every worker to stop; returns `false` if they already have.

@@ -40,6 +40,13 @@ struct PoolCore: Sendable {
     /// shutdown's deadline cancels them like a worker's job and the shutdown waits for them before it reports.
     var callerAttempts = 0
     var callerTasks: [JobID: Task<Void, Never>] = [:]
+    /// Workers whose job is a wait the pool owns (``Job/waiting(for:key:priority:timeout:start:then:)``),
+    /// so that a shutdown's deadline or a crash ends it as cancelling a task ends a job.
+    var ownedWaits: [WorkerID: OwnedWait] = [:]
+    /// Every owned wait ever started (for tests).
+    var ownedWaitsTotal = 0
+    /// Reused for each ended owned wait, so recording one allocates nothing.
+    var ownedWaitRun: (jobs: [QueuedJob], results: [AttemptResult]) = ([], [])
     var lastScaledAt: PoolInstant?
     var lastGrewAt: PoolInstant?
     private var nextJobID: UInt64 = 0
@@ -199,7 +206,7 @@ struct PoolCore: Sendable {
             workers.park(id, continuation)
             return
         }
-        effects.resumeWorkers.append((continuation, step))
+        effects.resumeWorkers.append((id, continuation, step))
     }
 
     /// Offers work to every parked worker (after the workers or the breaker changed).

@@ -80,7 +80,8 @@ extension WorkerPool {
                 DedicatedThreadExecutor.markJobRunning(worker)
             }
             let job = run.jobs[index].job
-            run.results.append(await attempt(job.work, timeout: job.timeout, fault: run.jobs[index].injectedFault))
+            let work = job.pooledWait?.work(on: clock) ?? job.work
+            run.results.append(await attempt(work, timeout: job.timeout, fault: run.jobs[index].injectedFault))
             if watched { DedicatedThreadExecutor.markJobReturned() }
             mark = WorkerRun.monotonicNanoseconds()
             if measures {
@@ -131,7 +132,7 @@ extension WorkerPool {
     func runInCaller(_ job: QueuedJob) async {
         let started = clock.now()
         let outcome = Locked<AttemptResult>(.failure(error: "cancelled", timedOut: false))
-        let work = job.job.work
+        let work = job.job.pooledWait?.work(on: clock) ?? job.job.work
         let timeout = job.job.timeout
         let fault = job.injectedFault
         let task = Task { [self] in

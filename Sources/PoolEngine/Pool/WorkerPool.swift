@@ -26,7 +26,10 @@ public final class WorkerPool: Sendable {
     /// (`withTaskExecutorPreference(pool.executor)`) shares the pool's threads, and its
     /// ``SleepWheel/sleepOnCurrentPool(for:)`` waits in the pool's own timers.
     public var executor: any TaskExecutor { taskExecutor }
-    private let ownedThreads: DedicatedThreadExecutor?
+    let ownedThreads: DedicatedThreadExecutor?
+    /// Whether the pool keeps the waits of ``Job/waiting(for:key:priority:timeout:start:then:)`` in its own
+    /// timers: it runs on its own threads, and its clock can say how long a wait lasts in real time.
+    let ownsWaits: Bool
     let latencies: LatencyRecorder
     let eventHub = EventHub()
     let metrics: MetricsPublisher
@@ -59,6 +62,7 @@ public final class WorkerPool: Sendable {
             ownedThreads = nil
             taskExecutor = executor
         }
+        ownsWaits = ownedThreads != nil && clock.wallDelay(until: clock.now()) != nil
         latencies = LatencyRecorder(shardCount: max(threads, 2))
         metrics = MetricsPublisher(poolName: configuration.name)
         let now = clock.now()
@@ -262,7 +266,16 @@ public final class WorkerPool: Sendable {
 
     /// Carries out what the state machine asked for, outside its lock.
     func perform(_ effects: Effects) {
-        effects.resumeWorkers.forEach { continuation, step in continuation.resume(returning: step) }
+        effects.resumeWorkers.forEach { resumption in
+            // A job that only waits, handed to a parked worker: the pool keeps the wait, the worker stays parked.
+            if ownsWaits, let worker = resumption.worker, case .run(let job) = resumption.step, let wait = job.job.pooledWait,
+                job.injectedFault == nil
+            {
+                startOwnedWait(job, wait: wait, worker: worker, continuation: resumption.continuation)
+            } else {
+                resumption.continuation.resume(returning: resumption.step)
+            }
+        }
         // Events before outcomes: a caller that learns its job's outcome also sees what led to it.
         if !effects.events.isEmpty { publish(effects.events, at: effects.now) }
         for (continuation, admission) in effects.resumeSubmitters { continuation.resume(returning: admission) }
@@ -270,6 +283,7 @@ public final class WorkerPool: Sendable {
         for id in effects.startWorkers { startWorker(id) }
         for (id, delay) in effects.scheduleRetries { scheduleRetry(id, after: delay) }
         for task in effects.cancelTasks { task.cancel() }
+        for wait in effects.cancelWaits { wait.cancel() }
         for signal in effects.signals { signal.resume() }
     }
 

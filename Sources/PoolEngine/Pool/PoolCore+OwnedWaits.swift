@@ -1,0 +1,46 @@
+/// Waits the pool owns (``Job/waiting(for:key:priority:timeout:start:then:)``): the core's side. A worker
+/// handed such a job while parked stays parked; its owner keeps the wait in a timer, and when the timer ends
+/// it the core records the job as a run of one and hands the worker its next step.
+extension PoolCore {
+    /// Notes `worker`'s owned wait; `false` when the pool is already cancelling, and the owner then ends the
+    /// wait as cancelled at once.
+    mutating func attach(ownedWait wait: OwnedWait, to worker: WorkerID) -> Bool {
+        guard !lifecycle.isCancelling else { return false }
+        ownedWaits[worker] = wait
+        ownedWaitsTotal += 1
+        return true
+    }
+
+    /// `worker`'s owned wait for `job` ended with `result`. Records it as a run of one job, then: parks the
+    /// worker again (`continuation` is its parked task), or hands it its next step. A next job that is an
+    /// owned wait too comes back to the owner through `effects` (``Effects/resumeWorkers``) like any other.
+    mutating func ownedWaitEnded(
+        _ job: QueuedJob, result: AttemptResult, on worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>,
+        now: PoolInstant, effects: inout Effects
+    ) {
+        ownedWaits[worker] = nil
+        var run = ownedWaitRun
+        ownedWaitRun = ([], [])
+        run.jobs.append(job)
+        run.results.append(result)
+        var tookAhead = 0
+        let step = runFinished(
+            &run.jobs, results: run.results, stoppedEarly: false, on: worker, now: now, effects: &effects,
+            takeAheadLimit: 0, tookAhead: &tookAhead)
+        switch step {
+        case .runTaken:
+            if let next = run.jobs.first {
+                effects.resumeWorkers.append((worker, continuation, .run(next)))
+            } else {
+                workers.park(worker, continuation)
+            }
+        case .park:
+            workers.park(worker, continuation)
+        case .run, .sleep, .exit:
+            effects.resumeWorkers.append((worker, continuation, step))
+        }
+        run.jobs.removeAll(keepingCapacity: true)
+        run.results.removeAll(keepingCapacity: true)
+        ownedWaitRun = run
+    }
+}

@@ -1,0 +1,145 @@
+/// Waits the pool owns (``Job/waiting(for:key:priority:timeout:start:then:)``): the owner's side.
+///
+/// A parked worker handed such a job is not resumed. The wait goes into a timer on the pool's threads; when
+/// it ends, the thread that ends it records the job and hands the worker its next step under the pool's
+/// lock. The worker's task is resumed only for a job that runs code, so a job that only waits costs a timer
+/// and two trips through the lock, and no task switch.
+extension WorkerPool {
+    /// Starts `job`'s wait for `worker`, whose parked task `continuation` stays parked meanwhile.
+    func startOwnedWait(
+        _ job: QueuedJob, wait: PooledWait, worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>
+    ) {
+        let started = clock.now()
+        var length = wait.duration
+        var timeout: Duration?
+        if let limit = job.job.timeout ?? configuration.defaultTimeout, limit < wait.duration {
+            length = limit
+            timeout = limit
+        }
+        let owned = OwnedWait(
+            pool: self, job: job, wait: wait, worker: worker, continuation: continuation, started: started,
+            deadline: started + length, timeout: timeout)
+        wait.start?()
+        guard core.withLock({ $0.attach(ownedWait: owned, to: worker) }) else {
+            owned.cancel()
+            owned.arm()  // ends it at once, as cancelled
+            return
+        }
+        owned.arm()
+    }
+
+    /// `wait` ended with `result`: measured, recorded, and its worker given its next step.
+    func ownedWaitEnded(_ wait: OwnedWait, result: AttemptResult) {
+        var effects = Effects(now: clock.now())
+        if configuration.recordsLatencies {
+            let isFinal: Bool
+            switch result {
+            case .success: isFinal = true
+            case .failure: isFinal = wait.job.attempt >= configuration.retry.maxAttempts
+            }
+            let ended = effects.now.nanoseconds
+            let sample = LatencySample(
+                queueWait: wait.started.nanoseconds &- wait.job.enqueuedAt.nanoseconds,
+                service: ended &- wait.started.nanoseconds,
+                endToEnd: isFinal ? ended &- wait.job.submittedAt.nanoseconds : nil)
+            latencies.record([sample], worker: wait.worker)
+            if configuration.exportsLatencyTimers {
+                metrics.recordLatencies(queueWait: .nanoseconds(sample.queueWait), service: .nanoseconds(sample.service))
+            }
+        }
+        core.withLock {
+            $0.ownedWaitEnded(
+                wait.job, result: result, on: wait.worker, continuation: wait.continuation, now: effects.now,
+                effects: &effects)
+        }
+        perform(effects)
+    }
+}
+
+/// One job's wait, owned by the pool: a timer on the pool's threads, armed again while the pool's clock says
+/// the deadline is still ahead (a scenario's clock may slow down or pause), and ended exactly once: by the
+/// timer, or as cancelled (a shutdown's deadline, a crash).
+final class OwnedWait: Sendable {
+    private struct State: Sendable {
+        var timer: Sleeper?
+        var cancelRequested = false
+    }
+
+    let pool: WorkerPool
+    let job: QueuedJob
+    let wait: PooledWait
+    let worker: WorkerID
+    /// The worker's parked task, resumed only when its next step is not another owned wait.
+    let continuation: UnsafeContinuation<WorkerStep, Never>
+    let started: PoolInstant
+    /// When the wait ends on the pool's clock: its length, or its timeout when that is shorter.
+    let deadline: PoolInstant
+    /// Set when the timeout ends the wait (the attempt then fails as timed out).
+    let timeout: Duration?
+    private let state = Locked(State())
+
+    init(
+        pool: WorkerPool, job: QueuedJob, wait: PooledWait, worker: WorkerID,
+        continuation: UnsafeContinuation<WorkerStep, Never>, started: PoolInstant, deadline: PoolInstant, timeout: Duration?
+    ) {
+        self.pool = pool
+        self.job = job
+        self.wait = wait
+        self.worker = worker
+        self.continuation = continuation
+        self.started = started
+        self.deadline = deadline
+        self.timeout = timeout
+    }
+
+    /// Sets a timer for what is left of the wait (a cancelled wait ends at once instead). The timer always
+    /// fires on one of the pool's threads, never inline, so a run of zero-length waits cannot recurse.
+    func arm() {
+        guard let threads = pool.ownedThreads else { return }
+        let delay = pool.clock.wallDelay(until: deadline) ?? .zero
+        let timer = Sleeper { [self] cancelled in fired(cancelled: cancelled) }
+        let cancelled = state.withLock { state -> Bool in
+            if !state.cancelRequested { state.timer = timer }
+            return state.cancelRequested
+        }
+        guard !cancelled else {
+            end(cancelled: true)
+            return
+        }
+        threads.schedule(timer, after: max(delay, .zero))
+    }
+
+    /// Ends the wait now as cancelled (if it has not ended).
+    func cancel() {
+        let timer = state.withLock { state -> Sleeper? in
+            state.cancelRequested = true
+            return state.timer
+        }
+        if let timer, timer.cancel() { pool.ownedThreads?.noteTimerCancelled() }
+    }
+
+    private func fired(cancelled: Bool) {
+        if !cancelled, let left = pool.clock.wallDelay(until: deadline), left > .zero {
+            arm()
+            return
+        }
+        end(cancelled: cancelled)
+    }
+
+    private func end(cancelled: Bool) {
+        let result: AttemptResult
+        if cancelled {
+            result = .failure(error: String(describing: CancellationError()), timedOut: false)
+        } else if let timeout {
+            result = .failure(error: "timed out after \(formatted(timeout))", timedOut: true)
+        } else {
+            do {
+                try wait.finish()
+                result = .success
+            } catch {
+                result = .failure(error: String(describing: error), timedOut: false)
+            }
+        }
+        pool.ownedWaitEnded(self, result: result)
+    }
+}
