@@ -12,6 +12,16 @@ final class HandWall: Sendable {
     var read: @Sendable () -> Int64 { { [self] in nanoseconds.load(ordering: .relaxed) } }
 }
 
+/// Waits up to 30 s of real time for `condition`, looking every 10 ms; returns whether it held.
+private func waitFor(_ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
 @Suite("One scenario clock: speed and pause reach the pool")
 struct ScenarioClockTests {
     @Test("scenario time is wall time times the speed, kept across speed changes, frozen while paused")
@@ -95,14 +105,6 @@ struct ScenarioClockTests {
             timeline: [TimelineEntry(at: .zero, action: .pauseArrivals), TimelineEntry(at: .zero, action: .burst(1))])
         let session = try LiveSession(scenario: scenario)
         let driver = Task { await session.drive() }
-        func waitFor(_ condition: () -> Bool) async throws -> Bool {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                if condition() { return true }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            return condition()
-        }
         #expect(try await waitFor { session.pool.snapshot(includingLatencies: false).inFlight == 1 })
         session.setPaused(true)
         session.setSpeed(20)
@@ -123,14 +125,6 @@ struct ScenarioClockTests {
         (configuration.minWorkers, configuration.maxWorkers) = (1, 1)
         configuration.logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let pool = try WorkerPool(configuration: configuration, clock: clock)
-        func waitFor(_ condition: () -> Bool) async throws -> Bool {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                if condition() { return true }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            return condition()
-        }
         // Handed to a parked worker, the wait is the pool's own (a starting worker runs it in its task).
         #expect(try await waitFor { pool.core.withLock { $0.workers.parkedOrder.count } == 1 })
         clock.setPaused(true)

@@ -32,20 +32,10 @@ extension WorkerPool {
     func ownedWaitEnded(_ wait: OwnedWait, result: AttemptResult) {
         var effects = Effects(now: clock.now())
         if configuration.recordsLatencies {
-            let isFinal: Bool
-            switch result {
-            case .success: isFinal = true
-            case .failure: isFinal = wait.job.attempt >= configuration.retry.maxAttempts
-            }
-            let ended = effects.now.nanoseconds
             let sample = LatencySample(
-                queueWait: wait.started.nanoseconds &- wait.job.enqueuedAt.nanoseconds,
-                service: ended &- wait.started.nanoseconds,
-                endToEnd: isFinal ? ended &- wait.job.submittedAt.nanoseconds : nil)
-            latencies.record([sample], worker: wait.worker)
-            if configuration.exportsLatencyTimers {
-                metrics.recordLatencies(queueWait: .nanoseconds(sample.queueWait), service: .nanoseconds(sample.service))
-            }
+                wait.job, result: result, started: wait.started, ended: effects.now,
+                maxAttempts: configuration.retry.maxAttempts)
+            record([sample], worker: wait.worker)
         }
         core.withLock {
             $0.ownedWaitEnded(

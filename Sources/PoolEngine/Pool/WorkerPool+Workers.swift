@@ -116,13 +116,18 @@ extension WorkerPool {
     }
 
     private func flushLatencies(_ run: inout WorkerRun, worker: WorkerID) {
-        latencies.record(run.samples, worker: worker)
+        record(run.samples, worker: worker)
+        run.samples.removeAll(keepingCapacity: true)
+    }
+
+    /// Records measured attempts into the pool's histograms (and its metrics' timers when exported).
+    func record(_ samples: [LatencySample], worker: WorkerID) {
+        latencies.record(samples, worker: worker)
         if configuration.exportsLatencyTimers {
-            for sample in run.samples {
+            for sample in samples {
                 metrics.recordLatencies(queueWait: .nanoseconds(sample.queueWait), service: .nanoseconds(sample.service))
             }
         }
-        run.samples.removeAll(keepingCapacity: true)
     }
 
     /// Runs one attempt of a job that the caller runs itself (``OverflowPolicy/runInCaller``) and records it.
@@ -226,17 +231,8 @@ struct WorkerRun {
 
     /// Measures `jobs[index]`, whose result is `results[index]`.
     mutating func sample(_ index: Int, started: PoolInstant, ended: PoolInstant, maxAttempts: Int) {
-        let isFinal: Bool
-        switch results[index] {
-        case .success: isFinal = true
-        case .failure: isFinal = jobs[index].attempt >= maxAttempts
-        }
-        // Plain nanosecond arithmetic: `Duration` round-trips through 128-bit attoseconds.
         samples.append(
-            LatencySample(
-                queueWait: started.nanoseconds &- jobs[index].enqueuedAt.nanoseconds,
-                service: ended.nanoseconds &- started.nanoseconds,
-                endToEnd: isFinal ? ended.nanoseconds &- jobs[index].submittedAt.nanoseconds : nil))
+            LatencySample(jobs[index], result: results[index], started: started, ended: ended, maxAttempts: maxAttempts))
     }
 
     mutating func pace(jobs: Int, nanoseconds: Int64) {
@@ -252,4 +248,21 @@ struct WorkerRun {
 
     /// The machine's monotonic clock, whatever clock the pool runs on: pacing is about real time.
     static func monotonicNanoseconds() -> Int64 { SystemPoolClock().now().nanoseconds }
+}
+
+extension LatencySample {
+    /// The latencies of an attempt of `job` that ran from `started` to `ended` with `result`; end to end only
+    /// for the job's last attempt (a success, or a failure with no retry left).
+    init(_ job: QueuedJob, result: AttemptResult, started: PoolInstant, ended: PoolInstant, maxAttempts: Int) {
+        let isFinal: Bool
+        switch result {
+        case .success: isFinal = true
+        case .failure: isFinal = job.attempt >= maxAttempts
+        }
+        // Plain nanosecond arithmetic: `Duration` round-trips through 128-bit attoseconds.
+        self.init(
+            queueWait: started.nanoseconds &- job.enqueuedAt.nanoseconds,
+            service: ended.nanoseconds &- started.nanoseconds,
+            endToEnd: isFinal ? ended.nanoseconds &- job.submittedAt.nanoseconds : nil)
+    }
 }
