@@ -47,6 +47,27 @@ struct OwnedWaitTests {
         #expect(ownedWaits(pool) > 0, "no wait was kept in the pool's timers: this tested the closure path only")
     }
 
+    @Test("a wait handed out by a job that goes on running ends on time: the other thread keeps its timer")
+    func waitFromABusyThread() async throws {
+        let pool = try pool(workers: 2)
+        #expect(await allParked(pool, 2))
+        let ended = Flag()
+        let elapsed = Locked<Duration?>(nil)
+        // This job hands the other (parked) worker a wait from the pool's thread, then spins until the wait
+        // has ended: were the timer left for this thread's loop, it would never be seen.
+        pool.trySubmit {
+            let begin = ContinuousClock.now
+            pool.trySubmit(Job.waiting(for: .milliseconds(20)) { ended.set() })
+            spin(until: ended, atMost: .seconds(30))
+            elapsed.withLock { $0 = ContinuousClock.now - begin }
+        }
+        #expect(await eventually(timeout: .seconds(60)) { elapsed.withLock { $0 } != nil })
+        let took = elapsed.withLock { $0 } ?? .seconds(999)
+        #expect(took < .seconds(20), "the wait waited for the spinning job: \(took)")
+        #expect(ownedWaits(pool) == 1)
+        _ = await pool.shutdown(.graceful(deadline: .seconds(10)))
+    }
+
     @Test("a timeout shorter than the wait ends it as timed out, and `then` is not called")
     func timeoutEndsTheWait() async throws {
         let pool = try pool()

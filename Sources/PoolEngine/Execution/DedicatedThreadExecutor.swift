@@ -126,7 +126,8 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// `slack` later, when that lets one wake-up serve more sleeps).
     nonisolated(nonsending) func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
         try await Sleeper.wait { [self] sleeper in
-            insert(sleeper, deadline: deadline, slack: slack)
+            // On its own thread the sleeping task suspends now, and the thread goes back to its loop.
+            insert(sleeper, deadline: deadline, slack: slack, seenInLoop: Self.currentContext?.executor === self)
         } cancelled: { [self] _ in
             noteTimerCancelled()
         }
@@ -135,9 +136,13 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// Ends `sleeper` (made with ``Sleeper/init(onEnd:)``) after `duration`, with the usual slack, on one of
     /// these threads; whoever cancels it calls ``noteTimerCancelled()``.
     func schedule(_ sleeper: Sleeper, after duration: Duration) {
+        // Whoever schedules it goes on running (a worker's run, a submitter), so only a thread ending sleeps
+        // is sure to look at the timers again before long.
+        let context = Self.currentContext
         insert(
             sleeper, deadline: SleepWheel.uptimeDeadline(after: duration),
-            slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)))
+            slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)),
+            seenInLoop: context?.executor === self && context?.endingSleeps == true)
     }
 
     /// Notes that a sleep in these timers was cancelled (its entry stays until due or swept).
@@ -145,14 +150,15 @@ final class DedicatedThreadExecutor: TaskExecutor {
         state.withLock { $0.timers.noteCancelled() }
     }
 
-    private func insert(_ sleeper: Sleeper, deadline: UInt64, slack: UInt64) {
-        let ownThread = Self.currentContext?.executor === self
+    /// Adds `sleeper` to the timers. `seenInLoop`: the calling thread is one of these and goes back to its
+    /// loop at once, where it looks at the timers.
+    private func insert(_ sleeper: Sleeper, deadline: UInt64, slack: UInt64, seenInLoop: Bool) {
         let wake = state.withLock { state -> Int? in
             state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
             guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
-            // On its own thread, with nothing else queued, the sleep is seen as the thread goes back to its
-            // loop; otherwise the keeper (or an idle thread, to become one) must look again.
-            if ownThread && state.jobs.isEmpty { return nil }
+            // Seen as the thread goes back to its loop, with nothing else queued before it; otherwise the
+            // keeper (or an idle thread, to become one) must look again.
+            if seenInLoop && state.jobs.isEmpty { return nil }
             return Self.takeParkedThread(&state)
         }
         if let wake { parkers[wake].signal() }

@@ -25,8 +25,16 @@ public struct Job: Sendable {
     }
     /// Set for a job made by ``waiting(for:key:priority:timeout:start:then:)``: its wait, which the pool owns.
     var pooledWait: PooledWait? { extras?.wait }
-    /// The work itself.
-    public var work: Work
+    /// The work itself. Setting it on a job made by ``waiting(for:key:priority:timeout:start:then:)`` makes it a
+    /// job like any other, which runs this.
+    public var work: Work {
+        get { body }
+        set {
+            body = newValue
+            if pooledWait != nil { extras = Extras.make(priority: priority, timeout: timeout, wait: nil) }
+        }
+    }
+    private var body: Work
     /// Priority and timeout, kept out of line and absent when both are defaults: a plain job is then five
     /// words, which is what a queue of a million of them costs per job.
     private var extras: Extras?
@@ -37,7 +45,7 @@ public struct Job: Sendable {
         timeout: Duration? = nil,
         _ work: nonisolated(nonsending) @escaping @Sendable () async throws -> Void
     ) {
-        self.work = work
+        self.body = work
         self.key = key
         self.extras = Extras.make(priority: priority, timeout: timeout, wait: nil)
     }
@@ -49,7 +57,8 @@ public struct Job: Sendable {
     /// with a clock that can tell how long a wait lasts in real time (``PoolClock/wallDelay(until:)``), a
     /// worker handed such a job while waiting for work keeps waiting: a timer in the pool's threads ends the
     /// job and hands the worker its next one, and no task is resumed for the job at all. Anywhere else it runs
-    /// as a closure that sleeps on the pool's clock. Either way it is counted, retried, timed out (the timeout
+    /// as a closure that sleeps on the pool's clock (its ``work``, called directly, sleeps in real time). Either
+    /// way it is counted, retried, timed out (the timeout
     /// ends the wait early), cancelled by a shutdown and measured like any other job. `start` and `then` run
     /// under no lock of the pool's, on whichever thread begins or ends the wait: keep them short.
     public static func waiting(

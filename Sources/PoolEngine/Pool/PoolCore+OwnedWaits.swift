@@ -2,10 +2,11 @@
 /// handed such a job while parked stays parked; its owner keeps the wait in a timer, and when the timer ends
 /// it the core records the job as a run of one and hands the worker its next step.
 extension PoolCore {
-    /// Notes `worker`'s owned wait; `false` when the pool is already cancelling, and the owner then ends the
-    /// wait as cancelled at once.
+    /// Notes `worker`'s owned wait; `false` when the pool is already cancelling or the worker crashed since
+    /// it was handed the job (neither could cancel a wait not yet noted), and the owner then ends the wait as
+    /// cancelled at once.
     mutating func attach(ownedWait wait: OwnedWait, to worker: WorkerID) -> Bool {
-        guard !lifecycle.isCancelling else { return false }
+        guard !lifecycle.isCancelling, !workers.hasCrashed(worker) else { return false }
         ownedWaits[worker] = wait
         ownedWaitsTotal += 1
         return true
