@@ -147,6 +147,46 @@ struct PoolThreadTimerTests {
         #expect(slept < .seconds(20), "B's sleep waited for A's spin: \(slept)")
     }
 
+    @Test("a thread that wakes to short jobs keeps the timers itself while another watches: no wake-up per job")
+    func watcherSparesWakeUps() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test", watchInterval: .milliseconds(5))
+        defer { executor.stop() }
+        // A far timer keeps the heap from emptying, so every job below starts while timers wait.
+        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
+        #expect(await eventually { executor.sleeping == 1 })
+        try await Task(executorPreference: executor) {
+            for _ in 0..<200 { try await SleepWheel.shared.sleep(for: .microseconds(500)) }
+        }.value
+        // Each of the 200 sleeps ends in a job started with timers waiting and no keeper: a helper woken per
+        // job would be about 200 wake-ups.
+        #expect(executor.wakeUps < 40, "wake-ups: \(executor.wakeUps)")
+        far.cancel()
+        _ = try? await far.value
+    }
+
+    @Test("a timer set by a job that then spins ends within the watch interval, kept by the watching thread")
+    func watcherEndsTimersOfASpinningThread() async throws {
+        let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test", watchInterval: .milliseconds(5))
+        defer { executor.stop() }
+        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
+        #expect(await eventually { executor.sleeping == 1 })
+        // Short sleeps first, so that one thread keeps the timers and the other watches.
+        try await Task(executorPreference: executor) {
+            for _ in 0..<5 { try await SleepWheel.shared.sleep(for: .milliseconds(1)) }
+        }.value
+        let ended = Flag()
+        // The job sets a 10 ms timer from its own thread (no wake-up) and spins until the timer has ended.
+        let spinner = Task(executorPreference: executor) { () -> Bool in
+            let timer = Sleeper { _ in ended.set() }
+            executor.schedule(timer, after: .milliseconds(10))
+            spin(until: ended)
+            return ended.isSet
+        }
+        #expect(await spinner.value, "the timer never ended while its thread spun")
+        far.cancel()
+        _ = try? await far.value
+    }
+
     @Test("a job that arrives after every thread has ended still runs")
     func lateJobRuns() async throws {
         let executor = DedicatedThreadExecutor(threadCount: 1, name: "timer-test")

@@ -1,6 +1,7 @@
 import DequeModule
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A task executor backed by threads of its own, which also keep the timers of the sleeps its jobs take
 /// through ``SleepWheel``.
@@ -10,11 +11,14 @@ import Foundation
 /// isolates workers from each other too but costs a thread stack per worker and cannot reach thousands of
 /// mostly sleeping workers.
 ///
-/// Timers: a thread with nothing to run waits until the earliest deadline (the *keeper*; the others wait
-/// without one), ends every sleep then due, and runs the jobs those sleeps resume itself. A thread that
-/// starts a job while no one keeps the timers, or leaves more jobs queued, wakes an idle thread first (a
-/// job may run long). A sleep taken on one of these threads never needs a wake-up to be registered: the
-/// thread returns to its loop as the task suspends, and looks at the timers there. A job that arrives
+/// Timers: a thread with nothing to run waits until the earliest deadline (the *keeper*), ends every sleep
+/// then due, and runs the jobs those sleeps resume itself. One other thread, the *watcher*, waits until
+/// ``watchInterval`` past the earliest deadline (the rest wait without one): a keeper that wakes to a job
+/// may be held up by it, as nothing interrupts a job, and the watcher then ends the sleeps at most that much
+/// late. So a thread that starts a job, or sets a timer from one, wakes no one for the timers while a
+/// watcher covers them (as Go's `sysmon` covers a busy thread's timers); it wakes a thread when more jobs
+/// are queued. A sleep taken on one of these threads never needs a wake-up to be registered: the thread
+/// returns to its loop as the task suspends, and looks at the timers there. A job that arrives
 /// after every thread has ended (``stop()``) runs on a thread of its own rather than never.
 @usableFromInline
 final class DedicatedThreadExecutor: TaskExecutor {
@@ -27,6 +31,10 @@ final class DedicatedThreadExecutor: TaskExecutor {
         /// The thread waiting until ``keeperDeadline`` (the earliest timer when it began to wait).
         var keeper: Int?
         var keeperDeadline = UInt64.max
+        /// A thread that waits until ``watcherDeadline`` in case whoever keeps the timers is held up by a
+        /// long job: the earliest timer when it began to wait, plus ``watchInterval``.
+        var watcher: Int?
+        var watcherDeadline = UInt64.max
         var stopping = false
         /// Threads that have not ended (see ``stop()``).
         var live: Int
@@ -50,11 +58,16 @@ final class DedicatedThreadExecutor: TaskExecutor {
     private let parkers: [DispatchSemaphore]
     /// Told which worker's job suspended (see ``markJobRunning(_:)``); set once by the pool.
     private let suspensionHandler = Locked<(@Sendable (WorkerID) -> Void)?>(nil)
+    private let wakeUpsSent = Atomic<Int>(0)
     let threadCount: Int
+    /// How late a timer may end when the thread that would keep the timers runs a long job instead and
+    /// another thread watches (see ``State/watcher``).
+    let watchInterval: UInt64
 
     @usableFromInline
-    init(threadCount: Int, name: String) {
+    init(threadCount: Int, name: String, watchInterval: Duration = .milliseconds(5)) {
         self.threadCount = threadCount
+        self.watchInterval = SleepWheel.nanoseconds(watchInterval)
         state = Locked(State(isIdle: Array(repeating: false, count: threadCount), live: threadCount))
         parkers = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
         for index in 0..<threadCount {
@@ -88,7 +101,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
             if endingSleeps { return (nil, false) }
             return (Self.takeParkedThread(&state), false)
         }
-        if let wake { parkers[wake].signal() }
+        if let wake { signal(wake) }
         if noThreadLeft {
             let thread = Thread { [self] in unownedJob.runSynchronously(on: asUnownedTaskExecutor()) }
             thread.name = "poolscope-late-job"
@@ -103,10 +116,27 @@ final class DedicatedThreadExecutor: TaskExecutor {
         return idle
     }
 
-    /// A parked thread to wake for new work: an idle one first, else the keeper (who will wait for the
-    /// timers again once the work is done).
-    private static func takeParkedThread(_ state: inout State) -> Int? {
+    /// An idle thread, else the watcher, to help with queued work.
+    private static func takeHelper(_ state: inout State) -> Int? {
         if let idle = takeIdleThread(&state) { return idle }
+        guard let watcher = state.watcher else { return nil }
+        state.watcher = nil
+        state.watcherDeadline = .max
+        return watcher
+    }
+
+    /// Whether a watching thread will look at the timers no later than ``watchInterval`` after they wake
+    /// at `wakeTime`: then a thread that runs a job meanwhile need not wake anyone to keep them.
+    private func isWatched(_ state: borrowing State, wakeTime: UInt64) -> Bool {
+        guard state.watcher != nil else { return false }
+        let (bound, overflow) = wakeTime.addingReportingOverflow(watchInterval)
+        return overflow || state.watcherDeadline <= bound
+    }
+
+    /// A parked thread to wake for new work: an idle one first, else the watcher, else the keeper (who
+    /// will wait for the timers again once the work is done).
+    private static func takeParkedThread(_ state: inout State) -> Int? {
+        if let helper = takeHelper(&state) { return helper }
         if let keeper = state.keeper {
             state.keeper = nil
             state.keeperDeadline = .max
@@ -127,7 +157,8 @@ final class DedicatedThreadExecutor: TaskExecutor {
     nonisolated(nonsending) func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
         try await Sleeper.wait { [self] sleeper in
             // On its own thread the sleeping task suspends now, and the thread goes back to its loop.
-            insert(sleeper, deadline: deadline, slack: slack, seenInLoop: Self.currentContext?.executor === self)
+            let ownThread = Self.currentContext?.executor === self
+            insert(sleeper, deadline: deadline, slack: slack, seenInLoop: ownThread, fromOwnThread: ownThread)
         } cancelled: { [self] _ in
             noteTimerCancelled()
         }
@@ -139,10 +170,11 @@ final class DedicatedThreadExecutor: TaskExecutor {
         // Whoever schedules it goes on running (a worker's run, a submitter), so only a thread ending sleeps
         // is sure to look at the timers again before long.
         let context = Self.currentContext
+        let ownThread = context?.executor === self
         insert(
             sleeper, deadline: SleepWheel.uptimeDeadline(after: duration),
             slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)),
-            seenInLoop: context?.executor === self && context?.endingSleeps == true)
+            seenInLoop: ownThread && context?.endingSleeps == true, fromOwnThread: ownThread)
     }
 
     /// Notes that a sleep in these timers was cancelled (its entry stays until due or swept).
@@ -151,18 +183,30 @@ final class DedicatedThreadExecutor: TaskExecutor {
     }
 
     /// Adds `sleeper` to the timers. `seenInLoop`: the calling thread is one of these and goes back to its
-    /// loop at once, where it looks at the timers.
-    private func insert(_ sleeper: Sleeper, deadline: UInt64, slack: UInt64, seenInLoop: Bool) {
+    /// loop at once, where it looks at the timers. `fromOwnThread`: the caller is one of these threads,
+    /// running a job; it looks at the timers when the job returns or suspends.
+    private func insert(_ sleeper: Sleeper, deadline: UInt64, slack: UInt64, seenInLoop: Bool, fromOwnThread: Bool = false) {
         let wake = state.withLock { state -> Int? in
             state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
             guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
             // Seen as the thread goes back to its loop, with nothing else queued before it; otherwise the
             // keeper (or an idle thread, to become one) must look again.
             if seenInLoop && state.jobs.isEmpty { return nil }
+            // One of these threads, running a job, sees it when the job is done; a watcher covers a long job.
+            if fromOwnThread && state.jobs.isEmpty && isWatched(state, wakeTime: wakeTime) { return nil }
             return Self.takeParkedThread(&state)
         }
-        if let wake { parkers[wake].signal() }
+        if let wake { signal(wake) }
     }
+
+    /// Wakes thread `index`, parked or about to be.
+    private func signal(_ index: Int) {
+        wakeUpsSent.add(1, ordering: .relaxed)
+        parkers[index].signal()
+    }
+
+    /// Wake-ups one thread has sent another so far (for tests: the timers need few).
+    var wakeUps: Int { wakeUpsSent.load(ordering: .relaxed) }
 
     /// Sleeps waiting in this executor's timers (cancelled ones included until swept).
     var sleeping: Int { state.withLock { $0.timers.count } }
@@ -208,11 +252,14 @@ final class DedicatedThreadExecutor: TaskExecutor {
             state.idle.removeAll()
             for index in parked { state.isIdle[index] = false }
             if let keeper = state.keeper { parked.append(keeper) }
+            if let watcher = state.watcher { parked.append(watcher) }
             state.keeper = nil
             state.keeperDeadline = .max
+            state.watcher = nil
+            state.watcherDeadline = .max
             return parked
         }
-        for index in parked { parkers[index].signal() }
+        for index in parked { signal(index) }
     }
 
     private enum Step {
@@ -240,10 +287,13 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 state.timers.popDue(now: now, into: &due)
                 if !due.isEmpty { return .endSleeps }
                 if let job = state.jobs.popFirst() {
-                    // While this thread runs it, an idle one keeps the timers if no one does, and helps with
-                    // what else is queued: a job may run long, and nothing interrupts it.
-                    if (state.keeper == nil && state.timers.earliest != nil) || !state.jobs.isEmpty {
-                        helper = Self.takeIdleThread(&state)
+                    // While this thread runs it, another helps with what else is queued, and keeps the
+                    // timers if no one does and no one watches them: a job may run long, and nothing
+                    // interrupts it.
+                    if !state.jobs.isEmpty {
+                        helper = Self.takeHelper(&state)
+                    } else if state.keeper == nil, let wakeTime = state.timers.wakeTime, !isWatched(state, wakeTime: wakeTime) {
+                        helper = Self.takeHelper(&state)
                     }
                     return .run(job)
                 }
@@ -258,6 +308,13 @@ final class DedicatedThreadExecutor: TaskExecutor {
                     state.keeperDeadline = next
                     return .park(until: next)
                 }
+                // Someone keeps them: watch, in case the keeper wakes to a long job.
+                if let next, state.watcher == nil, !state.stopping {
+                    let (deadline, overflow) = next.addingReportingOverflow(watchInterval)
+                    state.watcher = index
+                    state.watcherDeadline = overflow ? .max : deadline
+                    return .park(until: state.watcherDeadline)
+                }
                 // Stopping: one thread stays while sleeps taken here wait, the others end.
                 if state.stopping {
                     state.live -= 1
@@ -267,8 +324,8 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 state.idle.append(index)
                 return .park(until: nil)
             }
-            if let replacedKeeper { parkers[replacedKeeper].signal() }
-            if let helper { parkers[helper].signal() }
+            if let replacedKeeper { signal(replacedKeeper) }
+            if let helper { signal(helper) }
             switch step {
             case .exit:
                 return
@@ -300,6 +357,10 @@ final class DedicatedThreadExecutor: TaskExecutor {
                         if state.keeper == index {
                             state.keeper = nil
                             state.keeperDeadline = .max
+                        }
+                        if state.watcher == index {
+                            state.watcher = nil
+                            state.watcherDeadline = .max
                         }
                     }
                 } else {
