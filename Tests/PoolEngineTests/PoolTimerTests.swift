@@ -23,11 +23,11 @@ struct TimerHeapTests {
             heap.insert(deadline: 10, sleeper: c), heap.insert(deadline: 50, sleeper: d),
         ]
         #expect(earliest == [true, true, false, false], "a tie is not earlier")
-        var due: [Sleeper] = []
+        var due: [any TimerTarget] = []
         heap.popDue(now: 9, into: &due)
         #expect(due.isEmpty)
         heap.popDue(now: 30, into: &due)
-        #expect(due.map(ObjectIdentifier.init) == [b, c, a].map(ObjectIdentifier.init))
+        #expect(due.map { ObjectIdentifier($0) } == [b, c, a].map { ObjectIdentifier($0) })
         #expect(heap.count == 1)
         #expect(heap.earliest == 50)
     }
@@ -38,7 +38,7 @@ struct TimerHeapTests {
         heap.insert(deadline: 1_000, slack: 300, sleeper: sleeper())
         heap.insert(deadline: 1_200, slack: 0, sleeper: sleeper())
         #expect(heap.wakeTime == 1_300)
-        var due: [Sleeper] = []
+        var due: [any TimerTarget] = []
         heap.popDue(now: 1_300, into: &due)
         #expect(due.count == 2, "one look ends both: neither early, the second 100 ns late")
         #expect(TimerHeap.slack(forSleepOf: 16_000) == 1_000)
@@ -177,8 +177,7 @@ struct PoolThreadTimerTests {
         let ended = Flag()
         // The job sets a 10 ms timer from its own thread (no wake-up) and spins until the timer has ended.
         let spinner = Task(executorPreference: executor) { () -> Bool in
-            let timer = Sleeper { _ in ended.set() }
-            executor.schedule(timer, after: .milliseconds(10))
+            executor.schedule(FlagTimer(flag: ended), after: .milliseconds(10))
             spin(until: ended)
             return ended.isSet
         }
@@ -258,4 +257,15 @@ struct PoolThreadTimerTests {
         #expect(report.counters.completed == 2_000)
         expectBalanced(report.counters)
     }
+}
+
+/// A timer that sets a flag when it ends.
+private final class FlagTimer: TimerTarget {
+    let flag: Flag
+    init(flag: Flag) { self.flag = flag }
+    func end() -> Bool {
+        flag.set()
+        return true
+    }
+    var isCancelled: Bool { false }
 }

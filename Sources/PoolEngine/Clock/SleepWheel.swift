@@ -100,7 +100,7 @@ public final class SleepWheel: Sendable {
     /// The wheel's thread: resume what is due, then sleep until the next deadline or a new earliest sleep.
     /// It lives as long as the process, idle on its semaphore when nothing sleeps.
     private func runLoop() {
-        var due: [Sleeper] = []
+        var due: [any TimerTarget] = []
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
             let next = state.withLock { state -> UInt64? in

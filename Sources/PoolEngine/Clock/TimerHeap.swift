@@ -1,13 +1,19 @@
 import HeapModule
 
+/// What waits in a ``TimerHeap``: a task's sleep (``Sleeper``), or a wait the pool owns (`OwnedWait`).
+protocol TimerTarget: AnyObject, Sendable {
+    /// Ends the wait, called once its deadline has passed; `false` when it had been cancelled (its entry
+    /// was counted by ``TimerHeap/noteCancelled()``).
+    func end() -> Bool
+    /// Whether it was cancelled (a sweep drops it).
+    var isCancelled: Bool { get }
+}
+
 /// One sleep's state, shared by the sleeping task, its cancellation handler and whichever thread ends it.
-/// A sleep may also call a function instead of resuming a task (``init(onEnd:)``).
-final class Sleeper: Sendable {
+final class Sleeper: TimerTarget {
     enum Phase {
         case pending
         case waiting(UnsafeContinuation<Void, any Error>)
-        /// Waiting, with what to call when it ends (`false`) or is cancelled (`true`).
-        case callback(@Sendable (_ cancelled: Bool) -> Void)
         case cancelled
         case done
     }
@@ -16,10 +22,6 @@ final class Sleeper: Sendable {
 
     /// A sleep for a task to wait on (``wait(register:cancelled:)``).
     init() { phase = Locked(.pending) }
-
-    /// A sleep that calls `onEnd(false)` when it ends, or `onEnd(true)` if ``cancel()`` comes first; no task
-    /// waits on it.
-    init(onEnd: @escaping @Sendable (_ cancelled: Bool) -> Void) { phase = Locked(.callback(onEnd)) }
 
     var isCancelled: Bool {
         phase.withLock { phase in
@@ -30,40 +32,13 @@ final class Sleeper: Sendable {
 
     /// Ends the sleep if it is still waiting; `false` when it was cancelled first (or never waited).
     func end() -> Bool {
-        enum Ending {
-            case resume(UnsafeContinuation<Void, any Error>)
-            case call(@Sendable (Bool) -> Void)
+        let continuation = phase.withLock { phase -> UnsafeContinuation<Void, any Error>? in
+            guard case .waiting(let continuation) = phase else { return nil }
+            phase = .done
+            return continuation
         }
-        let ending = phase.withLock { phase -> Ending? in
-            switch phase {
-            case .waiting(let continuation):
-                phase = .done
-                return .resume(continuation)
-            case .callback(let onEnd):
-                phase = .done
-                return .call(onEnd)
-            case .pending, .cancelled, .done:
-                return nil
-            }
-        }
-        switch ending {
-        case .resume(let continuation)?: continuation.resume()
-        case .call(let onEnd)?: onEnd(false)
-        case nil: return false
-        }
-        return true
-    }
-
-    /// Cancels a sleep made with ``init(onEnd:)`` that has not ended, calling its `onEnd(true)`; `false` if
-    /// it had ended (or is a task's sleep, which its task's cancellation ends).
-    func cancel() -> Bool {
-        let onEnd = phase.withLock { phase -> (@Sendable (Bool) -> Void)? in
-            guard case .callback(let onEnd) = phase else { return nil }
-            phase = .cancelled
-            return onEnd
-        }
-        onEnd?(true)
-        return onEnd != nil
+        continuation?.resume()
+        return continuation != nil
     }
 
     /// Suspends the current task until ``end()`` or cancellation. `register` is called once the
@@ -93,7 +68,7 @@ final class Sleeper: Sendable {
                 case .waiting(let continuation):
                     phase = .cancelled
                     return continuation
-                case .callback, .cancelled, .done:
+                case .cancelled, .done:
                     return nil
                 }
             }
@@ -115,7 +90,7 @@ struct TimerHeap {
         let sequence: UInt64
         /// How much later than `deadline` the sleep may end, so that one wake-up serves several sleeps.
         let slack: UInt64
-        let sleeper: Sleeper
+        let sleeper: any TimerTarget
 
         static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.deadline == rhs.deadline && lhs.sequence == rhs.sequence }
         static func < (lhs: Entry, rhs: Entry) -> Bool { (lhs.deadline, lhs.sequence) < (rhs.deadline, rhs.sequence) }
@@ -146,7 +121,7 @@ struct TimerHeap {
 
     /// Adds a sleep that may end up to `slack` after `deadline`; `true` when it is now the earliest.
     @discardableResult
-    mutating func insert(deadline: UInt64, slack: UInt64 = 0, sleeper: Sleeper) -> Bool {
+    mutating func insert(deadline: UInt64, slack: UInt64 = 0, sleeper: any TimerTarget) -> Bool {
         let earliest = heap.min.map { deadline < $0.deadline } ?? true
         sequence &+= 1
         heap.insert(Entry(deadline: deadline, sequence: sequence, slack: slack, sleeper: sleeper))
@@ -158,7 +133,7 @@ struct TimerHeap {
     static func slack(forSleepOf nanoseconds: UInt64) -> UInt64 { min(nanoseconds / 16, 1_000_000) }
 
     /// Moves every entry due at `now` (deadline <= now) to `due`, earliest first.
-    mutating func popDue(now: UInt64, into due: inout [Sleeper]) {
+    mutating func popDue(now: UInt64, into due: inout [any TimerTarget]) {
         while let first = heap.min, first.deadline <= now {
             due.append(heap.removeMin().sleeper)
         }

@@ -164,15 +164,15 @@ final class DedicatedThreadExecutor: TaskExecutor {
         }
     }
 
-    /// Ends `sleeper` (made with ``Sleeper/init(onEnd:)``) after `duration`, with the usual slack, on one of
-    /// these threads; whoever cancels it calls ``noteTimerCancelled()``.
-    func schedule(_ sleeper: Sleeper, after duration: Duration) {
+    /// Ends `target` after `duration`, with the usual slack, on one of these threads; whoever cancels it
+    /// calls ``noteTimerCancelled()``.
+    func schedule(_ target: any TimerTarget, after duration: Duration) {
         // Whoever schedules it goes on running (a worker's run, a submitter), so only a thread ending sleeps
         // is sure to look at the timers again before long.
         let context = Self.currentContext
         let ownThread = context?.executor === self
         insert(
-            sleeper, deadline: SleepWheel.uptimeDeadline(after: duration),
+            target, deadline: SleepWheel.uptimeDeadline(after: duration),
             slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)),
             seenInLoop: ownThread && context?.endingSleeps == true, fromOwnThread: ownThread)
     }
@@ -185,7 +185,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// Adds `sleeper` to the timers. `seenInLoop`: the calling thread is one of these and goes back to its
     /// loop at once, where it looks at the timers. `fromOwnThread`: the caller is one of these threads,
     /// running a job; it looks at the timers when the job returns or suspends.
-    private func insert(_ sleeper: Sleeper, deadline: UInt64, slack: UInt64, seenInLoop: Bool, fromOwnThread: Bool = false) {
+    private func insert(_ sleeper: any TimerTarget, deadline: UInt64, slack: UInt64, seenInLoop: Bool, fromOwnThread: Bool = false) {
         let wake = state.withLock { state -> Int? in
             state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
             guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
@@ -273,7 +273,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
         let context = ThreadContext(executor: self, index: index)
         pthread_setspecific(Self.contextKey, Unmanaged.passUnretained(context).toOpaque())
         defer { pthread_setspecific(Self.contextKey, nil) }
-        var due: [Sleeper] = []
+        var due: [any TimerTarget] = []
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
             var replacedKeeper: Int?

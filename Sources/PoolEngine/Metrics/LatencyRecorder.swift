@@ -11,7 +11,7 @@ final class LatencyRecorder: Sendable {
         shards = (0..<max(shardCount, 1)).map { _ in Shard() }
     }
 
-    func record(_ samples: [LatencySample], worker: WorkerID?) {
+    func record(_ samples: some Collection<LatencySample>, worker: WorkerID?) {
         guard !samples.isEmpty else { return }
         let shard = shards[(worker?.rawValue ?? 0) % shards.count]
         shard.histograms.withLock { histograms in

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Waits the pool owns (``Job/waiting(for:key:priority:timeout:start:then:)``): the owner's side.
 ///
 /// A parked worker handed such a job is not resumed. The wait goes into a timer on the pool's threads; when
@@ -21,8 +23,7 @@ extension WorkerPool {
             deadline: started + length, timeout: timeout)
         wait.start?()
         guard core.withLock({ $0.attach(ownedWait: owned, to: worker) }) else {
-            owned.cancel()
-            owned.arm()  // ends it at once, as cancelled
+            owned.cancel()  // ends it at once, as cancelled
             return
         }
         owned.arm()
@@ -35,7 +36,7 @@ extension WorkerPool {
             let sample = LatencySample(
                 wait.job, result: result, started: wait.started, ended: effects.now,
                 maxAttempts: configuration.retry.maxAttempts)
-            record([sample], worker: wait.worker)
+            record(CollectionOfOne(sample), worker: wait.worker)
         }
         core.withLock {
             $0.ownedWaitEnded(
@@ -46,13 +47,23 @@ extension WorkerPool {
     }
 }
 
-/// One job's wait, owned by the pool: a timer on the pool's threads, armed again while the pool's clock says
-/// the deadline is still ahead (a scenario's clock may slow down or pause), and ended exactly once: by the
-/// timer, or as cancelled (a shutdown's deadline, a crash).
-final class OwnedWait: Sendable {
-    private struct State: Sendable {
-        var timer: Sleeper?
-        var cancelRequested = false
+/// One job's wait, owned by the pool: its own entry in the pool's threads' timers, put back while the pool's
+/// clock says the deadline is still ahead (a scenario's clock may slow down or pause), and ended exactly once:
+/// by the timer, or as cancelled (a shutdown's deadline, a crash).
+///
+/// One object per wait and no lock: a small atomic phase orders the timer against a cancel.
+final class OwnedWait: TimerTarget {
+    /// Where the wait is; every change is a compare-and-exchange, so exactly one side ends it.
+    private enum Phase: UInt8 {
+        /// Made, not yet in the timers.
+        case made
+        /// In the timers (or about to be).
+        case armed
+        /// The timer is looking at the clock: it ends the wait, or puts it back.
+        case firing
+        /// A cancel came while firing: the timer ends it as cancelled rather than put it back.
+        case firingCancelled
+        case ended
     }
 
     let pool: WorkerPool
@@ -66,7 +77,7 @@ final class OwnedWait: Sendable {
     let deadline: PoolInstant
     /// Set when the timeout ends the wait (the attempt then fails as timed out).
     let timeout: Duration?
-    private let state = Locked(State())
+    private let phase = Atomic<UInt8>(Phase.made.rawValue)
 
     init(
         pool: WorkerPool, job: QueuedJob, wait: PooledWait, worker: WorkerID,
@@ -82,41 +93,61 @@ final class OwnedWait: Sendable {
         self.timeout = timeout
     }
 
-    /// Sets a timer for what is left of the wait (a cancelled wait ends at once instead). The timer always
-    /// fires on one of the pool's threads, never inline, so a run of zero-length waits cannot recurse.
+    private func exchange(_ expected: Phase, _ desired: Phase) -> Bool {
+        phase.compareExchange(expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    /// Puts the wait in the timers (unless a cancel already ended it). The timer always fires on one of the
+    /// pool's threads, never inline, so a run of zero-length waits cannot recurse.
     func arm() {
+        guard exchange(.made, .armed) else { return }
+        schedule()
+    }
+
+    private func schedule() {
         guard let threads = pool.ownedThreads else { return }
         let delay = pool.clock.wallDelay(until: deadline) ?? .zero
-        let timer = Sleeper { [self] cancelled in fired(cancelled: cancelled) }
-        let cancelled = state.withLock { state -> Bool in
-            if !state.cancelRequested { state.timer = timer }
-            return state.cancelRequested
-        }
-        guard !cancelled else {
-            end(cancelled: true)
-            return
-        }
-        threads.schedule(timer, after: max(delay, .zero))
+        threads.schedule(self, after: max(delay, .zero))
     }
 
-    /// Ends the wait now as cancelled (if it has not ended).
+    /// Ends the wait now as cancelled, if it has not ended.
     func cancel() {
-        let timer = state.withLock { state -> Sleeper? in
-            state.cancelRequested = true
-            return state.timer
+        while true {
+            switch Phase(rawValue: phase.load(ordering: .acquiring)) {
+            case .made?:
+                if exchange(.made, .ended) { return finish(cancelled: true) }
+            case .armed?:
+                guard exchange(.armed, .ended) else { continue }
+                pool.ownedThreads?.noteTimerCancelled()  // its entry stays until due or swept
+                return finish(cancelled: true)
+            case .firing?:
+                if exchange(.firing, .firingCancelled) { return }
+            case .firingCancelled?, .ended?, nil:
+                return
+            }
         }
-        if let timer, timer.cancel() { pool.ownedThreads?.noteTimerCancelled() }
     }
 
-    private func fired(cancelled: Bool) {
-        if !cancelled, let left = pool.clock.wallDelay(until: deadline), left > .zero {
-            arm()
-            return
+    var isCancelled: Bool { Phase(rawValue: phase.load(ordering: .relaxed)) == .ended }
+
+    /// The timer: ends the wait, or puts it back while the pool's clock says it is not due.
+    func end() -> Bool {
+        guard exchange(.armed, .firing) else { return false }  // cancelled
+        if let left = pool.clock.wallDelay(until: deadline), left > .zero {
+            if exchange(.firing, .armed) {
+                schedule()
+                return true
+            }
+            phase.store(Phase.ended.rawValue, ordering: .releasing)  // cancelled while firing
+            finish(cancelled: true)
+            return true
         }
-        end(cancelled: cancelled)
+        phase.store(Phase.ended.rawValue, ordering: .releasing)
+        finish(cancelled: false)
+        return true
     }
 
-    private func end(cancelled: Bool) {
+    private func finish(cancelled: Bool) {
         let result: AttemptResult
         if cancelled {
             result = .failure(error: String(describing: CancellationError()), timedOut: false)

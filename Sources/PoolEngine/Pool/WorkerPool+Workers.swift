@@ -121,7 +121,7 @@ extension WorkerPool {
     }
 
     /// Records measured attempts into the pool's histograms (and its metrics' timers when exported).
-    func record(_ samples: [LatencySample], worker: WorkerID) {
+    func record(_ samples: some Collection<LatencySample>, worker: WorkerID) {
         latencies.record(samples, worker: worker)
         if configuration.exportsLatencyTimers {
             for sample in samples {
