@@ -7,7 +7,7 @@ import Testing
 struct TimerHeapTests {
     private func sleeper(cancelled: Bool = false) -> Sleeper {
         let sleeper = Sleeper()
-        if cancelled { sleeper.phase.withLock { $0 = .cancelled } }
+        if cancelled { _ = sleeper.cancelBeforeWaiting() }
         return sleeper
     }
 
@@ -32,18 +32,22 @@ struct TimerHeapTests {
         #expect(heap.earliest == 50)
     }
 
-    @Test("the next look is the earliest deadline plus its slack; a sleep's slack is a sixteenth, at most 1 ms")
-    func slack() {
+    @Test("the next look is the first 1 ms tick at or after the earliest deadline, and ends every sleep due by then")
+    func ticks() {
         var heap = TimerHeap()
-        heap.insert(deadline: 1_000, slack: 300, sleeper: sleeper())
-        heap.insert(deadline: 1_200, slack: 0, sleeper: sleeper())
-        #expect(heap.wakeTime == 1_300)
+        #expect(heap.wakeTime == nil)
+        heap.insert(deadline: 5_000_100, sleeper: sleeper())
+        heap.insert(deadline: 5_900_000, sleeper: sleeper())
+        heap.insert(deadline: 6_000_001, sleeper: sleeper())
+        #expect(heap.wakeTime == 6_000_000)
         var due: [any TimerTarget] = []
-        heap.popDue(now: 1_300, into: &due)
-        #expect(due.count == 2, "one look ends both: neither early, the second 100 ns late")
-        #expect(TimerHeap.slack(forSleepOf: 16_000) == 1_000)
-        #expect(TimerHeap.slack(forSleepOf: 10_000_000_000) == 1_000_000)
-        heap.insert(deadline: .max - 1, slack: 1_000, sleeper: sleeper())
+        heap.popDue(now: 6_000_000, into: &due)
+        #expect(due.count == 2, "one look ends both sleeps due within the millisecond, neither early")
+        #expect(heap.wakeTime == 7_000_000, "the next tick after 6,000,001 ns")
+        heap.insert(deadline: 4_000_000, sleeper: sleeper())
+        #expect(heap.wakeTime == 4_000_000, "a deadline on a tick is its own tick")
+        heap.insert(deadline: .max - 1, sleeper: sleeper())
+        heap.popDue(now: 7_000_000, into: &due)
         #expect(heap.wakeTime == .max, "saturates")
     }
 

@@ -13,8 +13,8 @@ import Foundation
 /// default), a sleep waits in *that pool's* timers instead: the pool's idle threads wait for its earliest
 /// deadline and run the woken job themselves, so ending a sleep costs no hand-over between threads. Such a
 /// sleep ends when one of the pool's threads is free to notice it, which is also when the woken job could
-/// run at the earliest. It may also end up to 1 ms late (a short sleep's own slack is a sixteenth of it,
-/// but it may be ended with a longer one's), so that one wake-up ends several sleeps.
+/// run at the earliest. Sleeps end on the timers' 1 ms ticks (``TimerHeap/tick``), the resolution of tokio's
+/// timers and of Go's on Linux, so that one wake-up ends every sleep due within the same millisecond.
 ///
 /// Cancellation ends a sleep at once with `CancellationError`.
 public final class SleepWheel: Sendable {
@@ -105,7 +105,7 @@ public final class SleepWheel: Sendable {
             let now = DispatchTime.now().uptimeNanoseconds
             let next = state.withLock { state -> UInt64? in
                 state.timers.popDue(now: now, into: &due)
-                return state.timers.earliest
+                return state.timers.wakeTime
             }
             for sleeper in due where !sleeper.end() {
                 state.withLock { $0.timers.noteCancelledEntryLeft() }

@@ -1,4 +1,5 @@
 import HeapModule
+import Synchronization
 
 /// What waits in a ``TimerHeap``: a task's sleep (``Sleeper``), or a wait the pool owns (`OwnedWait`).
 protocol TimerTarget: AnyObject, Sendable {
@@ -10,69 +11,55 @@ protocol TimerTarget: AnyObject, Sendable {
 }
 
 /// One sleep's state, shared by the sleeping task, its cancellation handler and whichever thread ends it.
-final class Sleeper: TimerTarget {
-    enum Phase {
-        case pending
-        case waiting(UnsafeContinuation<Void, any Error>)
-        case cancelled
-        case done
+///
+/// `@unchecked Sendable`: the one mutable field, `continuation`, is written once by the sleeping task before
+/// the phase moves from pending to waiting (a releasing exchange), and read only by whoever then moves the
+/// phase from waiting to done or cancelled (an acquiring exchange, which exactly one side wins). The phase
+/// itself is an `Atomic`, which ThreadSanitizer sees.
+final class Sleeper: TimerTarget, @unchecked Sendable {
+    private enum Phase: UInt8 {
+        case pending, waiting, cancelled, done
     }
 
-    let phase: Locked<Phase>
+    private let phase = Atomic<UInt8>(Phase.pending.rawValue)
+    private var continuation: UnsafeContinuation<Void, any Error>?
 
     /// A sleep for a task to wait on (``wait(register:cancelled:)``).
-    init() { phase = Locked(.pending) }
+    init() {}
 
-    var isCancelled: Bool {
-        phase.withLock { phase in
-            if case .cancelled = phase { return true }
-            return false
-        }
+    private func exchange(_ expected: Phase, _ desired: Phase) -> Bool {
+        phase.compareExchange(expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing).exchanged
     }
+
+    var isCancelled: Bool { phase.load(ordering: .relaxed) == Phase.cancelled.rawValue }
+
+    /// Cancels a sleep that is not waiting yet (it will not wait); `false` if it already waits or ended.
+    func cancelBeforeWaiting() -> Bool { exchange(.pending, .cancelled) }
 
     /// Ends the sleep if it is still waiting; `false` when it was cancelled first (or never waited).
     func end() -> Bool {
-        let continuation = phase.withLock { phase -> UnsafeContinuation<Void, any Error>? in
-            guard case .waiting(let continuation) = phase else { return nil }
-            phase = .done
-            return continuation
-        }
-        continuation?.resume()
-        return continuation != nil
+        guard exchange(.waiting, .done), let continuation else { return false }
+        continuation.resume()
+        return true
     }
 
     /// Suspends the current task until ``end()`` or cancellation. `register` is called once the
     /// continuation is stored (never for a task cancelled before it could wait); `cancelled` is called
-    /// under no lock of the sleeper's when cancellation ends a registered sleep, before it is resumed.
+    /// when cancellation ends a registered sleep, before it is resumed.
     nonisolated(nonsending) static func wait(register: (Sleeper) -> Void, cancelled: @Sendable (Sleeper) -> Void) async throws {
         let sleeper = Sleeper()
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let registered = sleeper.phase.withLock { phase -> Bool in
-                    guard case .pending = phase else { return false }  // cancelled before it could wait
-                    phase = .waiting(continuation)
-                    return true
-                }
-                guard registered else {
-                    continuation.resume(throwing: CancellationError())
+                sleeper.continuation = continuation
+                guard sleeper.exchange(.pending, .waiting) else {
+                    continuation.resume(throwing: CancellationError())  // cancelled before it could wait
                     return
                 }
                 register(sleeper)
             }
         } onCancel: {
-            let continuation = sleeper.phase.withLock { phase -> UnsafeContinuation<Void, any Error>? in
-                switch phase {
-                case .pending:
-                    phase = .cancelled
-                    return nil
-                case .waiting(let continuation):
-                    phase = .cancelled
-                    return continuation
-                case .cancelled, .done:
-                    return nil
-                }
-            }
-            guard let continuation else { return }
+            if sleeper.cancelBeforeWaiting() { return }
+            guard sleeper.exchange(.waiting, .cancelled), let continuation = sleeper.continuation else { return }
             cancelled(sleeper)
             continuation.resume(throwing: CancellationError())
         }
@@ -88,8 +75,6 @@ struct TimerHeap {
     struct Entry: Comparable {
         let deadline: UInt64
         let sequence: UInt64
-        /// How much later than `deadline` the sleep may end, so that one wake-up serves several sleeps.
-        let slack: UInt64
         let sleeper: any TimerTarget
 
         static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.deadline == rhs.deadline && lhs.sequence == rhs.sequence }
@@ -110,27 +95,28 @@ struct TimerHeap {
     /// The earliest deadline, if any entry waits.
     var earliest: UInt64? { heap.min?.deadline }
 
-    /// When to look next: the earliest deadline plus its slack. Every sleep due then ends then, so no
-    /// sleep ends more than the largest slack late, and none early.
+    /// The timers' resolution: a sleep ends at the first tick of 1 ms (on the monotonic clock) at or after its
+    /// deadline, so one wake-up ends every sleep due within the same millisecond. Tokio's timer wheel has
+    /// the same resolution, and Go's timers on Linux wait in whole milliseconds.
+    static let tick: UInt64 = 1_000_000
+
+    /// When to look next: the first tick at or after the earliest deadline. Every sleep due then ends then,
+    /// so none ends early and none more than a tick late.
     var wakeTime: UInt64? {
         heap.min.map { entry in
-            let (time, overflow) = entry.deadline.addingReportingOverflow(entry.slack)
-            return overflow ? .max : time
+            let (time, overflow) = entry.deadline.addingReportingOverflow(Self.tick - 1)
+            return overflow ? .max : time / Self.tick * Self.tick
         }
     }
 
-    /// Adds a sleep that may end up to `slack` after `deadline`; `true` when it is now the earliest.
+    /// Adds a sleep that ends at the first tick at or after `deadline`; `true` when it is now the earliest.
     @discardableResult
-    mutating func insert(deadline: UInt64, slack: UInt64 = 0, sleeper: any TimerTarget) -> Bool {
+    mutating func insert(deadline: UInt64, sleeper: any TimerTarget) -> Bool {
         let earliest = heap.min.map { deadline < $0.deadline } ?? true
         sequence &+= 1
-        heap.insert(Entry(deadline: deadline, sequence: sequence, slack: slack, sleeper: sleeper))
+        heap.insert(Entry(deadline: deadline, sequence: sequence, sleeper: sleeper))
         return earliest
     }
-
-    /// The slack the pool's threads give a sleep of `nanoseconds`: a sixteenth of it, at most 1 ms, as
-    /// timer slack in the kernel and leeway in Dispatch let nearby wake-ups merge.
-    static func slack(forSleepOf nanoseconds: UInt64) -> UInt64 { min(nanoseconds / 16, 1_000_000) }
 
     /// Moves every entry due at `now` (deadline <= now) to `due`, earliest first.
     mutating func popDue(now: UInt64, into due: inout [any TimerTarget]) {

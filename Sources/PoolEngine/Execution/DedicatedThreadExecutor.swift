@@ -145,26 +145,24 @@ final class DedicatedThreadExecutor: TaskExecutor {
         return nil
     }
 
-    /// Sleeps in this executor's timers for `duration`, with the slack ``TimerHeap/slack(forSleepOf:)`` gives it.
+    /// Sleeps in this executor's timers for `duration` (ending on the timers' next tick, ``TimerHeap/tick``).
     nonisolated(nonsending) func sleep(for duration: Duration) async throws {
-        try await sleep(
-            untilUptime: SleepWheel.uptimeDeadline(after: duration),
-            slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)))
+        try await sleep(untilUptime: SleepWheel.uptimeDeadline(after: duration))
     }
 
-    /// Sleeps in this executor's timers until the monotonic clock reads `deadline` nanoseconds (or up to
-    /// `slack` later, when that lets one wake-up serve more sleeps).
-    nonisolated(nonsending) func sleep(untilUptime deadline: UInt64, slack: UInt64 = 0) async throws {
+    /// Sleeps in this executor's timers until the monotonic clock reads `deadline` nanoseconds (ending on the
+    /// timers' next tick).
+    nonisolated(nonsending) func sleep(untilUptime deadline: UInt64) async throws {
         try await Sleeper.wait { [self] sleeper in
             // On its own thread the sleeping task suspends now, and the thread goes back to its loop.
             let ownThread = Self.currentContext?.executor === self
-            insert(sleeper, deadline: deadline, slack: slack, seenInLoop: ownThread, fromOwnThread: ownThread)
+            insert(sleeper, deadline: deadline, seenInLoop: ownThread, fromOwnThread: ownThread)
         } cancelled: { [self] _ in
             noteTimerCancelled()
         }
     }
 
-    /// Ends `target` after `duration`, with the usual slack, on one of these threads; whoever cancels it
+    /// Ends `target` after `duration` (on the timers' next tick) on one of these threads; whoever cancels it
     /// calls ``noteTimerCancelled()``.
     func schedule(_ target: any TimerTarget, after duration: Duration) {
         // Whoever schedules it goes on running (a worker's run, a submitter), so only a thread ending sleeps
@@ -173,7 +171,6 @@ final class DedicatedThreadExecutor: TaskExecutor {
         let ownThread = context?.executor === self
         insert(
             target, deadline: SleepWheel.uptimeDeadline(after: duration),
-            slack: TimerHeap.slack(forSleepOf: SleepWheel.nanoseconds(duration)),
             seenInLoop: ownThread && context?.endingSleeps == true, fromOwnThread: ownThread)
     }
 
@@ -185,9 +182,9 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// Adds `sleeper` to the timers. `seenInLoop`: the calling thread is one of these and goes back to its
     /// loop at once, where it looks at the timers. `fromOwnThread`: the caller is one of these threads,
     /// running a job; it looks at the timers when the job returns or suspends.
-    private func insert(_ sleeper: any TimerTarget, deadline: UInt64, slack: UInt64, seenInLoop: Bool, fromOwnThread: Bool = false) {
+    private func insert(_ sleeper: any TimerTarget, deadline: UInt64, seenInLoop: Bool, fromOwnThread: Bool = false) {
         let wake = state.withLock { state -> Int? in
-            state.timers.insert(deadline: deadline, slack: slack, sleeper: sleeper)
+            state.timers.insert(deadline: deadline, sleeper: sleeper)
             guard let wakeTime = state.timers.wakeTime, wakeTime < state.keeperDeadline else { return nil }
             // Seen as the thread goes back to its loop, with nothing else queued before it; otherwise the
             // keeper (or an idle thread, to become one) must look again.
