@@ -305,9 +305,10 @@ final class DedicatedThreadExecutor: TaskExecutor {
                     state.keeperDeadline = next
                     return .park(until: next)
                 }
-                // Someone keeps them: watch, in case the keeper wakes to a long job.
+                // Someone keeps them: watch, in case the keeper wakes to a long job. Half a tick off the
+                // timers' ticks, so as not to wake with the keeper (both would, and trade places).
                 if let next, state.watcher == nil, !state.stopping {
-                    let (deadline, overflow) = next.addingReportingOverflow(watchInterval)
+                    let (deadline, overflow) = next.addingReportingOverflow(watchInterval + TimerHeap.tick / 2)
                     state.watcher = index
                     state.watcherDeadline = overflow ? .max : deadline
                     return .park(until: state.watcherDeadline)
