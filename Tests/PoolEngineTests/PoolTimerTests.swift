@@ -80,6 +80,21 @@ struct PoolThreadTimerTests {
         }.value
     }
 
+    /// Runs `body` while a 600 s sleep waits in `executor`'s timers (they are never empty meanwhile), then
+    /// cancels that sleep.
+    private func withFarTimer(on executor: DedicatedThreadExecutor, _ body: () async throws -> Void) async throws {
+        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
+        #expect(await eventually { executor.sleeping == 1 })
+        do {
+            try await body()
+        } catch {
+            far.cancel()
+            throw error
+        }
+        far.cancel()
+        _ = try? await far.value
+    }
+
     @Test("sleeps taken on the pool's threads wait in its timers and end no earlier than asked")
     func neverEarly() async throws {
         let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
@@ -155,39 +170,35 @@ struct PoolThreadTimerTests {
     func watcherSparesWakeUps() async throws {
         let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test", watchInterval: .milliseconds(5))
         defer { executor.stop() }
-        // A far timer keeps the heap from emptying, so every job below starts while timers wait.
-        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
-        #expect(await eventually { executor.sleeping == 1 })
-        try await Task(executorPreference: executor) {
-            for _ in 0..<200 { try await SleepWheel.shared.sleep(for: .microseconds(500)) }
-        }.value
+        // The far timer keeps the heap from emptying, so every job below starts while timers wait.
+        try await withFarTimer(on: executor) {
+            try await Task(executorPreference: executor) {
+                for _ in 0..<200 { try await SleepWheel.shared.sleep(for: .microseconds(500)) }
+            }.value
+        }
         // Each of the 200 sleeps ends in a job started with timers waiting and no keeper: a helper woken per
         // job would be about 200 wake-ups.
         #expect(executor.wakeUps < 40, "wake-ups: \(executor.wakeUps)")
-        far.cancel()
-        _ = try? await far.value
     }
 
     @Test("a timer set by a job that then spins ends within the watch interval, kept by the watching thread")
     func watcherEndsTimersOfASpinningThread() async throws {
         let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test", watchInterval: .milliseconds(5))
         defer { executor.stop() }
-        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
-        #expect(await eventually { executor.sleeping == 1 })
-        // Short sleeps first, so that one thread keeps the timers and the other watches.
-        try await Task(executorPreference: executor) {
-            for _ in 0..<5 { try await SleepWheel.shared.sleep(for: .milliseconds(1)) }
-        }.value
-        let ended = Flag()
-        // The job sets a 10 ms timer from its own thread (no wake-up) and spins until the timer has ended.
-        let spinner = Task(executorPreference: executor) { () -> Bool in
-            executor.schedule(FlagTimer(flag: ended), after: .milliseconds(10))
-            spin(until: ended)
-            return ended.isSet
+        try await withFarTimer(on: executor) {
+            // Short sleeps first, so that one thread keeps the timers and the other watches.
+            try await Task(executorPreference: executor) {
+                for _ in 0..<5 { try await SleepWheel.shared.sleep(for: .milliseconds(1)) }
+            }.value
+            let ended = Flag()
+            // The job sets a 10 ms timer from its own thread (no wake-up) and spins until the timer has ended.
+            let spinner = Task(executorPreference: executor) { () -> Bool in
+                executor.schedule(FlagTimer(flag: ended), after: .milliseconds(10))
+                spin(until: ended)
+                return ended.isSet
+            }
+            #expect(await spinner.value, "the timer never ended while its thread spun")
         }
-        #expect(await spinner.value, "the timer never ended while its thread spun")
-        far.cancel()
-        _ = try? await far.value
     }
 
     @Test("a job that arrives after every thread has ended still runs")
@@ -206,25 +217,23 @@ struct PoolThreadTimerTests {
     func replacedKeeperComesBack() async throws {
         let executor = DedicatedThreadExecutor(threadCount: 2, name: "timer-test")
         defer { executor.stop() }
-        let far = Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .seconds(600)) }
-        #expect(await eventually { executor.sleeping == 1 })
-        try await Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .milliseconds(5)) }.value
-        // Two jobs that each block their thread until both run: they need both threads at once.
-        let arrived = Counter()
-        let bothRan = Locked(0)
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<2 {
-                group.addTask(executorPreference: executor) {
-                    arrived.add()
-                    let end = ContinuousClock.now + .seconds(30)
-                    while arrived.value < 2 && ContinuousClock.now < end {}
-                    if arrived.value == 2 { bothRan.withLock { $0 += 1 } }
+        try await withFarTimer(on: executor) {
+            try await Task(executorPreference: executor) { try await SleepWheel.shared.sleep(for: .milliseconds(5)) }.value
+            // Two jobs that each block their thread until both run: they need both threads at once.
+            let arrived = Counter()
+            let bothRan = Locked(0)
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask(executorPreference: executor) {
+                        arrived.add()
+                        let end = ContinuousClock.now + .seconds(30)
+                        while arrived.value < 2 && ContinuousClock.now < end {}
+                        if arrived.value == 2 { bothRan.withLock { $0 += 1 } }
+                    }
                 }
             }
+            #expect(bothRan.withLock { $0 } == 2, "the two threads did not run at once")
         }
-        #expect(bothRan.withLock { $0 } == 2, "the two threads did not run at once")
-        far.cancel()
-        _ = try? await far.value
     }
 
     @Test("stopping lets a sleep taken on the threads end before they go")
