@@ -3,8 +3,8 @@ import Synchronization
 
 /// What waits in a ``TimerHeap``: a task's sleep (``Sleeper``), or a wait the pool owns (`OwnedWait`).
 protocol TimerTarget: AnyObject, Sendable {
-    /// Ends the wait, called once its deadline has passed; `false` when it had been cancelled (its entry
-    /// was counted by ``TimerHeap/noteCancelled()``).
+    /// Called once its deadline has passed: ends the wait, or puts it back in the timers. `false` exactly
+    /// when its entry was counted as cancelled (``TimerHeap/noteCancelled()``).
     func end() -> Bool
     /// Whether it was cancelled (a sweep drops it).
     var isCancelled: Bool { get }

@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// Timers: a thread with nothing to run waits until the earliest deadline (the *keeper*), ends every sleep
 /// then due, and runs the jobs those sleeps resume itself. One other thread, the *watcher*, waits until
-/// ``watchInterval`` past the earliest deadline (the rest wait without one): a keeper that wakes to a job
+/// ``watchInterval`` (and half a tick) past the earliest timer's tick (the rest wait without one): a keeper that wakes to a job
 /// may be held up by it, as nothing interrupts a job, and the watcher then ends the sleeps at most that much
 /// late. So a thread that starts a job, or sets a timer from one, wakes no one for the timers while a
 /// watcher covers them (as Go's `sysmon` covers a busy thread's timers); it wakes a thread when more jobs
@@ -32,7 +32,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
         var keeper: Int?
         var keeperDeadline = UInt64.max
         /// A thread that waits until ``watcherDeadline`` in case whoever keeps the timers is held up by a
-        /// long job: the earliest timer when it began to wait, plus ``watchInterval``.
+        /// long job: the earliest timer's tick when it began to wait, plus ``watchSpan``.
         var watcher: Int?
         var watcherDeadline = UInt64.max
         var stopping = false
@@ -63,11 +63,16 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// How late a timer may end when the thread that would keep the timers runs a long job instead and
     /// another thread watches (see ``State/watcher``).
     let watchInterval: UInt64
+    /// How far past the earliest tick the watcher waits: ``watchInterval`` and half a tick, so that it
+    /// does not wake on the keeper's tick (both would, and trade places).
+    private let watchSpan: UInt64
 
     @usableFromInline
     init(threadCount: Int, name: String, watchInterval: Duration = .milliseconds(5)) {
         self.threadCount = threadCount
         self.watchInterval = SleepWheel.nanoseconds(watchInterval)
+        let (span, overflow) = self.watchInterval.addingReportingOverflow(TimerHeap.tick / 2)
+        watchSpan = overflow ? .max : span
         state = Locked(State(isIdle: Array(repeating: false, count: threadCount), live: threadCount))
         parkers = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
         for index in 0..<threadCount {
@@ -125,11 +130,18 @@ final class DedicatedThreadExecutor: TaskExecutor {
         return watcher
     }
 
-    /// Whether a watching thread will look at the timers no later than ``watchInterval`` after they wake
+    /// Whether timers fall due before the keeper's tick (any tick, when no thread keeps them) and no watcher
+    /// covers them.
+    private func areTimersUncovered(_ state: borrowing State) -> Bool {
+        guard let wakeTime = state.timers.wakeTime else { return false }
+        return wakeTime < state.keeperDeadline && !isWatched(state, wakeTime: wakeTime)
+    }
+
+    /// Whether a watching thread will look at the timers no later than ``watchSpan`` after they wake
     /// at `wakeTime`: then a thread that runs a job meanwhile need not wake anyone to keep them.
     private func isWatched(_ state: borrowing State, wakeTime: UInt64) -> Bool {
         guard state.watcher != nil else { return false }
-        let (bound, overflow) = wakeTime.addingReportingOverflow(watchInterval)
+        let (bound, overflow) = wakeTime.addingReportingOverflow(watchSpan)
         return overflow || state.watcherDeadline <= bound
     }
 
@@ -284,14 +296,12 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 state.timers.popDue(now: now, into: &due)
                 if !due.isEmpty { return .endSleeps }
                 if let job = state.jobs.popFirst() {
-                    // While this thread runs it, another helps with what else is queued, and keeps the
-                    // timers if no one does and no one watches them: a job may run long, and nothing
-                    // interrupts it.
-                    if !state.jobs.isEmpty {
-                        helper = Self.takeHelper(&state)
-                    } else if state.keeper == nil, let wakeTime = state.timers.wakeTime, !isWatched(state, wakeTime: wakeTime) {
-                        helper = Self.takeHelper(&state)
-                    }
+                    // While this thread runs it (a job may run long, and nothing interrupts it), another
+                    // helps with what else is queued; and if timers fall due before the keeper's tick with
+                    // no watcher to cover them (set from a job, or the watcher taken for work), a parked
+                    // thread looks at them: the keeper, if no other, to wait for the earlier tick.
+                    if !state.jobs.isEmpty { helper = Self.takeHelper(&state) }
+                    if helper == nil && areTimersUncovered(state) { helper = Self.takeParkedThread(&state) }
                     return .run(job)
                 }
                 // Stopping, cancelled sleeps do not hold a thread back (swept only when some were cancelled
@@ -308,7 +318,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 // Someone keeps them: watch, in case the keeper wakes to a long job. Half a tick off the
                 // timers' ticks, so as not to wake with the keeper (both would, and trade places).
                 if let next, state.watcher == nil, !state.stopping {
-                    let (deadline, overflow) = next.addingReportingOverflow(watchInterval + TimerHeap.tick / 2)
+                    let (deadline, overflow) = next.addingReportingOverflow(watchSpan)
                     state.watcher = index
                     state.watcherDeadline = overflow ? .max : deadline
                     return .park(until: state.watcherDeadline)

@@ -53,7 +53,8 @@ extension WorkerPool {
 ///
 /// One object per wait and no lock: a small atomic phase orders the timer against a cancel.
 final class OwnedWait: TimerTarget {
-    /// Where the wait is; every change is a compare-and-exchange, so exactly one side ends it.
+    /// Where the wait is. Every change out of made or armed is a compare-and-exchange, so exactly one side
+    /// ends it; only the timer leaves firing (and firingCancelled), so it may simply store.
     private enum Phase: UInt8 {
         /// Made, not yet in the timers.
         case made
