@@ -10,6 +10,14 @@ protocol TimerTarget: AnyObject, Sendable {
     var isCancelled: Bool { get }
 }
 
+extension Atomic where Value == UInt8 {
+    /// Moves a phase kept as its raw value from `expected` to `desired`, acquiring and releasing; `false` if
+    /// it was elsewhere. The timers' waits (``Sleeper``, `OwnedWait`) order their ends with it.
+    func exchange<Phase: RawRepresentable<UInt8>>(_ expected: Phase, _ desired: Phase) -> Bool {
+        compareExchange(expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing).exchanged
+    }
+}
+
 /// One sleep's state, shared by the sleeping task, its cancellation handler and whichever thread ends it.
 ///
 /// `@unchecked Sendable`: the one mutable field, `continuation`, is written once by the sleeping task before
@@ -27,9 +35,7 @@ final class Sleeper: TimerTarget, @unchecked Sendable {
     /// A sleep for a task to wait on (``wait(register:cancelled:)``).
     init() {}
 
-    private func exchange(_ expected: Phase, _ desired: Phase) -> Bool {
-        phase.compareExchange(expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing).exchanged
-    }
+    private func exchange(_ expected: Phase, _ desired: Phase) -> Bool { phase.exchange(expected, desired) }
 
     var isCancelled: Bool { phase.load(ordering: .relaxed) == Phase.cancelled.rawValue }
 

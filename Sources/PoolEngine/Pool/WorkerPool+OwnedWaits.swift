@@ -94,9 +94,7 @@ final class OwnedWait: TimerTarget {
         self.timeout = timeout
     }
 
-    private func exchange(_ expected: Phase, _ desired: Phase) -> Bool {
-        phase.compareExchange(expected: expected.rawValue, desired: desired.rawValue, ordering: .acquiringAndReleasing).exchanged
-    }
+    private func exchange(_ expected: Phase, _ desired: Phase) -> Bool { phase.exchange(expected, desired) }
 
     /// Puts the wait in the timers (unless a cancel already ended it). The timer always fires on one of the
     /// pool's threads, never inline, so a run of zero-length waits cannot recurse.
