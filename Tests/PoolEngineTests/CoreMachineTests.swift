@@ -100,7 +100,7 @@ struct AdmissionRuleTests {
 struct WorkerRegistryTests {
     @Test("workers are numbered once; the last parked is woken first; unparking takes one out of the order")
     func parking() {
-        var registry = WorkerRegistry<String, Int>()
+        var registry = WorkerRegistry<String, Int, Int>()
         let (a, b, c) = (registry.add(now: at(0)), registry.add(now: at(0)), registry.add(now: at(0)))
         #expect([a, b, c].map(\.rawValue) == [1, 2, 3] && registry.active == 3)
         registry.park(a, "a")
@@ -113,7 +113,7 @@ struct WorkerRegistryTests {
 
     @Test("retiring: a parked worker is woken to exit, a busy one drains, a leaving one is left alone; active counts those staying")
     func retiring() {
-        var registry = WorkerRegistry<String, Int>()
+        var registry = WorkerRegistry<String, Int, Int>()
         let idle = registry.add(now: at(0))
         let busy = registry.add(now: at(0))
         registry.park(idle, "idle")
@@ -123,7 +123,7 @@ struct WorkerRegistryTests {
             Issue.record("the parked worker is woken")
             return
         }
-        guard case .running(JobID(7), 99?) = registry.retire(busy) else {
+        guard case .running(JobID(7), 99?, nil) = registry.retire(busy) else {
             Issue.record("the busy one drains")
             return
         }
@@ -140,7 +140,7 @@ struct WorkerRegistryTests {
 
     @Test("busy time adds up run by run, and a snapshot includes the job running now; a crash marks the worker")
     func busyTime() {
-        var registry = WorkerRegistry<String, Int>()
+        var registry = WorkerRegistry<String, Int, Int>()
         let id = registry.add(now: at(0))
         registry.markBusy(id, with: JobID(1), now: at(10))
         #expect(registry.endRun(of: id, completed: 1, failed: 0, now: at(30)) == .milliseconds(20))
@@ -160,9 +160,28 @@ struct WorkerRegistryTests {
         #expect(registry.active == 0, "an active worker that exits leaves the count")
     }
 
+    @Test("an owned wait is kept on its worker until the run ends, handed over by a crash, and refused once crashed")
+    func ownedWaits() {
+        var registry = WorkerRegistry<String, Int, Int>()
+        let (a, b) = (registry.add(now: at(0)), registry.add(now: at(0)))
+        registry.markBusy(a, with: JobID(1), now: at(1))
+        registry.markBusy(b, with: JobID(2), now: at(1))
+        let attached = (registry.attach(wait: 10, to: a), registry.attach(wait: 20, to: b))
+        #expect(attached == (true, true))
+        #expect(registry.waits.sorted() == [10, 20])
+        _ = registry.endRun(of: a, completed: 1, failed: 0, now: at(2))
+        #expect(registry[a]?.wait == nil && registry.waits == [20], "the run's end lets go of the wait")
+        guard case .running(JobID(2), nil, 20?) = registry.crash(b) else {
+            Issue.record("a crash hands over the wait to end")
+            return
+        }
+        let refused = (registry.attach(wait: 30, to: b), registry.attach(wait: 40, to: WorkerID(42)))
+        #expect(refused == (false, false), "a crashed worker takes no new wait, nor one that is not there")
+    }
+
     @Test("a worker that is not there: every change is a no-op, and it is neither active, crashed nor parked")
     func unknownWorker() {
-        var registry = WorkerRegistry<String, Int>()
+        var registry = WorkerRegistry<String, Int, Int>()
         let known = registry.add(now: at(0))
         let unknown = WorkerID(42)
         registry.park(unknown, "ghost")
@@ -176,7 +195,7 @@ struct WorkerRegistryTests {
 
     @Test("the last 32 stopped workers are kept, newest last")
     func stoppedKept() {
-        var registry = WorkerRegistry<String, Int>()
+        var registry = WorkerRegistry<String, Int, Int>()
         for index in 0..<40 { _ = registry.exited(registry.add(now: at(0)), now: at(Int64(index))) }
         #expect(registry.stopped.count == 32 && registry.stopped.last?.id == WorkerID(40))
     }

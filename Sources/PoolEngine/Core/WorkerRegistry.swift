@@ -1,8 +1,9 @@
 import DequeModule
 
 /// The pool's bookkeeping for one worker. `Parked` is what resumes it while it waits for work, `Handle`
-/// what cancels its task (a continuation and a task in the pool; plain values in tests).
-struct WorkerRecord<Parked, Handle> {
+/// what cancels its task, `Wait` what cancels a wait the pool owns for it (a continuation, a task and an
+/// ``OwnedWait`` in the pool; plain values in tests).
+struct WorkerRecord<Parked, Handle, Wait> {
     let id: WorkerID
     let startedAt: PoolInstant
     var state: WorkerState = .starting
@@ -16,6 +17,8 @@ struct WorkerRecord<Parked, Handle> {
     var failed = 0
     var busyNanoseconds: Int64 = 0
     var task: Handle?
+    /// Set while its job is a wait the pool owns, so a crash or a shutdown's deadline can end it.
+    var wait: Wait?
 
     /// What a snapshot shows of it at `now` (busy time includes the job running now).
     func snapshot(now: PoolInstant) -> WorkerSnapshot {
@@ -32,8 +35,8 @@ struct WorkerRecord<Parked, Handle> {
 /// Who the workers are, which of them wait for work (the most recently parked is woken first, so the
 /// others can idle out), which are leaving, and the last ones gone. Counts "active" workers: those not
 /// told to leave, which is what scaling and the limits count.
-struct WorkerRegistry<Parked, Handle> {
-    private(set) var records: [WorkerID: WorkerRecord<Parked, Handle>] = [:]
+struct WorkerRegistry<Parked, Handle, Wait> {
+    private(set) var records: [WorkerID: WorkerRecord<Parked, Handle, Wait>] = [:]
     /// Parked workers, most recently parked last.
     private(set) var parkedOrder: [WorkerID] = []
     /// Workers not told to leave.
@@ -43,7 +46,7 @@ struct WorkerRegistry<Parked, Handle> {
     private(set) var stopped = Deque<WorkerSnapshot>()
     static var stoppedKept: Int { 32 }
 
-    subscript(id: WorkerID) -> WorkerRecord<Parked, Handle>? { records[id] }
+    subscript(id: WorkerID) -> WorkerRecord<Parked, Handle, Wait>? { records[id] }
     var isEmpty: Bool { records.isEmpty }
 
     /// Whether `id` is a worker that was not told to leave. Asked per job, so it reads the field in place
@@ -57,7 +60,7 @@ struct WorkerRegistry<Parked, Handle> {
     /// through here: a record copied out and written back per field would hash the id and copy its
     /// handles each time.
     private mutating func update<Result>(
-        _ id: WorkerID, _ change: (inout WorkerRecord<Parked, Handle>) -> Result
+        _ id: WorkerID, _ change: (inout WorkerRecord<Parked, Handle, Wait>) -> Result
     ) -> Result? {
         guard let index = records.index(forKey: id) else { return nil }
         return change(&records.values[index])
@@ -145,9 +148,21 @@ struct WorkerRegistry<Parked, Handle> {
         }
     }
 
-    /// A run of jobs ended: adds its time to the worker's busy time and returns it (nil if it was not busy).
+    /// Notes the wait the pool owns for `id`'s job; `false` for a worker that crashed or is gone (nothing
+    /// could cancel the wait then).
+    mutating func attach(wait: Wait, to id: WorkerID) -> Bool {
+        update(id) { record in
+            guard !record.crashed else { return false }
+            record.wait = wait
+            return true
+        } ?? false
+    }
+
+    /// A run of jobs ended (an owned wait's, too): adds its time to the worker's busy time and returns it
+    /// (nil if it was not busy).
     mutating func endRun(of id: WorkerID, completed: Int, failed: Int, now: PoolInstant) -> Duration? {
         update(id) { record -> Duration? in
+            record.wait = nil
             record.completed += completed
             record.failed += failed
             switch record.state {
@@ -166,6 +181,8 @@ struct WorkerRegistry<Parked, Handle> {
 
     /// Every worker's task.
     var tasks: [Handle] { records.values.compactMap(\.task) }
+    /// Every wait the pool owns for a worker now.
+    var waits: [Wait] { records.values.compactMap(\.wait) }
 
     // MARK: Leaving
 
@@ -173,8 +190,8 @@ struct WorkerRegistry<Parked, Handle> {
     enum Leaving {
         /// It was waiting for work: resume it with the order to stop.
         case wake(Parked)
-        /// It is running `job` (and stops after it; a crash also cancels its task).
-        case running(job: JobID, task: Handle?)
+        /// It is running `job` (and stops after it; a crash also cancels its task, or ends its wait).
+        case running(job: JobID, task: Handle?, wait: Wait?)
         case nothing
     }
 
@@ -186,7 +203,7 @@ struct WorkerRegistry<Parked, Handle> {
         if record.parked != nil, let parked = unpark(id) { return .wake(parked) }
         if case .busy(let job, let since) = record.state {
             records[id]?.state = .draining(job: job, since: since)
-            return .running(job: job, task: record.task)
+            return .running(job: job, task: record.task, wait: record.wait)
         }
         return .nothing
     }
@@ -215,5 +232,5 @@ struct WorkerRegistry<Parked, Handle> {
     }
 }
 
-extension WorkerRecord: Sendable where Parked: Sendable, Handle: Sendable {}
-extension WorkerRegistry: Sendable where Parked: Sendable, Handle: Sendable {}
+extension WorkerRecord: Sendable where Parked: Sendable, Handle: Sendable, Wait: Sendable {}
+extension WorkerRegistry: Sendable where Parked: Sendable, Handle: Sendable, Wait: Sendable {}

@@ -28,13 +28,17 @@ public struct Job: Sendable {
     /// The work itself. Setting it on a job made by ``waiting(for:key:priority:timeout:start:then:)`` makes it a
     /// job like any other, which runs this.
     public var work: Work {
-        get { body }
+        get { body ?? pooledWait?.work(on: nil) ?? Self.doNothing }
         set {
             body = newValue
             if pooledWait != nil { extras = Extras.make(priority: priority, timeout: timeout, wait: nil) }
         }
     }
-    private var body: Work
+    /// `nil` for a job made by ``waiting(for:key:priority:timeout:start:then:)``: its work is made from its
+    /// wait only when something asks for it, so a wait the pool owns allocates no closure.
+    private var body: Work?
+    /// Never a job's work: a job has a body or a wait.
+    private static let doNothing: Work = {}
     /// Priority and timeout, kept out of line and absent when both are defaults: a plain job is then five
     /// words, which is what a queue of a million of them costs per job.
     private var extras: Extras?
@@ -65,14 +69,13 @@ public struct Job: Sendable {
         for duration: Duration, key: String? = nil, priority: Int = 0, timeout: Duration? = nil,
         start: (@Sendable () -> Void)? = nil, then finish: @escaping @Sendable () throws -> Void
     ) -> Job {
-        let wait = PooledWait(duration: duration, start: start, finish: finish)
-        var job = Job(key: key, priority: priority, timeout: timeout) {
-            start?()
-            try await SleepWheel.sleepOnCurrentPool(for: duration)
-            try finish()
-        }
-        job.extras = Extras.make(priority: priority, timeout: timeout, wait: wait)
-        return job
+        Job(key: key, wait: PooledWait(duration: duration, start: start, finish: finish), priority: priority, timeout: timeout)
+    }
+
+    private init(key: String?, wait: PooledWait, priority: Int, timeout: Duration?) {
+        self.body = nil
+        self.key = key
+        self.extras = Extras.make(priority: priority, timeout: timeout, wait: wait)
     }
 
     private final class Extras: Sendable {
@@ -98,11 +101,16 @@ struct PooledWait: Sendable {
     let start: (@Sendable () -> Void)?
     let finish: @Sendable () throws -> Void
 
-    /// The same job as a closure that sleeps on `clock`: how a worker runs it in its task.
-    func work(on clock: any PoolClock) -> Job.Work {
+    /// The same job as a closure that sleeps on `clock` (how a worker runs it in its task), or with no clock
+    /// in the current pool's timers (``SleepWheel/sleepOnCurrentPool(for:)``, real time; ``Job/work``).
+    func work(on clock: (any PoolClock)?) -> Job.Work {
         { [self] in
             start?()
-            try await clock.sleep(for: duration)
+            if let clock {
+                try await clock.sleep(for: duration)
+            } else {
+                try await SleepWheel.sleepOnCurrentPool(for: duration)
+            }
             try finish()
         }
     }

@@ -139,10 +139,10 @@ extension PoolCore {
         var runningJob: JobID?
         switch workers.crash(victim) {
         case .wake(let continuation): effects.resumeWorkers.append((victim, continuation, .exit))
-        case .running(let job, let task):
+        case .running(let job, let task, let wait):
             runningJob = job
             task.map { effects.cancelTasks.append($0) }
-            ownedWaits[victim].map { effects.cancelWaits.append($0) }
+            wait.map { effects.cancelWaits.append($0) }
         case .nothing: break
         }
         let replacement = addWorker(now: now)
@@ -207,7 +207,7 @@ extension PoolCore {
         ledger.cancelledBeforeStarting(cancelled.count)
         for job in cancelled { job.outcome.map { effects.outcomes.append(($0, .cancelled)) } }
         effects.cancelTasks.append(contentsOf: workers.tasks)
-        effects.cancelWaits.append(contentsOf: ownedWaits.values)
+        effects.cancelWaits.append(contentsOf: workers.waits)
         effects.cancelTasks.append(contentsOf: callerTasks.values)
         callerTasks.removeAll()
         if let drainWaiter { effects.signals.append(drainWaiter) }

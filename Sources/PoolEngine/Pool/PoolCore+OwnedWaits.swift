@@ -6,8 +6,7 @@ extension PoolCore {
     /// it was handed the job (neither could cancel a wait not yet noted), and the owner then ends the wait as
     /// cancelled at once.
     mutating func attach(ownedWait wait: OwnedWait, to worker: WorkerID) -> Bool {
-        guard !lifecycle.isCancelling, !workers.hasCrashed(worker) else { return false }
-        ownedWaits[worker] = wait
+        guard !lifecycle.isCancelling, workers.attach(wait: wait, to: worker) else { return false }
         ownedWaitsTotal += 1
         return true
     }
@@ -19,8 +18,7 @@ extension PoolCore {
         _ job: QueuedJob, result: AttemptResult, on worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>,
         now: PoolInstant, effects: inout Effects
     ) {
-        ownedWaits[worker] = nil
-        var run = ownedWaitRun
+        var run = ownedWaitRun  // the worker's record lets go of the wait as the run ends
         ownedWaitRun = ([], [])
         run.jobs.append(job)
         run.results.append(result)

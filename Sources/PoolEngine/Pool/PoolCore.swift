@@ -12,7 +12,7 @@ import Synchronization
 /// and randomness come in (the event's instants, the seeds); the one exception is the workers' run
 /// buffers, objects the owner's workers pop from under their own lock (pool lock first, then buffer).
 struct PoolCore: Sendable {
-    typealias Workers = WorkerRegistry<UnsafeContinuation<WorkerStep, Never>, Task<Void, Never>>
+    typealias Workers = WorkerRegistry<UnsafeContinuation<WorkerStep, Never>, Task<Void, Never>, OwnedWait>
 
     let configuration: PoolConfiguration
     let startedAt: PoolInstant
@@ -40,9 +40,6 @@ struct PoolCore: Sendable {
     /// shutdown's deadline cancels them like a worker's job and the shutdown waits for them before it reports.
     var callerAttempts = 0
     var callerTasks: [JobID: Task<Void, Never>] = [:]
-    /// Workers whose job is a wait the pool owns (``Job/waiting(for:key:priority:timeout:start:then:)``),
-    /// so that a shutdown's deadline or a crash ends it as cancelling a task ends a job.
-    var ownedWaits: [WorkerID: OwnedWait] = [:]
     /// Every owned wait ever started (for tests).
     var ownedWaitsTotal = 0
     /// Reused for each ended owned wait, so recording one allocates nothing.

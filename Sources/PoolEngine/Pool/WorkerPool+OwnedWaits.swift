@@ -29,9 +29,10 @@ extension WorkerPool {
         owned.arm()
     }
 
-    /// `wait` ended with `result`: measured, recorded, and its worker given its next step.
-    func ownedWaitEnded(_ wait: OwnedWait, result: AttemptResult) {
-        var effects = Effects(now: clock.now())
+    /// `wait` ended with `result` (at `now` when the caller just read the clock): measured, recorded, and its
+    /// worker given its next step.
+    func ownedWaitEnded(_ wait: OwnedWait, result: AttemptResult, now: PoolInstant? = nil) {
+        var effects = Effects(now: now ?? clock.now())
         if configuration.recordsLatencies {
             let sample = LatencySample(
                 wait.job, result: result, started: wait.started, ended: effects.now,
@@ -132,7 +133,8 @@ final class OwnedWait: TimerTarget {
     /// The timer: ends the wait, or puts it back while the pool's clock says it is not due.
     func end() -> Bool {
         guard exchange(.armed, .firing) else { return false }  // cancelled
-        if let left = pool.clock.wallDelay(until: deadline), left > .zero {
+        let now = pool.clock.now()  // one reading decides, and dates the end
+        if now < deadline, let left = pool.clock.wallDelay(until: deadline), left > .zero {
             if exchange(.firing, .armed) {
                 schedule()
                 return true
@@ -142,11 +144,11 @@ final class OwnedWait: TimerTarget {
             return true
         }
         phase.store(Phase.ended.rawValue, ordering: .releasing)
-        finish(cancelled: false)
+        finish(cancelled: false, now: now)
         return true
     }
 
-    private func finish(cancelled: Bool) {
+    private func finish(cancelled: Bool, now: PoolInstant? = nil) {
         let result: AttemptResult
         if cancelled {
             result = .failure(error: String(describing: CancellationError()), timedOut: false)
@@ -160,6 +162,6 @@ final class OwnedWait: TimerTarget {
                 result = .failure(error: String(describing: error), timedOut: false)
             }
         }
-        pool.ownedWaitEnded(self, result: result)
+        pool.ownedWaitEnded(self, result: result, now: now)
     }
 }
