@@ -18,28 +18,11 @@ extension PoolCore {
         _ job: QueuedJob, result: AttemptResult, on worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>,
         now: PoolInstant, effects: inout Effects
     ) {
-        var run = ownedWaitRun  // the worker's record lets go of the wait as the run ends
-        ownedWaitRun = ([], [])
-        run.jobs.append(job)
-        run.results.append(result)
-        var tookAhead = 0
-        let step = runFinished(
-            &run.jobs, results: run.results, stoppedEarly: false, on: worker, now: now, effects: &effects,
-            takeAheadLimit: 0, tookAhead: &tookAhead)
-        switch step {
-        case .runTaken:
-            if let next = run.jobs.first {
-                effects.resumeWorkers.append((worker, continuation, .run(next)))
-            } else {
-                workers.park(worker, continuation)
-            }
+        switch singleJobFinished(job, result: result, on: worker, now: now, effects: &effects) {
         case .park:
             workers.park(worker, continuation)
-        case .run, .sleep, .exit:
+        case let step:
             effects.resumeWorkers.append((worker, continuation, step))
         }
-        run.jobs.removeAll(keepingCapacity: true)
-        run.results.removeAll(keepingCapacity: true)
-        ownedWaitRun = run
     }
 }

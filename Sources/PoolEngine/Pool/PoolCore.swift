@@ -42,8 +42,6 @@ struct PoolCore: Sendable {
     var callerTasks: [JobID: Task<Void, Never>] = [:]
     /// Every owned wait ever started (for tests).
     var ownedWaitsTotal = 0
-    /// Reused for each ended owned wait, so recording one allocates nothing.
-    var ownedWaitRun: (jobs: [QueuedJob], results: [AttemptResult]) = ([], [])
     var lastScaledAt: PoolInstant?
     var lastGrewAt: PoolInstant?
     private var nextJobID: UInt64 = 0
@@ -403,27 +401,55 @@ extension PoolCore {
         var failed = 0
         for (index, result) in results.enumerated() {
             // A crash fails the attempt it interrupted: the last one.
-            let result =
-                crashed && index == results.count - 1 ? .failure(error: "worker \(worker) crashed", timedOut: false) : result
-            if case .failure = result { failed += 1 }
-            record(jobs[index], result: result, on: worker, now: now, effects: &effects)
+            if record(jobs[index], result: result, crashed: crashed && index == results.count - 1, on: worker, now: now, effects: &effects)
+            {
+                failed += 1
+            }
         }
+        jobs.removeAll(keepingCapacity: true)
+        let step = runEnded(
+            on: worker, completed: results.count - failed, failed: failed, stoppedEarly: stoppedEarly, now: now, effects: &effects)
+        guard case .run(let job) = step else { return step }
+        jobs.append(job)
+        tookAhead = takeAhead(for: worker, upTo: limit, effects: &effects)
+        return .runTaken
+    }
+
+    /// `worker` ran `job` alone (an owned wait), with `result`: recorded as a run of one, with no array to
+    /// hold it (so the job is not copied); returns the worker's next step.
+    mutating func singleJobFinished(
+        _ job: QueuedJob, result: AttemptResult, on worker: WorkerID, now: PoolInstant, effects: inout Effects
+    ) -> WorkerStep {
+        let failed = record(job, result: result, crashed: workers.hasCrashed(worker), on: worker, now: now, effects: &effects)
+        return runEnded(on: worker, completed: failed ? 0 : 1, failed: failed ? 1 : 0, stoppedEarly: false, now: now, effects: &effects)
+    }
+
+    /// Records one attempt of `worker`'s run, failed as the crash's if `crashed`; returns whether it failed.
+    private mutating func record(
+        _ job: QueuedJob, result: AttemptResult, crashed: Bool, on worker: WorkerID, now: PoolInstant, effects: inout Effects
+    ) -> Bool {
+        let result = crashed ? .failure(error: "worker \(worker) crashed", timedOut: false) : result
+        record(job, result: result, on: worker, now: now, effects: &effects)
+        if case .failure = result { return true }
+        return false
+    }
+
+    /// The end of a run whose attempts are recorded: its busy time, the jobs it left if it `stoppedEarly`,
+    /// and the worker's next step.
+    private mutating func runEnded(
+        on worker: WorkerID, completed: Int, failed: Int, stoppedEarly: Bool, now: PoolInstant, effects: inout Effects
+    ) -> WorkerStep {
         // Busy time from when the worker took the run's first job (recorded even when latencies are not).
-        if let busy = workers.endRun(of: worker, completed: results.count - failed, failed: failed, now: now) {
-            loadWindow?.served(jobs: results.count, busy: busy, at: now)
+        if let busy = workers.endRun(of: worker, completed: completed, failed: failed, now: now) {
+            loadWindow?.served(jobs: completed + failed, busy: busy, at: now)
         }
         if stoppedEarly {
             let unstarted = emptyBuffer(of: worker)
             if !unstarted.isEmpty { handBack(unstarted, effects: &effects) }
         }
-        jobs.removeAll(keepingCapacity: true)
         runBuffers[worker]?.currentJobStart.store(0, ordering: .relaxed)  // its buffer is empty now
         checkDrained(effects: &effects)
-        let step = nextStep(for: worker, now: now, effects: &effects)
-        guard case .run(let job) = step else { return step }
-        jobs.append(job)
-        tookAhead = takeAhead(for: worker, upTo: limit, effects: &effects)
-        return .runTaken
+        return nextStep(for: worker, now: now, effects: &effects)
     }
 
     /// Counts one ended attempt and carries out its fate: done, retried after a backoff, dead-lettered, or

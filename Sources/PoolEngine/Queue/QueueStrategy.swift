@@ -138,4 +138,10 @@ public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible 
     public init(_ rawValue: Int) { self.rawValue = rawValue }
     public static func < (lhs: WorkerID, rhs: WorkerID) -> Bool { lhs.rawValue < rhs.rawValue }
     public var description: String { "w\(rawValue)" }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+    /// A worker's number is its hash in a `Dictionary` or `Set`: numbers are unique and handed out one after
+    /// another, so they fill a table's buckets evenly as they are, and the pool's tables of workers (looked
+    /// up several times per job) hash nothing. The seed guards against keys an adversary chooses; a pool
+    /// chooses its own.
+    public func _rawHashValue(seed: Int) -> Int { rawValue }
 }
