@@ -13,7 +13,8 @@ final class SharedCount: Sendable {
 /// The shape of most real pools: jobs that wait (here they sleep an exponential time, mean 100 ms) arriving
 /// as a Poisson stream. What counts there is not wall time but the CPU each job costs, and what idle
 /// workers cost while nothing arrives. Measured with `getrusage` for the whole process, around the same
-/// arrival loop for every runner, so the difference between runners is what the runner adds.
+/// arrival loop for every runner, so the difference between runners is what the runner adds: from when
+/// its workers are made (a pool, tasks or goroutines, as Go's peer does) until every job is done.
 public enum IOWorkload {
     /// One run of the waiting workload.
     public struct Row: Codable, Sendable {
@@ -102,10 +103,10 @@ public enum IOWorkload {
         configuration.queueCapacity = nil
         configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         if let threads { configuration.executor = .dedicatedThreads(threads) }
-        let before = cpuSeconds()
         guard let pool = try? WorkerPool(configuration: configuration) else {
             return Row(runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
         }
+        let before = cpuSeconds()
         let done = SharedCount()
         let submit = { (sleep: Duration) -> Void in
             switch mode {
@@ -155,10 +156,9 @@ public enum IOWorkload {
     /// What a Swift user writes without a pool: `workers` tasks reading one `AsyncStream`.
     public static func bareSwift(workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100)) async -> Row {
         let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
-        let before = cpuSeconds()
         let done = SharedCount()
         let (sleeps, continuation) = AsyncStream.makeStream(of: Duration.self)
-        await withTaskGroup(of: Void.self) { group in
+        let used = await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask {
                     for await sleep in sleeps {
@@ -167,10 +167,12 @@ public enum IOWorkload {
                     }
                 }
             }
+            let before = cpuSeconds()
             await drive(jobs) { continuation.yield($0) }
             continuation.finish()
+            await group.waitForAll()
+            return cpuSeconds() - before
         }
-        let used = cpuSeconds() - before
         return Row(
             runner: "asyncstream", workers: workers, ratePerS: rate, seconds: seconds, jobs: jobs.count,
             cpuUsPerJob: rounded(used * 1e6 / Double(max(jobs.count, 1))), exactlyOnce: done.count == jobs.count)

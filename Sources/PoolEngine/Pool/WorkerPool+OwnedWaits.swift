@@ -7,11 +7,12 @@ import Synchronization
 /// lock. The worker's task is resumed only for a job that runs code, so a job that only waits costs a timer
 /// and two trips through the lock, and no task switch.
 extension WorkerPool {
-    /// Starts `job`'s wait for `worker`, whose parked task `continuation` stays parked meanwhile.
+    /// Starts `job`'s wait for `worker`, whose parked task `continuation` stays parked meanwhile; `started` is
+    /// when the core handed the job over (the instant of that event, so the clock is not read again).
     func startOwnedWait(
-        _ job: QueuedJob, wait: PooledWait, worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>
+        _ job: QueuedJob, wait: PooledWait, worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>,
+        started: PoolInstant
     ) {
-        let started = clock.now()
         var length = wait.duration
         var timeout: Duration?
         if let limit = job.job.timeout ?? configuration.defaultTimeout, limit < wait.duration {
