@@ -61,14 +61,16 @@ final class DedicatedThreadExecutor: TaskExecutor {
     private let wakeUpsSent = Atomic<Int>(0)
     let threadCount: Int
     /// How late a timer may end when the thread that would keep the timers runs a long job instead and
-    /// another thread watches (see ``State/watcher``).
+    /// another thread watches (see ``State/watcher``). 10 ms by default, the bound Go's `sysmon` keeps for a
+    /// busy thread's timers: the watcher wakes about once per interval while timers are set, and each of
+    /// those wake-ups costs CPU (5 ms cost about 5% more CPU per job in the waiting workload; BENCHMARKS.md).
     let watchInterval: UInt64
     /// How far past the earliest tick the watcher waits: ``watchInterval`` and half a tick, so that it
     /// does not wake on the keeper's tick (both would, and trade places).
     private let watchSpan: UInt64
 
     @usableFromInline
-    init(threadCount: Int, name: String, watchInterval: Duration = .milliseconds(5)) {
+    init(threadCount: Int, name: String, watchInterval: Duration = .milliseconds(10)) {
         self.threadCount = threadCount
         self.watchInterval = SleepWheel.nanoseconds(watchInterval)
         let (span, overflow) = self.watchInterval.addingReportingOverflow(TimerHeap.tick / 2)
