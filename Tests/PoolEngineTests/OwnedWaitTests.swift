@@ -22,6 +22,21 @@ struct OwnedWaitTests {
         await eventually { pool.core.withLock { $0.workers.parkedOrder.count } == workers }
     }
 
+    @Test("a waiting job's work, called outside a pool, waits in real time, then finishes; set anew, it is plain work")
+    func waitingJobsWorkOutsideAPool() async throws {
+        let (started, finished) = (Counter(), Counter())
+        var job = Job.waiting(for: .milliseconds(20), start: { started.add() }) { finished.add() }
+        let begun = ContinuousClock.now
+        try await job.work()
+        #expect(ContinuousClock.now - begun >= .milliseconds(20), "it did not wait")
+        #expect(started.value == 1 && finished.value == 1)
+        #expect(job.pooledWait != nil)
+        job.work = { finished.add() }
+        #expect(job.pooledWait == nil, "set anew, the pool no longer owns its wait")
+        try await job.work()
+        #expect(started.value == 1 && finished.value == 2)
+    }
+
     @Test("each waiting job ends once, no earlier than its wait, with the worker left parked meanwhile")
     func waitsEndOnce() async throws {
         let pool = try pool()
