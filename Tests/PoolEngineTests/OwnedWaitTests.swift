@@ -22,6 +22,27 @@ struct OwnedWaitTests {
         await eventually { pool.core.withLock { $0.workers.parkedOrder.count } == workers }
     }
 
+    @Test("a wait handed out as the one before it ends lasts its length from its start, however long the first one's then ran")
+    func nextWaitIsTimedFromItsStart() async throws {
+        let pool = try pool(workers: 1)
+        #expect(await allParked(pool, 1))
+        let startedAt = Locked<ContinuousClock.Instant?>(nil)
+        let waited = Locked<Duration?>(nil)
+        let done = Counter()
+        // The first job's `then` takes 5 ms; the second job, queued behind it on the one worker, waits 2 ms.
+        #expect(pool.trySubmit(Job.waiting(for: .milliseconds(1)) { usleep(5_000) }).isAccepted)
+        let second = Job.waiting(for: .milliseconds(2), start: { startedAt.withLock { $0 = .now } }) {
+            let now = ContinuousClock.now
+            waited.withLock { $0 = startedAt.withLock { $0 }.map { now - $0 } }
+            done.add()
+        }
+        #expect(pool.trySubmit(second).isAccepted)
+        #expect(await eventually { done.value == 1 })
+        let measured = try #require(waited.withLock { $0 })
+        #expect(measured >= .milliseconds(2), "the second wait ended \(measured) after its start")
+        _ = await pool.shutdown(.graceful(deadline: .seconds(10)))
+    }
+
     @Test("a waiting job's work, called outside a pool, waits in real time, then finishes; set anew, it is plain work")
     func waitingJobsWorkOutsideAPool() async throws {
         let (started, finished) = (Counter(), Counter())

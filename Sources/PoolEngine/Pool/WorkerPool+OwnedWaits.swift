@@ -7,12 +7,12 @@ import Synchronization
 /// lock. The worker's task is resumed only for a job that runs code, so a job that only waits costs a timer
 /// and two trips through the lock, and no task switch.
 extension WorkerPool {
-    /// Starts `job`'s wait for `worker`, whose parked task `continuation` stays parked meanwhile; `started` is
-    /// when the core handed the job over (the instant of that event, so the clock is not read again).
+    /// Starts `job`'s wait for `worker`, whose parked task `continuation` stays parked meanwhile. The clock is
+    /// read here, just before `start` runs, so that the wait is never shorter than its length from `start`.
     func startOwnedWait(
-        _ job: QueuedJob, wait: PooledWait, worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>,
-        started: PoolInstant
+        _ job: QueuedJob, wait: PooledWait, worker: WorkerID, continuation: UnsafeContinuation<WorkerStep, Never>
     ) {
+        let started = clock.now()
         var length = wait.duration
         var timeout: Duration?
         if let limit = job.job.timeout ?? configuration.defaultTimeout, limit < wait.duration {
@@ -30,10 +30,9 @@ extension WorkerPool {
         owned.arm()
     }
 
-    /// `wait` ended with `result` (at `now` when the caller just read the clock): measured, recorded, and its
-    /// worker given its next step.
-    func ownedWaitEnded(_ wait: OwnedWait, result: AttemptResult, now: PoolInstant? = nil) {
-        var effects = Effects(now: now ?? clock.now())
+    /// `wait` ended with `result` (its `then` has run): measured, recorded, and its worker given its next step.
+    func ownedWaitEnded(_ wait: OwnedWait, result: AttemptResult) {
+        var effects = Effects(now: clock.now())
         if configuration.recordsLatencies {
             let sample = LatencySample(
                 wait.job, result: result, started: wait.started, ended: effects.now,
@@ -134,8 +133,8 @@ final class OwnedWait: TimerTarget {
     /// The timer: ends the wait, or puts it back while the pool's clock says it is not due.
     func end() -> Bool {
         guard exchange(.armed, .firing) else { return false }  // cancelled
-        let now = pool.clock.now()  // one reading decides, and dates the end
-        if now < deadline, let left = pool.clock.wallDelay(until: deadline), left > .zero {
+        // Due once the clock reaches the deadline (the end is dated after `then`, in `ownedWaitEnded`).
+        if pool.clock.now() < deadline, let left = pool.clock.wallDelay(until: deadline), left > .zero {
             if exchange(.firing, .armed) {
                 schedule()
                 return true
@@ -145,11 +144,11 @@ final class OwnedWait: TimerTarget {
             return true
         }
         phase.store(Phase.ended.rawValue, ordering: .releasing)
-        finish(cancelled: false, now: now)
+        finish(cancelled: false)
         return true
     }
 
-    private func finish(cancelled: Bool, now: PoolInstant? = nil) {
+    private func finish(cancelled: Bool) {
         let result: AttemptResult
         if cancelled {
             result = .failure(error: String(describing: CancellationError()), timedOut: false)
@@ -163,6 +162,6 @@ final class OwnedWait: TimerTarget {
                 result = .failure(error: String(describing: error), timedOut: false)
             }
         }
-        pool.ownedWaitEnded(self, result: result, now: now)
+        pool.ownedWaitEnded(self, result: result)
     }
 }

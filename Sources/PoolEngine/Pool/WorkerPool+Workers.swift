@@ -7,7 +7,7 @@ extension WorkerPool {
 
     /// A worker's life: take a job, run it, record it, and park only when there is nothing to take.
     ///
-    /// The hot path is one lock per run of jobs: ``PoolCore/runFinished(_:results:on:now:effects:takeAheadLimit:)``
+    /// The hot path is one lock per run of jobs: ``PoolCore/runFinished(_:results:stoppedEarly:on:now:effects:takeAheadLimit:tookAhead:)``
     /// records what the worker ran and hands out its next jobs (more than one when jobs are short); and no
     /// suspension while work is queued.
     private func runWorker(_ id: WorkerID) async {

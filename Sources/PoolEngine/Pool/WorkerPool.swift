@@ -271,7 +271,7 @@ public final class WorkerPool: Sendable {
             if ownsWaits, let worker = resumption.worker, case .run(let job) = resumption.step, let wait = job.job.pooledWait,
                 job.injectedFault == nil
             {
-                startOwnedWait(job, wait: wait, worker: worker, continuation: resumption.continuation, started: effects.now)
+                startOwnedWait(job, wait: wait, worker: worker, continuation: resumption.continuation)
             } else {
                 resumption.continuation.resume(returning: resumption.step)
             }
