@@ -177,8 +177,9 @@ struct PoolThreadTimerTests {
             }.value
         }
         // Each of the 200 sleeps ends in a job started with timers waiting and no keeper: a helper woken per
-        // job would be about 200 wake-ups.
-        #expect(executor.wakeUps < 40, "wake-ups: \(executor.wakeUps)")
+        // job would be about 200 wake-ups (215 measured with the watcher taken out). With it, under 40 on an
+        // idle machine and 43 once under ThreadSanitizer beside other suites: half of 200 tells them apart.
+        #expect(executor.wakeUps < 100, "wake-ups: \(executor.wakeUps)")
     }
 
     @Test("a timer set by a job that then spins ends within the watch interval, kept by the watching thread")
