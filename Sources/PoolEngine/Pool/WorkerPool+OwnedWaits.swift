@@ -133,8 +133,7 @@ final class OwnedWait: TimerTarget {
     /// The timer: ends the wait, or puts it back while the pool's clock says it is not due.
     func end() -> Bool {
         guard exchange(.armed, .firing) else { return false }  // cancelled
-        // Due once the clock reaches the deadline (the end is dated after `then`, in `ownedWaitEnded`).
-        if pool.clock.now() < deadline, let left = pool.clock.wallDelay(until: deadline), left > .zero {
+        if let left = pool.clock.wallDelay(until: deadline), left > .zero {
             if exchange(.firing, .armed) {
                 schedule()
                 return true

@@ -138,7 +138,6 @@ public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible 
     public init(_ rawValue: Int) { self.rawValue = rawValue }
     public static func < (lhs: WorkerID, rhs: WorkerID) -> Bool { lhs.rawValue < rhs.rawValue }
     public var description: String { "w\(rawValue)" }
-    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
     /// The hash a `Dictionary` or `Set` uses: the number and the table's seed through SplitMix64's finaliser
     /// instead of SipHash. The pool's tables of workers are looked up several times per job, and SipHash
     /// was 5-6% of a dense waiting workload; the seed still keeps numbers someone else chose (a monitored
