@@ -267,11 +267,22 @@ public struct CustomQueueStrategy: Sendable, Equatable, Codable {
 }
 
 /// Where a pool's workers run.
+///
+/// Choose by what the jobs do while they run. Jobs that compute, block or are tiny: the pool's own threads
+/// (the default), which isolate them and let workers take jobs ahead. Jobs that mostly `await` (network,
+/// files through async APIs, `Task.sleep`): Swift's shared pool. A job on the pool's threads that awaits is
+/// resumed by the runtime on a thread of the shared pool and then handed to one of the pool's threads, one
+/// more thread woken per `await`; on the shared pool it resumes where it was woken. In BENCHMARKS.md's
+/// waiting workload (200 workers, jobs sleeping Exp(100 ms) with `Task.sleep`) that hand-over costs about
+/// 15-30% more CPU per job, and the pool on the shared executor costs what a bare `AsyncStream` loop does.
 public enum WorkerExecutor: Sendable {
     /// Threads of the pool's own (`nil`: one per core), so that jobs that block or spin cannot starve the
-    /// rest of the process (timers, the scaler, a dashboard), which run on Swift's shared pool.
+    /// rest of the process (timers, the scaler, a dashboard), which run on Swift's shared pool. Workers
+    /// take jobs ahead here (``PoolConfiguration/takeAhead``), and ``Job/waiting(for:key:priority:timeout:start:then:)``
+    /// and ``SleepWheel`` keep their waits in the pool's own timers.
     case dedicatedThreads(Int?)
-    /// Swift's shared cooperative pool; cheap, but jobs that block a thread delay every other task.
+    /// Swift's shared cooperative pool: the cheapest home for jobs that mostly await, but jobs that block a
+    /// thread delay every other task of the process, and workers take one job at a time.
     case globalConcurrent
     /// An executor of the caller's.
     case custom(any TaskExecutor)
