@@ -10,6 +10,7 @@ public struct IOComparison: Codable, Sendable {
     public enum Runner: String, CaseIterable, Sendable {
         case asyncStream = "asyncstream"
         case poolScope = "poolscope"
+        case poolScopeShared = "poolscope-shared"
         case poolTimers = "poolscope-wheel"
         case simulated = "poolscope-simulated"
         case simulatedOneThread = "poolscope-simulated-1t"
@@ -17,10 +18,32 @@ public struct IOComparison: Codable, Sendable {
         case go
     }
 
-    /// `seconds` of arrivals at `rate` per second to `workers` workers, and `idleSeconds` of idle workers;
-    /// only the runners named in `only`, when it is not empty (idle workers are then skipped).
+    /// One runner's row of the waiting workload, run in this process (`nil` for Go without a built peer).
+    public static func row(of runner: Runner, workers: Int, rate: Double, seconds: Double, peer: GoPeer? = nil) async -> IOWorkload.Row? {
+        switch runner {
+        case .asyncStream: await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds)
+        case .poolScope: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds)
+        case .poolScopeShared: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, shared: true)
+        case .poolTimers: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers)
+        case .simulated: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated)
+        case .simulatedOneThread:
+            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1)
+        case .arrivalsOnly: await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds)
+        case .go: peer?.io(workers: workers, rate: rate, seconds: seconds)
+        }
+    }
+
+    /// `seconds` of arrivals at `rate` per second to `workers` workers, `rounds` times for each runner (the
+    /// rounds interleaved; each row is the runner's median round), and `idleSeconds` of idle workers; only
+    /// the runners named in `only`, when it is not empty (idle workers are then skipped).
+    ///
+    /// `isolate`, when given, runs one Swift runner's row in a fresh process and returns it (`nil`: run it
+    /// here instead). A row run in this process pays for what ran before it (freed memory kept by the
+    /// allocator, threads of the shared pool already up or gone, caches), as Go's peer, always a process of
+    /// its own, never does; a fresh process per row puts every runner on the same footing.
     public static func run(
-        workers: Int, rate: Double, seconds: Double, idleSeconds: Double, only: Set<Runner> = [],
+        workers: Int, rate: Double, seconds: Double, rounds: Int = 1, idleSeconds: Double, only: Set<Runner> = [],
+        isolate: ((Runner) async -> IOWorkload.Row?)? = nil,
         progress: (String) -> Void
     ) async -> IOComparison {
         let runners = Runner.allCases.filter { only.isEmpty || only.contains($0) }
@@ -32,22 +55,26 @@ public struct IOComparison: Codable, Sendable {
             }
         }
         defer { if let peer { try? FileManager.default.removeItem(atPath: peer.binary) } }
-        progress("waiting workload: \(workers) workers, \(Int(rate))/s for \(Int(seconds)) s, each runner in turn")
-        var rows: [IOWorkload.Row] = []
-        for runner in runners {
-            let row: IOWorkload.Row? =
-                switch runner {
-                case .asyncStream: await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds)
-                case .poolScope: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds)
-                case .poolTimers: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers)
-                case .simulated: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated)
-                case .simulatedOneThread:
-                    await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated, threads: 1)
-                case .arrivalsOnly: await IOWorkload.arrivalsOnly(rate: rate, seconds: seconds)
-                case .go: peer?.io(workers: workers, rate: rate, seconds: seconds)
+        progress(
+            "waiting workload: \(workers) workers, \(Int(rate))/s for \(Int(seconds)) s, each runner in turn"
+                + (isolate == nil ? "" : ", each in a fresh process"))
+        // Rounds interleaved, each in a turned order, so that a drift of the machine (another tenant, the
+        // clock's speed) falls on every runner alike; each runner's row is its median round.
+        var byRunner: [Runner: [IOWorkload.Row]] = [:]
+        for round in 0..<max(rounds, 1) {
+            if rounds > 1 { progress("waiting workload: round \(round + 1) of \(rounds)") }
+            let shift = round % max(runners.count, 1)
+            for runner in runners[shift...] + runners[..<shift] {
+                var row: IOWorkload.Row?
+                if runner != .go, let isolate {
+                    row = await isolate(runner)
+                    if row == nil { progress("\(runner.rawValue): no row from a fresh process; running it here") }
                 }
-            if let row { rows.append(row) }
+                if row == nil { row = await Self.row(of: runner, workers: workers, rate: rate, seconds: seconds, peer: peer) }
+                if let row { byRunner[runner, default: []].append(row) }
+            }
         }
+        var rows = runners.compactMap { runner in byRunner[runner].flatMap(IOWorkload.Row.median(of:)) }
         let bare = rows.first { $0.runner == Runner.asyncStream.rawValue }?.cpuUsPerJob ?? 0
         for index in rows.indices where bare > 0 { rows[index].ratioToBareSwift = (rows[index].cpuUsPerJob / bare * 100).rounded() / 100 }
         guard only.isEmpty else { return IOComparison(rows: rows, idle: []) }
@@ -81,5 +108,20 @@ public struct IOComparison: Codable, Sendable {
             lines.append("  \(row.runner): \(row.workers) idle workers for \(Int(row.seconds)) s: \(row.cpuPercentOfCore)% of a core")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension IOComparison {
+    /// Runs `executable` with `arguments`, a program that runs one row of the waiting workload and prints it
+    /// as JSON on its last line (`poolscope bench io-row`), and returns that row; `nil`, with why, if it failed.
+    public static func rowFromChild(_ executable: String, _ arguments: [String]) -> Result<IOWorkload.Row, HelperUnavailable> {
+        let (status, text) = ChildProcess.run(executable, arguments)
+        guard status == 0, let line = text.split(separator: "\n").last,
+            let row = try? JSONDecoder().decode(IOWorkload.Row.self, from: Data(line.utf8))
+        else {
+            return .failure(
+                HelperUnavailable(reason: "\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(text.suffix(300))"))
+        }
+        return .success(row)
     }
 }

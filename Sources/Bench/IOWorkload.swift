@@ -29,6 +29,18 @@ public enum IOWorkload {
         public var exactlyOnce: Bool
         /// This row's CPU per job over the bare Swift loop's (same workload).
         public var ratioToBareSwift: Double?
+        /// CPU per job in each round, in the order run, when the row is the median of several.
+        public var cpuUsPerJobRounds: [Double]?
+
+        /// The round with the median CPU per job (the lower middle of an even count), with every round's
+        /// figure beside it; it counts as exactly once only if every round was.
+        static func median(of rounds: [Row]) -> Row? {
+            let sorted = rounds.sorted { $0.cpuUsPerJob < $1.cpuUsPerJob }
+            guard var row = sorted.isEmpty ? nil : sorted[(sorted.count - 1) / 2] else { return nil }
+            row.exactlyOnce = rounds.allSatisfy(\.exactlyOnce)
+            if rounds.count > 1 { row.cpuUsPerJobRounds = rounds.map(\.cpuUsPerJob) }
+            return row
+        }
     }
 
     /// The CPU of workers with nothing to do.
@@ -90,12 +102,12 @@ public enum IOWorkload {
     }
 
     /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive, on `threads`
-    /// threads of its own (`nil`: the default, one per core).
+    /// threads of its own (`nil`: the default, one per core), or on Swift's shared pool when `shared`.
     public static func poolScope(
         workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100), mode: PoolMode = .taskSleep,
-        threads: Int? = nil
+        threads: Int? = nil, shared: Bool = false
     ) async -> Row {
-        let runner = mode.rawValue + (threads.map { "-\($0)t" } ?? "")
+        let runner = mode.rawValue + (threads.map { "-\($0)t" } ?? "") + (shared ? "-shared" : "")
         let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
         var configuration = PoolConfiguration()
         configuration.name = "bench-io"
@@ -103,6 +115,7 @@ public enum IOWorkload {
         configuration.queueCapacity = nil
         configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         if let threads { configuration.executor = .dedicatedThreads(threads) }
+        if shared { configuration.executor = .globalConcurrent }
         guard let pool = try? WorkerPool(configuration: configuration) else {
             return Row(runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
         }

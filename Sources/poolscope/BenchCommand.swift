@@ -11,15 +11,15 @@ struct BenchCommand: AsyncParsableCommand {
             Runs every pool on the same jobs (no-op, 1 µs and 100 µs of CPU spin, a 1 ms sleep) with 2 and 8 \
             workers, rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly \
             once; Go's channel pool beside them when `go` is installed. Then the waiting workload (200 workers, \
-            jobs sleeping Exp(100 ms), Poisson arrivals at 1,800/s: CPU per job, and the CPU of 200 idle \
-            workers), scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
+            jobs sleeping Exp(100 ms), Poisson arrivals at 1,800/s: CPU per job, each runner in a fresh process, \
+            three rounds interleaved, the median reported; and the CPU of 200 idle workers), scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
             and the dashboard's cost. Last, the engine's speed targets, each a ratio of this run's rows, met \
             or not ('targets' in the JSON). Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
             measures the PostgreSQL cluster.
             """,
-        subcommands: [BenchCluster.self, BenchMonitor.self])
+        subcommands: [BenchCluster.self, BenchMonitor.self, BenchIORow.self])
 
-    @Flag(help: "A smaller run, under a minute.")
+    @Flag(help: "A smaller run, about three minutes (the full run takes about half an hour).")
     var quick = false
 
     @Flag(help: "Print one JSON document: {\"results\": [...], \"io\": {...}, \"scale\": {...}, \"targets\": [...]}.")
@@ -94,9 +94,23 @@ struct BenchCommand: AsyncParsableCommand {
         }
         var io: IOComparison?
         if !skipIO {
+            let (rate, workers, seconds) = (ioRate, ioWorkers, quick ? 5.0 : 20.0)
+            let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
             io = await IOComparison.run(
-                workers: ioWorkers, rate: ioRate, seconds: quick ? 5 : 20, idleSeconds: quick ? 3 : 10,
-                only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:)))
+                workers: workers, rate: rate, seconds: seconds, rounds: 3, idleSeconds: quick ? 3 : 10,
+                only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:))),
+                isolate: { runner in
+                    let arguments = [
+                        "bench", "io-row", "--runner", runner.rawValue, "--workers", "\(workers)", "--rate", "\(rate)",
+                        "--seconds", "\(seconds)",
+                    ]
+                    switch IOComparison.rowFromChild(executable, arguments) {
+                    case .success(let row): return row
+                    case .failure(let why):
+                        printError("bench: \(why)")
+                        return nil
+                    }
+                }
             ) { printError("bench: \($0)") }
         }
         let targets = BenchTargets.evaluate(rows, io: io, allocations: allocations)
