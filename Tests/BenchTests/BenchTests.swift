@@ -30,6 +30,7 @@ struct BenchTests {
         for row in [
             await IOWorkload.bareSwift(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10)),
             await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10)),
+            await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), shared: true),
             await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), mode: .poolTimers),
             await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), mode: .simulated),
             await IOWorkload.poolScope(workers: 20, rate: 200, seconds: 1, mean: .milliseconds(10), mode: .simulated, threads: 1),
@@ -51,5 +52,25 @@ struct BenchTests {
             #expect(comparison.rows.allSatisfy { $0.exactlyOnce }, "\(name)")
             #expect(comparison.idle.isEmpty)
         }
+    }
+
+    @Test("rounds: a row from a fresh process is used, a runner without one runs here, and each row is its median round")
+    func roundsAndFreshProcesses() async {
+        var figures: [Double] = [3, 1, 2]
+        let comparison = await IOComparison.run(
+            workers: 5, rate: 100, seconds: 0.3, rounds: 3, idleSeconds: 1, only: [.asyncStream, .poolScopeShared],
+            isolate: { runner in
+                guard runner == .asyncStream else { return nil }
+                let cpu = figures.removeFirst()
+                return IOWorkload.Row(
+                    runner: runner.rawValue, workers: 5, ratePerS: 100, seconds: 0.3, jobs: 30, cpuUsPerJob: cpu, exactlyOnce: cpu != 1)
+            }, progress: { _ in })
+        #expect(comparison.rows.map(\.runner) == ["asyncstream", "poolscope-shared"])
+        let bare = comparison.rows.first
+        #expect(bare?.cpuUsPerJob == 2 && bare?.cpuUsPerJobRounds == [3, 1, 2])
+        #expect(bare?.exactlyOnce == false, "one round that lost a job marks the row")
+        #expect(bare?.ratioToBareSwift == 1)
+        let shared = comparison.rows.last
+        #expect(shared?.exactlyOnce == true && shared?.cpuUsPerJobRounds?.count == 3, "run here, in each round")
     }
 }
