@@ -26,8 +26,8 @@ public final class WorkerPool: Sendable {
     /// (`withTaskExecutorPreference(pool.executor)`) shares the pool's threads, and its
     /// ``SleepWheel/sleepOnCurrentPool(for:)`` waits in the pool's own timers.
     public var executor: any TaskExecutor { taskExecutor }
-    /// The preference the workers' tasks are made with: none on Swift's shared pool, where a preference for
-    /// its own executor would only make the runtime consult it at every resumption.
+    /// The preference the workers' tasks are made with: none on Swift's shared pool (as a bare task has),
+    /// where a preference naming that pool gives nothing and is looked up at every resumption.
     let workerPreference: (any TaskExecutor)?
     let ownedThreads: DedicatedThreadExecutor?
     /// Whether the pool keeps the waits of ``Job/waiting(for:key:priority:timeout:start:then:)`` in its own
