@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
             """,
         subcommands: [BenchCluster.self, BenchMonitor.self, BenchIORow.self])
 
-    @Flag(help: "A smaller run, about three minutes (the full run takes about half an hour).")
+    @Flag(help: "A smaller run, about five minutes (the full run takes about half an hour).")
     var quick = false
 
     @Flag(help: "Print one JSON document: {\"results\": [...], \"io\": {...}, \"scale\": {...}, \"targets\": [...]}.")
