@@ -32,8 +32,9 @@ public struct BenchSettings: Sendable {
 
     public init() {}
 
-    /// About two minutes on two cores (the waiting workload aside). The no-op and 1 µs rows are a fifth of the full run's: shorter, a
-    /// PoolScope row lasted 15-35 ms, and one thread descheduled for a few of them moved a ratio by 30%.
+    /// About two minutes on two cores, the waiting workload aside. The no-op and 1 µs rows are a fifth of
+    /// the full run's: shorter, a PoolScope row lasted 15-35 ms, and one thread descheduled for a few of them
+    /// moved a ratio by 30%.
     public static var quick: BenchSettings {
         var settings = BenchSettings()
         settings.counts = [.noop: 200_000, .spin1us: 200_000, .spin100us: 1_000, .sleep1ms: 200]

@@ -113,11 +113,15 @@ public struct IOComparison: Codable, Sendable {
 
 extension IOComparison {
     /// Runs `executable` with `arguments`, a program that runs one row of the waiting workload and prints it
-    /// as JSON on its last line (`poolscope bench io-row`), and returns that row; `nil`, with why, if it failed.
+    /// as one line of JSON (`poolscope bench io-row`), and returns that row; why, if it failed. The child's
+    /// standard error comes on the same pipe, so the row is the last line that reads as one.
     public static func rowFromChild(_ executable: String, _ arguments: [String]) -> Result<IOWorkload.Row, HelperUnavailable> {
         let (status, text) = ChildProcess.run(executable, arguments)
-        guard status == 0, let line = text.split(separator: "\n").last,
-            let row = try? JSONDecoder().decode(IOWorkload.Row.self, from: Data(line.utf8))
+        let decoder = JSONDecoder()
+        guard status == 0,
+            let row = text.split(separator: "\n").reversed().lazy.compactMap({
+                try? decoder.decode(IOWorkload.Row.self, from: Data($0.utf8))
+            }).first
         else {
             return .failure(
                 HelperUnavailable(reason: "\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(text.suffix(300))"))

@@ -101,7 +101,7 @@ struct BenchCommand: AsyncParsableCommand {
                 only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:))),
                 isolate: { runner in
                     let arguments = [
-                        "bench", "io-row", "--runner", runner.rawValue, "--workers", "\(workers)", "--rate", "\(rate)",
+                        "bench", "io-row", "--runner", runner.rawValue, "--worker-count", "\(workers)", "--rate", "\(rate)",
                         "--seconds", "\(seconds)",
                     ]
                     switch IOComparison.rowFromChild(executable, arguments) {

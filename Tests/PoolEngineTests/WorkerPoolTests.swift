@@ -19,25 +19,6 @@ struct WorkerPoolTests {
         expectBalanced(report.counters)
     }
 
-    @Test("on Swift's shared pool the workers carry no executor preference; on the pool's threads they prefer them")
-    func workersPreferTheirExecutor() async throws {
-        for shared in [true, false] {
-            var configuration = makeConfiguration(min: 2, max: 2)
-            if shared { configuration.executor = .globalConcurrent }
-            let pool = try WorkerPool(configuration: configuration)
-            let preferences = Locked<[Bool]>([])
-            for _ in 0..<20 {
-                pool.trySubmit {
-                    let prefers = withUnsafeCurrentTask { $0?.unownedTaskExecutor != nil }
-                    preferences.withLock { $0.append(prefers) }
-                }
-            }
-            let report = await pool.shutdown(.graceful(deadline: .seconds(60)))
-            #expect(report.counters.completed == 20)
-            #expect(preferences.withLock { $0 } == Array(repeating: !shared, count: 20), "shared: \(shared)")
-        }
-    }
-
     @Test("submitting after shutdown is rejected and counted, not lost")
     func afterShutdown() async throws {
         let pool = try WorkerPool(configuration: makeConfiguration())

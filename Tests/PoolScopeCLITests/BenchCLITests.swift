@@ -6,15 +6,17 @@ import Testing
 extension CLITests {
     @Test("bench io-row runs one runner and prints its row as one line of JSON; an unknown runner is a usage error")
     func benchIORow() throws {
-        let result = try poolscope("bench", "io-row", "--runner", "poolscope-shared", "--workers", "5", "--rate", "100", "--seconds", "0.3")
+        let result = try poolscope(
+            "bench", "io-row", "--runner", "poolscope-shared", "--worker-count", "5", "--rate", "100", "--seconds", "0.3")
         #expect(result.status == 0, "\(result.error)")
         struct Row: Decodable {
             let runner: String
+            let workers: Int
             let jobs: Int
             let exactlyOnce: Bool
         }
         let row = try JSONDecoder().decode(Row.self, from: Data(result.output.utf8))
-        #expect(row.runner == "poolscope-shared" && row.jobs > 0 && row.exactlyOnce)
+        #expect(row.runner == "poolscope-shared" && row.workers == 5 && row.jobs > 0 && row.exactlyOnce)
 
         let unknown = try poolscope("bench", "io-row", "--runner", "nope")
         #expect(unknown.status == 2)

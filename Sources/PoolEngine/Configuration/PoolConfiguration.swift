@@ -273,8 +273,9 @@ public struct CustomQueueStrategy: Sendable, Equatable, Codable {
 /// files through async APIs, `Task.sleep`): Swift's shared pool. A job on the pool's threads that awaits is
 /// resumed by the runtime on a thread of the shared pool and then handed to one of the pool's threads, one
 /// more thread woken per `await`; on the shared pool it resumes where it was woken. In BENCHMARKS.md's
-/// waiting workload (200 workers, jobs sleeping Exp(100 ms) with `Task.sleep`) that hand-over costs about
-/// 15-30% more CPU per job, and the pool on the shared executor costs what a bare `AsyncStream` loop does.
+/// waiting workload (200 workers, jobs sleeping Exp(100 ms) with `Task.sleep`) that hand-over cost 15-35%
+/// more CPU per job, and the pool on the shared executor about what a bare `AsyncStream` loop costs. (A
+/// sleep itself is cheaper still in the pool's timers: ``SleepWheel``, ``Job/waiting(for:key:priority:timeout:start:then:)``.)
 public enum WorkerExecutor: Sendable {
     /// Threads of the pool's own (`nil`: one per core), so that jobs that block or spin cannot starve the
     /// rest of the process (timers, the scaler, a dashboard), which run on Swift's shared pool. Workers

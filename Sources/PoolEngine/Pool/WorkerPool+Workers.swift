@@ -1,7 +1,7 @@
 /// The workers' side of the pool: the loop each worker runs, attempts, timeouts and retries.
 extension WorkerPool {
     func startWorker(_ id: WorkerID) {
-        let task = Task(executorPreference: workerPreference) { [self] in await runWorker(id) }
+        let task = Task(executorPreference: taskExecutor) { [self] in await runWorker(id) }
         core.withLock { $0.attach(task, to: id) }
     }
 

@@ -26,9 +26,6 @@ public final class WorkerPool: Sendable {
     /// (`withTaskExecutorPreference(pool.executor)`) shares the pool's threads, and its
     /// ``SleepWheel/sleepOnCurrentPool(for:)`` waits in the pool's own timers.
     public var executor: any TaskExecutor { taskExecutor }
-    /// The preference the workers' tasks are made with: none on Swift's shared pool (as a bare task has),
-    /// where a preference naming that pool gives nothing and is looked up at every resumption.
-    let workerPreference: (any TaskExecutor)?
     let ownedThreads: DedicatedThreadExecutor?
     /// Whether the pool keeps the waits of ``Job/waiting(for:key:priority:timeout:start:then:)`` in its own
     /// timers: it runs on its own threads, and its clock can say how long a wait lasts in real time.
@@ -65,7 +62,6 @@ public final class WorkerPool: Sendable {
             ownedThreads = nil
             taskExecutor = executor
         }
-        if case .globalConcurrent = configuration.executor { workerPreference = nil } else { workerPreference = taskExecutor }
         ownsWaits = ownedThreads != nil && clock.wallDelay(until: clock.now()) != nil
         latencies = LatencyRecorder(shardCount: max(threads, 2))
         metrics = MetricsPublisher(poolName: configuration.name)
