@@ -12,7 +12,8 @@ struct BenchCommand: AsyncParsableCommand {
             workers, rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly \
             once; Go's channel pool beside them when `go` is installed. Then the waiting workload (200 workers, \
             jobs sleeping Exp(100 ms), Poisson arrivals at 1,800/s: CPU per job, each runner in a fresh process, \
-            three rounds interleaved, the median reported; and the CPU of 200 idle workers), scale figures (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
+            three rounds interleaved, the median reported; and the CPU of 200 idle workers), scale figures \
+            (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
             and the dashboard's cost. Last, the engine's speed targets, each a ratio of this run's rows, met \
             or not ('targets' in the JSON). Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
             measures the PostgreSQL cluster.
