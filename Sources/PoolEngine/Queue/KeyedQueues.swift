@@ -61,9 +61,21 @@ public struct KeyedQueues: QueueStrategy {
         var hash: UInt64
 
         /// Keys are their UTF-8 bytes, as the jump hash that places them sees them (`String`'s `==` would
-        /// merge canonically equal keys with different bytes, which hash to different places).
-        static func == (lhs: IndexKey, rhs: IndexKey) -> Bool { lhs.hash == rhs.hash && lhs.key.utf8.elementsEqual(rhs.key.utf8) }
+        /// merge canonically equal keys with different bytes, which hash to different places). The bytes are
+        /// compared in place when the strings hold them contiguously (small and native strings do).
+        static func == (lhs: IndexKey, rhs: IndexKey) -> Bool {
+            guard lhs.hash == rhs.hash else { return false }
+            let inPlace = lhs.key.utf8.withContiguousStorageIfAvailable { left in
+                rhs.key.utf8.withContiguousStorageIfAvailable { right in left.elementsEqual(right) }
+            }
+            return (inPlace ?? nil) ?? lhs.key.utf8.elementsEqual(rhs.key.utf8)
+        }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+        /// The key's stable hash mixed with the table's seed (SplitMix64's finaliser) instead of SipHash: one
+        /// lookup per keyed job is made under the pool's lock, and the stable hash is already well mixed.
+        func _rawHashValue(seed: Int) -> Int {
+            Int(truncatingIfNeeded: SeededRandom.mix(hash ^ UInt64(bitPattern: Int64(seed))))
+        }
     }
 
     struct ParkedSlot {
@@ -123,6 +135,7 @@ public struct KeyedQueues: QueueStrategy {
         }
         let index = intern(key)
         job.keySlot = Int32(index)
+        job.keyGeneration = slots[index].generation
         slots[index].pending.append(job)
         let home = Int(slots[index].home)
         if home >= 0 {
@@ -249,8 +262,9 @@ public struct KeyedQueues: QueueStrategy {
     /// The slot a keyed job taken from this strategy still holds, if it is the live one of its key.
     private func liveSlot(of job: QueuedJob) -> Int? {
         let index = Int(job.keySlot)
-        // A sanity check, not the key's identity: a slot is never reused while its jobs run, so `==` suffices.
-        guard index >= 0, index < slots.count, slots[index].running > 0, let key = job.job.key, slots[index].key == key
+        // The slot's life the job was queued in: a slot is never freed while its jobs wait or run, so this
+        // only guards against a job this strategy did not queue.
+        guard index >= 0, index < slots.count, slots[index].running > 0, slots[index].generation == job.keyGeneration
         else { return nil }
         return index
     }

@@ -130,6 +130,8 @@ public struct QueuedJob: Sendable {
     /// The keyed strategy's slot for this job's key while it waits or runs (-1: none), so that taking and
     /// finishing it hash nothing.
     var keySlot: Int32 = -1
+    /// The life of that slot (slots are reused by other keys once idle), checked when the job comes back.
+    var keyGeneration: UInt32 = 0
 }
 
 /// A worker's number, unique within one pool and never reused.
