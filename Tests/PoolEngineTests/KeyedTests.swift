@@ -303,6 +303,35 @@ struct KeyedTests {
         }
     }
 
+    @Test(
+        "jobs queued but not yet taken (still in their place's inbox) move with their key when workers change, in order, and are seen by eviction, the snapshot and shutdown"
+    )
+    func untakenJobsFollowTheirKeys() throws {
+        var queue = KeyedQueues()
+        queue.workersChanged(to: [WorkerID(1)])
+        for id in 1...3 { _ = queue.enqueue(queued(UInt64(id), key: "k", at: Int64(id))) }
+        #expect(queue.depths().perWorker[WorkerID(1)] == 3 && queue.depths().ownedKeys[WorkerID(1)] == 1)
+        // Nobody took anything yet; the key moves to a new worker, which gets its jobs in order.
+        let newOwner = try #require(growUntilMoved("k", from: WorkerID(1), in: &queue))
+        #expect(queue.dequeue(for: WorkerID(1)) == nil, "the old owner has none of them")
+        #expect(queue.depths().perWorker[newOwner] == 3)
+        var served: [UInt64] = []
+        while let job = queue.dequeue(for: newOwner) {
+            served.append(job.id.rawValue)
+            _ = queue.jobFinished(job, by: newOwner)
+        }
+        #expect(served == [1, 2, 3])
+        // Eviction takes the oldest, whether or not a worker has looked at the queue since.
+        for id in 4...6 { _ = queue.enqueue(queued(UInt64(id), key: "k", at: Int64(id))) }
+        #expect(queue.evict()?.id == JobID(4))
+        #expect(queue.count == 2)
+        // Shutdown gets every job back, once.
+        _ = queue.enqueue(queued(7, key: "other", at: 7))
+        #expect(Set(queue.removeAll().map(\.id.rawValue)) == [5, 6, 7])
+        #expect(queue.count == 0 && queue.depths().total == 0)
+        #expect(queue.dequeue(for: newOwner) == nil && queue.dequeue(for: WorkerID(1)) == nil)
+    }
+
     /// Adds workers 2, 3, ... to a queue whose only worker is `owner` until `key` belongs to another; that one.
     private func growUntilMoved(_ key: String, from owner: WorkerID, in queue: inout KeyedQueues) -> WorkerID? {
         var workers = [owner]
