@@ -1,12 +1,20 @@
 import Foundation
+import PoolEngine
 
-/// Runs the benchmark's helper programs (the Go peer, the allocation probe) and reads what they print.
+/// Runs the benchmark's helper programs (the Go peer, the allocation probe, one waiting-workload row) and
+/// reads what they print.
 enum ChildProcess {
+    /// The status reported for a child stopped at its time limit.
+    static let timedOutStatus: Int32 = -2
+
     /// Runs `executable` with `arguments` (in `directory`, with `environment` added), returning its exit
-    /// status and its standard output and error together.
-    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) -> (
-        Int32, String
-    ) {
+    /// status and its standard output and error together. A child still running after `limit` is stopped
+    /// (SIGTERM, then SIGKILL 5 s later), so a helper that hangs cannot hang the benchmark: the status is
+    /// then ``timedOutStatus`` and the text ends with a line saying so.
+    static func run(
+        _ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
+        limit: Duration = .seconds(900)
+    ) -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -20,9 +28,45 @@ enum ChildProcess {
         } catch {
             return (-1, "\(error)")
         }
+        let watchdog = Watchdog(pid: process.processIdentifier, limit: limit)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let timedOut = watchdog.finish()
+        let text = String(decoding: data, as: UTF8.self)
+        guard timedOut else { return (process.terminationStatus, text) }
+        return (timedOutStatus, text + "\npoolscope bench: \(executable) was stopped after \(limit) (its time limit)")
+    }
+}
+
+/// Stops a child process that outlives its time limit, from a thread of its own.
+private final class Watchdog: Sendable {
+    private let state = Locked<(done: Bool, fired: Bool)>((false, false))
+    private let pid: Int32
+
+    init(pid: Int32, limit: Duration) {
+        self.pid = pid
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+            guard
+                state.withLock({ state in
+                    guard !state.done else { return false }
+                    state.fired = true
+                    return true
+                })
+            else { return }
+            kill(pid, SIGTERM)
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [self] in
+                if !state.withLock({ $0.done }) { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    /// Marks the child as ended (no signal is sent after this); whether the limit stopped it.
+    func finish() -> Bool {
+        state.withLock { state in
+            state.done = true
+            return state.fired
+        }
     }
 }
 

@@ -61,6 +61,7 @@ public struct IOComparison: Codable, Sendable {
         // Rounds interleaved, each in a turned order, so that a drift of the machine (another tenant, the
         // clock's speed) falls on every runner alike; each runner's row is its median round.
         var byRunner: [Runner: [IOWorkload.Row]] = [:]
+        var runHere: [Runner: Int] = [:]
         for round in 0..<max(rounds, 1) {
             if rounds > 1 { progress("waiting workload: round \(round + 1) of \(rounds)") }
             let shift = round % max(runners.count, 1)
@@ -68,13 +69,22 @@ public struct IOComparison: Codable, Sendable {
                 var row: IOWorkload.Row?
                 if runner != .go, let isolate {
                     row = await isolate(runner)
-                    if row == nil { progress("\(runner.rawValue): no row from a fresh process; running it here") }
+                    if row == nil {
+                        progress("\(runner.rawValue): no row from a fresh process; running it here")
+                        runHere[runner, default: 0] += 1
+                    }
                 }
                 if row == nil { row = await Self.row(of: runner, workers: workers, rate: rate, seconds: seconds, peer: peer) }
                 if let row { byRunner[runner, default: []].append(row) }
             }
         }
-        var rows = runners.compactMap { runner in byRunner[runner].flatMap(IOWorkload.Row.median(of:)) }
+        var rows = runners.compactMap { runner in
+            byRunner[runner].flatMap(IOWorkload.Row.median(of:)).map { row in
+                var row = row
+                row.roundsInParentProcess = runHere[runner]
+                return row
+            }
+        }
         let bare = rows.first { $0.runner == Runner.asyncStream.rawValue }?.cpuUsPerJob ?? 0
         for index in rows.indices where bare > 0 { rows[index].ratioToBareSwift = (rows[index].cpuUsPerJob / bare * 100).rounded() / 100 }
         guard only.isEmpty else { return IOComparison(rows: rows, idle: []) }

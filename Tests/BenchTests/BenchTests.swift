@@ -72,5 +72,17 @@ struct BenchTests {
         #expect(bare?.ratioToBareSwift == 1)
         let shared = comparison.rows.last
         #expect(shared?.exactlyOnce == true && shared?.cpuUsPerJobRounds?.count == 3, "run here, in each round")
+        #expect(shared?.roundsInParentProcess == 3 && bare?.roundsInParentProcess == nil, "and the JSON says so")
+    }
+
+    @Test("a helper that outlives its time limit is stopped and reported as such; one that ends in time is not")
+    func helpersHaveATimeLimit() {
+        let start = ContinuousClock.now
+        let (status, text) = ChildProcess.run("/bin/sleep", ["60"], limit: .milliseconds(300))
+        #expect(status == ChildProcess.timedOutStatus)
+        #expect(text.contains("was stopped after"), "the reason is in the text: \(text)")
+        #expect(ContinuousClock.now - start < .seconds(30), "stopped long before the child's 60 s")
+        let (echoStatus, echoText) = ChildProcess.run("/bin/echo", ["hello"], limit: .seconds(60))
+        #expect(echoStatus == 0 && echoText == "hello\n")
     }
 }

@@ -4,9 +4,10 @@ import DequeModule
 /// worker at a time and a key's jobs run in submission order. Jobs without a key go to a shared queue that
 /// any worker takes from when it has no keyed work.
 ///
-/// Layout: a key with jobs waiting or running is interned in a slot (its FIFO, its worker, its running
-/// count), found by one hash of the key when a job is queued; the job carries the slot, so taking it and
-/// finishing it hash nothing. Each worker has a round-robin list of the slots it owns with jobs waiting, so
+/// Layout: a queued keyed job goes to its place's inbox (see `inbox`); when the place's worker next takes,
+/// it sorts the inbox into the keys' slots. A key with jobs waiting or running is interned in a slot (its
+/// FIFO, its worker, its running count), found by one hash of the key as its job is sorted; the job carries
+/// the slot, so taking it and finishing it hash nothing. Each worker has a round-robin list of the slots it owns with jobs waiting, so
 /// re-homing a key is O(1) whatever its backlog, and a worker serves its keys fairly (up to
 /// ``jobsPerTurn`` jobs of a key per turn) rather than draining one key's backlog first. A key with nothing
 /// waiting or running keeps its slot, parked, for its next job (up to 4,096 such keys, oldest freed first),
