@@ -154,6 +154,19 @@ struct KeyedTests {
         #expect(queue.dequeue(for: newOwner)?.id == JobID(2))
     }
 
+    @Test("a key's last running job on its old owner wakes the new owner for a job queued after the move, not yet taken")
+    func finishWakesNewOwnerForUntakenJob() throws {
+        var queue = KeyedQueues()
+        queue.workersChanged(to: [WorkerID(1)])
+        _ = queue.enqueue(queued(1, key: "k"))
+        let taken = queue.dequeue(for: WorkerID(1))
+        let first = try #require(taken)
+        let newOwner = try #require(growUntilMoved("k", from: WorkerID(1), in: &queue))
+        _ = queue.enqueue(queued(2, key: "k"))  // nobody has taken for the new owner since
+        #expect(queue.jobFinished(first, by: WorkerID(1)) == .worker(newOwner))
+        #expect(queue.dequeue(for: newOwner)?.id == JobID(2))
+    }
+
     @Test("the snapshot counts the keys each worker owns")
     func ownedKeyCounts() {
         var queue = KeyedQueues()
@@ -327,7 +340,7 @@ struct KeyedTests {
         #expect(queue.count == 2)
         // Shutdown gets every job back, once.
         _ = queue.enqueue(queued(7, key: "other", at: 7))
-        #expect(Set(queue.removeAll().map(\.id.rawValue)) == [5, 6, 7])
+        #expect(queue.removeAll().map(\.id.rawValue).sorted() == [5, 6, 7])
         #expect(queue.count == 0 && queue.depths().total == 0)
         #expect(queue.dequeue(for: newOwner) == nil && queue.dequeue(for: WorkerID(1)) == nil)
     }

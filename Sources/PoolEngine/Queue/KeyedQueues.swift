@@ -4,8 +4,8 @@ import DequeModule
 /// worker at a time and a key's jobs run in submission order. Jobs without a key go to a shared queue that
 /// any worker takes from when it has no keyed work.
 ///
-/// Layout: a queued keyed job goes to its place's inbox (see `inbox`); when the place's worker next takes,
-/// it sorts the inbox into the keys' slots. A key with jobs waiting or running is interned in a slot (its
+/// Layout: a queued keyed job goes to its place's inbox (see `inbox`), which is sorted into the keys'
+/// slots when a job is next taken for that place. A key with jobs waiting or running is interned in a slot (its
 /// FIFO, its worker, its running count), found by one hash of the key as its job is sorted; the job carries
 /// the slot, so taking it and finishing it hash nothing. Each worker has a round-robin list of the slots it owns with jobs waiting, so
 /// re-homing a key is O(1) whatever its backlog, and a worker serves its keys fairly (up to
@@ -101,10 +101,11 @@ public struct KeyedQueues: QueueStrategy {
     private var parked = Deque<ParkedSlot>()
     private let idleSlotsKept: Int
     private var unkeyed = Deque<QueuedJob>()
-    /// Per place: keyed jobs queued since its worker last took one, in arrival order. The submitter only
-    /// appends here (memory it wrote last, in order, as the shared queue's), and the place's worker sorts
-    /// them into their keys' FIFOs when it next takes: each key's FIFO is then touched by one thread, not
-    /// by the submitter's core and the worker's in turn (which made a keyed job cost ~1.6x a shared one).
+    /// Per place: keyed jobs queued since a job was last taken there, in arrival order. The submitter only
+    /// appends here (memory it wrote last, in order, as the shared queue's), and the inbox is sorted into
+    /// the keys' FIFOs when a job is next taken for that place: mostly by the place's own worker, so the
+    /// keys' FIFOs mostly stay in one core's cache rather than moving between the submitter's core and the
+    /// worker's with every job. (A submitter waking a parked worker takes its first job, and sorts then.)
     private var inbox: [Deque<QueuedJob>] = []
     /// Every key seen (up to ``trackedKeyLimit``), for the snapshot's count of keys per worker.
     private var knownKeys: Set<String> = []
@@ -327,6 +328,11 @@ public struct KeyedQueues: QueueStrategy {
         slots[index].running -= 1
         guard slots[index].running == 0 else { return nil }
         slots[index].runner = nil
+        // Jobs of this key may still wait unsorted in its place's inbox (that place's worker has not taken
+        // since, e.g. held by a rate limit): sorted now, so the key gets a home and that worker is woken.
+        if slots[index].home < 0, let place = place(ofHash: slots[index].hash), !inbox[place].isEmpty {
+            sortInbox(of: place)
+        }
         let home = Int(slots[index].home)
         if home >= 0 {
             return places[home] != worker ? .worker(places[home]) : nil
