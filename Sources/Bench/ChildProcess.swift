@@ -23,51 +23,51 @@ enum ChildProcess {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        let watchdog = Watchdog()
+        process.terminationHandler = { _ in watchdog.childExited() }
         do {
             try process.run()
         } catch {
             return (-1, "\(error)")
         }
-        let watchdog = Watchdog(pid: process.processIdentifier, limit: limit)
+        watchdog.start(pid: process.processIdentifier, limit: limit)
+        // Read until every writer has closed the pipe: the child, and any child of its that inherited it (a
+        // grandchild that outlives a stopped child holds the read until it ends; the helpers here leave none).
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let timedOut = watchdog.finish()
         let text = String(decoding: data, as: UTF8.self)
-        guard timedOut else { return (process.terminationStatus, text) }
+        guard watchdog.fired else { return (process.terminationStatus, text) }
         return (timedOutStatus, text + "\npoolscope bench: \(executable) was stopped after \(limit) (its time limit)")
     }
 }
 
-/// Stops a child process that outlives its time limit, from a thread of its own.
+/// Stops a child process that outlives its time limit, from a timer of its own.
 private final class Watchdog: Sendable {
-    private let state = Locked<(done: Bool, fired: Bool)>((false, false))
-    private let pid: Int32
+    private let state = Locked<(exited: Bool, fired: Bool)>((false, false))
 
-    init(pid: Int32, limit: Duration) {
-        self.pid = pid
+    /// Signals `pid` once `limit` has passed, unless ``childExited()`` came first. The signal is sent under
+    /// the lock that ``childExited()`` takes, so none is sent once the child is known to have ended (what
+    /// is left is the moment between Foundation reaping the child and calling its termination handler).
+    func start(pid: Int32, limit: Duration) {
         let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
-            guard
-                state.withLock({ state in
-                    guard !state.done else { return false }
-                    state.fired = true
-                    return true
-                })
-            else { return }
-            kill(pid, SIGTERM)
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [self] in
-                if !state.withLock({ $0.done }) { kill(pid, SIGKILL) }
-            }
+            signal(pid, SIGTERM, marking: true)
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [self] in signal(pid, SIGKILL, marking: false) }
         }
     }
 
-    /// Marks the child as ended (no signal is sent after this); whether the limit stopped it.
-    func finish() -> Bool {
+    private func signal(_ pid: Int32, _ signal: Int32, marking: Bool) {
         state.withLock { state in
-            state.done = true
-            return state.fired
+            guard !state.exited else { return }
+            if marking { state.fired = true }
+            kill(pid, signal)
         }
     }
+
+    func childExited() { state.withLock { $0.exited = true } }
+
+    /// Whether the limit was reached while the child ran.
+    var fired: Bool { state.withLock { $0.fired } }
 }
 
 /// Heap allocations per job, from `poolscope-allocations` run beside this program with ordo-one's malloc

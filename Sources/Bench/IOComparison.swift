@@ -37,13 +37,14 @@ public struct IOComparison: Codable, Sendable {
     /// rounds interleaved; each row is the runner's median round), and `idleSeconds` of idle workers; only
     /// the runners named in `only`, when it is not empty (idle workers are then skipped).
     ///
-    /// `isolate`, when given, runs one Swift runner's row in a fresh process and returns it (`nil`: run it
-    /// here instead). A row run in this process pays for what ran before it (freed memory kept by the
+    /// `isolate`, when given, runs one Swift runner's row in a fresh process (``FreshProcessRow``: the row;
+    /// unavailable, and the round runs here instead; or timed out, and the round is skipped, since a row that
+    /// hangs would hang here too). A row run in this process pays for what ran before it (freed memory kept by the
     /// allocator, threads of the shared pool already up or gone, caches), as Go's peer, always a process of
     /// its own, never does; a fresh process per row puts every runner on the same footing.
     public static func run(
         workers: Int, rate: Double, seconds: Double, rounds: Int = 1, idleSeconds: Double, only: Set<Runner> = [],
-        isolate: ((Runner) async -> IOWorkload.Row?)? = nil,
+        isolate: ((Runner) async -> FreshProcessRow)? = nil,
         progress: (String) -> Void
     ) async -> IOComparison {
         let runners = Runner.allCases.filter { only.isEmpty || only.contains($0) }
@@ -68,13 +69,19 @@ public struct IOComparison: Codable, Sendable {
             for runner in runners[shift...] + runners[..<shift] {
                 var row: IOWorkload.Row?
                 if runner != .go, let isolate {
-                    row = await isolate(runner)
-                    if row == nil {
-                        progress("\(runner.rawValue): no row from a fresh process; running it here")
-                        runHere[runner, default: 0] += 1
+                    switch await isolate(runner) {
+                    case .row(let fresh): row = fresh
+                    case .unavailable(let why):
+                        progress("\(runner.rawValue): no row from a fresh process (\(why)); running it here")
+                    case .timedOut(let why):
+                        progress("\(runner.rawValue): round \(round + 1) skipped: \(why)")
+                        continue
                     }
                 }
-                if row == nil { row = await Self.row(of: runner, workers: workers, rate: rate, seconds: seconds, peer: peer) }
+                if row == nil {
+                    row = await Self.row(of: runner, workers: workers, rate: rate, seconds: seconds, peer: peer)
+                    if runner != .go { runHere[runner, default: 0] += 1 }
+                }
                 if let row { byRunner[runner, default: []].append(row) }
             }
         }
@@ -125,17 +132,25 @@ extension IOComparison {
     /// Runs `executable` with `arguments`, a program that runs one row of the waiting workload and prints it
     /// as one line of JSON (`poolscope bench io-row`), and returns that row; why, if it failed. The child's
     /// standard error comes on the same pipe, so the row is the last line that reads as one.
-    public static func rowFromChild(_ executable: String, _ arguments: [String]) -> Result<IOWorkload.Row, HelperUnavailable> {
-        let (status, text) = ChildProcess.run(executable, arguments)
+    public static func rowFromChild(_ executable: String, _ arguments: [String], limit: Duration = .seconds(900)) -> FreshProcessRow {
+        let (status, text) = ChildProcess.run(executable, arguments, limit: limit)
+        let command = "\(executable) \(arguments.joined(separator: " "))"
+        if status == ChildProcess.timedOutStatus { return .timedOut("\(command) was stopped after \(limit)") }
         let decoder = JSONDecoder()
         guard status == 0,
             let row = text.split(separator: "\n").reversed().lazy.compactMap({
                 try? decoder.decode(IOWorkload.Row.self, from: Data($0.utf8))
             }).first
-        else {
-            return .failure(
-                HelperUnavailable(reason: "\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(text.suffix(300))"))
-        }
-        return .success(row)
+        else { return .unavailable("\(command) failed (\(status)): \(text.suffix(300))") }
+        return .row(row)
     }
+}
+
+/// What running one waiting-workload row in a fresh process gave.
+public enum FreshProcessRow: Sendable {
+    case row(IOWorkload.Row)
+    /// It gave no row (it could not start, failed or printed none), for this reason.
+    case unavailable(String)
+    /// It was stopped at its time limit, for this reason.
+    case timedOut(String)
 }

@@ -31,8 +31,9 @@ public enum IOWorkload {
         public var ratioToBareSwift: Double?
         /// CPU per job in each round, in the order run, when the row is the median of several.
         public var cpuUsPerJobRounds: [Double]?
-        /// Rounds that ran in the benchmark's own process because the fresh process for them failed (the
-        /// reason is printed as it happens); `nil` when none did. Such a round pays for what ran before it.
+        /// Rounds that ran in the benchmark's own process rather than a fresh one (because the fresh process
+        /// gave no row, the reason printed as it happened, or because fresh processes were not asked for);
+        /// `nil` when none did. Such a round pays for what ran before it in the process.
         public var roundsInParentProcess: Int?
 
         /// The round with the median CPU per job (the lower middle of an even count), with every round's

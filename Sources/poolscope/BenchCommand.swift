@@ -105,12 +105,8 @@ struct BenchCommand: AsyncParsableCommand {
                         "bench", "io-row", "--runner", runner.rawValue, "--worker-count", "\(workers)", "--rate", "\(rate)",
                         "--seconds", "\(seconds)",
                     ]
-                    switch IOComparison.rowFromChild(executable, arguments) {
-                    case .success(let row): return row
-                    case .failure(let why):
-                        printError("bench: \(why)")
-                        return nil
-                    }
+                    // A 5 s (quick) or 20 s row: minutes longer than that is a hang.
+                    return IOComparison.rowFromChild(executable, arguments, limit: .seconds(seconds * 3 + 300))
                 }
             ) { printError("bench: \($0)") }
         }

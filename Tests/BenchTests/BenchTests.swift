@@ -60,10 +60,12 @@ struct BenchTests {
         let comparison = await IOComparison.run(
             workers: 5, rate: 100, seconds: 0.3, rounds: 3, idleSeconds: 1, only: [.asyncStream, .poolScopeShared],
             isolate: { runner in
-                guard runner == .asyncStream else { return nil }
+                guard runner == .asyncStream else { return .unavailable("not this one") }
                 let cpu = figures.removeFirst()
-                return IOWorkload.Row(
-                    runner: runner.rawValue, workers: 5, ratePerS: 100, seconds: 0.3, jobs: 30, cpuUsPerJob: cpu, exactlyOnce: cpu != 1)
+                return .row(
+                    IOWorkload.Row(
+                        runner: runner.rawValue, workers: 5, ratePerS: 100, seconds: 0.3, jobs: 30, cpuUsPerJob: cpu,
+                        exactlyOnce: cpu != 1))
             }, progress: { _ in })
         #expect(comparison.rows.map(\.runner) == ["asyncstream", "poolscope-shared"])
         let bare = comparison.rows.first
@@ -75,6 +77,23 @@ struct BenchTests {
         #expect(shared?.roundsInParentProcess == 3 && bare?.roundsInParentProcess == nil, "and the JSON says so")
     }
 
+    @Test("a round whose fresh process hung is skipped, not run again in this process; the row is the rounds that ran")
+    func hungRoundsAreSkipped() async {
+        var round = 0
+        let comparison = await IOComparison.run(
+            workers: 5, rate: 100, seconds: 0.3, rounds: 3, idleSeconds: 1, only: [.asyncStream],
+            isolate: { runner in
+                round += 1
+                guard round != 2 else { return .timedOut("stopped") }
+                return .row(
+                    IOWorkload.Row(
+                        runner: runner.rawValue, workers: 5, ratePerS: 100, seconds: 0.3, jobs: 30, cpuUsPerJob: Double(round),
+                        exactlyOnce: true))
+            }, progress: { _ in })
+        let row = comparison.rows.first
+        #expect(row?.cpuUsPerJobRounds == [1, 3] && row?.roundsInParentProcess == nil)
+    }
+
     @Test("a helper that outlives its time limit is stopped and reported as such; one that ends in time is not")
     func helpersHaveATimeLimit() {
         let start = ContinuousClock.now
@@ -83,6 +102,13 @@ struct BenchTests {
         #expect(text.contains("was stopped after"), "the reason is in the text: \(text)")
         #expect(ContinuousClock.now - start < .seconds(30), "stopped long before the child's 60 s")
         let (echoStatus, echoText) = ChildProcess.run("/bin/echo", ["hello"], limit: .seconds(60))
-        #expect(echoStatus == 0 && echoText == "hello\n")
+        #expect(echoStatus == 0 && echoText == "hello\n", "\(echoText.debugDescription)")
+        // A child that ignores SIGTERM is killed 5 s later.
+        let stubbornStart = ContinuousClock.now
+        let (stubbornStatus, stubbornText) = ChildProcess.run(
+            "/bin/sh", ["-c", "trap '' TERM; echo started; while :; do sleep 1; done"], limit: .milliseconds(300))
+        #expect(stubbornStatus == ChildProcess.timedOutStatus)
+        #expect(stubbornText.hasPrefix("started\n") && stubbornText.contains("was stopped after"), "\(stubbornText)")
+        #expect(ContinuousClock.now - stubbornStart < .seconds(30), "SIGKILL came after SIGTERM did nothing")
     }
 }
