@@ -12,7 +12,8 @@ struct BenchCommand: AsyncParsableCommand {
             workers, rounds interleaved, median of 5 after a warm-up, and checks that every job ran exactly \
             once; Go's channel pool beside them when `go` is installed. Then the waiting workload (200 workers, \
             jobs sleeping Exp(100 ms), Poisson arrivals at 1,800/s: CPU per job, each runner in a fresh process, \
-            three rounds interleaved, the median reported; and the CPU of 200 idle workers), scale figures \
+            rounds interleaved (five of 5 s with --quick, three of 20 s in the full run), the median reported; \
+            and the CPU of 200 idle workers), scale figures \
             (10,000 sleeping workers, 1,000,000 queued jobs, burst-to-scale-up time) \
             and the dashboard's cost. Last, the engine's speed targets, each a ratio of this run's rows, met \
             or not ('targets' in the JSON). Results and their history: BENCHMARKS.md. 'poolscope bench cluster' \
@@ -20,7 +21,7 @@ struct BenchCommand: AsyncParsableCommand {
             """,
         subcommands: [BenchCluster.self, BenchMonitor.self, BenchIORow.self])
 
-    @Flag(help: "A smaller run, about five minutes (the full run takes about half an hour).")
+    @Flag(help: "A smaller run, about six minutes (the full run takes about half an hour).")
     var quick = false
 
     @Flag(help: "Print one JSON document: {\"results\": [...], \"io\": {...}, \"scale\": {...}, \"targets\": [...]}.")
@@ -98,7 +99,9 @@ struct BenchCommand: AsyncParsableCommand {
             let (rate, workers, seconds) = (ioRate, ioWorkers, quick ? 5.0 : 20.0)
             let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
             io = await IOComparison.run(
-                workers: workers, rate: rate, seconds: seconds, rounds: 3, idleSeconds: quick ? 3 : 10,
+                // Short rows swing most with the host's load: more of them, so that one busy moment does not
+                // decide the median.
+                workers: workers, rate: rate, seconds: seconds, rounds: quick ? 5 : 3, idleSeconds: quick ? 3 : 10,
                 only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:))),
                 isolate: { runner in
                     let arguments = [
