@@ -101,7 +101,9 @@ struct BenchCommand: AsyncParsableCommand {
             io = await IOComparison.run(
                 // Short rows swing most with the host's load: more of them, so that one busy moment does not
                 // decide the median.
-                workers: workers, rate: rate, seconds: seconds, rounds: quick ? 5 : 3, idleSeconds: quick ? 3 : 10,
+                // Idle workers cost a few milliseconds of CPU a second: 10 s, so that one stray wake-up does not
+                // double the figure (0.3% and 0.6% of a core in two 3 s runs of the same code).
+                workers: workers, rate: rate, seconds: seconds, rounds: quick ? 5 : 3, idleSeconds: 10,
                 only: Set(ioRunner.compactMap(IOComparison.Runner.init(rawValue:))),
                 isolate: { runner in
                     let arguments = [
