@@ -5,6 +5,10 @@ import Foundation
 public struct IOComparison: Codable, Sendable {
     public var rows: [IOWorkload.Row]
     public var idle: [IOWorkload.IdleRow]
+    /// Rounds whose fresh process hung and was stopped, by runner (empty when none did). A hang is what a
+    /// lost job looks like (the pools' rows end with a graceful shutdown that waits for every job), so a
+    /// runner listed here has no claim to exactly once, and `bench` fails.
+    public var roundsTimedOut: [String: Int] = [:]
 
     /// The waiting workload's runners, in the order they run; the raw value is the name of the row.
     public enum Runner: String, CaseIterable, Sendable {
@@ -63,6 +67,7 @@ public struct IOComparison: Codable, Sendable {
         // clock's speed) falls on every runner alike; each runner's row is its median round.
         var byRunner: [Runner: [IOWorkload.Row]] = [:]
         var runHere: [Runner: Int] = [:]
+        var timedOut: [String: Int] = [:]
         for round in 0..<max(rounds, 1) {
             if rounds > 1 { progress("waiting workload: round \(round + 1) of \(rounds)") }
             let shift = round % max(runners.count, 1)
@@ -75,6 +80,7 @@ public struct IOComparison: Codable, Sendable {
                         progress("\(runner.rawValue): no row from a fresh process (\(why)); running it here")
                     case .timedOut(let why):
                         progress("\(runner.rawValue): round \(round + 1) skipped: \(why)")
+                        timedOut[runner.rawValue, default: 0] += 1
                         continue
                     }
                 }
@@ -89,19 +95,20 @@ public struct IOComparison: Codable, Sendable {
             byRunner[runner].flatMap(IOWorkload.Row.median(of:)).map { row in
                 var row = row
                 row.roundsInParentProcess = runHere[runner]
+                if timedOut[runner.rawValue] != nil { row.exactlyOnce = false }
                 return row
             }
         }
         let bare = rows.first { $0.runner == Runner.asyncStream.rawValue }?.cpuUsPerJob ?? 0
         for index in rows.indices where bare > 0 { rows[index].ratioToBareSwift = (rows[index].cpuUsPerJob / bare * 100).rounded() / 100 }
-        guard only.isEmpty else { return IOComparison(rows: rows, idle: []) }
+        guard only.isEmpty else { return IOComparison(rows: rows, idle: [], roundsTimedOut: timedOut) }
         progress("idle workers: \(workers), \(Int(idleSeconds)) s each")
         var idle = [
             await IOWorkload.idleBareSwift(workers: workers, seconds: idleSeconds),
             await IOWorkload.idlePoolScope(workers: workers, seconds: idleSeconds),
         ]
         if let row = peer?.idle(workers: workers, seconds: idleSeconds) { idle.append(row) }
-        return IOComparison(rows: rows, idle: idle)
+        return IOComparison(rows: rows, idle: idle, roundsTimedOut: timedOut)
     }
 
     /// The human table.

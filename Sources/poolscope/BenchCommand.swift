@@ -136,6 +136,11 @@ struct BenchCommand: AsyncParsableCommand {
             if let scale { print(describe(scale)) }
             print("\n" + BenchTargets.table(targets))
         }
+        if let hung = io?.roundsTimedOut, !hung.isEmpty {
+            let runners = hung.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
+            printError("bench: waiting-workload rounds hung and were stopped, as a lost job would make them: \(runners)")
+            terminate(1)
+        }
         if rows.contains(where: { !$0.exactlyOnce }) || io?.rows.contains(where: { !$0.exactlyOnce }) == true {
             printError("bench: a job was lost or ran twice (exactly_once false above)")
             terminate(1)
