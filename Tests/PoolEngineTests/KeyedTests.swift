@@ -167,6 +167,18 @@ struct KeyedTests {
         #expect(queue.dequeue(for: newOwner)?.id == JobID(2))
     }
 
+    @Test("under dropOldest the keyed strategy gives up the job that has waited longest, keyed or not")
+    func evictsTheOldestKeyedOrNot() {
+        var queue = KeyedQueues()
+        queue.workersChanged(to: [WorkerID(1), WorkerID(2)])
+        _ = queue.enqueue(queued(1, key: "a", at: 1))
+        _ = queue.enqueue(queued(2, at: 2))
+        _ = queue.enqueue(queued(3, key: "b", at: 3))
+        _ = queue.enqueue(queued(4, at: 4))
+        #expect((0..<4).compactMap { _ in queue.evict()?.id.rawValue } == [1, 2, 3, 4])
+        #expect(queue.count == 0 && queue.evict() == nil)
+    }
+
     @Test("the snapshot counts the keys each worker owns")
     func ownedKeyCounts() {
         var queue = KeyedQueues()

@@ -378,17 +378,20 @@ public struct KeyedQueues: QueueStrategy {
         return targets
     }
 
+    /// The job that has waited longest, keyed or not (the first of each key's FIFO and of the unkeyed
+    /// queue are the candidates; on a tie, the unkeyed one).
     public mutating func evict() -> QueuedJob? {
         sortInboxes()
-        if let job = unkeyed.popFirst() {
-            count -= 1
-            return job
-        }
         var oldest: Int?
         for index in slots.indices {
             guard let first = slots[index].pending.first else { continue }
             if let best = oldest, let bestFirst = slots[best].pending.first, bestFirst.enqueuedAt <= first.enqueuedAt { continue }
             oldest = index
+        }
+        let oldestKeyedAt = oldest.flatMap { slots[$0].pending.first?.enqueuedAt }
+        if let unkeyedFirst = unkeyed.first, oldestKeyedAt.map({ unkeyedFirst.enqueuedAt <= $0 }) ?? true {
+            count -= 1
+            return unkeyed.popFirst()
         }
         guard let index = oldest, let job = slots[index].pending.popFirst() else { return nil }
         count -= 1
