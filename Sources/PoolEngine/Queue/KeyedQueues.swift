@@ -151,6 +151,8 @@ public struct KeyedQueues: QueueStrategy {
             waiting[place] += 1
             return .worker(places[place])
         }
+        // No worker yet: known, and counted per worker when workers arrive (`rehome`).
+        if knownKeys.count < Self.trackedKeyLimit { knownKeys.insert(key) }
         let index = intern(key)
         job.keySlot = Int32(index)
         job.keyGeneration = slots[index].generation
@@ -165,8 +167,9 @@ public struct KeyedQueues: QueueStrategy {
         return .worker(places[place])
     }
 
-    /// Counts `key` among the known keys (and `place`'s owned ones) the first time it is met, as interning
-    /// it would, so the snapshot's counts include keys whose jobs still wait in an inbox.
+    /// Counts `key` among the known keys (and `place`'s owned ones) the first time it is met, on arrival, so
+    /// the snapshot's counts include keys whose jobs still wait in an inbox. (Interning counts nothing: a
+    /// key whose slot was freed and is taken again is not hashed into the set again.)
     private mutating func noteKnown(_ key: String, hash: UInt64, place: Int) {
         let slot = Int(truncatingIfNeeded: hash & 4_095)
         guard hash == 0 || recentlyKnown[slot] != hash else { return }
@@ -205,9 +208,6 @@ public struct KeyedQueues: QueueStrategy {
         let hash = stableKeyHash(key)
         let indexKey = IndexKey(key: key, hash: hash)
         if let slot = slotOfKey[indexKey] { return Int(slot) }
-        if knownKeys.count < Self.trackedKeyLimit, knownKeys.insert(key).inserted, let place = place(ofHash: hash) {
-            ownedKeyCounts[place] += 1
-        }
         let index: Int
         if let free = freeSlots.popLast() {
             index = Int(free)
