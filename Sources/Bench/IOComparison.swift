@@ -15,6 +15,9 @@ public struct IOComparison: Codable, Sendable {
         case asyncStream = "asyncstream"
         case poolScope = "poolscope"
         case poolScopeShared = "poolscope-shared"
+        /// The default pool with every job on its own threads (``PoolConfiguration/movesAwaitingWorkers`` off):
+        /// what each `await`'s hand-over to those threads costs.
+        case poolScopeOwnThreads = "poolscope-own-threads"
         case poolTimers = "poolscope-wheel"
         case simulated = "poolscope-simulated"
         case simulatedOneThread = "poolscope-simulated-1t"
@@ -28,6 +31,8 @@ public struct IOComparison: Codable, Sendable {
         case .asyncStream: await IOWorkload.bareSwift(workers: workers, rate: rate, seconds: seconds)
         case .poolScope: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds)
         case .poolScopeShared: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, shared: true)
+        case .poolScopeOwnThreads:
+            await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, staysOnOwnThreads: true)
         case .poolTimers: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .poolTimers)
         case .simulated: await IOWorkload.poolScope(workers: workers, rate: rate, seconds: seconds, mode: .simulated)
         case .simulatedOneThread:

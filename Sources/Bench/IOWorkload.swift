@@ -106,12 +106,14 @@ public enum IOWorkload {
     }
 
     /// PoolScope's pool of `workers` fixed workers, jobs submitted one by one as they arrive, on `threads`
-    /// threads of its own (`nil`: the default, one per core), or on Swift's shared pool when `shared`.
+    /// threads of its own (`nil`: the default, one per core), or on Swift's shared pool when `shared`; with
+    /// `staysOnOwnThreads`, no worker moves to the shared pool (``PoolConfiguration/movesAwaitingWorkers``).
     public static func poolScope(
         workers: Int, rate: Double, seconds: Double, mean: Duration = .milliseconds(100), mode: PoolMode = .taskSleep,
-        threads: Int? = nil, shared: Bool = false
+        threads: Int? = nil, shared: Bool = false, staysOnOwnThreads: Bool = false
     ) async -> Row {
-        let runner = mode.rawValue + (threads.map { "-\($0)t" } ?? "") + (shared ? "-shared" : "")
+        let runner =
+            mode.rawValue + (threads.map { "-\($0)t" } ?? "") + (shared ? "-shared" : "") + (staysOnOwnThreads ? "-own-threads" : "")
         let jobs = stream(rate: rate, seconds: seconds, mean: mean, seed: 14)
         var configuration = PoolConfiguration()
         configuration.name = "bench-io"
@@ -120,6 +122,7 @@ public enum IOWorkload {
         configuration.logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         if let threads { configuration.executor = .dedicatedThreads(threads) }
         if shared { configuration.executor = .globalConcurrent }
+        configuration.movesAwaitingWorkers = !staysOnOwnThreads
         guard let pool = try? WorkerPool(configuration: configuration) else {
             return Row(runner: runner, workers: workers, ratePerS: rate, seconds: seconds, jobs: 0, cpuUsPerJob: 0, exactlyOnce: false)
         }

@@ -40,6 +40,14 @@ public struct PoolConfiguration: Sendable {
     public var deadLetterCapacity: Int = 1_000
     /// Where the workers run.
     public var executor: WorkerExecutor = .dedicatedThreads(nil)
+    /// On the pool's own threads (``WorkerExecutor/dedicatedThreads(_:)``), whether a worker whose jobs
+    /// keep suspending (3 of its last 4 jobs awaited something not ready: I/O, `Task.sleep`) runs its next
+    /// jobs on Swift's shared pool, where a resumed job runs on the thread that woke it instead of being
+    /// handed to one of the pool's threads; it comes back every 256 jobs to look again. Jobs that compute
+    /// or block never suspend, so their workers stay on the pool's threads; jobs with a timeout run as a
+    /// child task, whose suspensions the worker cannot see, so they stay too. In BENCHMARKS.md's waiting
+    /// workload this saves 15-35% of the CPU per job. Off: every job runs on the pool's threads.
+    public var movesAwaitingWorkers: Bool = true
     /// Where the pool logs scaling and shutdown.
     public var logger: Logger = Logger(label: "poolscope.pool")
     /// Starts at most this many jobs per second (at dispatch); `nil` for no limit. Changeable while running.
@@ -268,14 +276,15 @@ public struct CustomQueueStrategy: Sendable, Equatable, Codable {
 
 /// Where a pool's workers run.
 ///
-/// Choose by what the jobs do while they run. Jobs that compute, block or are tiny: the pool's own threads
-/// (the default), which isolate them and let workers take jobs ahead. Jobs that mostly `await` (network,
-/// files through async APIs, `Task.sleep`): Swift's shared pool. A job on the pool's threads that awaits is
-/// resumed by the runtime on a thread of the shared pool and then handed to one of the pool's threads, one
-/// more thread woken per `await`; on the shared pool it resumes where it was woken. In BENCHMARKS.md's
-/// waiting workload (200 workers, jobs sleeping Exp(100 ms) with `Task.sleep`) that hand-over cost 15-35%
-/// more CPU per job, and the pool on the shared executor about what a bare `AsyncStream` loop costs. (A
-/// sleep itself is cheaper still in the pool's timers: ``SleepWheel``, ``Job/waiting(for:key:priority:timeout:start:then:)``.)
+/// The default, the pool's own threads, suits every kind of job: jobs that compute, block or are tiny run
+/// there, isolated from the rest of the process and taken ahead; a worker whose jobs mostly `await`
+/// (network, files through async APIs, `Task.sleep`) moves itself to Swift's shared pool
+/// (``PoolConfiguration/movesAwaitingWorkers``). A job on the pool's threads that awaits is resumed by the
+/// runtime on a thread of the shared pool and then handed to one of the pool's threads, one more thread
+/// woken per `await`; on the shared pool it resumes where it was woken. In BENCHMARKS.md's waiting workload
+/// (200 workers, jobs sleeping Exp(100 ms) with `Task.sleep`) that hand-over cost 15-35% more CPU per job.
+/// (A sleep itself is cheaper still in the pool's timers: ``SleepWheel``,
+/// ``Job/waiting(for:key:priority:timeout:start:then:)``.)
 public enum WorkerExecutor: Sendable {
     /// Threads of the pool's own (`nil`: one per core), so that jobs that block or spin cannot starve the
     /// rest of the process (timers, the scaler, a dashboard), which run on Swift's shared pool. Workers

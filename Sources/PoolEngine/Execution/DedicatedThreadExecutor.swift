@@ -167,6 +167,7 @@ final class DedicatedThreadExecutor: TaskExecutor {
     /// Sleeps in this executor's timers until the monotonic clock reads `deadline` nanoseconds (ending on the
     /// timers' next tick).
     nonisolated(nonsending) func sleep(untilUptime deadline: UInt64) async throws {
+        let mark = pthread_getspecific(Self.runningWorkerKey)
         try await Sleeper.wait { [self] sleeper in
             // On its own thread the sleeping task suspends now, and the thread goes back to its loop.
             let ownThread = Self.currentContext?.executor === self
@@ -174,6 +175,9 @@ final class DedicatedThreadExecutor: TaskExecutor {
         } cancelled: { [self] _ in
             noteTimerCancelled()
         }
+        // A wait in these timers ends on these threads, with no hand-over from another: the job's worker is
+        // where such waits are cheapest, so the wait does not count as a suspension (``WorkerHomeRule``).
+        if let mark, Self.currentContext?.executor === self { pthread_setspecific(Self.runningWorkerKey, mark) }
     }
 
     /// Ends `target` after `duration` (on the timers' next tick) on one of these threads; whoever cancels it
@@ -231,17 +235,24 @@ final class DedicatedThreadExecutor: TaskExecutor {
     }
 
     /// Notes, for this thread, that `worker` is about to run a job. If the thread comes back to the
-    /// executor before ``markJobReturned()``, the job suspended mid-run.
-    static func markJobRunning(_ worker: WorkerID) {
-        pthread_setspecific(runningWorkerKey, UnsafeRawPointer(bitPattern: worker.rawValue))
+    /// executor before ``markJobReturned()``, the job suspended mid-run, and with `reclaimsBuffer` the
+    /// suspension handler is told (see ``onJobSuspended(_:)``).
+    static func markJobRunning(_ worker: WorkerID, reclaimsBuffer: Bool = true) {
+        pthread_setspecific(runningWorkerKey, UnsafeRawPointer(bitPattern: worker.rawValue << 1 | (reclaimsBuffer ? 1 : 0)))
     }
 
-    /// Notes that the job started by ``markJobRunning(_:)`` returned (on whichever thread it resumed).
-    static func markJobReturned() {
+    /// Notes that the job started by ``markJobRunning(_:reclaimsBuffer:)`` returned (on whichever thread it
+    /// resumed); answers whether it returned without suspending. (A thread clears the mark when a job leaves
+    /// it mid-run, and before it runs anything, so a job that suspended finds no mark wherever it resumed.)
+    @discardableResult
+    static func markJobReturned() -> Bool {
+        let wasMarked = pthread_getspecific(runningWorkerKey) != nil
         pthread_setspecific(runningWorkerKey, nil)
+        return wasMarked
     }
 
-    /// The thread-local slot behind ``markJobRunning(_:)``: a worker id, as pointer bits (ids start at 1).
+    /// The thread-local slot behind ``markJobRunning(_:reclaimsBuffer:)``: a worker id shifted left by one, with
+    /// the low bit set when the buffer is to be reclaimed (never zero: ids start at 1).
     private static let runningWorkerKey = makeKey()
     /// The thread-local slot behind ``current``: the thread's `ThreadContext`, unretained (the thread's
     /// loop holds it for the thread's life).
@@ -345,8 +356,11 @@ final class DedicatedThreadExecutor: TaskExecutor {
                 if let raw = pthread_getspecific(Self.runningWorkerKey) {
                     // The task left this thread in the middle of a job: it suspended.
                     Self.markJobReturned()
-                    let handler = suspensionHandler.withLock { $0 }
-                    handler?(WorkerID(Int(bitPattern: raw)))
+                    let bits = Int(bitPattern: raw)
+                    if bits & 1 == 1 {
+                        let handler = suspensionHandler.withLock { $0 }
+                        handler?(WorkerID(bits >> 1))
+                    }
                 }
             case .endSleeps:
                 context.endingSleeps = true

@@ -14,14 +14,33 @@ extension WorkerPool {
         var effects = Effects(now: clock.now())
         var (step, buffer) = core.withLock { ($0.workerStarted(id, now: effects.now, effects: &effects), $0.buffer(of: id)) }
         perform(effects)
-        var run = WorkerRun(buffer: buffer)
+        var run = WorkerRun(buffer: buffer, home: WorkerHomeRule(enabled: ownedThreads != nil && configuration.movesAwaitingWorkers))
+        // Each pass runs the worker where its home is, until the home changes or the worker exits.
+        while true {
+            let exited: Bool
+            switch run.home.home {
+            case .ownThreads:
+                exited = await work(&step, &run, on: id)
+            case .sharedPool:
+                exited = await withTaskExecutorPreference(globalConcurrentExecutor) { await work(&step, &run, on: id) }
+            }
+            if exited { return }
+        }
+    }
+
+    /// The worker's loop, from `step`, on the executor it is called on: until the worker exits (true) or
+    /// its home changes (false, with the worker's next step in `step`).
+    nonisolated(nonsending) private func work(_ step: inout WorkerStep, _ run: inout WorkerRun, on id: WorkerID) async -> Bool {
+        let home = run.home.home
         while true {
             switch step {
             case .run(let job):
                 run.jobs.append(job)
                 step = await runJobs(&run, on: id)
+                if run.home.home != home { return false }
             case .runTaken:
                 step = await runJobs(&run, on: id)
+                if run.home.home != home { return false }
             case .park:
                 step = await withUnsafeContinuation { continuation in
                     var effects = Effects(now: clock.now())
@@ -49,7 +68,7 @@ extension WorkerPool {
                 var effects = Effects(now: clock.now())
                 core.withLock { $0.workerExited(id, effects: &effects) }
                 perform(effects)
-                return
+                return true
             }
         }
     }
@@ -67,6 +86,7 @@ extension WorkerPool {
         let runStart = WorkerRun.monotonicNanoseconds()
         var mark = runStart
         var stoppedEarly = false
+        var suspended = 0
         while run.results.count < run.jobs.count {
             let index = run.results.count
             let started = measures ? (clockIsMonotonic ? PoolInstant(nanoseconds: mark) : clock.now()) : .zero
@@ -75,14 +95,16 @@ extension WorkerPool {
             // The start time stays published until the pool records the run, so a worker stopped anywhere in
             // its run (a long job, or its thread descheduled) looks stalled to the others.
             let watched = run.aheadLeft > 0
-            if watched {
-                run.buffer?.currentJobStart.store(mark, ordering: .relaxed)
-                DedicatedThreadExecutor.markJobRunning(worker)
-            }
+            if watched { run.buffer?.currentJobStart.store(mark, ordering: .relaxed) }
+            // A worker that may move to the shared pool also learns whether each job suspends.
+            let marked = watched || run.home.watchesJobs
+            if marked { DedicatedThreadExecutor.markJobRunning(worker, reclaimsBuffer: watched) }
             let job = run.jobs[index].job
             let work = job.pooledWait?.work(on: clock) ?? job.work
-            run.results.append(await attempt(work, timeout: job.timeout, fault: run.jobs[index].injectedFault))
-            if watched { DedicatedThreadExecutor.markJobReturned() }
+            let timeout = job.timeout ?? configuration.defaultTimeout
+            run.results.append(await attempt(work, timeout: timeout, fault: run.jobs[index].injectedFault))
+            // A job with a timeout runs as a child task, so its worker always suspends: no evidence.
+            if marked, !DedicatedThreadExecutor.markJobReturned(), timeout == nil { suspended += 1 }
             mark = WorkerRun.monotonicNanoseconds()
             if measures {
                 run.sample(
@@ -104,7 +126,10 @@ extension WorkerPool {
         }
         run.pace(jobs: run.results.count, nanoseconds: mark - runStart)
         if measures { flushLatencies(&run, worker: worker) }
-        let limit = configuration.pacesTakeAhead ? run.takeAheadLimit(configuration.takeAhead) : configuration.takeAhead
+        // A worker about to move to the shared pool takes nothing ahead: there it runs one job at a time.
+        let limit =
+            run.home.ran(jobs: run.results.count, suspended: suspended) == .sharedPool
+            ? 0 : configuration.pacesTakeAhead ? run.takeAheadLimit(configuration.takeAhead) : configuration.takeAhead
         var effects = Effects(now: clock.now())
         let step = core.withLock {
             $0.runFinished(
@@ -138,7 +163,7 @@ extension WorkerPool {
         let started = clock.now()
         let outcome = Locked<AttemptResult>(.failure(error: "cancelled", timedOut: false))
         let work = job.job.pooledWait?.work(on: clock) ?? job.job.work
-        let timeout = job.job.timeout
+        let timeout = job.job.timeout ?? configuration.defaultTimeout
         let fault = job.injectedFault
         let task = Task { [self] in
             let result = await attempt(work, timeout: timeout, fault: fault)
@@ -172,7 +197,7 @@ extension WorkerPool {
         _ work: @escaping Job.Work, timeout: Duration?, fault: InjectedFault?
     ) async -> AttemptResult {
         let work: Job.Work = if let fault { withInjectedFault(work, fault) } else { work }
-        guard let timeout = timeout ?? configuration.defaultTimeout else { return await AttemptResult.of(work) }
+        guard let timeout else { return await AttemptResult.of(work) }
         let clock = self.clock
         return await AttemptResult.racing(work, timeout: timeout) { try await clock.sleep(for: $0) }
     }
@@ -214,6 +239,8 @@ struct WorkerRun {
     var results: [AttemptResult] = []
     /// Latencies measured in this run, recorded into the pool's histograms once per run.
     var samples: [LatencySample] = []
+    /// Where the worker runs its jobs: the pool's threads, or the shared pool while its jobs keep suspending.
+    var home: WorkerHomeRule
     /// Recent service time per job, smoothed; `nil` until the first run.
     private var nanosecondsPerJob: Int64?
 
@@ -225,8 +252,9 @@ struct WorkerRun {
 
     /// The arrays grow on a worker's first long run and keep their capacity; nothing is reserved up front,
     /// which would cost ~9 KB for each of thousands of mostly sleeping workers.
-    init(buffer: RunBuffer?) {
+    init(buffer: RunBuffer?, home: WorkerHomeRule = WorkerHomeRule(enabled: false)) {
         self.buffer = buffer
+        self.home = home
     }
 
     /// Measures `jobs[index]`, whose result is `results[index]`.
