@@ -190,7 +190,13 @@ struct ClusterProcessTests {
         }
         #expect(await until(.seconds(60)) { ((try? await database.status().jobs.completed) ?? 0) >= 1_500 })
         try server.restart()
-        #expect(await until(.seconds(120)) { ((try? await database.status().jobs.completed) ?? 0) == 5_000 }, "\(nodes[0].output)")
+        let finished = await until(.seconds(120)) { ((try? await database.status().jobs.completed) ?? 0) == 5_000 }
+        if !finished {
+            // What each node said and what the database holds: this failed once in CI after a restart.
+            let status = try? await database.status()
+            let said = nodes.map { "--- \($0.name):\n\($0.output)" }.joined(separator: "\n")
+            Issue.record("not every job completed after the restart; status: \(String(describing: status))\n\(said)")
+        }
         for node in nodes { node.kill(SIGTERM) }
         for node in nodes { #expect(await node.waitForExit() == 0, "\(node.output)") }
         let status = try await database.status()
